@@ -1,0 +1,50 @@
+# votewire: two commands on a fresh machine.
+#   make demo   set up everything, then replay the bundled Minnesota 2024 night live
+#   make test   set up everything, then lint, type-check, unit and integration tests
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export VOTEWIRE_CACHE_DIR ?= $(HOME)/.cache/votewire
+
+.PHONY: install system-deps kafka-jars lint typecheck unit integration test demo bench clean
+
+install: $(VENV)/.installed kafka-jars
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "votewire needs Python 3.11+")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+kafka-jars: $(VENV)/.installed
+	@$(BIN)/votewire kafka fetch
+
+# Debian packages the tests use as real clients: Prometheus (server, promtool), kcat, Chromium.
+system-deps:
+	@bash deploy/install-system-deps.sh
+
+lint: install
+	$(BIN)/ruff check streams tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install system-deps
+	$(BIN)/pytest -q tests/integration
+
+test: install system-deps lint typecheck
+	$(BIN)/pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$rc
+
+demo: install
+	$(BIN)/votewire demo
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

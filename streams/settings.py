@@ -1,0 +1,92 @@
+"""Configuration, read once into a typed object.
+
+Every knob has a default and a `VOTEWIRE_*` environment variable; command-line flags override
+the environment (see `streams.cli`). `Settings.from_env(mapping)` reads any mapping, so tests
+pass their own instead of touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from streams.errors import ConfigError
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+def _default_data_dir() -> str:
+    return str(Path.home() / ".local" / "share" / "votewire")
+
+
+@dataclass(frozen=True)
+class Settings:
+    bootstrap: str = DEFAULT_BOOTSTRAP
+    topic_prefix: str = ""
+    data_dir: str = field(default_factory=_default_data_dir)
+    app_id: str = "votewire"
+    # Partitions of every input and output topic. Input topics must agree: a race's
+    # definition, expected vote and precinct reports are joined on the same partition.
+    partitions: int = 4
+    publish_interval_s: float = 0.25
+    worker_web_addr: str = "127.0.0.1:6066"
+    gateway_addr: str = "127.0.0.1:8080"
+    gateway_show_test: bool = False
+    table_store: str = "rocksdb://"
+    log_level: str = "info"
+    kafka_version: str = "4.1.1"
+    kafka_heap: str = "512m"
+    cache_dir: str = field(default_factory=lambda: str(Path.home() / ".cache" / "votewire"))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `VOTEWIRE_<FIELD>` variables (default: `os.environ`), then overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"VOTEWIRE_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _parse(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def topic(self, name: str) -> str:
+        """The full name of a contract topic, with the configured prefix."""
+        return f"{self.topic_prefix}{name}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return split_addr(self.bootstrap.split(",")[0], "VOTEWIRE_BOOTSTRAP")
+
+
+def split_addr(addr: str, what: str) -> tuple[str, int]:
+    """`host:port` -> (host, port), with an error naming the setting when it is malformed."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{what}={addr!r} is not host:port (e.g. 127.0.0.1:9092)")
+    return host.strip("[]"), int(port)
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    kind = str(kind)
+    bad = ConfigError(f"VOTEWIRE_{name.upper()}={raw!r} is not a valid {kind}")
+    if "bool" in kind:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise bad
+    try:
+        if "int" in kind:
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+    except ValueError:
+        raise bad from None
+    return raw

@@ -1,0 +1,71 @@
+"""The contract's topics, created with the right partitions and cleanup policy.
+
+Producers must not rely on broker auto-creation: an auto-created `race-definitions` would be
+a delete-policy topic with the broker's default partition count, and compaction (keep the
+latest definition per key forever) would silently not happen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+
+from streams import contract
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    compact: bool
+
+
+CONTRACT_TOPICS = (
+    TopicSpec(contract.RACE_DEFINITIONS, compact=True),
+    TopicSpec(contract.EXPECTED_VOTES, compact=True),
+    TopicSpec(contract.PRECINCT_RESULTS, compact=False),
+    TopicSpec(contract.STATE_RESULTS, compact=True),
+    TopicSpec(contract.COUNTY_RESULTS, compact=True),
+    TopicSpec(contract.RESULTS_ALERTS, compact=False),
+    TopicSpec(contract.DEAD_LETTERS, compact=False),
+)
+
+
+def topic_configs(spec: TopicSpec) -> dict[str, str]:
+    if spec.compact:
+        # Snapshots and definitions: the latest per key is what matters. A short dirty ratio
+        # keeps a restarted gateway's catch-up read small.
+        return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
+    return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000)}
+
+
+async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Create every missing contract topic; returns the names created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [s for s in CONTRACT_TOPICS if settings.topic(s.name) not in existing]
+        if wanted:
+            await admin.create_topics([
+                NewTopic(settings.topic(s.name), num_partitions=settings.partitions, replication_factor=1,
+                         topic_configs=topic_configs(s)) for s in wanted])
+        return [settings.topic(s.name) for s in wanted]
+    finally:
+        await admin.close()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["create"], help="create the missing contract topics")
+    parser.add_argument("--partitions", type=int, help="partitions per topic (VOTEWIRE_PARTITIONS, default 4)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.partitions:
+        settings = settings.with_(partitions=args.partitions)
+    created = asyncio.run(ensure_topics(settings))
+    print(f"created {len(created)} topics: {', '.join(created)}" if created else "all contract topics exist")
+    return 0

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import pytest
+
+from streams.errors import ConfigError
+from streams.settings import Settings
+
+
+def test_settings_read_from_a_mapping_and_flags_override() -> None:
+    s = Settings.from_env({"VOTEWIRE_BOOTSTRAP": "10.0.0.1:9093", "VOTEWIRE_PARTITIONS": "8",
+                           "VOTEWIRE_GATEWAY_SHOW_TEST": "yes"}, topic_prefix="staging.")
+    assert (s.bootstrap, s.partitions, s.gateway_show_test) == ("10.0.0.1:9093", 8, True)
+    assert s.topic("state-results") == "staging.state-results"
+    assert s.host_port == ("10.0.0.1", 9093)
+
+
+def test_a_bad_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="VOTEWIRE_PARTITIONS='many'"):
+        Settings.from_env({"VOTEWIRE_PARTITIONS": "many"})
+    with pytest.raises(ConfigError, match="VOTEWIRE_BOOTSTRAP"):
+        _ = Settings.from_env({"VOTEWIRE_BOOTSTRAP": "nohost"}).host_port
