@@ -1,0 +1,105 @@
+"""Recording files (the contract's record and replay format).
+
+JSON Lines, optionally gzip (by the `.gz` suffix). One record a line:
+`{"ts": <ms>, "topic": "<name>", "key": "<str or null>", "value": <JSON>}`, or `"payload":
+"<string>"` instead of `value`, sent as its UTF-8 bytes verbatim (how `kcat -J` writes
+records, so a kcat dump replays as it is). A bad line is reported with its number and skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import orjson
+
+from streams.adapters.base import OutRecord
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedLine:
+    """A good line: what to send, and where it came from."""
+
+    line_no: int
+    ts_ms: int
+    topic: str
+    key: str | None
+    value: bytes  # exactly the bytes to send
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    line_no: int
+    reason: str
+
+
+def open_text(path: Path, mode: str) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, mode.replace("t", "") + "b"), encoding="utf-8", newline="\n")
+    return open(path, mode, encoding="utf-8", newline="\n")
+
+
+def parse_line(line_no: int, line: str) -> RecordedLine | BadLine:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        return BadLine(line_no, f"not JSON ({e})")
+    if not isinstance(obj, dict):
+        return BadLine(line_no, "not a JSON object")
+    ts, topic, key = obj.get("ts"), obj.get("topic"), obj.get("key")
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        return BadLine(line_no, "'ts' must be an integer (ms since epoch)")
+    if not isinstance(topic, str) or not topic:
+        return BadLine(line_no, "'topic' must be a non-empty string")
+    if key is not None and not isinstance(key, str):
+        return BadLine(line_no, "'key' must be a string or null")
+    if "payload" in obj:
+        if not isinstance(obj["payload"], str):
+            return BadLine(line_no, "'payload' must be a string")
+        return RecordedLine(line_no, ts, topic, key, obj["payload"].encode("utf-8"))
+    if "value" not in obj:
+        return BadLine(line_no, "neither 'value' nor 'payload'")
+    return RecordedLine(line_no, ts, topic, key, orjson.dumps(obj["value"]))
+
+
+def read_recording(path: Path) -> Iterator[RecordedLine | BadLine]:
+    """Every non-blank line of a recording, parsed; bad lines are yielded, not raised."""
+    with open_text(path, "rt") as f:
+        for line_no, line in enumerate(f, start=1):
+            if line.strip():
+                yield parse_line(line_no, line)
+
+
+class RecordingWriter:
+    """Writes `OutRecord`s (or raw payload lines) to a recording file; gzip for `.gz`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open_text(path, "wt")
+        self.count = 0
+
+    def write(self, rec: OutRecord) -> None:
+        self._write_obj({"ts": rec.ts_ms, "topic": rec.topic, "key": rec.key, "value": rec.value})
+
+    def write_payload(self, ts_ms: int, topic: str, key: str | None, payload: str) -> None:
+        self._write_obj({"ts": ts_ms, "topic": topic, "key": key, "payload": payload})
+
+    def _write_obj(self, obj: dict[str, Any]) -> None:
+        self._file.write(orjson.dumps(obj).decode())
+        self._file.write("\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
