@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -39,7 +39,8 @@ class BadLine:
 
 def open_text(path: Path, mode: str) -> IO[str]:
     if path.suffix == ".gz":
-        return gzip.open(path, mode, encoding="utf-8", newline="\n")
+        # gzip.open in text mode returns a TextIOWrapper; typeshed's union can't say so.
+        return cast(IO[str], gzip.open(path, mode, encoding="utf-8", newline="\n"))
     return open(path, mode, encoding="utf-8", newline="\n")
 
 
