@@ -1,0 +1,165 @@
+"""Prometheus metrics for the worker and the gateway, built by factories that take a registry.
+
+Tests pass a fresh `CollectorRegistry()`; processes pass `prometheus_client.REGISTRY` (or their
+own). The names below are a contract with `deploy/prometheus/rules.yml` and the Grafana
+dashboard: rename one and both break silently, so keep them stable.
+
+Worker (`worker_metrics(registry) -> WorkerMetrics`), served on the private
+`VOTEWIRE_WORKER_WEB_ADDR` port by `serve_metrics`:
+
+| attribute | metric | labels |
+|---|---|---|
+| reports | `votewire_reports_total` counter | outcome = applied, duplicate, stale, dead_letter |
+| dead_letters | `votewire_dead_letters_total` counter | topic, error (the `votewire-error` class) |
+| report_seconds | `votewire_report_processing_seconds` histogram | |
+| publish_seconds | `votewire_snapshot_publish_seconds` histogram | |
+| alerts | `votewire_alerts_total` counter | type |
+| snapshots | `votewire_snapshots_published_total` counter | kind = state, county |
+| pct_counted | `votewire_pct_expected_counted` gauge | election, race, state, mode |
+| precincts_reporting | `votewire_precincts_reporting` gauge | election, race, state, mode |
+| consumer_lag | `votewire_consumer_lag` gauge (records) | topic, partition |
+| last_report_ts | `votewire_last_report_timestamp_seconds` gauge (source time) | |
+| races_polls_closed | `votewire_races_polls_closed` gauge | |
+| embargoed | `votewire_embargoed_snapshots` gauge | |
+
+`votewire_races_polls_closed` is the number of live race/states whose polls have closed by
+source time and that are not certified: the ones that should be reporting. The "no reports"
+alert needs it, and only the worker knows it.
+
+Gateway (`gateway_metrics(registry) -> GatewayMetrics`), on the gateway's own `/metrics`:
+`votewire_gateway_requests_total{route,status}`, `votewire_gateway_sse_clients`,
+`votewire_gateway_snapshots_held{kind}` (state, county), `votewire_gateway_events_total{kind}`
+(state, county, alert) and `votewire_gateway_ready` (1 once caught up with the topics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from streams.settings import split_addr
+
+REPORT_OUTCOMES = ("applied", "duplicate", "stale", "dead_letter")
+SNAPSHOT_KINDS = ("state", "county")
+
+# Applying one report is a dict update plus one table write (RocksDB, in process): well under
+# a millisecond when healthy. The buckets are dense from 0.25 ms to 10 ms to see that, then
+# coarse up to 2.5 s, where a stalled table store or a rebalance shows up.
+REPORT_PROCESSING_BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
+# Publishing a snapshot is a produce round trip to the broker (acks from the leader): a few
+# ms on a LAN. 0.25 s is the default publish interval: a publish slower than that means
+# snapshots fall behind the count, so there is a bucket edge exactly there.
+SNAPSHOT_PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+RACE_LABELS = ("election", "race", "state", "mode")
+
+
+@dataclass(frozen=True)
+class WorkerMetrics:
+    reports: Counter
+    dead_letters: Counter
+    report_seconds: Histogram
+    publish_seconds: Histogram
+    alerts: Counter
+    snapshots: Counter
+    pct_counted: Gauge
+    precincts_reporting: Gauge
+    consumer_lag: Gauge
+    last_report_ts: Gauge
+    races_polls_closed: Gauge
+    embargoed: Gauge
+
+    def report(self, outcome: str) -> None:
+        """Count one precinct report by what happened to it (one of `REPORT_OUTCOMES`)."""
+        self.reports.labels(outcome=outcome).inc()
+
+    def race_progress(self, key: tuple[str, str, str, str], pct_counted: float | None, precincts: int) -> None:
+        """Set the per-race gauges; `key` is (election, race, state, mode). NaN when unknown."""
+        self.pct_counted.labels(*key).set(float("nan") if pct_counted is None else pct_counted)
+        self.precincts_reporting.labels(*key).set(precincts)
+
+
+def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
+    metrics = WorkerMetrics(
+        reports=Counter("votewire_reports_total", "Precinct reports by outcome", ["outcome"], registry=registry),
+        dead_letters=Counter("votewire_dead_letters_total", "Records sent to dead-letters",
+                             ["topic", "error"], registry=registry),
+        report_seconds=Histogram("votewire_report_processing_seconds", "Time to apply one report",
+                                 buckets=REPORT_PROCESSING_BUCKETS, registry=registry),
+        publish_seconds=Histogram("votewire_snapshot_publish_seconds", "Time to publish one snapshot",
+                                  buckets=SNAPSHOT_PUBLISH_BUCKETS, registry=registry),
+        alerts=Counter("votewire_alerts_total", "Alerts raised by type", ["type"], registry=registry),
+        snapshots=Counter("votewire_snapshots_published_total", "Snapshots published", ["kind"], registry=registry),
+        pct_counted=Gauge("votewire_pct_expected_counted", "Percent of expected vote counted",
+                          RACE_LABELS, registry=registry),
+        precincts_reporting=Gauge("votewire_precincts_reporting", "Precincts reporting", RACE_LABELS,
+                                  registry=registry),
+        consumer_lag=Gauge("votewire_consumer_lag", "Records behind the end of the partition",
+                           ["topic", "partition"], registry=registry),
+        last_report_ts=Gauge("votewire_last_report_timestamp_seconds",
+                             "Source time (reported_at) of the latest applied report", registry=registry),
+        races_polls_closed=Gauge("votewire_races_polls_closed",
+                                 "Live race/states past polls_close (source time), not certified", registry=registry),
+        embargoed=Gauge("votewire_embargoed_snapshots", "Snapshots held back until polls close", registry=registry),
+    )
+    # Zero series from the start: rate() over a counter that appears only at its first
+    # increment misses that increment, and alert rules need the series to exist.
+    for outcome in REPORT_OUTCOMES:
+        metrics.reports.labels(outcome=outcome)
+    for kind in SNAPSHOT_KINDS:
+        metrics.snapshots.labels(kind=kind)
+    return metrics
+
+
+@dataclass(frozen=True)
+class GatewayMetrics:
+    requests: Counter
+    sse_clients: Gauge
+    snapshots_held: Gauge
+    events: Counter
+    ready: Gauge
+
+
+def gateway_metrics(registry: CollectorRegistry) -> GatewayMetrics:
+    return GatewayMetrics(
+        requests=Counter("votewire_gateway_requests_total", "HTTP requests by route and status",
+                         ["route", "status"], registry=registry),
+        sse_clients=Gauge("votewire_gateway_sse_clients", "Connected /v1/stream clients", registry=registry),
+        snapshots_held=Gauge("votewire_gateway_snapshots_held", "Latest snapshots held", ["kind"], registry=registry),
+        events=Counter("votewire_gateway_events_total", "Snapshots and alerts received", ["kind"], registry=registry),
+        ready=Gauge("votewire_gateway_ready", "1 once caught up with the topics' end offsets", registry=registry),
+    )
+
+
+def metrics_handler(registry: CollectorRegistry) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle_metrics(request: web.Request) -> web.Response:
+        del request
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return handle_metrics
+
+
+async def handle_healthz(request: web.Request) -> web.Response:
+    del request
+    return web.Response(text="ok\n")
+
+
+def metrics_app(registry: CollectorRegistry) -> web.Application:
+    """/metrics and /healthz, nothing else (design rule 8: no table pages on the worker port)."""
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler(registry))
+    app.router.add_get("/healthz", handle_healthz)
+    return app
+
+
+async def serve_metrics(addr: str, registry: CollectorRegistry) -> web.AppRunner:
+    """Serve `metrics_app` on `addr` (host:port, loopback by default); `await runner.cleanup()` stops it."""
+    host, port = split_addr(addr, "VOTEWIRE_WORKER_WEB_ADDR")
+    runner = web.AppRunner(metrics_app(registry), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
