@@ -1,16 +1,50 @@
-"""Placeholder: this verb is being built."""
+"""`votewire worker`: run a tally worker until Ctrl-C (or SIGTERM), then stop cleanly."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 
-from streams.errors import SetupError
 from streams.settings import Settings
+from streams.topics import ensure_topics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.add_argument("--web-addr", help="private metrics/health address (VOTEWIRE_WORKER_WEB_ADDR, "
+                                           "default 127.0.0.1:6066); keep it off public interfaces")
+    parser.add_argument("--publish-interval", type=float,
+                        help="seconds between coalesced snapshots per key (VOTEWIRE_PUBLISH_INTERVAL_S, default 0.25)")
+    parser.add_argument("--partitions", type=int,
+                        help="partitions of the contract topics it creates (VOTEWIRE_PARTITIONS, default 4)")
+    parser.add_argument("--memory-store", action="store_true",
+                        help="keep the table in memory instead of RocksDB (rebuilt from the changelog at start)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="log level (VOTEWIRE_LOG_LEVEL, default info)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    raise SetupError(f"`votewire {args.verb}` is not built yet")
+    settings = settings.with_(**{k: v for k, v in {
+        "worker_web_addr": args.web_addr, "publish_interval_s": args.publish_interval,
+        "partitions": args.partitions, "log_level": args.log_level,
+        "table_store": "memory://" if args.memory_store else None}.items() if v is not None})
+    created = asyncio.run(ensure_topics(settings))
+    if created:
+        print(f"created topics: {', '.join(created)}")
+    return start_worker(settings)
+
+
+def start_worker(settings: Settings) -> int:
+    import faust
+    from prometheus_client import REGISTRY
+
+    from streams.agents import TallyWorker
+
+    tally = TallyWorker(settings, REGISTRY)
+    print(f"votewire worker: {settings.bootstrap}, topics prefix {settings.topic_prefix!r}, "
+          f"metrics on http://{settings.worker_web_addr}/metrics", flush=True)
+    worker = faust.Worker(tally.app, loglevel=settings.log_level, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as done:  # faust's worker always exits through SystemExit
+        return int(done.code or 0)
+    return 0

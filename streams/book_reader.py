@@ -1,0 +1,107 @@
+"""Follows `race-definitions` and `expected-votes` into the counting room's race book.
+
+Both topics are compacted, so they are read from the beginning at every start: that rebuilds
+the book with no changelog. The consumer group's committed offsets say what an earlier run
+already acted on: older records only rebuild state, newer ones (`fresh`) also raise alerts
+and dead letters, and offsets are committed only after the producer has flushed those.
+The tally agent waits for `book_ready`: set once the reader has caught up with the end
+offsets it saw at start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from streams import contract
+from streams.app import app_id
+from streams.errors import InvalidRecord
+from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.agents import TallyWorker
+
+COMMIT_EVERY_S = 2.0
+
+
+async def follow_race_book(settings: Settings, worker: TallyWorker) -> None:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap, group_id=f"{app_id(settings)}-race-book",
+        enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await _follow(consumer, settings, worker)
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[TopicPartition]:
+    tps: list[TopicPartition] = []
+    for name in (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES):
+        topic = settings.topic(name)
+        parts = consumer.partitions_for_topic(topic) or await _fetch_partitions(consumer, topic)
+        tps.extend(TopicPartition(topic, p) for p in sorted(parts))
+    return tps
+
+
+async def _fetch_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # aiokafka has no public "refresh" call
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def _follow(consumer: AIOKafkaConsumer, settings: Settings, worker: TallyWorker) -> None:
+    tps = await _partitions(consumer, settings)
+    consumer.assign(tps)
+    committed = {tp: (await consumer.committed(tp)) or 0 for tp in tps}
+    ends = await consumer.end_offsets(tps)
+    await consumer.seek_to_beginning(*tps)
+    last_commit = 0.0
+    loop = worker.app.loop
+    while True:
+        batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+        for tp, messages in batch.items():
+            for message in messages:
+                take_book_record(worker, message, fresh=message.offset >= committed[tp])
+        if not worker.book_ready.is_set() and all(await _positions_reached(consumer, ends)):
+            worker.book_ready.set()
+        if batch and loop.time() - last_commit > COMMIT_EVERY_S:
+            await worker.app.producer.flush()
+            await consumer.commit({tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps})
+            last_commit = loop.time()
+
+
+async def _positions_reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:
+    return [await consumer.position(tp) >= end for tp, end in ends.items()]
+
+
+def take_book_record(worker: TallyWorker, message: Any, fresh: bool) -> None:
+    if message.value is None:
+        return  # a tombstone on a compacted topic: nothing to tally
+    try:
+        if message.topic.endswith(contract.RACE_DEFINITIONS):
+            take_definition(worker, contract.decode_race_definition(message.value), message.offset)
+        else:
+            take_expected(worker, contract.decode_expected_vote(message.value), fresh)
+    except InvalidRecord as error:
+        if fresh:
+            worker.dead_letter(message, error)
+
+
+def take_definition(worker: TallyWorker, definition: contract.RaceDefinition, offset: int) -> None:
+    # The offset in the compacted topic orders a race's definitions: it becomes the
+    # definition's revision, so a changed definition raises the snapshot version.
+    definition = dataclasses.replace(definition, revision=offset)
+    if worker.room.book.put_definition(definition):
+        worker.room.definition_changed(definition)
+
+
+def take_expected(worker: TallyWorker, estimate: contract.ExpectedVote, fresh: bool) -> None:
+    taken, old = worker.room.book.put_expected(estimate)
+    if not taken:
+        return  # duplicate or stale estimate
+    alerts = worker.room.expected_changed(old, estimate)
+    if fresh:
+        worker.send_alerts(alerts)

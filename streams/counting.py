@@ -1,0 +1,98 @@
+"""The counting room: every tally a worker holds, the race book, and what is due to publish.
+
+No Kafka here: the agents hand it decoded records and send what it returns. It is all
+derived state, rebuilt from the precinct table after a restart (`restore`), so nothing in
+it must be written in step with anything else (design rule 1).
+
+Publishing is coalesced: applying a report only marks its tally dirty; `due_snapshots` is
+called on a wall-clock timer and builds at most one snapshot per key per call. The timer
+decides *when*; what a snapshot says depends only on the records (design rule 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams import alerts, figures
+from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.race_book import RaceBook
+from streams.tally import Applied, RaceTally, StoredUnit
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    kind: str  # "state" | "county"
+    key: str  # the output topic key
+    value: dict[str, Any]
+
+
+@dataclass
+class CountingRoom:
+    book: RaceBook = field(default_factory=RaceBook)
+    tallies: dict[TallyKey, RaceTally] = field(default_factory=dict)
+    dirty: set[TallyKey] = field(default_factory=set)
+    # Snapshots held back by the embargo (or a missing definition), for the metrics.
+    embargoed: set[TallyKey] = field(default_factory=set)
+
+    def tally_for(self, key: TallyKey) -> RaceTally:
+        tally = self.tallies.get(key)
+        if tally is None:
+            tally = self.tallies[key] = RaceTally(key)
+        return tally
+
+    def apply_report(self, report: PrecinctReport) -> tuple[Applied, list[Alert]]:
+        """Apply one decoded report; the caller writes `applied.unit` to the table."""
+        key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
+        tally = self.tally_for(key)
+        definition = self.book.definitions.get(key.race)
+        expected = self.book.expected.get(key.race)
+        before = alerts.standing(tally, definition, expected)
+        applied = tally.apply(report)
+        if applied.outcome != "applied":
+            return applied, []
+        self.dirty.add(key)
+        after = alerts.standing(tally, definition, expected)
+        return applied, alerts.report_alerts(key, report, applied, before, after, definition, expected)
+
+    def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
+        self.tally_for(key).restore(precinct_id, unit)
+        self.dirty.add(key)
+
+    def definition_changed(self, definition: RaceDefinition) -> None:
+        self._mark_race(definition.key)
+
+    def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
+        self._mark_race(new.key)
+        tallies = [t for k, t in self.tallies.items() if k.race == new.key]
+        return alerts.expected_alerts(old, new, tallies)
+
+    def _mark_race(self, race: str) -> None:
+        self.dirty.update(k for k in self.tallies if k.race == race)
+
+    def mark_all_dirty(self) -> None:
+        self.dirty.update(self.tallies)
+
+    def due_snapshots(self) -> Iterator[Snapshot]:
+        """The latest snapshot of every dirty tally past its embargo, and of its dirty counties."""
+        pending, self.dirty = self.dirty, set()
+        for key in sorted(pending, key=lambda k: k.state_result_key):
+            yield from self._snapshots_for(key)
+
+    def _snapshots_for(self, key: TallyKey) -> Iterator[Snapshot]:
+        tally = self.tallies[key]
+        definition = self.book.definitions.get(key.race)
+        if definition is None or figures.embargoed(tally.as_of_ms, definition):
+            # Counted, not released (design rule 7). Stay dirty so that the next report or
+            # definition re-checks; the counties keep their dirty marks until then.
+            self.embargoed.add(key)
+            return
+        self.embargoed.discard(key)
+        expected = self.book.expected.get(key.race)
+        yield Snapshot("state", key.state_result_key, figures.state_snapshot(tally, definition, expected))
+        for county in sorted(tally.take_dirty_counties()):
+            if figures.embargoed(tally.counties[county].as_of_ms, definition):
+                continue  # this county has nothing after polls close: nothing to release
+            yield Snapshot("county", key.county_result_key(county),
+                           figures.county_snapshot(tally, county, definition, expected))
