@@ -1,0 +1,208 @@
+"""Everything that decides a printed number, as pure functions over a `RaceTally`.
+
+Rounding: every one-decimal figure (candidate `pct`, `margin_pct`, percent of expected vote
+counted, percent of precincts reporting, swing) is rounded half away from zero, computed
+exactly (integers for shares, decimals for swing) rather than with Python's `round`, whose
+binary floats and ties-to-even make 12.25 and 12.35 go different ways. The readout's counted
+figure is then floored to a whole percent (a newsroom never says more was counted than was).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from streams.contract import ExpectedVote, PreviousResult, RaceDefinition
+
+if TYPE_CHECKING:
+    from streams.tally import RaceTally
+
+# The AP convention: never say all of the expected vote is counted before certification.
+UNCERTIFIED_CAP = 99.0
+STATE_SCHEMA = "state-result/1"
+COUNTY_SCHEMA = "county-result/1"
+_TENTH = Decimal("0.1")
+
+
+def share(part: int, total: int) -> float:
+    """`100 * part / total` to one decimal, half away from zero; 0.0 when total is 0."""
+    if total == 0:
+        return 0.0
+    sign = -1 if (part < 0) != (total < 0) else 1
+    part, total = abs(part), abs(total)
+    tenths = (2000 * part + total) // (2 * total)  # floor(1000 * part / total + 1/2), exactly
+    return sign * tenths / 10
+
+
+def expected_vote_for(expected: ExpectedVote | None, counties_reported: Iterable[str]) -> int | None:
+    """The statewide expected vote; else the county estimates' sum when they cover every county
+    that has reported (a partial sum would overstate the percent counted); else None."""
+    if expected is None:
+        return None
+    if expected.expected_votes is not None:
+        return expected.expected_votes
+    by_county = expected.county_expected
+    if not by_county or any(fips not in by_county for fips in counties_reported):
+        return None
+    return sum(by_county.values())
+
+
+def pct_expected_counted(total: int, expected: int | None, certified: bool) -> float | None:
+    """Percent of the expected vote counted, one decimal, capped at 99.0 until certified."""
+    if not expected:
+        return None
+    pct = share(total, expected)
+    return pct if certified else min(pct, UNCERTIFIED_CAP)
+
+
+def out_of_reach(margin_votes: int, votes_remaining: int | None) -> bool:
+    """The leader's margin is larger than all the vote still expected."""
+    return votes_remaining is not None and margin_votes > votes_remaining >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateFigures:
+    candidate_id: str
+    name: str
+    party: str
+    votes: int
+    pct: float
+    display: str  # the name a readout uses
+
+    def as_wire(self) -> dict[str, Any]:
+        return {"candidate_id": self.candidate_id, "name": self.name, "party": self.party,
+                "votes": self.votes, "pct": self.pct}
+
+
+def ranked_candidates(votes: Mapping[str, int], definition: RaceDefinition) -> list[CandidateFigures]:
+    """The definition's candidates (0 votes included) and any others the reports name, by votes.
+
+    A candidate the definition lacks is still counted (the reports are the truth) and shown
+    under its id, with no party.
+    """
+    total = sum(votes.values())
+    known = {c.candidate_id for c in definition.candidates}
+    rows = [CandidateFigures(c.candidate_id, c.name, c.party, votes.get(c.candidate_id, 0),
+                             share(votes.get(c.candidate_id, 0), total), c.display)
+            for c in definition.candidates]
+    rows += [CandidateFigures(cid, cid, "", n, share(n, total), cid) for cid, n in votes.items() if cid not in known]
+    rows.sort(key=lambda r: (-r.votes, r.candidate_id))
+    return rows
+
+
+def leader_and_margin(ranked: Sequence[CandidateFigures]) -> tuple[str | None, int]:
+    """The leading candidate (None on a tie or with no votes) and the lead in votes."""
+    if not ranked or ranked[0].votes == 0:
+        return None, 0
+    second = ranked[1].votes if len(ranked) > 1 else 0
+    return (ranked[0].candidate_id if ranked[0].votes > second else None), ranked[0].votes - second
+
+
+def readout(ranked: Sequence[CandidateFigures], pct_counted: float | None, pct_precincts: float | None) -> str:
+    """`Harris 58.9% · Trump 38.1% · 76% of expected vote counted`: up to two leaders, then
+    how much is in (expected vote if known, else precincts), floored to a whole percent."""
+    if sum(r.votes for r in ranked) == 0:
+        parts = ["No votes counted yet"]
+    else:
+        parts = [f"{r.display} {r.pct:.1f}%" for r in ranked[:2] if r.votes > 0]
+    if pct_counted is not None:
+        parts.append(f"{math.floor(pct_counted)}% of expected vote counted")
+    elif pct_precincts is not None:
+        parts.append(f"{math.floor(pct_precincts)}% of precincts reporting")
+    return " · ".join(parts)
+
+
+def shares_by_party(votes: Mapping[str, int], definition: RaceDefinition) -> dict[str, float]:
+    """Each party's unrounded percent of all votes (candidates without a party are left out)."""
+    total = sum(votes.values())
+    by_party: dict[str, int] = {}
+    for c in definition.candidates:
+        if c.party:
+            by_party[c.party] = by_party.get(c.party, 0) + votes.get(c.candidate_id, 0)
+    return {party: 100 * n / total for party, n in by_party.items()} if total else {}
+
+
+def swing(shares_by_party: Mapping[str, float], previous: Sequence[PreviousResult]) -> dict[str, float] | None:
+    """Points gained (+) or lost (-) by each party since the latest previous election, one decimal.
+
+    Only parties in both; None when there is nothing to compare. Shares are taken at their
+    decimal value (`repr`) so 52.40 minus 50.95 is 1.45 exactly and rounds to 1.5.
+    """
+    if not previous or not shares_by_party:
+        return None
+    latest = max(previous, key=lambda p: p.election_id)  # ISO dates sort as strings
+    points = {party: _round_tenth(Decimal(repr(now)) - Decimal(repr(latest.shares[party])))
+              for party, now in shares_by_party.items() if party in latest.shares}
+    return points or None
+
+
+def _round_tenth(x: Decimal) -> float:
+    return float(x.quantize(_TENTH, rounding=ROUND_HALF_UP))  # HALF_UP is away from zero
+
+
+def snapshot_version(seq_sum: int, expected: ExpectedVote | None, definition: RaceDefinition) -> int:
+    """Derived from state only, so it never goes down and survives a restart unchanged.
+
+    Every applied report raises `seq_sum` (each unit counts seq + 1), a newer estimate has a
+    higher seq (+1 so the first estimate counts), a changed definition a higher revision.
+    """
+    return seq_sum + (expected.seq + 1 if expected is not None else 0) + definition.revision
+
+
+def embargoed(tally_as_of_ms: int | None, definition: RaceDefinition | None) -> bool:
+    """Design rule 7: nothing is released before polls close, by source time."""
+    return definition is None or tally_as_of_ms is None or tally_as_of_ms < definition.polls_close_ms
+
+
+def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None) -> dict[str, Any]:
+    """The `state-results` message (DESIGN "Output messages") for one tally."""
+    expected_votes = tally.expected_votes(expected)
+    doc = _head(tally, STATE_SCHEMA, snapshot_version(tally.seq_sum, expected, definition))
+    doc.update(_counts(tally.votes, definition, expected_votes, tally.precincts_reporting, definition.precincts_total))
+    doc["swing"] = swing(shares_by_party(tally.votes, definition), definition.previous)
+    return doc
+
+
+def county_snapshot(
+    tally: RaceTally, county_fips: str, definition: RaceDefinition, expected: ExpectedVote | None
+) -> dict[str, Any]:
+    """The `county-results` message: the county's own units and its own expected vote.
+
+    `swing` is null: the previous results are statewide shares, and a county's share against
+    the state's would be a false comparison.
+    """
+    county = tally.counties[county_fips]
+    county_expected = expected.county_expected.get(county_fips) if expected is not None else None
+    doc = _head(tally, COUNTY_SCHEMA, snapshot_version(county.seq_sum, expected, definition))
+    doc["county_fips"] = county_fips
+    doc["as_of"] = county.as_of
+    doc.update(_counts(county.votes, definition, county_expected, county.precincts_reporting, county.precincts_total))
+    doc["swing"] = None
+    return doc
+
+
+def _head(tally: RaceTally, schema: str, version: int) -> dict[str, Any]:
+    key = tally.key
+    return {"schema": schema, "election_id": key.election_id, "race_id": key.race_id, "state": key.state,
+            "mode": key.mode, "version": version, "as_of": tally.as_of}
+
+
+def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes: int | None,
+            precincts_reporting: int, precincts_total: int | None) -> dict[str, Any]:
+    ranked = ranked_candidates(votes, definition)
+    total = sum(r.votes for r in ranked)
+    leader, margin = leader_and_margin(ranked)
+    counted = pct_expected_counted(total, expected_votes, definition.certified)
+    remaining = expected_votes - total if expected_votes is not None else None
+    pct_precincts = share(precincts_reporting, precincts_total) if precincts_total else None
+    return {
+        "candidates": [r.as_wire() for r in ranked], "total_votes": total, "leader": leader,
+        "margin_votes": margin, "margin_pct": share(margin, total), "expected_votes": expected_votes,
+        "pct_expected_counted": counted, "votes_remaining": remaining,
+        "precincts_reporting": precincts_reporting, "precincts_total": precincts_total,
+        "pct_precincts_reporting": pct_precincts, "out_of_reach": out_of_reach(margin, remaining),
+        "certified": definition.certified, "readout": readout(ranked, counted, pct_precincts),
+    }
