@@ -1,0 +1,268 @@
+"""AP Elections API (v2 JSON) responses -> contract records.
+
+Input: one or more saved responses (`GET /v2/elections/{date}?level=ru...`), oldest first.
+A response is `{electionDate, timestamp, races[], nextrequest}`; a race carries its
+`reportingUnits[]` (results) or, in an `omitResults` response, its `candidates[]` only.
+
+Decisions, so a reader does not have to guess:
+- **Which level is tallied.** AP sends the same votes at several levels (the `state` unit and
+  its `subunit`s, towns or counties). Tallying two levels of one race doubles the votes, so one
+  level per race and state is emitted: by default the lowest present, else `--level`.
+- **Unit ids.** AP reuses `reportingunitID` across levels, so `precinct_id` is
+  `{level}:{reportingunitID}` (`subunit:22001`); the state unit, which has no id, is `state:MA`.
+- **County FIPS.** A subunit's `fipsCode`; a unit without one (the state unit) gets the state
+  FIPS followed by `000`, the Census code for "the whole state" (Alaska's AP subunit is 02000).
+- **Candidates.** `candidate_id` is AP's `polID` (the person, the same in every state and
+  race); `candidateID` (per race) only when `polID` is missing.
+- **Mode.** `test: true` -> `mode: test`.
+- **Times.** `reported_at` is the unit's `lastUpdated`. AP does not send poll closing times:
+  `polls_close` is `--polls-close`, else the race's earliest `lastUpdated` (AP only publishes
+  what may be published).
+- **Race definitions** are emitted with a race's first results and again whenever they change
+  (candidates or precincts); `precincts_total` sums the emitted units' `precinctsTotal`.
+- AP v2 carries no expected vote; none is emitted.
+
+A malformed race or unit is a `SourceError` naming file and JSON path; it is reported on
+stderr and skipped (`--strict` raises instead), and the good units around it are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams import contract
+from streams.adapters.base import OutRecord, UnitTracker
+from streams.errors import SourceError
+from streams.simulation.geography import STATE_FIPS
+
+ErrorSink = Callable[[SourceError], None]
+
+# Coarse to fine. AP's `level` values; a finer level refines the coarser ones.
+LEVEL_RANK = {"national": 0, "state": 1, "district": 2, "county": 3, "fipscode": 3, "subunit": 4,
+              "township": 5, "precinct": 6}
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One reporting unit of one race, already checked."""
+
+    level: str
+    state: str
+    precinct_id: str
+    county_fips: str
+    reported_at: str
+    reported_ms: int
+    votes: dict[str, int]
+    precincts_reporting: int
+    precincts_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Race:
+    race_id: str
+    office: str
+    mode: str
+    candidates: tuple[dict[str, str], ...]
+    units: tuple[Unit, ...]
+    # An `omitResults` race has no units, only its own state and time.
+    state: str | None = None
+    updated: str | None = None
+
+
+def rfc3339_ms(text: Any, what: str) -> int:
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):  # AttributeError: not a string at all
+        raise ValueError(f"{what} is {text!r}, not an RFC 3339 time") from None
+    if stamp.tzinfo is None:
+        raise ValueError(f"{what} is {text!r}, without a time zone")
+    return int(stamp.timestamp() * 1000)
+
+
+def _count(obj: dict[str, Any], name: str) -> int:
+    value = obj.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} is {value!r}, not a whole number >= 0")
+    return value
+
+
+def _text(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} is {value!r}, not a non-empty string")
+    return value
+
+
+def candidate_id(cand: dict[str, Any]) -> str:
+    return str(cand.get("polID") or _text(cand, "candidateID"))
+
+
+def candidate_entry(cand: dict[str, Any]) -> dict[str, str]:
+    name = " ".join(str(cand[k]) for k in ("first", "last") if cand.get(k))
+    entry = {"candidate_id": candidate_id(cand), "name": name or _text(cand, "last"),
+             "party": str(cand.get("party") or "")}
+    if cand.get("last"):
+        entry["short_name"] = str(cand["last"])
+    return entry
+
+
+def parse_unit(ru: dict[str, Any]) -> Unit:
+    level = _text(ru, "level").lower()
+    if level not in LEVEL_RANK:
+        raise ValueError(f"level {level!r} is not one of {sorted(LEVEL_RANK)}")
+    state = _text(ru, "statePostal")
+    if state not in STATE_FIPS:
+        raise ValueError(f"statePostal {state!r} is not a U.S. state code")
+    unit_id = ru.get("reportingunitID") or state
+    fips = ru.get("fipsCode") or f"{STATE_FIPS[state]}000"
+    if not (isinstance(fips, str) and len(fips) == 5 and fips.isdigit()):
+        raise ValueError(f"fipsCode {fips!r} is not 5 digits")
+    votes: dict[str, int] = {}
+    for i, cand in enumerate(ru.get("candidates") or ()):
+        try:
+            votes[candidate_id(cand)] = _count(cand, "voteCount")
+        except ValueError as e:
+            raise ValueError(f"candidates[{i}]: {e}") from None
+    return Unit(level, state, f"{level}:{unit_id}", fips, _text(ru, "lastUpdated"),
+                rfc3339_ms(ru.get("lastUpdated"), "lastUpdated"), votes,
+                _count(ru, "precinctsReporting"), _count(ru, "precinctsTotal"))
+
+
+def parse_race(race: dict[str, Any], source: str, where: str, on_error: ErrorSink) -> Race:
+    """A race's checked units; a bad unit is reported through `on_error` and left out."""
+    units = []
+    for i, ru in enumerate(race.get("reportingUnits") or ()):
+        try:
+            units.append(parse_unit(ru))
+        except (ValueError, TypeError, AttributeError) as e:
+            on_error(SourceError(source, f"{where}.reportingUnits[{i}]", str(e)))
+    cand_source = race.get("candidates") or next(
+        (ru.get("candidates") for ru in race.get("reportingUnits") or () if ru.get("candidates")), ())
+    candidates = tuple(candidate_entry(c) for c in cand_source)
+    ids = [c["candidate_id"] for c in candidates]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"candidate ids {ids} are not unique")
+    office = _text(race, "officeName") + (f" ({race['party']})" if race.get("party") else "")
+    mode = "test" if race.get("test") is True else "live"
+    return Race(_text(race, "raceID"), office, mode, candidates, tuple(units),
+                race.get("statePostal"), race.get("lastUpdated"))
+
+
+def units_to_emit(units: Iterable[Unit], level: str | None) -> list[Unit]:
+    """One level per state: `level` when given, else the finest present in that state."""
+    by_state: dict[str, list[Unit]] = {}
+    for unit in units:
+        by_state.setdefault(unit.state, []).append(unit)
+    chosen = []
+    for state_units in by_state.values():
+        want = level or max((u.level for u in state_units), key=LEVEL_RANK.__getitem__)
+        chosen.extend(u for u in state_units if u.level == want)
+    return chosen
+
+
+@dataclass
+class APMapper:
+    """Maps successive AP responses to records; remembers what it already emitted."""
+
+    election_id: str | None = None
+    level: str | None = None
+    polls_close: str | None = None
+    tracker: UnitTracker = field(default_factory=UnitTracker)
+    _definitions: dict[str, Any] = field(default_factory=dict)
+    _polls_close: dict[str, str] = field(default_factory=dict)  # fixed at a race's first sight
+
+    def response_records(self, doc: Any, source: str, on_error: ErrorSink) -> Iterator[OutRecord]:
+        """Records for one response (parsed JSON), in source-time order."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("races"), list):
+            raise SourceError(source, "$", "not an AP response: no races[] list")
+        election_id = self.election_id or str(doc.get("electionDate") or "")
+        if not election_id:
+            raise SourceError(source, "$.electionDate", "missing; pass --election-id")
+        out: list[OutRecord] = []
+        for i, raw in enumerate(doc["races"]):
+            where = f"races[{i}]"
+            try:
+                race = parse_race(raw, source, where, on_error)
+            except (ValueError, TypeError, AttributeError) as e:
+                on_error(SourceError(source, where, str(e)))
+                continue
+            out.extend(self._race_records(election_id, race))
+        out.sort(key=lambda r: r.ts_ms)  # stable: definitions stay before their results
+        yield from out
+
+    def _race_records(self, election_id: str, race: Race) -> Iterator[OutRecord]:
+        if not race.units and race.state and race.updated:
+            # A race list before results: define it now, precincts unknown (0) until results come.
+            yield from self._definition(election_id, race, race.state, race.updated, [])
+        units = units_to_emit(race.units, self.level)
+        for state in sorted({u.state for u in units}):
+            state_units = sorted((u for u in units if u.state == state), key=lambda u: u.reported_ms)
+            yield from self._definition(election_id, race, state, state_units[0].reported_at, state_units)
+            key = contract.race_key(election_id, race.race_id, state)
+            for unit in state_units:
+                seq = self.tracker.next_seq(f"{key}/{race.mode}/{unit.precinct_id}", unit.votes)
+                if seq is not None:
+                    yield OutRecord(unit.reported_ms, contract.PRECINCT_RESULTS, key,
+                                    result_value(election_id, race, unit, seq))
+
+    def _definition(self, election_id: str, race: Race, state: str, first_at: str,
+                    units: list[Unit]) -> Iterator[OutRecord]:
+        key = contract.race_key(election_id, race.race_id, state)
+        value = {"schema": "race-definition/1", "election_id": election_id, "race_id": race.race_id,
+                 "state": state, "office": race.office, "candidates": list(race.candidates),
+                 "precincts_total": sum(u.precincts_total for u in units),
+                 "polls_close": self._polls_close.setdefault(key, self.polls_close or first_at),
+                 "certified": False}
+        if self._definitions.get(f"{key}/{race.mode}") != value:
+            self._definitions[f"{key}/{race.mode}"] = value
+            yield OutRecord(rfc3339_ms(first_at, "lastUpdated"), contract.RACE_DEFINITIONS, key, value)
+
+
+def result_value(election_id: str, race: Race, unit: Unit, seq: int) -> dict[str, Any]:
+    return {"schema": "precinct-result/1", "election_id": election_id, "race_id": race.race_id,
+            "state": unit.state, "county_fips": unit.county_fips, "precinct_id": unit.precinct_id,
+            "seq": seq, "reported_at": unit.reported_at, "votes": unit.votes,
+            "complete": unit.precincts_total > 0 and unit.precincts_reporting >= unit.precincts_total,
+            "mode": race.mode, "precincts_reporting": unit.precincts_reporting,
+            "precincts_total": unit.precincts_total}
+
+
+def error_sink(strict: bool, verb: str = "ap") -> ErrorSink:
+    def report(error: SourceError) -> None:
+        if strict:
+            raise error
+        print(f"votewire ingest {verb}: skipped {error}", file=sys.stderr)
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", type=Path, nargs="+", metavar="FILE",
+                        help="saved AP Elections API v2 JSON responses, oldest first")
+    parser.add_argument("--level", choices=sorted(LEVEL_RANK),
+                        help="reporting level to tally (default: the finest present per state; "
+                             "tallying two levels would double the votes)")
+    parser.add_argument("--election-id", help="election id (default: the response's electionDate)")
+    parser.add_argument("--polls-close", metavar="RFC3339",
+                        help="poll closing time for every race (default: the race's first lastUpdated)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first malformed race or unit (default: report it on stderr, go on)")
+
+
+def records(args: argparse.Namespace) -> Iterator[OutRecord]:
+    mapper = APMapper(args.election_id, args.level, args.polls_close)
+    on_error = error_sink(args.strict)
+    for path in args.files:
+        try:
+            doc = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as e:
+            on_error(SourceError(str(path), f"char {e.pos}", f"not JSON ({e.msg})"))
+            continue
+        yield from mapper.response_records(doc, str(path), on_error)

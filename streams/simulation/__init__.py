@@ -1,0 +1,1 @@
+"""The election-night simulator behind `votewire simulate` (see `streams.simulate`)."""
