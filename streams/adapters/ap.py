@@ -161,7 +161,7 @@ def units_to_emit(units: Iterable[Unit], level: str | None) -> list[Unit]:
     by_state: dict[str, list[Unit]] = {}
     for unit in units:
         by_state.setdefault(unit.state, []).append(unit)
-    chosen = []
+    chosen: list[Unit] = []
     for state_units in by_state.values():
         want = level or max((u.level for u in state_units), key=LEVEL_RANK.__getitem__)
         chosen.extend(u for u in state_units if u.level == want)
