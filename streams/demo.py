@@ -1,16 +1,136 @@
-"""Placeholder: this verb is being built."""
+"""`votewire demo`: the whole pipeline on one machine, replaying the bundled Minnesota night.
+
+Starts (or reuses) the local broker, a worker and a gateway as child processes under a fresh
+topic prefix, replays `streams/data/mn-2024-general.jsonl.gz` with long gaps squeezed, and
+prints each new Minnesota readout as the worker publishes it. Ctrl-C stops everything it
+started, and only that.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
-from streams.errors import SetupError
+import orjson
+
+from streams import contract, kafka_local
+from streams.replay import replay_files
 from streams.settings import Settings
+from streams.topics import ensure_topics
+
+BUNDLED_NIGHT = Path(__file__).resolve().parent / "data" / "mn-2024-general.jsonl.gz"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.add_argument("--file", type=Path, default=BUNDLED_NIGHT,
+                        help="recording to replay (default: the bundled Minnesota 2024 night)")
+    parser.add_argument("--speed", type=float, default=2000.0, help="replay speed factor (default 2000)")
+    parser.add_argument("--max-gap", type=float, default=1.5, help="longest wait between records, s (default 1.5)")
+    parser.add_argument("--exit-when-done", action="store_true",
+                        help="stop everything once the final snapshot is printed (default: keep serving until Ctrl-C)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    raise SetupError(f"`votewire {args.verb}` is not built yet")
+    settings = settings.with_(topic_prefix=settings.topic_prefix or f"demo{int(time.time())}.")
+    broker = kafka_local.LocalBroker(settings)
+    started_broker = kafka_local.running_pid(broker) is None
+    print(kafka_local.start(broker), flush=True)
+    try:
+        with children(settings) as gateway_url:
+            print(f"board: {gateway_url}/   (topic prefix {settings.topic_prefix})", flush=True)
+            final = asyncio.run(replay_and_watch(settings, args))
+            print(f"final: {final}", flush=True)
+            if not args.exit_when_done:
+                print("serving the board; Ctrl-C stops the worker, the gateway and the broker it started", flush=True)
+                _wait_forever()
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        if started_broker:
+            print(kafka_local.stop(broker), flush=True)
+    return 0
+
+
+def _wait_forever() -> None:
+    while True:
+        time.sleep(3600)
+
+
+@contextlib.contextmanager
+def children(settings: Settings) -> Iterator[str]:
+    """A worker and a gateway as child processes, stopped (SIGTERM, then SIGKILL) on exit."""
+    asyncio.run(ensure_topics(settings))
+    env = {**os.environ, "VOTEWIRE_BOOTSTRAP": settings.bootstrap, "VOTEWIRE_TOPIC_PREFIX": settings.topic_prefix,
+           "VOTEWIRE_DATA_DIR": settings.data_dir}
+    logs = Path(settings.data_dir) / "demo-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = [_spawn(["worker"], env, logs / "worker.log"), _spawn(["gateway"], env, logs / "gateway.log")]
+    print(f"worker and gateway started (logs in {logs})", flush=True)
+    try:
+        yield f"http://{settings.gateway_addr}"
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _spawn(verb: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", *verb], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+async def replay_and_watch(settings: Settings, args: argparse.Namespace) -> str:
+    printer = ReadoutPrinter(settings)
+    watcher = asyncio.create_task(printer.follow())
+    try:
+        await replay_files(settings, [args.file], speed=args.speed, max_gap=args.max_gap, progress=False)
+        return await printer.settled()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+class ReadoutPrinter:
+    """Prints each state snapshot whose readout changed; remembers the latest line."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.latest_line = "(no snapshot yet)"
+        self.latest_at = time.monotonic()
+
+    async def settled(self, quiet_s: float = 8.0) -> str:
+        """Once the replay is done: the latest line after `quiet_s` seconds without a new snapshot."""
+        while time.monotonic() - self.latest_at < quiet_s:
+            await asyncio.sleep(0.5)
+        return self.latest_line
+
+    async def follow(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        consumer = AIOKafkaConsumer(self.settings.topic(contract.STATE_RESULTS), enable_auto_commit=False,
+                                    bootstrap_servers=self.settings.bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        shown: dict[bytes, str] = {}
+        try:
+            async for message in consumer:
+                snap = orjson.loads(message.value)
+                line = f"{snap['as_of']}  {snap['state']} {snap['race_id']:<10} {snap['readout']}"
+                if shown.get(message.key) != snap["readout"]:
+                    shown[message.key] = snap["readout"]
+                    print(line, flush=True)
+                self.latest_line, self.latest_at = line, time.monotonic()
+        finally:
+            await consumer.stop()
