@@ -3,12 +3,15 @@
 JSON Lines, optionally gzip (by the `.gz` suffix). One record a line:
 `{"ts": <ms>, "topic": "<name>", "key": "<str or null>", "value": <JSON>}`, or `"payload":
 "<string>"` instead of `value`, sent as its UTF-8 bytes verbatim (how `kcat -J` writes
-records, so a kcat dump replays as it is). A bad line is reported with its number and skipped.
+records, so a kcat dump replays as it is; kcat's extra fields, like `partition` and `offset`,
+are ignored, and its `"payload": null` is a tombstone). A bad line is reported with its
+number and skipped.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ class RecordedLine:
     ts_ms: int
     topic: str
     key: str | None
-    value: bytes  # exactly the bytes to send
+    value: bytes | None  # exactly the bytes to send; None is a tombstone (deletes the key when compacted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +41,17 @@ class BadLine:
 
 
 def open_text(path: Path, mode: str) -> IO[str]:
+    if path.suffix == ".gz" and mode.startswith("w"):
+        # mtime=0: the same records give the same bytes, so a regenerated bundle diffs clean.
+        raw = gzip.GzipFile(path, "wb", mtime=0)
+        return io.TextIOWrapper(cast(IO[bytes], raw), encoding="utf-8", newline="\n")
     if path.suffix == ".gz":
         # gzip.open in text mode returns a TextIOWrapper; typeshed's union can't say so.
         return cast(IO[str], gzip.open(path, mode, encoding="utf-8", newline="\n"))
     return open(path, mode, encoding="utf-8", newline="\n")
 
 
-def parse_line(line_no: int, line: str) -> RecordedLine | BadLine:
+def parse_line(line_no: int, line: str | bytes) -> RecordedLine | BadLine:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as e:
@@ -59,9 +66,10 @@ def parse_line(line_no: int, line: str) -> RecordedLine | BadLine:
     if key is not None and not isinstance(key, str):
         return BadLine(line_no, "'key' must be a string or null")
     if "payload" in obj:
-        if not isinstance(obj["payload"], str):
-            return BadLine(line_no, "'payload' must be a string")
-        return RecordedLine(line_no, ts, topic, key, obj["payload"].encode("utf-8"))
+        payload = obj["payload"]
+        if payload is not None and not isinstance(payload, str):
+            return BadLine(line_no, "'payload' must be a string (or null for a tombstone)")
+        return RecordedLine(line_no, ts, topic, key, None if payload is None else payload.encode("utf-8"))
     if "value" not in obj:
         return BadLine(line_no, "neither 'value' nor 'payload'")
     return RecordedLine(line_no, ts, topic, key, orjson.dumps(obj["value"]))
@@ -69,10 +77,45 @@ def parse_line(line_no: int, line: str) -> RecordedLine | BadLine:
 
 def read_recording(path: Path) -> Iterator[RecordedLine | BadLine]:
     """Every non-blank line of a recording, parsed; bad lines are yielded, not raised."""
-    with open_text(path, "rt") as f:
-        for line_no, line in enumerate(f, start=1):
+    with RecordingReader(path) as reader:
+        yield from reader
+
+
+class RecordingReader:
+    """Iterates a recording's parsed lines and knows how far through the file it is.
+
+    Lines are read as bytes (orjson checks the UTF-8 itself, so a line with bad bytes is one
+    bad line, not a crash), and `fraction_read` follows the position in the file on disk, so
+    a gzip recording gets a progress estimate without being read twice.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+        self._raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()/__exit__
+        # GzipFile is a BinaryIO at runtime; typeshed types it apart from IO[bytes].
+        self._lines = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw)) if path.suffix == ".gz" else self._raw
+        self.line_no = 0
+
+    def __iter__(self) -> Iterator[RecordedLine | BadLine]:
+        for line in self._lines:
+            self.line_no += 1
             if line.strip():
-                yield parse_line(line_no, line)
+                yield parse_line(self.line_no, line)
+
+    @property
+    def fraction_read(self) -> float:
+        return min(1.0, self._raw.tell() / self.size) if self.size else 1.0
+
+    def close(self) -> None:
+        self._lines.close()
+        self._raw.close()
+
+    def __enter__(self) -> RecordingReader:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
 
 class RecordingWriter:
@@ -87,7 +130,7 @@ class RecordingWriter:
     def write(self, rec: OutRecord) -> None:
         self._write_obj({"ts": rec.ts_ms, "topic": rec.topic, "key": rec.key, "value": rec.value})
 
-    def write_payload(self, ts_ms: int, topic: str, key: str | None, payload: str) -> None:
+    def write_payload(self, ts_ms: int, topic: str, key: str | None, payload: str | None) -> None:
         self._write_obj({"ts": ts_ms, "topic": topic, "key": key, "payload": payload})
 
     def _write_obj(self, obj: dict[str, Any]) -> None:

@@ -1,16 +1,86 @@
-"""Placeholder: this verb is being built."""
+"""`votewire ingest FORMAT ...`: an official feed -> a recording file or straight to Kafka.
+
+Each format is a module in `streams.adapters` (named in `base.FORMATS`) exposing
+`add_arguments(parser)` and `records(args) -> Iterator[OutRecord]`. It is imported only when
+chosen, so one format's missing dependency or work in progress never breaks the others. The
+output options (`--out FILE` or `--to-kafka`) are common to every format.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, cast
 
-from streams.errors import SetupError
+from streams.adapters.base import FORMATS, OutRecord
+from streams.errors import ConfigError
+from streams.progress import Progress
+from streams.recording import RecordingWriter
 from streams.settings import Settings
 
 
+class Adapter(Protocol):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+    def records(self, args: argparse.Namespace) -> Iterator[OutRecord]: ...
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.epilog = "`votewire ingest FORMAT --help` lists a format's own options."
+    parser.add_argument("format", choices=sorted(FORMATS), metavar="FORMAT",
+                        help=f"source format: {', '.join(sorted(FORMATS))}")
+    # Everything after FORMAT is parsed by that format's own parser (see `format_parser`).
+    parser.add_argument("format_args", nargs=argparse.REMAINDER, metavar="...",
+                        help="the format's arguments, then --out FILE or --to-kafka")
+
+
+def format_parser(name: str, adapter: Adapter) -> argparse.ArgumentParser:
+    from streams.cli import common_flags  # imported late: streams.cli imports this module
+
+    parser = argparse.ArgumentParser(prog=f"votewire ingest {name}", parents=[common_flags()],
+                                     description=f"Turn {name} source files into contract records.")
+    adapter.add_arguments(parser)
+    out = parser.add_argument_group("output (one of)").add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", type=Path, metavar="FILE",
+                     help="write a recording (JSON Lines, gzip when FILE ends in .gz) for `votewire replay`")
+    out.add_argument("--to-kafka", action="store_true", help="produce the records to the topics now")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (drawn only on a tty)")
+    return parser
+
+
+def load_adapter(name: str) -> Adapter:
+    try:
+        return cast(Adapter, importlib.import_module(FORMATS[name]))
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"format {name!r} is not available in this build ({e})") from e
+
+
+def write_recording(records: Iterator[OutRecord], out: Path, progress: bool) -> int:
+    bar = Progress("ingest", enabled=progress)
+    try:
+        with RecordingWriter(out) as writer:
+            for rec in records:
+                writer.write(rec)
+                bar.update(writer.count)
+            return writer.count
+    finally:
+        bar.close()
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    raise SetupError(f"`votewire {args.verb}` is not built yet")
+    adapter = load_adapter(args.format)
+    fargs = format_parser(args.format, adapter).parse_args(args.format_args)
+    settings = settings.with_(**{name: value for name in ("bootstrap", "topic_prefix", "data_dir")
+                                 if (value := getattr(fargs, name)) is not None})
+    records = adapter.records(fargs)
+    if fargs.to_kafka:
+        from streams.replay import produce_records
+
+        count = asyncio.run(produce_records(settings, records, progress=not fargs.no_progress))
+        print(f"ingest {args.format}: {count:,} records produced to {settings.bootstrap}")
+    else:
+        count = write_recording(records, fargs.out, progress=not fargs.no_progress)
+        print(f"ingest {args.format}: {count:,} records written to {fargs.out}")
+    return 0
