@@ -1,0 +1,124 @@
+"""Running real votewire processes against the session broker, and reading topics back.
+
+Every wait has a deadline; every process started here is stopped (or killed) at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from streams import kafka_local
+from streams.settings import Settings
+
+
+def votewire_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {**os.environ, "VOTEWIRE_BOOTSTRAP": settings.bootstrap, "VOTEWIRE_TOPIC_PREFIX": settings.topic_prefix,
+            "VOTEWIRE_DATA_DIR": settings.data_dir, "VOTEWIRE_APP_ID": settings.app_id,
+            "VOTEWIRE_PARTITIONS": str(settings.partitions),
+            "VOTEWIRE_PUBLISH_INTERVAL_S": str(settings.publish_interval_s), **extra}
+
+
+@contextlib.contextmanager
+def votewire_process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`votewire ARGS` as a child process, its output in `log`; SIGTERM then SIGKILL at exit."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_worker(settings: Settings, log: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    port = kafka_local.free_port()
+    with votewire_process(["worker"], votewire_env(settings, VOTEWIRE_WORKER_WEB_ADDR=f"127.0.0.1:{port}", **env),
+                          log) as proc:
+        yield proc
+
+
+@dataclass
+class TopicRecord:
+    key: str | None
+    value: Any
+    raw: bytes | None
+    partition: int
+    offset: int
+    headers: dict[str, bytes]
+
+
+async def read_topic(settings: Settings, topic: str, idle_s: float = 2.0) -> list[TopicRecord]:
+    """Everything in `topic` from the beginning, until `idle_s` passes with nothing new."""
+    consumer = AIOKafkaConsumer(settings.topic(topic), bootstrap_servers=settings.bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    out: list[TopicRecord] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=int(idle_s * 1000)):
+            for messages in batch.values():
+                out.extend(_record(m) for m in messages)
+    finally:
+        await consumer.stop()
+    return out
+
+
+def _record(m: Any) -> TopicRecord:
+    value = None
+    if m.value is not None:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            value = orjson.loads(m.value)
+    return TopicRecord(m.key.decode() if m.key is not None else None, value, m.value, m.partition, m.offset,
+                       {k: v for k, v in (m.headers or ())})
+
+
+def latest_by_key(records: list[TopicRecord]) -> dict[str, Any]:
+    """The highest-version snapshot per key (later offsets win ties)."""
+    latest: dict[str, Any] = {}
+    for r in records:
+        if r.key is None or not isinstance(r.value, dict):
+            continue
+        old = latest.get(r.key)
+        if old is None or r.value["version"] >= old["version"]:
+            latest[r.key] = r.value
+    return latest
+
+
+def wait_for(check: Callable[[], Any], deadline_s: float, every_s: float = 2.0, what: str = "condition") -> Any:
+    """Call `check` until it returns something truthy; fail with its last answer at the deadline."""
+    end = time.monotonic() + deadline_s
+    last: Any = None
+    while time.monotonic() < end:
+        last = check()
+        if last:
+            return last
+        time.sleep(every_s)
+    raise AssertionError(f"{what} not reached within {deadline_s:.0f}s; last: {last!r}")
+
+
+def run(coro: Any, deadline_s: float = 120.0) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, deadline_s))
