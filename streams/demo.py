@@ -113,7 +113,7 @@ class ReadoutPrinter:
 
     async def settled(self, quiet_s: float = 8.0) -> str:
         """Once the replay is done: the latest line after `quiet_s` seconds without a new snapshot."""
-        while time.monotonic() - self.latest_at < quiet_s:
+        while time.monotonic() - self.latest_at < quiet_s:  # noqa: ASYNC110 - quiet is the absence of events
             await asyncio.sleep(0.5)
         return self.latest_line
 
