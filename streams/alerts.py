@@ -1,0 +1,251 @@
+"""Whether to alert: pure functions from what a record changed to `results-alerts` messages.
+
+Alerts depend only on the input sequence (design rule 5): each compares a cheap `Standing`
+taken before and after a record, and carries the record's source time. `alert_id` hashes the
+alert type, the tally and what identifies the event (the precinct and its seq, the threshold,
+the estimate's seq), so re-processing the same input yields the same id and consumers can
+drop the repeat that at-least-once delivery may bring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.figures import out_of_reach, pct_expected_counted, share
+from streams.tally import Applied, RaceTally, StoredUnit
+
+Severity = Literal["info", "warning", "critical"]
+ALERT_SCHEMA = "alert/1"
+MILESTONES = (25, 50, 75, 90)  # percent of the expected vote counted
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """The figures alerts compare, taken just before and just after a record: O(candidates)."""
+
+    votes: dict[str, int]  # a copy: the tally's own dict changes under the next apply
+    total_votes: int
+    leader: str | None  # None on a tie or with no votes
+    runner_up: str | None
+    margin_votes: int
+    expected_votes: int | None
+    pct_counted: float | None
+    out_of_reach: bool
+
+    def reached(self, threshold: int) -> bool:
+        """At least `threshold` percent of the expected vote counted (exactly, not rounded)."""
+        return self.expected_votes is not None and 100 * self.total_votes >= threshold * self.expected_votes
+
+    @property
+    def exceeds_expected(self) -> bool:
+        return self.expected_votes is not None and self.total_votes > self.expected_votes
+
+
+def standing(tally: RaceTally, definition: RaceDefinition | None, expected: ExpectedVote | None) -> Standing:
+    votes = dict(tally.votes)
+    top = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
+    first = top[0] if top else (None, 0)
+    second = top[1] if len(top) > 1 else (None, 0)
+    expected_votes = tally.expected_votes(expected)
+    remaining = expected_votes - tally.total_votes if expected_votes is not None else None
+    margin = first[1] - second[1]
+    certified = definition is not None and definition.certified
+    return Standing(
+        votes=votes, total_votes=tally.total_votes,
+        leader=first[0] if margin > 0 else None, runner_up=second[0] if margin > 0 else None,
+        margin_votes=margin, expected_votes=expected_votes,
+        pct_counted=pct_expected_counted(tally.total_votes, expected_votes, certified),
+        out_of_reach=out_of_reach(margin, remaining),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """Where an alert comes from: the tally, the record's source time, what identifies it."""
+
+    key: TallyKey
+    definition: RaceDefinition | None
+    at: str
+    ident: tuple[str, ...]  # e.g. ("precinct", "27053-0005", "4") or ("expected", "7")
+    county_fips: str | None = None
+    precinct_id: str | None = None
+
+    @property
+    def place(self) -> str:
+        return f"{self.key.state} {self.key.race_id} ({self.key.mode})"
+
+    def name(self, candidate_id: str | None) -> str:
+        for c in self.definition.candidates if self.definition is not None else ():
+            if c.candidate_id == candidate_id:
+                return c.display
+        return str(candidate_id)
+
+    def alert(self, type_: str, severity: Severity, message: str, details: dict[str, object],
+              *extra: str, local: bool = False) -> Alert:
+        """One alert; `local` ones (about one unit) carry its county and precinct."""
+        parts = (type_, self.key.state_result_key, *self.ident, *extra)
+        alert_id = hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()[:24]
+        k = self.key
+        return Alert(alert_id, type_, severity, k.election_id, k.race_id, k.state, k.mode, message, self.at,
+                     details, self.county_fips if local else None, self.precinct_id if local else None)
+
+
+def report_alerts(key: TallyKey, report: PrecinctReport, applied: Applied, before: Standing, after: Standing,
+                  definition: RaceDefinition | None, expected: ExpectedVote | None) -> list[Alert]:
+    """Alerts raised by one precinct report (none for a duplicate or stale one).
+
+    `expected` is the estimate both standings were taken with; they already carry its figure.
+    """
+    if applied.outcome != "applied" or applied.unit is None:
+        return []
+    event = _Event(key, definition, report.reported_at, ("precinct", report.precinct_id, str(report.seq)),
+                   report.county_fips, report.precinct_id)
+    alerts = _unit_alerts(event, applied.unit, applied.previous, before)
+    lead = _lead_change(event, before, after)
+    if lead is not None:
+        alerts.append(lead)
+    return alerts + _standing_alerts(event, before, after)
+
+
+def expected_alerts(old: ExpectedVote | None, new: ExpectedVote, tallies: Iterable[RaceTally],
+                    definition: RaceDefinition | None = None) -> list[Alert]:
+    """Alerts raised by a new estimate, per tally of its race (live and test apart).
+
+    With no tally yet, only `expected_vote_revised` for the live tally.
+    """
+    tallies = list(tallies) or [RaceTally(TallyKey(new.election_id, new.race_id, new.state, "live"))]
+    alerts: list[Alert] = []
+    for tally in tallies:
+        event = _Event(tally.key, definition, new.issued_at, ("expected", str(new.seq)))
+        before, after = standing(tally, definition, old), standing(tally, definition, new)
+        alerts.append(_revised(event, old, new, before.expected_votes, after.expected_votes))
+        alerts += _standing_alerts(event, before, after)
+    return alerts
+
+
+def alert_value(a: Alert) -> dict[str, Any]:
+    """The `results-alerts` message; `county_fips` and `precinct_id` only when the alert has them."""
+    value: dict[str, Any] = {
+        "schema": ALERT_SCHEMA, "alert_id": a.alert_id, "type": a.type, "severity": a.severity,
+        "election_id": a.election_id, "race_id": a.race_id, "state": a.state, "mode": a.mode,
+    }
+    if a.county_fips is not None:
+        value["county_fips"] = a.county_fips
+    if a.precinct_id is not None:
+        value["precinct_id"] = a.precinct_id
+    value.update({"message": a.message, "details": a.details, "at": a.at})
+    return value
+
+
+def _unit_alerts(event: _Event, unit: StoredUnit, previous: StoredUnit | None, before: Standing) -> list[Alert]:
+    alerts = []
+    if previous is not None and _decreases(previous.votes, unit.votes):
+        alerts.append(_count_decreased(event, previous, unit))
+    if _over_registered(unit) and (previous is None or not _over_registered(previous)):
+        alerts.append(_turnout_exceeds_registered(event, unit))
+    if event.definition is not None:
+        known = {c.candidate_id for c in event.definition.candidates}
+        alerts += [_unknown_candidate(event, cid, n) for cid, n in sorted(unit.votes.items())
+                   if n and cid not in known and not before.votes.get(cid)]
+    return alerts
+
+
+def _standing_alerts(event: _Event, before: Standing, after: Standing) -> list[Alert]:
+    """Alerts on figures of the whole tally that became true with this record."""
+    alerts = [_milestone(event, t, after) for t in MILESTONES if after.reached(t) and not before.reached(t)]
+    if after.exceeds_expected and not before.exceeds_expected:
+        alerts.append(_votes_exceed_expected(event, after))
+    if after.out_of_reach and not before.out_of_reach:
+        alerts.append(_out_of_reach(event, after))
+    return alerts
+
+
+def _decreases(old: dict[str, int], new: dict[str, int]) -> dict[str, list[int]]:
+    """Candidates whose count went down, `{candidate_id: [old, new]}` (a dropped one is 0 now)."""
+    return {cid: [n, new.get(cid, 0)] for cid, n in sorted(old.items()) if new.get(cid, 0) < n}
+
+
+def _over_registered(unit: StoredUnit) -> bool:
+    return unit.registered_voters is not None and unit.total_votes > unit.registered_voters
+
+
+def _count_decreased(event: _Event, previous: StoredUnit, unit: StoredUnit) -> Alert:
+    old_total, new_total = previous.total_votes, unit.total_votes
+    decreases = _decreases(previous.votes, unit.votes)
+    if new_total < old_total:
+        what = f"its total from {old_total:,} to {new_total:,} votes"
+    else:
+        cid, (old, new) = next(iter(decreases.items()))
+        what = f"{event.name(cid)} from {old:,} to {new:,} votes"
+    message = (f"Precinct {event.precinct_id} (county {unit.county_fips}) lowered {what} in {event.place} "
+               f"(report {previous.seq} to {unit.seq}); the tally follows it.")
+    details: dict[str, object] = {"previous_seq": previous.seq, "seq": unit.seq, "previous_total": old_total,
+                                  "total": new_total, "decreases": decreases}
+    return event.alert("count_decreased", "warning", message, details, local=True)
+
+
+def _turnout_exceeds_registered(event: _Event, unit: StoredUnit) -> Alert:
+    message = (f"Precinct {event.precinct_id} (county {unit.county_fips}) reports {unit.total_votes:,} votes "
+               f"but has {unit.registered_voters:,} registered voters in {event.place}.")
+    details: dict[str, object] = {"total": unit.total_votes, "registered_voters": unit.registered_voters}
+    return event.alert("turnout_exceeds_registered", "critical", message, details, local=True)
+
+
+def _unknown_candidate(event: _Event, candidate_id: str, votes: int) -> Alert:
+    message = (f"Precinct {event.precinct_id} reports {votes:,} votes for {candidate_id!r}, who is not a "
+               f"candidate in the {event.place} race definition; the votes are counted.")
+    return event.alert("unknown_candidate", "warning", message, {"candidate_id": candidate_id, "votes": votes},
+                       candidate_id, local=True)
+
+
+def _lead_change(event: _Event, before: Standing, after: Standing) -> Alert | None:
+    # From one candidate to another; a tie in between has no leader and raises nothing.
+    if before.leader is None or after.leader is None or before.leader == after.leader:
+        return None
+    new_pct = share(after.votes[after.leader], after.total_votes)
+    old_pct = share(after.votes.get(before.leader, 0), after.total_votes)
+    message = (f"{event.name(after.leader)} overtook {event.name(before.leader)} in {event.place}: "
+               f"{new_pct:.1f}% to {old_pct:.1f}%.")
+    details: dict[str, object] = {"leader": after.leader, "previous_leader": before.leader,
+                                  "leader_pct": new_pct, "previous_leader_pct": old_pct,
+                                  "margin_votes": after.margin_votes, "total_votes": after.total_votes}
+    return event.alert("lead_change", "info", message, details, after.leader)
+
+
+def _milestone(event: _Event, threshold: int, after: Standing) -> Alert:
+    message = f"{threshold}% of the expected vote is now counted in {event.place}."
+    details: dict[str, object] = {"threshold": threshold, "total_votes": after.total_votes,
+                                  "expected_votes": after.expected_votes, "pct_expected_counted": after.pct_counted}
+    return event.alert("counted_milestone", "info", message, details, str(threshold))
+
+
+def _votes_exceed_expected(event: _Event, after: Standing) -> Alert:
+    message = (f"Counted votes ({after.total_votes:,}) now exceed the expected vote "
+               f"({after.expected_votes or 0:,}) in {event.place}.")
+    details: dict[str, object] = {"total_votes": after.total_votes, "expected_votes": after.expected_votes}
+    return event.alert("votes_exceed_expected", "warning", message, details)
+
+
+def _out_of_reach(event: _Event, after: Standing) -> Alert:
+    remaining = (after.expected_votes or 0) - after.total_votes
+    message = (f"{event.name(after.leader)}'s lead of {after.margin_votes:,} votes is now larger than the "
+               f"{remaining:,} votes still expected in {event.place}.")
+    details: dict[str, object] = {"leader": after.leader, "margin_votes": after.margin_votes,
+                                  "votes_remaining": remaining, "expected_votes": after.expected_votes}
+    return event.alert("out_of_reach", "info", message, details)
+
+
+def _revised(event: _Event, old: ExpectedVote | None, new: ExpectedVote, old_votes: int | None,
+             new_votes: int | None) -> Alert:
+    def fmt(n: int | None) -> str:
+        return f"{n:,}" if n is not None else "unknown"
+
+    verb = f"revised from {fmt(old_votes)} to" if old is not None else "set at"
+    message = f"The expected vote in {event.place} was {verb} {fmt(new_votes)}."
+    details: dict[str, object] = {"previous_expected_votes": old_votes, "expected_votes": new_votes,
+                                  "previous_seq": old.seq if old is not None else None, "seq": new.seq}
+    return event.alert("expected_vote_revised", "info", message, details)
