@@ -1,0 +1,164 @@
+"""The gateway's HTTP API: read-only JSON, a text readout, SSE, health and metrics.
+
+Every public read is cacheable for a second with an ETag, so a CDN can front the gateway on an
+election night: single snapshots are tagged by key and version (a newer snapshot always has a
+higher version), collections by a hash of their body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from streams.gateway.live import LiveResults
+from streams.gateway.sse import Subscriber
+from streams.gateway.store import Message, RaceKey
+from streams.metrics import metrics_handler
+
+LIVE: web.AppKey[LiveResults] = web.AppKey("live", LiveResults)
+PUBLIC_CACHE = "public, max-age=1"
+SSE_KINDS = frozenset({"state", "county", "alert"})
+HEARTBEAT_S = 15.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+
+
+def snapshot_etag(key: RaceKey, version: int, suffix: str = "") -> str:
+    digest = hashlib.sha256(f"{key}{suffix}".encode()).hexdigest()[:16]
+    return f'"{digest}-v{version}"'
+
+
+def cached(request: web.Request, body: bytes, content_type: str, etag: str | None = None) -> web.Response:
+    """A public, briefly cacheable response; 304 when the client already has this ETag."""
+    etag = etag or etag_of(body)
+    headers = {"Cache-Control": PUBLIC_CACHE, "ETag": etag, "Vary": "Accept-Encoding"}
+    if etag_matches(request.headers.get("If-None-Match", ""), etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def cached_json(request: web.Request, message: object, etag: str | None = None) -> web.Response:
+    return cached(request, orjson.dumps(message), "application/json", etag)
+
+
+def key_of(request: web.Request) -> RaceKey:
+    mode = request.query.get("mode", "live")
+    if mode not in ("live", "test"):
+        raise web.HTTPBadRequest(text="mode must be live or test\n")
+    m = request.match_info
+    return RaceKey(m["election"], m["race"], m["state"], mode)
+
+
+def snapshot_for(request: web.Request) -> tuple[RaceKey, Message]:
+    key = key_of(request)
+    snapshot = request.app[LIVE].store.state(key)
+    if snapshot is None:
+        raise web.HTTPNotFound(text=f"no results for {key}\n")
+    return key, snapshot
+
+
+async def get_races(request: web.Request) -> web.Response:
+    return cached_json(request, {"races": request.app[LIVE].store.races()})
+
+
+async def get_result(request: web.Request) -> web.Response:
+    key, snapshot = snapshot_for(request)
+    return cached_json(request, snapshot, snapshot_etag(key, snapshot["version"]))
+
+
+async def get_readout(request: web.Request) -> web.Response:
+    key, snapshot = snapshot_for(request)
+    body = f"{snapshot.get('readout', '')}\n".encode()
+    return cached(request, body, "text/plain", snapshot_etag(key, snapshot["version"], "/readout"))
+
+
+async def get_counties(request: web.Request) -> web.Response:
+    key = key_of(request)
+    return cached_json(request, {"counties": request.app[LIVE].store.counties_of(key)})
+
+
+async def get_alerts(request: web.Request) -> web.Response:
+    store = request.app[LIVE].store
+    try:
+        alerts = store.alerts_since(request.query.get("since"))
+    except ValueError as e:
+        raise web.HTTPBadRequest(text=f"{e}\n") from None
+    return cached_json(request, {"alerts": alerts, "last_seq": store.alert_seq})
+
+
+async def get_healthz(request: web.Request) -> web.Response:
+    del request
+    return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
+
+
+async def get_readyz(request: web.Request) -> web.Response:
+    ready = request.app[LIVE].ready
+    return web.Response(status=200 if ready else 503, text="ready\n" if ready else "catching up\n",
+                        headers={"Cache-Control": "no-store"})
+
+
+def stream_kinds(request: web.Request) -> frozenset[str]:
+    asked = request.query.get("kinds")
+    kinds = frozenset(asked.split(",")) & SSE_KINDS if asked else SSE_KINDS
+    if not kinds:
+        raise web.HTTPBadRequest(text="kinds is a comma-separated subset of state,county,alert\n")
+    return kinds
+
+
+async def get_stream(request: web.Request) -> web.StreamResponse:
+    """`/v1/stream[?kinds=state,alert]`: Server-Sent Events, resumable with Last-Event-ID."""
+    live = request.app[LIVE]
+    last_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    backlog, subscriber = live.events.subscribe(last_id, stream_kinds(request), live.current_events)
+    live.metrics.sse_clients.inc()
+    try:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                               "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        run = live.events.run
+        await response.write(b"retry: 2000\n\n" + b"".join(ev.encode(run) for ev in backlog))
+        await follow(response, subscriber, run)
+    except ConnectionResetError:  # the client went away: the normal end of a stream
+        pass
+    finally:
+        live.events.unsubscribe(subscriber)
+        live.metrics.sse_clients.dec()
+    return response
+
+
+async def follow(response: web.StreamResponse, subscriber: Subscriber, run: str) -> None:
+    while not subscriber.closed:
+        try:
+            await asyncio.wait_for(subscriber.wake.wait(), HEARTBEAT_S)
+        except TimeoutError:
+            await response.write(b": keepalive\n\n")  # keeps proxies from closing an idle stream
+            continue
+        pending = subscriber.take()
+        if pending:
+            await response.write(b"".join(ev.encode(run) for ev in pending))
+
+
+def add_routes(app: web.Application, live: LiveResults) -> None:
+    app[LIVE] = live
+    r = app.router
+    r.add_get("/v1/races", get_races)
+    r.add_get("/v1/results/{election}/{race}/{state}", get_result)
+    r.add_get("/v1/results/{election}/{race}/{state}/counties", get_counties)
+    r.add_get("/v1/results/{election}/{race}/{state}/readout", get_readout)
+    r.add_get("/v1/alerts", get_alerts)
+    r.add_get("/v1/stream", get_stream)
+    r.add_get("/healthz", get_healthz)
+    r.add_get("/readyz", get_readyz)
+    r.add_get("/metrics", metrics_handler(live.registry))
