@@ -29,7 +29,7 @@ import argparse
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -236,11 +236,12 @@ def county_reports(race: RaceFiles, rows: list[MediaRow], at_ms: int, registered
 
 @dataclass
 class RaceSource:
-    """One race's snapshots, read lazily except the first and last statewide files."""
+    """One race's snapshot files; each is read when its time comes."""
 
     race: RaceFiles
     statewide: dict[int, Path]
     counties: dict[int, Path]
+    _parsed: dict[int, list[MediaRow]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path, race: RaceFiles) -> RaceSource:
@@ -248,6 +249,15 @@ class RaceSource:
         if not statewide or not counties:
             raise SourceError(str(root / race.statewide), "folder", "no snapshots")
         return cls(race, statewide, counties)
+
+    def county_rows(self, at_ms: int, on_error: ErrorSink) -> list[MediaRow]:
+        # The final file is read twice (expected vote, then its reports): parse and report it once.
+        if at_ms not in self._parsed:
+            rows = [r for r in read_media_file(self.counties[at_ms], on_error) if r.county_id]
+            if at_ms != max(self.counties):
+                return rows
+            self._parsed[at_ms] = rows
+        return self._parsed[at_ms]
 
     @property
     def first_ms(self) -> int:
@@ -273,7 +283,7 @@ def opening_records(sources: list[RaceSource], finals: dict[str, list[MediaRow]]
         definition = race_definition(source.race, finals[source.race.race_id], certified=False)
         yield OutRecord(source.first_ms, contract.RACE_DEFINITIONS, _race_key(source.race), definition)
     for source in sources:
-        final_counties = read_media_file(source.counties[max(source.counties)], on_error)
+        final_counties = source.county_rows(max(source.counties), on_error)
         value = expected_vote(source.race, finals[source.race.race_id], final_counties, source.first_ms)
         yield OutRecord(source.first_ms, contract.EXPECTED_VOTES, _race_key(source.race), value)
 
@@ -298,7 +308,7 @@ def night_records(root: Path, on_error: ErrorSink) -> Iterator[OutRecord]:
         yield from (certified_definition(s, finals[s.race.race_id]) for s in sources if s.final_ms == at_ms)
         for source in sources:
             if at_ms in source.counties:
-                rows = [r for r in read_media_file(source.counties[at_ms], on_error) if r.county_id]
+                rows = source.county_rows(at_ms, on_error)
                 yield from county_reports(source.race, rows, at_ms, registered, tracker)
 
 
