@@ -44,7 +44,8 @@ def test_race_definition_and_units() -> None:
     defs = {r.value["race_id"]: r.value for r in recs if r.topic == "race-definitions"}
     assert {"president", "governor", "us-house", "state-senate-1"} <= set(defs)
     pres = defs["president"]
-    assert pres["state"] == "DE" and pres["election_id"] == "2016-11-08"
+    assert pres["state"] == "DE"
+    assert pres["election_id"] == "2016-11-08"
     assert {c["party"] for c in pres["candidates"]} == {"DEM", "REP", "GRN", "LIB"}
     units = [r.value for r in recs if r.topic == "precinct-results" and r.value["race_id"] == "president"]
     assert pres["precincts_total"] == len(units) == len({u["precinct_id"] for u in units})
