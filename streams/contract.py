@@ -2,19 +2,46 @@
 
 Decoding and validation (`decode_*`) turn raw bytes into these values or raise
 `InvalidRecord` with a reason that says what is wrong and where; the JSON Schemas in
-`schemas/` describe the same rules and are tested against the same examples.
+`schemas/` describe the same rules and are tested against the same examples. The field
+rules themselves (counts, ids, times, JSON decoding) are in `streams.validation`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from streams.errors import InvalidRecord
+from streams.validation import (
+    COUNT,
+    EXPECTED,
+    SEQ,
+    expect_schema,
+    missing,
+    shown,
+    take_flag,
+    take_id,
+    take_list,
+    take_string,
+    take_time,
+    take_votes,
+    wrong_type,
+)
+
+# Part of the contract, defined beside the rules that enforce them (`as`: an explicit re-export).
+from streams.validation import MAX_COUNT as MAX_COUNT
+from streams.validation import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
+from streams.validation import decode_object as decode_object
+from streams.validation import parse_time_ms as parse_time_ms
 
 Mode = Literal["live", "test"]
 MODES: tuple[Mode, ...] = ("live", "test")
 
-MAX_PAYLOAD_BYTES = 1 << 20
-MAX_COUNT = 1 << 53
+# The `schema` field of each input message.
+RACE_DEFINITION_SCHEMA = "race-definition/1"
+EXPECTED_VOTE_SCHEMA = "expected-vote/1"
+PRECINCT_RESULT_SCHEMA = "precinct-result/1"
 
 # Contract topic names (without the configured prefix).
 RACE_DEFINITIONS = "race-definitions"
@@ -155,3 +182,155 @@ class Alert:
     @property
     def key(self) -> str:
         return race_key(self.election_id, self.race_id, self.state)
+
+
+# --- Decoding: bytes -> messages, or InvalidRecord -----------------------------------------
+#
+# For precinct results the verdict deliberately equals the independent reference checker's
+# (../shared/tools/reference_tally.py `valid()`), so the dead-letter count can be checked
+# against it. Where the contract leaves room, that decides:
+# - county_fips is any non-empty string: 5 digits are expected, not enforced.
+# - precincts_reporting, precincts_total and registered_voters may be absent, not null.
+# - seq is any integer >= 0 (a version, not a count: no 2^53 cap).
+# - times: see `parse_time_ms`. The one place this is stricter than the reference is a time
+#   without an offset; that names no instant, and the reference's own output check
+#   (check_outputs.py) cannot compare such a time with polls_close either.
+
+
+def decode_race_definition(raw: bytes | None) -> RaceDefinition:
+    return parse_race_definition(decode_object(raw))
+
+
+def decode_expected_vote(raw: bytes | None) -> ExpectedVote:
+    return parse_expected_vote(decode_object(raw))
+
+
+def decode_precinct_report(raw: bytes | None) -> PrecinctReport:
+    return parse_precinct_report(decode_object(raw))
+
+
+def parse_precinct_report(obj: Mapping[str, Any]) -> PrecinctReport:
+    """A `precinct-result/1` message. The report holds `obj["votes"]` itself, not a copy."""
+    expect_schema(obj, PRECINCT_RESULT_SCHEMA)
+    reported_at, reported_ms = take_time(obj, "reported_at")
+    return PrecinctReport(
+        election_id=take_id(obj, "election_id"),
+        race_id=take_id(obj, "race_id"),
+        state=take_id(obj, "state"),
+        county_fips=take_id(obj, "county_fips"),
+        precinct_id=take_id(obj, "precinct_id"),
+        seq=SEQ.take(obj, "seq"),
+        reported_at=reported_at,
+        reported_ms=reported_ms,
+        votes=take_votes(obj),
+        complete=take_flag(obj, "complete"),
+        mode=_mode(obj),
+        precincts_reporting=COUNT.take_if_present(obj, "precincts_reporting"),
+        precincts_total=COUNT.take_if_present(obj, "precincts_total"),
+        registered_voters=COUNT.take_if_present(obj, "registered_voters"),
+    )
+
+
+def parse_expected_vote(obj: Mapping[str, Any]) -> ExpectedVote:
+    """An `expected-vote/1` message: the whole current estimate for a race and state."""
+    expect_schema(obj, EXPECTED_VOTE_SCHEMA)
+    issued_at, issued_ms = take_time(obj, "issued_at")
+    # expected_votes must be there; null says "no statewide estimate".
+    statewide = None if obj.get("expected_votes", 0) is None else EXPECTED.take(obj, "expected_votes")
+    return ExpectedVote(
+        election_id=take_id(obj, "election_id"),
+        race_id=take_id(obj, "race_id"),
+        state=take_id(obj, "state"),
+        expected_votes=statewide,
+        county_expected=_county_expected(obj),
+        seq=SEQ.take(obj, "seq"),
+        issued_at=issued_at,
+        issued_ms=issued_ms,
+    )
+
+
+def parse_race_definition(obj: Mapping[str, Any]) -> RaceDefinition:
+    """A `race-definition/1` message (`revision` stays 0: the worker sets it)."""
+    expect_schema(obj, RACE_DEFINITION_SCHEMA)
+    polls_close, polls_close_ms = take_time(obj, "polls_close")
+    return RaceDefinition(
+        election_id=take_id(obj, "election_id"),
+        race_id=take_id(obj, "race_id"),
+        state=take_id(obj, "state"),
+        office=take_string(obj, "office"),
+        candidates=_candidates(obj),
+        precincts_total=COUNT.take(obj, "precincts_total"),
+        polls_close=polls_close,
+        polls_close_ms=polls_close_ms,
+        certified=take_flag(obj, "certified"),
+        previous=_previous_results(obj),
+    )
+
+
+def _mode(obj: Mapping[str, Any]) -> Mode:
+    mode = obj.get("mode", "live")
+    if mode == "live":
+        return "live"
+    if mode == "test":
+        return "test"
+    raise InvalidRecord(f"mode is {shown(mode)}, want 'live' or 'test'", "bad_mode")
+
+
+def _county_expected(obj: Mapping[str, Any]) -> dict[str, int]:
+    counties = obj.get("county_expected")
+    if counties is None:  # optional; null means the same as absent
+        return {}
+    if type(counties) is not dict:
+        raise wrong_type("county_expected", counties, "an object of {county_fips: expected votes}")
+    if "" in counties:
+        raise InvalidRecord("county_expected has an empty county_fips", "empty_id")
+    return {fips: EXPECTED.take(counties, fips, "county_expected.") for fips in counties}
+
+
+def _candidates(obj: Mapping[str, Any]) -> tuple[Candidate, ...]:
+    items = take_list(obj, "candidates")
+    candidates = tuple(_candidate(item, f"candidates[{i}].") for i, item in enumerate(items))
+    seen: set[str] = set()
+    for candidate in candidates:
+        if candidate.candidate_id in seen:
+            raise InvalidRecord(f"candidates has {candidate.candidate_id!r} twice", "duplicate_id")
+        seen.add(candidate.candidate_id)
+    return candidates
+
+
+def _candidate(item: object, label: str) -> Candidate:
+    if type(item) is not dict:
+        raise wrong_type(label.rstrip("."), item, "an object")
+    name = take_string(item, "name", label)
+    if not name.strip():
+        # Readouts name a candidate by the last word of `name`; a blank one has none.
+        raise InvalidRecord(f"{label}name is {shown(name)}, a name must not be blank", "empty_name")
+    short_name = item.get("short_name")
+    if short_name is not None and type(short_name) is not str:
+        raise wrong_type(f"{label}short_name", short_name, "a string or null")
+    return Candidate(take_id(item, "candidate_id", label), name, take_string(item, "party", label), short_name)
+
+
+def _previous_results(obj: Mapping[str, Any]) -> tuple[PreviousResult, ...]:
+    if obj.get("previous") is None:  # optional; null means the same as absent
+        return ()
+    items = take_list(obj, "previous")
+    return tuple(_previous_result(item, f"previous[{i}].") for i, item in enumerate(items))
+
+
+def _previous_result(item: object, label: str) -> PreviousResult:
+    if type(item) is not dict:
+        raise wrong_type(label.rstrip("."), item, "an object")
+    election_id = take_id(item, "election_id", label)
+    shares = item.get("shares")
+    if type(shares) is not dict:
+        raise missing(item, "shares", label) or wrong_type(f"{label}shares", shares, "an object of {party: percent}")
+    return PreviousResult(election_id, {party: _percent(n, f"{label}shares.{party}") for party, n in shares.items()})
+
+
+def _percent(value: object, field: str) -> float:
+    if type(value) is not int and type(value) is not float:
+        raise wrong_type(field, value, "a percent (a number)")
+    if not 0 <= value <= 100:
+        raise InvalidRecord(f"{field} is {shown(value)}, a percent must be between 0 and 100", "bad_percent")
+    return float(value)
