@@ -1,16 +1,141 @@
-"""Placeholder: this verb is being built."""
+"""`votewire watch`: live readouts in the terminal, one line per new state snapshot.
+
+It reads `state-results` from the beginning (the compacted topic holds the latest snapshot of
+every race, so the first lines are the current picture), or follows a gateway's `/v1/stream`
+with `--gateway URL`, resuming with `Last-Event-ID` when the connection drops. Only a snapshot
+newer than the last one printed for its key makes a line. Ctrl-C ends it cleanly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from streams.errors import SetupError
+import orjson
+
+from streams import contract
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+RECONNECT_S = 2.0
+
+
+@dataclass
+class ReadoutFilter:
+    race: str | None = None
+    state: str | None = None
+    printed: dict[tuple[str, ...], int] = field(default_factory=dict)  # key -> version printed
+
+    def line_for(self, snapshot: object) -> str | None:
+        """The line to print for this snapshot, or None (filtered out, malformed or not newer)."""
+        if not isinstance(snapshot, dict) or not isinstance(snapshot.get("version"), int):
+            return None
+        if self.race and snapshot.get("race_id") != self.race:
+            return None
+        if self.state and str(snapshot.get("state", "")).upper() != self.state.upper():
+            return None
+        key = tuple(str(snapshot.get(f)) for f in ("election_id", "race_id", "state", "mode"))
+        if self.printed.get(key, -1) >= snapshot["version"]:
+            return None
+        self.printed[key] = snapshot["version"]
+        return format_line(snapshot)
+
+
+def format_line(s: dict[str, Any]) -> str:
+    test = " [TEST]" if s.get("mode") == "test" else ""
+    where = f"{s.get('election_id')} {s.get('race_id')} {s.get('state')}{test}"
+    return f"{s.get('as_of', '?')}  {where:<32} {s.get('readout', '')}"
+
+
+@dataclass
+class SseParser:
+    """Server-Sent Events, one line at a time (the subset the gateway sends)."""
+
+    last_id: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def feed(self, line: str) -> tuple[str, str] | None:
+        """Returns (event, data) when `line` ends an event."""
+        line = line.rstrip("\r\n")
+        if line:
+            if not line.startswith(":"):
+                name, _, value = line.partition(":")
+                self.fields[name] = value.removeprefix(" ")
+            return None
+        done, self.fields = self.fields, {}
+        if "id" in done:
+            self.last_id = done["id"]
+        return (done.get("event", "message"), done.get("data", "")) if "data" in done else None
+
+
+async def snapshots_from_topic(settings: Settings) -> AsyncIterator[object]:
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.gateway.feed import decode, wait_for_partitions
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", client_id="votewire-watch")
+    await consumer.start()
+    try:
+        partitions = await wait_for_partitions(consumer, [settings.topic(contract.STATE_RESULTS)])
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while True:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for record in records:
+                    yield decode(record.value, tp.topic, record.offset)
+    finally:
+        await consumer.stop()
+
+
+async def snapshots_from_gateway(url: str) -> AsyncIterator[object]:
+    import aiohttp
+
+    parser = SseParser()
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)  # the gateway pings every 15 s
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while True:
+            headers = {"Last-Event-ID": parser.last_id} if parser.last_id else {}
+            try:
+                async with session.get(f"{url.rstrip('/')}/v1/stream?kinds=state", headers=headers) as resp:
+                    resp.raise_for_status()
+                    async for raw in resp.content:
+                        parsed = parser.feed(raw.decode())
+                        if parsed and parsed[0] == "state":
+                            yield orjson.loads(parsed[1])
+            except (aiohttp.ClientError, TimeoutError) as e:
+                log.warning("gateway stream: %s; reconnecting in %.0f s", e, RECONNECT_S)
+            await asyncio.sleep(RECONNECT_S)
+
+
+async def watch(source: AsyncIterator[object], readouts: ReadoutFilter, emit: Callable[[str], None]) -> None:
+    async for snapshot in source:
+        line = readouts.line_for(snapshot)
+        if line is not None:
+            emit(line)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.add_argument("--race", help="only this race_id (e.g. president)")
+    parser.add_argument("--state", help="only this state (USPS code, e.g. MN)")
+    parser.add_argument("--gateway", metavar="URL",
+                        help="follow a gateway's /v1/stream (e.g. http://127.0.0.1:8080) instead of Kafka")
+
+
+def print_line(line: str) -> None:
+    print(line, flush=True)  # one line per update, visible at once even when piped
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    raise SetupError(f"`votewire {args.verb}` is not built yet")
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(message)s")
+    source = snapshots_from_gateway(args.gateway) if args.gateway else snapshots_from_topic(settings)
+    try:
+        asyncio.run(watch(source, ReadoutFilter(args.race, args.state), print_line))
+    except KeyboardInterrupt:  # asyncio.run has cancelled the watch and closed the consumer
+        return 0
+    return 0
