@@ -1,0 +1,202 @@
+"""Every alert type, raised once when its condition becomes true, with ids that replay the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streams.alerts import alert_value, expected_alerts, report_alerts, standing
+from streams.contract import Alert, Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.tally import RaceTally
+
+T0 = 1_730_854_800_000
+MN = TallyKey("2024-11-05", "president", "MN", "live")
+DEFINITION = RaceDefinition(
+    "2024-11-05", "president", "MN", "U.S. President",
+    (Candidate("harris", "Kamala D. Harris", "DEM"), Candidate("trump", "Donald J. Trump", "REP"),
+     Candidate("oliver", "Chase Oliver", "LIB")),
+    4_100, "2024-11-06T01:00:00Z", T0, certified=False,
+)
+
+
+def report(precinct: str, seq: int, votes: dict[str, int], county: str = "27053", **kw: Any) -> PrecinctReport:
+    fields: dict[str, Any] = {"complete": True} | kw
+    return PrecinctReport("2024-11-05", "president", "MN", county, precinct, seq, f"2024-11-06T03:{seq:02d}:00Z",
+                          T0 + 7_200_000 + seq, votes, **fields)
+
+
+def estimate(statewide: int | None, seq: int = 0, counties: dict[str, int] | None = None) -> ExpectedVote:
+    issued_at = f"2024-11-06T02:{seq:02d}Z"
+    return ExpectedVote("2024-11-05", "president", "MN", statewide, counties or {}, seq, issued_at, T0)
+
+
+class Night:
+    """Feeds reports to a tally the way the worker does: standing, apply, standing, alerts."""
+
+    def __init__(self, expected: ExpectedVote | None = None, definition: RaceDefinition | None = DEFINITION) -> None:
+        self.tally = RaceTally(MN)
+        self.expected = expected
+        self.definition = definition
+
+    def feed(self, r: PrecinctReport) -> list[Alert]:
+        before = standing(self.tally, self.definition, self.expected)
+        applied = self.tally.apply(r)
+        after = standing(self.tally, self.definition, self.expected)
+        return report_alerts(MN, r, applied, before, after, self.definition, self.expected)
+
+    def revise(self, new: ExpectedVote) -> list[Alert]:
+        alerts = expected_alerts(self.expected, new, [self.tally], self.definition)
+        self.expected = new
+        return alerts
+
+
+def types(alerts: list[Alert]) -> list[str]:
+    return [a.type for a in alerts]
+
+
+def test_lead_change_names_both_candidates_with_their_shares() -> None:
+    night = Night()
+    assert night.feed(report("p1", 0, {"harris": 479, "trump": 400, "oliver": 9})) == []  # a first leader is no change
+    [alert] = night.feed(report("p2", 0, {"trump": 112}))  # trump 512, harris 479 of 1000
+    assert alert.type == "lead_change"
+    assert alert.severity == "info"
+    assert alert.message == "Trump overtook Harris in MN president (live): 51.2% to 47.9%."
+    assert alert.details["leader"] == "trump"
+    assert alert.details["previous_leader"] == "harris"
+    assert alert.at == "2024-11-06T03:00:00Z"
+    assert (alert.county_fips, alert.precinct_id) == (None, None)
+
+
+def test_no_lead_change_into_a_tie() -> None:
+    night = Night()
+    night.feed(report("p1", 0, {"harris": 10, "trump": 5}))
+    assert night.feed(report("p2", 0, {"trump": 5})) == []
+
+
+def test_counted_milestones_fire_once_each_when_crossed_upward() -> None:
+    night = Night(estimate(1000))
+    assert night.feed(report("p1", 0, {"harris": 100, "trump": 149})) == []  # 24.9%
+    first = night.feed(report("p2", 0, {"harris": 1}))  # exactly 25.0%
+    assert [(a.type, a.details["threshold"]) for a in first] == [("counted_milestone", 25)]
+    assert first[0].message == "25% of the expected vote is now counted in MN president (live)."
+    more = night.feed(report("p3", 0, {"harris": 300, "trump": 200}))  # 75.0%: 50 and 75 at once
+    assert [a.details["threshold"] for a in more if a.type == "counted_milestone"] == [50, 75]
+    assert night.feed(report("p4", 0, {"harris": 1})) == []
+
+
+def test_count_decreased_follows_a_lower_total() -> None:
+    night = Night()
+    night.feed(report("p1", 0, {"harris": 300, "trump": 200}))
+    [alert] = night.feed(report("p1", 1, {"harris": 290, "trump": 200}))
+    assert alert.type == "count_decreased"
+    assert alert.severity == "warning"
+    assert (alert.county_fips, alert.precinct_id) == ("27053", "p1")
+    assert alert.details["decreases"] == {"harris": [300, 290]}
+    assert (alert.details["previous_total"], alert.details["total"]) == (500, 490)
+    assert "from 500 to 490 votes" in alert.message
+    assert night.tally.total_votes == 490
+
+
+def test_count_decreased_when_one_candidate_drops_even_if_the_total_rises() -> None:
+    night = Night()
+    night.feed(report("p1", 0, {"harris": 300, "trump": 200, "oliver": 4}))
+    [alert] = night.feed(report("p1", 1, {"harris": 310, "trump": 240}))  # oliver's 4 withdrawn
+    assert alert.type == "count_decreased"
+    assert alert.details["decreases"] == {"oliver": [4, 0]}
+    assert "Oliver from 4 to 0 votes" in alert.message
+
+
+def test_votes_exceed_expected_fires_when_it_becomes_true() -> None:
+    night = Night(estimate(500))
+    night.feed(report("p1", 0, {"harris": 250, "trump": 250}))  # 500 of 500: not over
+    alerts = night.feed(report("p2", 0, {"trump": 1}))
+    assert "votes_exceed_expected" in types(alerts)
+    assert night.feed(report("p3", 0, {"trump": 1})) == []
+
+
+def test_turnout_above_registered_voters_is_critical_once_per_unit() -> None:
+    night = Night()
+    [alert] = night.feed(report("p1", 0, {"harris": 700, "trump": 600}, registered_voters=1200))
+    assert (alert.type, alert.severity, alert.precinct_id) == ("turnout_exceeds_registered", "critical", "p1")
+    assert alert.details == {"total": 1300, "registered_voters": 1200}
+    assert night.feed(report("p1", 1, {"harris": 710, "trump": 600}, registered_voters=1200)) == []
+    assert night.feed(report("p2", 0, {"harris": 100}, registered_voters=100)) == []  # equal is fine
+
+
+def test_out_of_reach_fires_when_the_margin_passes_the_votes_remaining() -> None:
+    night = Night(estimate(1000))
+    night.feed(report("p1", 0, {"harris": 400, "trump": 300}))  # margin 100, 300 remaining
+    alerts = night.feed(report("p2", 0, {"harris": 200, "trump": 50}))  # margin 250, 50 remaining
+    [alert] = [a for a in alerts if a.type == "out_of_reach"]
+    assert alert.details == {"leader": "harris", "margin_votes": 250, "votes_remaining": 50, "expected_votes": 1000}
+    assert alert.message.startswith("Harris's lead of 250 votes")
+    assert "out_of_reach" not in types(night.feed(report("p3", 0, {"harris": 1})))
+
+
+def test_unknown_candidate_fires_when_the_tally_first_sees_its_votes() -> None:
+    night = Night()
+    [alert] = night.feed(report("p1", 0, {"harris": 5, "write-in": 2}))
+    assert (alert.type, alert.severity, alert.details) == ("unknown_candidate", "warning",
+                                                            {"candidate_id": "write-in", "votes": 2})
+    assert night.feed(report("p2", 0, {"write-in": 3})) == []
+    assert night.tally.votes["write-in"] == 5
+
+
+def test_without_a_definition_no_candidate_is_called_unknown() -> None:
+    night = Night(definition=None)
+    assert night.feed(report("p1", 0, {"harris": 5, "write-in": 2})) == []
+
+
+def test_duplicates_and_stale_reports_raise_nothing() -> None:
+    night = Night(estimate(100))
+    night.feed(report("p1", 3, {"harris": 90, "trump": 20}, registered_voters=50))
+    assert night.feed(report("p1", 3, {"harris": 1}, registered_voters=0)) == []
+    assert night.feed(report("p1", 1, {"harris": 1}, registered_voters=0)) == []
+
+
+def test_expected_vote_revised_and_what_the_revision_makes_true() -> None:
+    night = Night(estimate(2000))
+    night.feed(report("p1", 0, {"harris": 700, "trump": 400}))  # 1100 of 2000 = 55%
+    alerts = night.revise(estimate(1200, seq=1))  # 91.7%; margin 300 > 100 remaining
+    assert types(alerts) == ["expected_vote_revised", "counted_milestone", "counted_milestone", "out_of_reach"]
+    assert alerts[0].message == "The expected vote in MN president (live) was revised from 2,000 to 1,200."
+    assert alerts[0].at == "2024-11-06T02:01Z"
+    assert [a.details["threshold"] for a in alerts[1:3]] == [75, 90]
+    lower = night.revise(estimate(1050, seq=2))  # 50 more counted than expected: not "out of reach"
+    assert types(lower) == ["expected_vote_revised", "votes_exceed_expected"]
+    assert lower[1].details == {"total_votes": 1100, "expected_votes": 1050}
+
+
+def test_a_first_estimate_with_no_tally_yet_is_announced_for_live() -> None:
+    [alert] = expected_alerts(None, estimate(None, counties={"27053": 10}), [])
+    assert (alert.type, alert.mode) == ("expected_vote_revised", "live")
+    assert alert.message == "The expected vote in MN president (live) was set at 10."
+
+
+def play(night: Night) -> list[Alert]:
+    alerts = night.feed(report("p1", 0, {"harris": 300, "trump": 200, "x": 1}, registered_voters=400))
+    alerts += night.revise(estimate(1000, seq=2))
+    alerts += night.feed(report("p2", 0, {"trump": 400}))
+    alerts += night.feed(report("p1", 1, {"harris": 250, "trump": 200}))
+    return alerts
+
+
+def test_the_same_input_yields_the_same_alert_ids() -> None:
+    first, again = play(Night()), play(Night())
+    assert len(first) >= 6
+    assert [a.alert_id for a in first] == [a.alert_id for a in again]
+    assert len({a.alert_id for a in first}) == len(first)
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_alert_value_is_the_alert_1_message(local: bool) -> None:
+    alerts = play(Night())
+    alert = next(a for a in alerts if (a.precinct_id is not None) is local)
+    value = alert_value(alert)
+    assert value["schema"] == "alert/1"
+    base = {"schema", "alert_id", "type", "severity", "election_id", "race_id", "state", "mode", "message",
+            "details", "at"}
+    assert set(value) == (base | {"county_fips", "precinct_id"} if local else base)
+    assert value["alert_id"] == alert.alert_id
+    assert value["state"] == "MN"
