@@ -1,0 +1,101 @@
+"""Replay's pure parts: pacing arithmetic, the progress line, the argument rules; no broker."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+
+from streams import cli
+from streams.errors import ConfigError
+from streams.progress import Progress, format_duration, render
+from streams.replay import Pacer, ReplayStats, replay_files, wait_seconds
+from streams.settings import Settings
+
+
+@pytest.mark.parametrize(("gap_ms", "speed", "max_gap", "wait"), [
+    (1000, 1.0, None, 1.0),
+    (1000, 4.0, None, 0.25),
+    (3_024_000_000, 1000.0, 2.0, 2.0),  # five weeks at 1000x, capped at 2 s
+    (500, 1.0, 2.0, 0.5),
+    (-100, 1.0, None, 0.0),  # out-of-order times never wait
+    (1000, None, None, 0.0),  # --max
+])
+def test_wait_seconds(gap_ms: int, speed: float | None, max_gap: float | None, wait: float) -> None:
+    assert wait_seconds(gap_ms, speed, max_gap) == pytest.approx(wait)
+
+
+def test_pacer_keeps_an_anchored_schedule() -> None:
+    async def paced() -> float:
+        pacer, stop = Pacer(speed=10.0, max_gap_s=None), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for ts in (0, 1000, 2000, 3000):  # 0.1 s apart at 10x
+            await pacer.wait_for(ts, stop)
+        return loop.time() - start
+
+    assert 0.28 <= asyncio.run(paced()) < 1.0
+
+
+def test_pacer_wakes_at_once_when_stopped() -> None:
+    async def stopped() -> float:
+        pacer, stop = Pacer(speed=1.0, max_gap_s=None), asyncio.Event()
+        await pacer.wait_for(0, stop)
+        asyncio.get_running_loop().call_later(0.05, stop.set)
+        start = asyncio.get_running_loop().time()
+        await pacer.wait_for(3_600_000, stop)  # an hour away
+        return asyncio.get_running_loop().time() - start
+
+    assert asyncio.run(stopped()) < 1.0
+
+
+def test_a_missing_file_is_a_clear_error_before_any_connection(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, bootstrap="127.0.0.1:1")
+    with pytest.raises(ConfigError, match=r"nope\.jsonl: no such recording file"):
+        asyncio.run(replay_files(settings, [tmp_path / "nope.jsonl"], None, None, progress=False))
+
+
+def test_the_command_line_reports_a_missing_file_with_exit_2(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["replay", str(tmp_path / "gone.jsonl.gz"), "--max"]) == 2
+    assert "gone.jsonl.gz: no such recording file" in capsys.readouterr().err
+
+
+def test_speed_and_max_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["replay", "x.jsonl", "--max", "--speed", "2"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_summary_line() -> None:
+    stats = ReplayStats(sent=12_000, bad_lines=2, seconds=1.5)
+    assert stats.summary() == "12,000 records sent, 2 bad lines, 1.5 s, 8,000 records/s"
+
+
+def test_progress_line_with_eta() -> None:
+    line = render("replay", 5000, 2.0, 0.25, "night.jsonl.gz")
+    assert line.startswith("replay  5,000 records  2,500/s  [######..................]  25%")
+    assert "ETA 0:06" in line
+    assert line.endswith("night.jsonl.gz")
+    assert format_duration(3725) == "1:02:05"
+
+
+def test_progress_draws_nothing_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    bar = Progress("replay", stream=out)
+    bar.update(10, 0.5)
+    bar.print_line("x.jsonl:3: not JSON")
+    bar.close()
+    assert out.getvalue() == "x.jsonl:3: not JSON\n"
+
+
+def test_help_explains_the_verbs(capsys: pytest.CaptureFixture[str]) -> None:
+    for verb in ("replay", "record"):
+        with pytest.raises(SystemExit):
+            cli.main([verb, "--help"])
+    text = capsys.readouterr().out
+    assert "--max-gap" in text
+    assert "--idle-exit" in text
+    assert "--from-beginning" in text
