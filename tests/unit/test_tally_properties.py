@@ -1,0 +1,101 @@
+"""Properties: the tally depends only on each unit's highest-seq report, never on arrival order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.contract import PrecinctReport, TallyKey
+from streams.tally import RaceTally, decode_unit, encode_unit
+
+KEY = TallyKey("2024-11-05", "president", "MN", "live")
+CANDIDATES = ("harris", "trump", "oliver", "write-in")
+T0 = 1_730_854_800_000
+
+votes_st = st.dictionaries(st.sampled_from(CANDIDATES), st.integers(0, 5000), max_size=len(CANDIDATES))
+
+
+@st.composite
+def unit_reports(draw: st.DrawFn, precinct_id: str) -> list[PrecinctReport]:
+    """Several reports of one unit, distinct seqs, any counts (corrections go up or down)."""
+    seqs = draw(st.lists(st.integers(0, 30), min_size=1, max_size=5, unique=True))
+    return [
+        PrecinctReport(
+            "2024-11-05", "president", "MN", draw(st.sampled_from(["27053", "27123", "27001"])), precinct_id, seq,
+            reported_at=f"t{seq}", reported_ms=T0 + draw(st.integers(0, 10_000)), votes=draw(votes_st),
+            complete=draw(st.booleans()), precincts_reporting=draw(st.none() | st.integers(0, 40)),
+            precincts_total=draw(st.none() | st.integers(40, 60)),
+        )
+        for seq in seqs
+    ]
+
+
+@st.composite
+def nights(draw: st.DrawFn) -> tuple[list[PrecinctReport], list[PrecinctReport]]:
+    """(the stream: every report, some repeated, in any order; each unit's highest-seq report)."""
+    units = [draw(unit_reports(f"p{i}")) for i in range(draw(st.integers(1, 8)))]
+    stream = [r for reports in units for r in reports for _ in range(draw(st.integers(1, 3)))]
+    return draw(st.permutations(stream)), [max(reports, key=lambda r: r.seq) for reports in units]
+
+
+def figures(tally: RaceTally) -> dict[str, Any]:
+    counties = {fips: (dict(c.votes), c.total_votes, c.precincts_reporting, c.seq_sum, c.as_of_ms, c.as_of,
+                       c.units_total, c.precincts_total)
+                for fips, c in tally.counties.items() if c.units_total}  # a unit may have moved away
+    return {"votes": dict(tally.votes), "total": tally.total_votes, "reporting": tally.precincts_reporting,
+            "seq_sum": tally.seq_sum, "as_of": (tally.as_of_ms, tally.as_of), "units": tally.units_total,
+            "counties": counties}
+
+
+@settings(max_examples=150, deadline=None)
+@given(nights())
+def test_any_order_and_duplication_gives_the_tally_of_the_latest_reports(night: Any) -> None:
+    stream, latest = night
+    interleaved, alone = RaceTally(KEY), RaceTally(KEY)
+    for r in stream:
+        interleaved.apply(r)
+    for r in latest:
+        alone.apply(r)
+    assert figures(interleaved) == figures(alone)
+
+
+@settings(max_examples=100, deadline=None)
+@given(nights())
+def test_the_tally_is_plain_sums_over_the_latest_reports(night: Any) -> None:
+    stream, latest = night
+    tally = RaceTally(KEY)
+    for r in stream:
+        tally.apply(r)
+    per_candidate: Counter[str] = Counter()
+    for r in latest:
+        per_candidate.update(r.votes)
+    assert tally.votes == {c: n for c, n in per_candidate.items() if n}
+    assert tally.total_votes == sum(sum(r.votes.values()) for r in latest)
+    assert tally.precincts_reporting == sum(
+        r.precincts_reporting if r.precincts_reporting is not None else int(r.complete) for r in latest)
+    assert tally.seq_sum == sum(r.seq + 1 for r in latest)
+    assert tally.as_of_ms == max(r.reported_ms for r in latest)
+    for fips, county in tally.counties.items():
+        mine = [r for r in latest if r.county_fips == fips]
+        assert county.total_votes == sum(sum(r.votes.values()) for r in mine)
+        assert county.units_total == len(mine)
+
+
+@settings(max_examples=100, deadline=None)
+@given(nights(), st.randoms(use_true_random=False))
+def test_restore_from_stored_units_gives_the_same_tally(night: Any, rng: Any) -> None:
+    stream, _ = night
+    tally, table = RaceTally(KEY), {}
+    for r in stream:
+        applied = tally.apply(r)
+        if applied.unit is not None:
+            table[r.precinct_id] = encode_unit(applied.unit)  # one write per applied record
+    rows = list(table.items())
+    rng.shuffle(rows)  # a changelog restores in no particular unit order
+    rebuilt = RaceTally(KEY)
+    for precinct_id, raw in rows:
+        rebuilt.restore(precinct_id, decode_unit(raw))
+    assert figures(rebuilt) == figures(tally)
