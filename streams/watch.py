@@ -76,15 +76,15 @@ class SseParser:
 async def snapshots_from_topic(settings: Settings) -> AsyncIterator[object]:
     from aiokafka import AIOKafkaConsumer
 
-    from streams.gateway.feed import decode, wait_for_partitions
+    from streams.gateway.feed import decode, wait_for_topics
 
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id="votewire-watch")
     await consumer.start()
     try:
-        partitions = await wait_for_partitions(consumer, [settings.topic(contract.STATE_RESULTS)])
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        topic = settings.topic(contract.STATE_RESULTS)
+        await wait_for_topics(consumer, [topic])
+        consumer.subscribe([topic])  # no group: every partition, from the earliest offset
         while True:
             for tp, records in (await consumer.getmany(timeout_ms=500)).items():
                 for record in records:

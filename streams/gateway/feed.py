@@ -53,38 +53,43 @@ async def read_topics(settings: Settings, live: LiveResults) -> None:
     from aiokafka import AIOKafkaConsumer
 
     kinds = kinds_by_topic(settings)
+    # No group: with a subscription, aiokafka assigns this consumer every partition of the
+    # topics, and with no committed offsets it starts at the earliest one.
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id="votewire-gateway")
     await consumer.start()
     try:
-        partitions = await wait_for_partitions(consumer, list(kinds))
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends: dict[Any, int] = await consumer.end_offsets(partitions)
+        await wait_for_topics(consumer, list(kinds))
+        consumer.subscribe(list(kinds))
+        ends: dict[Any, int] | None = None
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=2000)
             for tp, records in batch.items():
                 for record in records:
                     live.ingest(kinds[tp.topic], decode(record.value, tp.topic, record.offset))
-            if not live.ready and await caught_up(consumer, ends):
-                live.mark_ready()
-                log.info("gateway caught up: %d state snapshots held", live.store.count("state"))
+            if not live.ready:
+                ends = ends or await end_offsets_once_assigned(consumer, set(kinds))
+                if ends and await caught_up(consumer, ends):
+                    live.mark_ready()
+                    log.info("gateway caught up: %d state snapshots held", live.store.count("state"))
     finally:
         await consumer.stop()
 
 
-async def wait_for_partitions(consumer: Any, topics: list[str]) -> list[Any]:
-    """All partitions of `topics`, waiting (not failing) while a topic does not exist yet."""
-    from aiokafka import TopicPartition
-
-    while True:
-        await consumer.topics()  # refreshes cluster metadata
-        found = {t: consumer.partitions_for_topic(t) for t in topics}
-        missing = [t for t, parts in found.items() if not parts]
-        if not missing:
-            return [TopicPartition(t, p) for t, parts in found.items() for p in sorted(parts)]
+async def wait_for_topics(consumer: Any, topics: list[str]) -> None:
+    """Wait (not fail) while a topic does not exist yet. Subscribing first could make a broker
+    with auto-creation on create it with the wrong cleanup policy (see streams.topics)."""
+    while missing := sorted(set(topics) - set(await consumer.topics())):
         log.warning("waiting for topics %s (run `votewire topics create`)", ", ".join(missing))
         await asyncio.sleep(RETRY_S)
+
+
+async def end_offsets_once_assigned(consumer: Any, topics: set[str]) -> dict[Any, int] | None:
+    assigned = consumer.assignment()
+    if {tp.topic for tp in assigned} != topics:
+        return None
+    ends: dict[Any, int] = await consumer.end_offsets(list(assigned))
+    return ends
 
 
 async def caught_up(consumer: Any, ends: dict[Any, int]) -> bool:

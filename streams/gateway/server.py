@@ -88,6 +88,15 @@ def feed_context(settings: Settings, live: LiveResults) -> Callable[[web.Applica
     return run_feed
 
 
+async def start_gateway(live: LiveResults, addr: str, settings: Settings | None = None) -> web.AppRunner:
+    """Serve the gateway on `addr` inside a running loop (tests, benchmarks); `runner.cleanup()` stops it."""
+    host, port = split_addr(addr, "VOTEWIRE_GATEWAY_ADDR")
+    runner = web.AppRunner(build_app(live, settings), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--addr", help="listen on host:port (VOTEWIRE_GATEWAY_ADDR, default 127.0.0.1:8080)")
     parser.add_argument("--show-test", action="store_true", default=None,
