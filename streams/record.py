@@ -59,15 +59,27 @@ def write_message(writer: RecordingWriter, settings: Settings, msg: Any, bar: Pr
     return True
 
 
+async def check_topics_exist(settings: Settings, topics: Sequence[str]) -> None:
+    # Checked before subscribing: a subscription's metadata request would make a broker with
+    # auto.create.topics.enable create a misspelt topic instead of failing.
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    missing = [settings.topic(t) for t in topics if settings.topic(t) not in existing]
+    if missing:
+        raise ConfigError(f"no such topics: {', '.join(missing)}")
+
+
 async def fix_start_positions(consumer: Any, settings: Settings, topics: Sequence[str],
                               deadline_s: float = 30.0) -> None:
     """Wait until every partition of `topics` is assigned and its start offset resolved, so a
     record produced after this returns is recorded (and one produced before is not, unless
     --from-beginning)."""
-    existing = await consumer.topics()
-    missing = [settings.topic(t) for t in topics if settings.topic(t) not in existing]
-    if missing:
-        raise ConfigError(f"no such topics: {', '.join(missing)}")
     deadline = time.monotonic() + deadline_s
     while {tp.topic for tp in consumer.assignment()} != {settings.topic(t) for t in topics}:
         if time.monotonic() > deadline:
@@ -89,6 +101,7 @@ async def record_topics(settings: Settings, out: Path, topics: Sequence[str] = I
 
     stop = stop or asyncio.Event()
     await create_topics(settings)
+    await check_topics_exist(settings, topics)
     # No group: every partition is ours, nothing is committed, and with no committed offset
     # the start is the reset policy (earliest for --from-beginning, else latest).
     consumer = AIOKafkaConsumer(*[settings.topic(t) for t in topics], bootstrap_servers=settings.bootstrap,
@@ -153,6 +166,6 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         stats = await record_topics(settings, args.out, args.topics, args.from_beginning, args.idle_exit,
                                     progress=not args.no_progress, stop=stop)
     if stats.interrupted:
-        print("record: interrupted; the recording is complete up to there", file=sys.stderr)
+        print("record: stopped by Ctrl-C; the recording is complete up to there", file=sys.stderr)
     print(f"record: {stats.summary()} -> {args.out}")
     return 0

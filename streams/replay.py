@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import logging
 import signal
 import sys
 import time
@@ -77,11 +78,27 @@ async def create_topics(settings: Settings) -> None:
         raise BrokerError(f"cannot create topics at {settings.bootstrap} ({e!r}); is the broker running?") from e
 
 
+class RetriedSendFilter(logging.Filter):
+    """Drops aiokafka's warning for a produce error it is retrying (typically NotLeaderForPartition
+    right after the topics are created): the retry is routine, and a send that finally fails
+    is raised as a `BrokerError` anyway. Printed, they read like failures."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "retrying" not in record.getMessage()
+
+
+def quiet_retried_sends() -> None:
+    logger = logging.getLogger("aiokafka.producer.sender")
+    if not any(isinstance(f, RetriedSendFilter) for f in logger.filters):
+        logger.addFilter(RetriedSendFilter())
+
+
 @contextlib.asynccontextmanager
 async def open_producer(settings: Settings) -> AsyncIterator[Any]:
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
+    quiet_retried_sends()
     # aiokafka's default partitioner hashes the key bytes with murmur2, like the Java client.
     producer = AIOKafkaProducer(**producer_config(settings))
     try:
