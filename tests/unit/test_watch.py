@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import select
 import signal
 import subprocess
 import sys
@@ -75,10 +76,16 @@ def test_watch_follows_a_gateway_stream() -> None:
 
 
 def test_ctrl_c_ends_watch_quietly() -> None:
-    # A gateway that does not answer: watch keeps retrying until interrupted.
+    # A gateway that does not answer: watch retries (and says so) until interrupted.
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "watch", "--gateway", "http://127.0.0.1:9"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    first = ""
+    while "reconnecting" not in first and time.monotonic() < deadline:
+        if select.select([proc.stderr], [], [], 0.5)[0]:
+            first = proc.stderr.readline()
+    assert "reconnecting" in first, "watch did not start within 30 s"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
