@@ -1,16 +1,151 @@
-"""Placeholder: this verb is being built."""
+"""`votewire simulate`: a seeded, deterministic election night at any scale, as a recording.
+
+    votewire simulate --preset us --seed 7 --out night.jsonl.gz
+    votewire simulate --preset small --target CA=Harris:58.5,Trump:38.3 --malformed 0.01 --out s.jsonl
+
+Writes a recording (JSON Lines, gzip for `.gz`) that `votewire replay` sends: race definitions
+(marked `"simulated": true`: the counts are invented, the places and candidates real), revised
+expected votes, and precinct reports with duplicates, out-of-order deliveries, downward
+corrections and, on request, malformed records. Beside it, `FILE.truth.json` holds the final
+totals per `{election_id}/{race_id}/{state}/{mode}` as the generator made them, to check a
+worker's output against. The same seed gives the same file, byte for byte.
+"""
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import random
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
 
-from streams.errors import SetupError
+import orjson
+
+from streams.errors import ConfigError
+from streams.progress import Progress
 from streams.settings import Settings
+from streams.simulation.ballot import parse_targets, races_for
+from streams.simulation.geography import STATE_BY_POSTAL, STATES, State
+from streams.simulation.malformed import KIND_NAMES
+from streams.simulation.night import Night, Options, simulate_state
+
+
+@dataclass(frozen=True)
+class Preset:
+    states: tuple[str, ...]  # empty: all 51
+    max_counties: int | None  # None: real county counts
+    precinct_scale: float  # share of the real precinct count
+    senate: bool = True
+
+
+PRESETS = {
+    # ~178,000 precincts in ~3,150 counties, president everywhere, 33 senate races: ~1M reports.
+    "us": Preset((), None, 1.0),
+    "small": Preset(("AZ", "GA", "MI", "NV", "PA", "WI", "CA"), None, 0.05),
+    "tiny": Preset(("DE", "NH"), 3, 0.05),
+}
+
+
+def layout(preset: Preset) -> Iterator[tuple[State, int, int]]:
+    """(state, counties, precincts) for each state of the preset, in a fixed order."""
+    for state in (tuple(STATE_BY_POSTAL[s] for s in preset.states) if preset.states else STATES):
+        counties = min(state.counties, preset.max_counties or state.counties)
+        yield state, counties, max(counties, round(state.precincts * preset.precinct_scale))
+
+
+def build_night(args: argparse.Namespace, progress: Progress) -> Night:
+    preset = PRESETS[args.preset]
+    options = Options(args.election_id, args.mode, args.malformed, args.duplicates, args.out_of_order,
+                      args.corrections)
+    night = Night(random.Random(args.seed), options)  # noqa: S311 - a simulation, reproducible by seed
+    targets = parse_targets(args.target)
+    day_ms = int(datetime.fromisoformat(args.election_id).replace(tzinfo=UTC).timestamp() * 1000)
+    states = list(layout(preset))
+    for done, (state, counties, precincts) in enumerate(states):
+        simulate_state(night, state, races_for(state, preset.senate, targets), counties, precincts, day_ms)
+        progress.update(len(night.lines), 0.5 * (done + 1) / len(states), f"generated {state.postal}")
+    return night
+
+
+@contextmanager
+def open_output(path: Path) -> Iterator[IO[bytes] | gzip.GzipFile]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        # mtime=0 and no file name in the header: the same night gives the same bytes.
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                    compresslevel=6) as f:
+            yield f
+    else:
+        with open(path, "wb") as f:
+            yield f
+
+
+def write_night(night: Night, path: Path, progress: Progress) -> int:
+    lines = night.sorted_lines()
+    batch = 20_000
+    with open_output(path) as f:
+        for start in range(0, len(lines), batch):
+            f.write(b"".join(lines[start:start + batch]))
+            progress.update(start + batch, 0.5 + 0.5 * min(1.0, (start + batch) / len(lines)), "writing")
+    return len(lines)
+
+
+def write_truth(night: Night, args: argparse.Namespace, records: int) -> Path:
+    path = Path(f"{args.out}.truth.json")
+    truth = {"preset": args.preset, "seed": args.seed, "records": records,
+             "malformed_records": night.malformed_count, "malformed_kinds": list(KIND_NAMES),
+             "races": dict(sorted(night.truth.items()))}
+    path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n")
+    return path
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.epilog = ("Presets: us = 51 jurisdictions, ~3,150 counties, ~178,000 precincts, president plus 33 "
+                     "senate races (~1M records); small = 7 states at 5%% of their precincts; tiny = 2 states, "
+                     "3 counties each (tests). FILE.truth.json holds the final totals.")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="small", help="scale of the night (default small)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="random seed; the same seed gives the same file (default 1)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE",
+                        help="recording to write (.jsonl, or .jsonl.gz for gzip)")
+    parser.add_argument("--target", action="append", default=[], metavar="STATE[/RACE]=NAME:PCT,...",
+                        help="final shares for a state's race, e.g. CA=Harris:58.5,Trump:38.3 or "
+                             "AZ/senate=Gallego:50.1 (others keep their proportions; repeatable)")
+    parser.add_argument("--malformed", type=fraction, default=0.0, metavar="FRACTION",
+                        help="add this share of malformed precinct reports (raw payloads of many kinds; default 0)")
+    parser.add_argument("--duplicates", type=fraction, default=0.02, metavar="FRACTION",
+                        help="share of reports followed by a re-sent older one (default 0.02)")
+    parser.add_argument("--out-of-order", type=fraction, default=0.01, metavar="FRACTION",
+                        help="share of reports delivered after the next one (default 0.01)")
+    parser.add_argument("--corrections", type=fraction, default=0.004, metavar="FRACTION",
+                        help="share of precinct results reported too high, then corrected down (default 0.004)")
+    parser.add_argument("--election-id", default="2024-11-05", help="election day, YYYY-MM-DD (default 2024-11-05)")
+    parser.add_argument("--mode", choices=("live", "test"), default="live", help="mode of every report (default live)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    raise SetupError(f"`votewire {args.verb}` is not built yet")
+    del settings  # writes a file; no broker involved
+    try:
+        datetime.fromisoformat(args.election_id)
+    except ValueError:
+        raise ConfigError(f"--election-id {args.election_id!r} is not a date (YYYY-MM-DD)") from None
+    progress = Progress("simulate")
+    night = build_night(args, progress)
+    records = write_night(night, args.out, progress)
+    truth = write_truth(night, args, records)
+    progress.close()
+    print(f"votewire simulate: wrote {records:,} records ({night.malformed_count:,} malformed) to {args.out}; "
+          f"truth in {truth}", file=sys.stderr)
+    return 0
