@@ -57,7 +57,7 @@ def county_result(county_fips: str, state: str = "MN", version: int = 1, *, mode
 
 
 def alert(alert_id: str, state: str = "MN", *, mode: str = "live", at: str = "2024-11-06T02:00:00Z",
-          kind: str = "lead_change") -> dict[str, Any]:
+          kind: str = "lead_change", message: str | None = None) -> dict[str, Any]:
     return {"schema": "alert/1", "alert_id": alert_id, "type": kind, "severity": "info",
             "election_id": "2024-11-05", "race_id": "president", "state": state, "mode": mode,
-            "message": f"Harris took the lead in {state}.", "details": {}, "at": at}
+            "message": message or f"Harris took the lead in {state}.", "details": {}, "at": at}
