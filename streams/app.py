@@ -85,7 +85,6 @@ def build_precinct_table(app: faust.App, settings: Settings) -> Any:
     return app.Table(
         "precinct-units",
         partitions=settings.partitions,
-        key_serializer="raw",
-        value_serializer="raw",
+        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         help="latest accepted report per reporting unit",
     )

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams import alerts, figures
+from streams import figures
+from streams.alerts import expected_alerts, report_alerts, standing
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.race_book import RaceBook
 from streams.tally import Applied, RaceTally, StoredUnit
@@ -48,13 +49,13 @@ class CountingRoom:
         tally = self.tally_for(key)
         definition = self.book.definitions.get(key.race)
         expected = self.book.expected.get(key.race)
-        before = alerts.standing(tally, definition, expected)
+        before = standing(tally, definition, expected)
         applied = tally.apply(report)
         if applied.outcome != "applied":
             return applied, []
         self.dirty.add(key)
-        after = alerts.standing(tally, definition, expected)
-        return applied, alerts.report_alerts(key, report, applied, before, after, definition, expected)
+        after = standing(tally, definition, expected)
+        return applied, report_alerts(key, report, applied, before, after, definition, expected)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)
@@ -66,7 +67,7 @@ class CountingRoom:
     def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
         self._mark_race(new.key)
         tallies = [t for k, t in self.tallies.items() if k.race == new.key]
-        return alerts.expected_alerts(old, new, tallies)
+        return expected_alerts(old, new, tallies, self.book.definitions.get(new.key))
 
     def _mark_race(self, race: str) -> None:
         self.dirty.update(k for k in self.tallies if k.race == race)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -147,13 +148,23 @@ def running_pid(broker: LocalBroker) -> int | None:
     """The pid of this data dir's broker when it is alive, else None (a stale file is removed)."""
     try:
         pid = int(broker.pid_file.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    if b"kafka.Kafka" not in cmdline:
-        broker.pid_file.unlink(missing_ok=True)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        broker.pid_file.unlink(missing_ok=True)  # the process is gone
         return None
-    return pid
+    return pid if b"kafka.Kafka" in cmdline else None
+
+
+def _exited(pid: int) -> bool:
+    """True when our child `pid` has exited (reaping it, so it leaves no zombie)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return not Path(f"/proc/{pid}").exists()
+    return done == pid
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -172,6 +183,8 @@ async def metadata_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
     """True when the broker answers a metadata request and lists itself."""
     from aiokafka.client import AIOKafkaClient
 
+    # A broker still starting refuses connections; aiokafka logs each refusal as an error.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(client.bootstrap(), timeout_s)
@@ -241,7 +254,8 @@ def _launch(broker: LocalBroker, java: str, config: Path) -> int:
 
 def _wait_ready(broker: LocalBroker, pid: int, deadline: float) -> None:
     while time.monotonic() < deadline:
-        if running_pid(broker) != pid:
+        if _exited(pid):
+            broker.pid_file.unlink(missing_ok=True)
             raise BrokerError(f"kafka exited during start-up; last lines of {broker.log_file}:\n"
                               + _log_tail(broker))
         if asyncio.run(metadata_ready(broker.bootstrap)):
