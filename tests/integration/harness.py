@@ -93,7 +93,7 @@ def _record(m: Any) -> TopicRecord:
         with contextlib.suppress(orjson.JSONDecodeError):
             value = orjson.loads(m.value)
     return TopicRecord(m.key.decode() if m.key is not None else None, value, m.value, m.partition, m.offset,
-                       {k: v for k, v in (m.headers or ())})
+                       dict(m.headers or ()))
 
 
 def latest_by_key(records: list[TopicRecord]) -> dict[str, Any]:

@@ -19,10 +19,12 @@ def test_start_twice_status_stop_twice_and_port_freed(tmp_path: Path) -> None:
         again = votewire(["kafka", "start"], **env)
         assert (again.returncode, again.stdout.split(" (")[0]) == (0, f"kafka already running at 127.0.0.1:{port}")
         status = votewire(["kafka", "status"], **env)
-        assert status.returncode == 0 and status.stdout.startswith("kafka ready")
+        assert status.returncode == 0
+        assert status.stdout.startswith("kafka ready")
     finally:
         stop = votewire(["kafka", "stop"], **env)
-    assert stop.returncode == 0 and f"127.0.0.1:{port} is free" in stop.stdout
+    assert stop.returncode == 0
+    assert f"127.0.0.1:{port} is free" in stop.stdout
     assert not kafka_local.port_in_use("127.0.0.1", port)
     assert "not running" in votewire(["kafka", "stop"], **env).stdout
 

@@ -37,4 +37,5 @@ def test_stop_and_status_when_nothing_runs(tmp_path: Path) -> None:
     stop = votewire(["kafka", "stop"], VOTEWIRE_DATA_DIR=str(tmp_path))
     assert (stop.returncode, stop.stdout.strip()) == (0, f"kafka is not running (data dir {tmp_path}/kafka)")
     status = votewire(["kafka", "status"], VOTEWIRE_DATA_DIR=str(tmp_path))
-    assert status.returncode == 3 and "not running" in status.stdout
+    assert status.returncode == 3
+    assert "not running" in status.stdout
