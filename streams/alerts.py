@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+from weakref import WeakKeyDictionary
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.figures import out_of_reach, pct_expected_counted, share
@@ -23,18 +23,18 @@ ALERT_SCHEMA = "alert/1"
 MILESTONES = (25, 50, 75, 90)  # percent of the expected vote counted
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """The figures alerts compare, taken just before and just after a record: O(candidates)."""
+class Standing(NamedTuple):
+    """The figures alerts compare, taken just before and just after a record: O(candidates).
+
+    A NamedTuple because two are made per record on the hot path.
+    """
 
     votes: dict[str, int]  # a copy: the tally's own dict changes under the next apply
     total_votes: int
     leader: str | None  # None on a tie or with no votes
-    runner_up: str | None
     margin_votes: int
     expected_votes: int | None
-    pct_counted: float | None
-    out_of_reach: bool
+    certified: bool
 
     def reached(self, threshold: int) -> bool:
         """At least `threshold` percent of the expected vote counted (exactly, not rounded)."""
@@ -44,27 +44,47 @@ class Standing:
     def exceeds_expected(self) -> bool:
         return self.expected_votes is not None and self.total_votes > self.expected_votes
 
+    @property
+    def votes_remaining(self) -> int | None:
+        return self.expected_votes - self.total_votes if self.expected_votes is not None else None
+
+    @property
+    def out_of_reach(self) -> bool:
+        return out_of_reach(self.margin_votes, self.votes_remaining)
+
+    @property
+    def pct_counted(self) -> float | None:
+        return pct_expected_counted(self.total_votes, self.expected_votes, self.certified)
+
+
+# The worker takes a standing after each record and the same one again before the next: the
+# last one per tally is kept (weakly, so a dropped tally is not held) and reused while the
+# tally's units and the figures it was taken with are unchanged.
+_last_standing: WeakKeyDictionary[RaceTally, tuple[tuple[int, int, int | None, bool], Standing]] = (
+    WeakKeyDictionary())
+
 
 def standing(tally: RaceTally, definition: RaceDefinition | None, expected: ExpectedVote | None) -> Standing:
-    votes = dict(tally.votes)
-    top = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
-    first = top[0] if top else (None, 0)
-    second = top[1] if len(top) > 1 else (None, 0)
     expected_votes = tally.expected_votes(expected)
-    remaining = expected_votes - tally.total_votes if expected_votes is not None else None
-    margin = first[1] - second[1]
     certified = definition is not None and definition.certified
-    return Standing(
-        votes=votes, total_votes=tally.total_votes,
-        leader=first[0] if margin > 0 else None, runner_up=second[0] if margin > 0 else None,
-        margin_votes=margin, expected_votes=expected_votes,
-        pct_counted=pct_expected_counted(tally.total_votes, expected_votes, certified),
-        out_of_reach=out_of_reach(margin, remaining),
-    )
+    # seq_sum rises with every applied report, so with units_total it names the tally's state.
+    token = (tally.seq_sum, tally.units_total, expected_votes, certified)
+    last = _last_standing.get(tally)
+    if last is not None and last[0] == token:
+        return last[1]
+    leader, first, second = None, 0, 0
+    for candidate_id, n in tally.votes.items():
+        if n > first:
+            leader, first, second = candidate_id, n, first
+        elif n > second:
+            second = n
+    result = Standing(dict(tally.votes), tally.total_votes, leader if first > second else None, first - second,
+                      expected_votes, certified)
+    _last_standing[tally] = (token, result)
+    return result
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
+class _Event(NamedTuple):
     """Where an alert comes from: the tally, the record's source time, what identifies it."""
 
     key: TallyKey
@@ -143,12 +163,12 @@ def alert_value(a: Alert) -> dict[str, Any]:
 
 def _unit_alerts(event: _Event, unit: StoredUnit, previous: StoredUnit | None, before: Standing) -> list[Alert]:
     alerts = []
-    if previous is not None and _decreases(previous.votes, unit.votes):
+    if previous is not None and _any_decrease(previous.votes, unit.votes):
         alerts.append(_count_decreased(event, previous, unit))
     if _over_registered(unit) and (previous is None or not _over_registered(previous)):
         alerts.append(_turnout_exceeds_registered(event, unit))
-    if event.definition is not None:
-        known = {c.candidate_id for c in event.definition.candidates}
+    if event.definition is not None and not unit.votes.keys() <= _candidate_ids(event.definition):
+        known = _candidate_ids(event.definition)
         alerts += [_unknown_candidate(event, cid, n) for cid, n in sorted(unit.votes.items())
                    if n and cid not in known and not before.votes.get(cid)]
     return alerts
@@ -156,12 +176,29 @@ def _unit_alerts(event: _Event, unit: StoredUnit, previous: StoredUnit | None, b
 
 def _standing_alerts(event: _Event, before: Standing, after: Standing) -> list[Alert]:
     """Alerts on figures of the whole tally that became true with this record."""
+    if after.expected_votes is None:  # each needs an expected vote
+        return []
     alerts = [_milestone(event, t, after) for t in MILESTONES if after.reached(t) and not before.reached(t)]
     if after.exceeds_expected and not before.exceeds_expected:
         alerts.append(_votes_exceed_expected(event, after))
     if after.out_of_reach and not before.out_of_reach:
         alerts.append(_out_of_reach(event, after))
     return alerts
+
+
+# race key -> (the definition, its candidate ids): built once per definition, not per record.
+_known_ids: dict[str, tuple[RaceDefinition, frozenset[str]]] = {}
+
+
+def _candidate_ids(definition: RaceDefinition) -> frozenset[str]:
+    cached = _known_ids.get(definition.key)
+    if cached is None or cached[0] is not definition:
+        cached = _known_ids[definition.key] = (definition, frozenset(c.candidate_id for c in definition.candidates))
+    return cached[1]
+
+
+def _any_decrease(old: dict[str, int], new: dict[str, int]) -> bool:
+    return any(new.get(candidate_id, 0) < n for candidate_id, n in old.items())
 
 
 def _decreases(old: dict[str, int], new: dict[str, int]) -> dict[str, list[int]]:
