@@ -46,6 +46,11 @@ class Progress:
         self._last_draw = 0.0
         self._width = 0
 
+    @property
+    def due(self) -> bool:
+        """Whether an update now would draw: lets a hot loop skip computing its arguments."""
+        return self.enabled and time.monotonic() - self._last_draw >= REDRAW_EVERY_S
+
     def update(self, done: int, fraction: float | None = None, note: str = "") -> None:
         now = time.monotonic()
         if not self.enabled or now - self._last_draw < REDRAW_EVERY_S:

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -123,16 +124,29 @@ class Sender:
     producer: Any
     sent: int = 0
     _pending: collections.deque[asyncio.Future[Any]] = field(default_factory=collections.deque)
+    _partition_counts: dict[str, int] = field(default_factory=dict)
 
     async def send(self, topic: str, key: str | None, value: bytes | None) -> None:
+        key_bytes = None if key is None else key.encode()
         # No timestamp: the broker stamps the send time. A recorded night's own times are in
         # the values (`reported_at`); a 2024 CreateTime would make the 14-day retention delete
         # the replayed records at once.
-        future = await self.producer.send(topic, value=value, key=None if key is None else key.encode())
+        future = await self.producer.send(topic, value=value, key=key_bytes,
+                                          partition=await self._partition(topic, key_bytes))
         self._pending.append(future)
         self.sent += 1
         if len(self._pending) > MAX_IN_FLIGHT:
             await self._settle(self._pending.popleft())
+
+    async def _partition(self, topic: str, key: bytes | None) -> int | None:
+        """The default partitioner's choice, murmur2(key) mod partitions, with the hash cached:
+        a night has few distinct keys, and aiokafka's pure-Python murmur2 was the largest cost
+        of a --max replay. Keyless records are left to aiokafka."""
+        if key is None:
+            return None
+        if topic not in self._partition_counts:
+            self._partition_counts[topic] = len(await self.producer.partitions_for(topic))
+        return key_hash(key) % self._partition_counts[topic]
 
     async def drain(self) -> None:
         while self._pending:
@@ -145,6 +159,14 @@ class Sender:
             await future
         except KafkaError as e:
             raise BrokerError(f"the broker did not accept a record ({e})") from e
+
+
+@functools.lru_cache(maxsize=65_536)
+def key_hash(key: bytes) -> int:
+    """The Java client's (and aiokafka's default) key hash: murmur2, made non-negative."""
+    from aiokafka.partitioner import murmur2
+
+    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 def wait_seconds(gap_ms: int, speed: float | None, max_gap_s: float | None) -> float:
@@ -224,7 +246,8 @@ async def replay_file(settings: Settings, path: Path, sender: Sender, pacer: Pac
                 if stop.is_set():
                     return
                 await sender.send(settings.topic(line.topic), line.key, line.value)
-                bar.update(sender.sent, reader.fraction_read, path.name)
+                if bar.due:
+                    bar.update(sender.sent, reader.fraction_read, path.name)
         except (OSError, EOFError) as e:  # a truncated or corrupt gzip stream: the rest is unreadable
             stats.bad_lines += 1
             bar.print_line(f"{path}:{reader.line_no + 1}: unreadable, rest of file skipped ({e})")
