@@ -1,0 +1,148 @@
+"""The JSON Schemas in `schemas/` and the code's validators, checked against the same examples.
+
+For every input example the schema's verdict must equal the code's, so the two cannot drift;
+an invalid example is named `<kind>--<what>.json` after the `votewire-error` class the code
+must give it. Examples are JSON documents, so the rules about bytes (over 1 MiB, not JSON,
+NaN/Infinity) are tested in test_contract.py. Output and recording-line examples are checked
+by the schemas alone: their producers are tested against these schemas where they are built.
+
+Times are checked by the schemas' `pattern`, not `format: date-time`: in 2020-12 a format is
+only an annotation unless the validator opts in, and jsonschema's date-time check silently
+does nothing without an optional package; a pattern gives the same verdict everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from streams import contract
+from streams.errors import InvalidRecord
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+EXAMPLES = SCHEMAS / "examples"
+
+DECODERS: dict[str, Callable[[bytes], object]] = {
+    "precinct-result": contract.decode_precinct_report,
+    "expected-vote": contract.decode_expected_vote,
+    "race-definition": contract.decode_race_definition,
+}
+OUTPUTS = ("state-result", "county-result", "alert", "recording-line")
+SCHEMA_FIELD = {
+    "precinct-result": contract.PRECINCT_RESULT_SCHEMA,
+    "expected-vote": contract.EXPECTED_VOTE_SCHEMA,
+    "race-definition": contract.RACE_DEFINITION_SCHEMA,
+    "state-result": "state-result/1",
+    "county-result": "county-result/1",
+    "alert": "alert/1",
+}
+
+# Rules the code enforces that JSON Schema cannot state. For these examples the schema says
+# valid and the code says invalid, and the test checks exactly that instead of skipping them.
+SCHEMA_CANNOT_EXPRESS = {
+    # JSON Schema's "integer" is any number with a zero fraction, so 812.0 passes. The code
+    # refuses it: a count written with a decimal point comes from float arithmetic upstream.
+    "precinct-result/invalid/bad_count--integer-valued-float-count.json": "812.0 is an integer to JSON Schema",
+    "expected-vote/invalid/bad_count--integer-valued-float-expected-votes.json": "3300000.0 likewise",
+    # A pattern checks a time's shape, not the calendar.
+    "precinct-result/invalid/bad_time--no-such-month.json": "month 13 has the right shape",
+    # uniqueItems compares whole items; unique candidate_id across items cannot be said.
+    "race-definition/invalid/duplicate_id--same-candidate-twice.json": "one property unique across items",
+}
+
+
+def schema_for(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def examples(names: tuple[str, ...] | list[str]) -> list[Path]:
+    return sorted(path for name in names for path in (EXAMPLES / name).glob("*/*.json"))
+
+
+def example_id(path: Path) -> str:
+    return path.relative_to(EXAMPLES).as_posix()
+
+
+def code_refusal(name: str, raw: bytes) -> InvalidRecord | None:
+    try:
+        DECODERS[name](raw)
+    except InvalidRecord as error:
+        return error
+    return None
+
+
+@pytest.mark.parametrize("path", sorted(SCHEMAS.glob("*.schema.json")), ids=lambda p: p.name)
+def test_every_schema_is_a_valid_2020_12_schema(path: Path) -> None:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+
+
+def test_every_contract_message_has_a_schema_and_several_examples_each_way() -> None:
+    names = [*DECODERS, *OUTPUTS]
+    assert sorted(p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json")) == sorted(names)
+    for name in names:
+        assert len(list((EXAMPLES / name / "valid").glob("*.json"))) >= 2, name
+        assert len(list((EXAMPLES / name / "invalid").glob("*.json"))) >= 4, name
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_FIELD))
+def test_each_schema_fixes_the_messages_schema_field(name: str) -> None:
+    assert schema_for(name)["properties"]["schema"] == {"const": SCHEMA_FIELD[name]}
+
+
+def test_the_schemas_count_limit_is_the_codes() -> None:
+    count = schema_for("precinct-result")["$defs"]["count"]
+    assert (count["minimum"], count["maximum"]) == (0, contract.MAX_COUNT)
+
+
+@pytest.mark.parametrize("path", examples(list(DECODERS)), ids=example_id)
+def test_schema_and_code_give_an_input_example_the_same_verdict(path: Path) -> None:
+    name, verdict = path.parent.parent.name, path.parent.name
+    raw = path.read_bytes()
+    schema_says_valid = Draft202012Validator(schema_for(name)).is_valid(json.loads(raw))
+    refusal = code_refusal(name, raw)
+
+    if verdict == "valid":
+        assert refusal is None, refusal
+    else:
+        assert refusal is not None, "the code accepts an invalid example"
+        assert refusal.kind == path.stem.split("--")[0], refusal.reason
+    if example_id(path) in SCHEMA_CANNOT_EXPRESS:
+        assert schema_says_valid, "the schema now states this rule: drop it from SCHEMA_CANNOT_EXPRESS"
+    else:
+        assert schema_says_valid == (refusal is None)
+
+
+def test_every_known_gap_names_an_existing_example() -> None:
+    assert all((EXAMPLES / gap).is_file() for gap in SCHEMA_CANNOT_EXPRESS)
+
+
+@pytest.mark.parametrize("path", examples(OUTPUTS), ids=example_id)
+def test_an_output_example_gets_the_verdict_of_its_folder(path: Path) -> None:
+    name, verdict = path.parent.parent.name, path.parent.name
+    errors = list(Draft202012Validator(schema_for(name)).iter_errors(json.loads(path.read_bytes())))
+    assert (not errors) == (verdict == "valid"), [e.message for e in errors]
+
+
+def test_a_county_result_has_the_state_result_fields_plus_county_fips() -> None:
+    state, county = schema_for("state-result"), schema_for("county-result")
+
+    assert county["required"] == [*state["required"], "county_fips"]
+    county_fields = {k: v for k, v in county["properties"].items() if k not in ("schema", "county_fips")}
+    assert county_fields == {k: v for k, v in state["properties"].items() if k != "schema"}
+
+
+@pytest.mark.parametrize("time", ["2024-11-05T20:00Z", "2024-11-05 20:00:00Z", "20241105T200000Z"])
+def test_the_code_reads_more_time_forms_than_the_schema_asks_for(time: str) -> None:
+    # On purpose: producers must send RFC 3339 (the schema), but the code accepts what the
+    # reference checker accepts, so that dead-letter counts match it (see streams/contract.py).
+    time_rule = Draft202012Validator(schema_for("precinct-result")["$defs"]["time"])
+    assert not time_rule.is_valid(time)
+    assert contract.parse_time_ms(time, "reported_at") == 1_730_836_800_000
