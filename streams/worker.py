@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -39,6 +40,7 @@ def start_worker(settings: Settings) -> int:
 
     from streams.agents import TallyWorker
 
+    (Path(settings.data_dir) / "worker").mkdir(parents=True, exist_ok=True)
     tally = TallyWorker(settings, REGISTRY)
     print(f"votewire worker: {settings.bootstrap}, topics prefix {settings.topic_prefix!r}, "
           f"metrics on http://{settings.worker_web_addr}/metrics", flush=True)

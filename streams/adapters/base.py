@@ -16,6 +16,7 @@ from typing import Any
 FORMATS: dict[str, str] = {
     "mn-sos": "streams.adapters.mn_sos",
     "ap": "streams.adapters.ap",
+    "ap-poll": "streams.adapters.ap_poll",
     "clarity": "streams.adapters.clarity",
     "openelections": "streams.adapters.openelections",
 }

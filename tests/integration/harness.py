@@ -108,11 +108,15 @@ def latest_by_key(records: list[TopicRecord]) -> dict[str, Any]:
     return latest
 
 
-def wait_for(check: Callable[[], Any], deadline_s: float, every_s: float = 2.0, what: str = "condition") -> Any:
-    """Call `check` until it returns something truthy; fail with its last answer at the deadline."""
+def wait_for(check: Callable[[], Any], deadline_s: float, every_s: float = 2.0, what: str = "condition",
+             alive: subprocess.Popen[bytes] | None = None) -> Any:
+    """Call `check` until it returns something truthy; fail with its last answer at the deadline,
+    or at once when the process `alive` has exited."""
     end = time.monotonic() + deadline_s
     last: Any = None
     while time.monotonic() < end:
+        if alive is not None and alive.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with {alive.returncode} (see its log)")
         last = check()
         if last:
             return last

@@ -41,20 +41,21 @@ def state_results(settings: Settings) -> dict[str, Any]:
     return latest_by_key(run(read_topic(settings, "state-results")))
 
 
-def wait_for_official(settings: Settings, deadline_s: float = 240) -> dict[str, Any]:
+def wait_for_official(settings: Settings, worker: subprocess.Popen[bytes], deadline_s: float = 240) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
         snap = state_results(settings).get(MN_PRESIDENT)
         return snap if snap is not None and final_figures(snap) == OFFICIAL else None
 
-    return wait_for(reached, deadline_s, what="MN president at the official final")  # type: ignore[no-any-return]
+    return wait_for(reached, deadline_s, what="MN president at the official final",
+                    alive=worker)  # type: ignore[no-any-return]
 
 
 def test_mn_night_replayed_at_max_ends_at_the_official_result(settings: Settings, mn_recording: Path,
                                                                tmp_path: Path) -> None:
-    with running_worker(settings, tmp_path / "worker.log"):
+    with running_worker(settings, tmp_path / "worker.log") as worker:
         stats = run(replay_files(settings, [mn_recording], speed=None, max_gap=None, progress=False))
         assert stats.bad_lines == 0
-        final = wait_for_official(settings)
+        final = wait_for_official(settings, worker)
     assert final["precincts_total"] == 4103
     assert final["certified"] is True
     assert final["pct_expected_counted"] == 100.0
