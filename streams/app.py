@@ -19,6 +19,7 @@ import faust
 
 from streams import contract
 from streams.settings import Settings
+from streams.topics import MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ def build_app(settings: Settings) -> faust.App:
         producer_linger=0.005,
         # Keep the stream fed in large fetches: the hot path is per record, the I/O isn't.
         broker_max_poll_records=2000,
+        # Oversized reports must arrive to be dead-lettered, and their dead letters sent (topics.py).
+        consumer_max_fetch_size=2 * MAX_MESSAGE_BYTES,
+        producer_max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
         stream_buffer_maxsize=8192,
     )
 
@@ -85,6 +89,7 @@ def build_precinct_table(app: faust.App, settings: Settings) -> Any:
     return app.Table(
         "precinct-units",
         partitions=settings.partitions,
-        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        key_type=bytes,  # faust picks the "raw" serializer from these types
+        value_type=bytes,
         help="latest accepted report per reporting unit",
     )

@@ -33,7 +33,7 @@ from streams.errors import BrokerError, ConfigError
 from streams.progress import Progress
 from streams.recording import BadLine, RecordingReader
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import MAX_MESSAGE_BYTES, ensure_topics
 
 # Unacknowledged sends allowed before the sender waits for the oldest one: enough to keep
 # batches full at full speed, small enough that an interrupted replay flushes in a moment.
@@ -66,6 +66,8 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         # A few ms of linger fills batches at full speed and is invisible at 1x.
         "linger_ms": 5,
         "max_batch_size": 256 * 1024,
+        # An oversized report must reach the worker to become a dead letter (topics.py).
+        "max_request_size": MAX_MESSAGE_BYTES + 64 * 1024,
     }
 
 

@@ -14,46 +14,55 @@ from dataclasses import dataclass
 from streams import contract
 from streams.settings import Settings
 
+# The contract refuses payloads over 1 MiB as dead letters. For that to happen at all, such a
+# record must reach the worker: the input and dead-letter topics (and our producers) accept
+# records up to 4 MiB, instead of Kafka's default ~1 MiB that would refuse it at the producer,
+# where nobody downstream would ever see it.
+MAX_MESSAGE_BYTES = 4 * contract.MAX_PAYLOAD_BYTES
+
 
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     compact: bool
+    oversize: bool = False  # may carry records past the contract's 1 MiB limit
 
 
 CONTRACT_TOPICS = (
-    TopicSpec(contract.RACE_DEFINITIONS, compact=True),
-    TopicSpec(contract.EXPECTED_VOTES, compact=True),
-    TopicSpec(contract.PRECINCT_RESULTS, compact=False),
+    TopicSpec(contract.RACE_DEFINITIONS, compact=True, oversize=True),
+    TopicSpec(contract.EXPECTED_VOTES, compact=True, oversize=True),
+    TopicSpec(contract.PRECINCT_RESULTS, compact=False, oversize=True),
     TopicSpec(contract.STATE_RESULTS, compact=True),
     TopicSpec(contract.COUNTY_RESULTS, compact=True),
     TopicSpec(contract.RESULTS_ALERTS, compact=False),
-    TopicSpec(contract.DEAD_LETTERS, compact=False),
+    TopicSpec(contract.DEAD_LETTERS, compact=False, oversize=True),
 )
 
 
 def topic_configs(spec: TopicSpec) -> dict[str, str]:
+    size = {"max.message.bytes": str(MAX_MESSAGE_BYTES)} if spec.oversize else {}
     if spec.compact:
         # Snapshots and definitions: the latest per key is what matters. A short dirty ratio
         # keeps a restarted gateway's catch-up read small.
-        return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
-    return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000)}
+        return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000", **size}
+    return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000), **size}
 
 
-async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Create every missing contract topic; returns the names created."""
+async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tuple[TopicSpec, ...] = ()) -> list[str]:
+    """Create every missing contract topic (and `extra` ones, full names); returns the names created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [s for s in CONTRACT_TOPICS if settings.topic(s.name) not in existing]
+        specs = [TopicSpec(settings.topic(s.name), s.compact, s.oversize) for s in CONTRACT_TOPICS] + list(extra)
+        wanted = [s for s in specs if s.name not in existing]
         if wanted:
             await admin.create_topics([
-                NewTopic(settings.topic(s.name), num_partitions=settings.partitions, replication_factor=1,
+                NewTopic(s.name, num_partitions=settings.partitions, replication_factor=1,
                          topic_configs=topic_configs(s)) for s in wanted])
-        return [settings.topic(s.name) for s in wanted]
+        return [s.name for s in wanted]
     finally:
         await admin.close()
 

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import TopicSpec, ensure_topics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "worker_web_addr": args.web_addr, "publish_interval_s": args.publish_interval,
         "partitions": args.partitions, "log_level": args.log_level,
         "table_store": "memory://" if args.memory_store else None}.items() if v is not None})
-    created = asyncio.run(ensure_topics(settings))
+    from streams.app import rekeyed_topic_name  # imports faust: not at `votewire --help` time
+
+    # The re-key topic too: faust subscribes to it at start and ignores it if it is missing.
+    rekeyed = TopicSpec(rekeyed_topic_name(settings), compact=False, oversize=True)
+    created = asyncio.run(ensure_topics(settings, extra=(rekeyed,)))
     if created:
         print(f"created topics: {', '.join(created)}")
     return start_worker(settings)

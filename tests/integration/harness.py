@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import kafka_local
 from streams.settings import Settings
@@ -56,9 +56,12 @@ def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
 
 @contextlib.contextmanager
 def running_worker(settings: Settings, log: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A `votewire worker`, yielded once faust says it is ready (recovered, consuming)."""
     port = kafka_local.free_port()
     with votewire_process(["worker"], votewire_env(settings, VOTEWIRE_WORKER_WEB_ADDR=f"127.0.0.1:{port}", **env),
                           log) as proc:
+        wait_for(lambda: "[^Worker]: Ready" in log.read_text(errors="replace"), 120, every_s=0.3,
+                 what="worker ready", alive=proc)
         yield proc
 
 
@@ -73,15 +76,25 @@ class TopicRecord:
 
 
 async def read_topic(settings: Settings, topic: str, idle_s: float = 2.0) -> list[TopicRecord]:
-    """Everything in `topic` from the beginning, until `idle_s` passes with nothing new."""
-    consumer = AIOKafkaConsumer(settings.topic(topic), bootstrap_servers=settings.bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    """Everything in `topic` from the beginning up to its end offsets when the read began
+    (a topic still being written to would otherwise never be read to its end)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
     await consumer.start()
     out: list[TopicRecord] = []
     try:
-        while batch := await consumer.getmany(timeout_ms=int(idle_s * 1000)):
+        parts = consumer.partitions_for_topic(settings.topic(topic))
+        if parts is None:
+            await consumer._client.force_metadata_update()  # aiokafka has no public refresh
+            parts = consumer.partitions_for_topic(settings.topic(topic)) or set()
+        tps = [TopicPartition(settings.topic(topic), p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            batch = await consumer.getmany(timeout_ms=int(idle_s * 1000))
             for messages in batch.values():
-                out.extend(_record(m) for m in messages)
+                out.extend(_record(m) for m in messages if m.offset < ends[TopicPartition(m.topic, m.partition)])
     finally:
         await consumer.stop()
     return out

@@ -33,7 +33,7 @@ def mn_recording(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) ->
 
 def final_figures(snapshot: dict[str, Any]) -> dict[str, int]:
     votes = {c["candidate_id"]: c["votes"] for c in snapshot["candidates"]}
-    return {"total_votes": snapshot["total_votes"], HARRIS: votes[HARRIS], TRUMP: votes[TRUMP],
+    return {"total_votes": snapshot["total_votes"], HARRIS: votes.get(HARRIS, 0), TRUMP: votes.get(TRUMP, 0),
             "precincts_reporting": snapshot["precincts_reporting"]}
 
 
