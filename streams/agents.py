@@ -51,7 +51,7 @@ class TallyWorker:
         self.app.agent(self.topics.precinct_results, name="tally_precinct_reports", concurrency=1)(
             self.tally_precinct_reports)
         self.app.timer(self.settings.publish_interval_s, name="publish_snapshots")(self.publish_snapshots)
-        self.app.timer(5.0, name="measure_lag")(self.measure_lag)
+        self.app.timer(5.0, name="measure_lag_and_progress")(self.measure_lag)
         self.app.task(self.follow_race_book)
         self.app.task(self.serve_private_web)
         self.app.on_rebalance_complete.connect(self.restore_from_table)
@@ -154,6 +154,7 @@ class TallyWorker:
         self.metrics.race_progress(key, snapshot["pct_expected_counted"], snapshot["precincts_reporting"])
 
     async def measure_lag(self) -> None:
+        self.metrics.races_polls_closed.set(self.room.races_polls_closed())
         consumer = self.app.consumer
         for tp in consumer.assignment():
             if tp.topic.endswith("-changelog"):

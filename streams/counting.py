@@ -75,6 +75,12 @@ class CountingRoom:
     def mark_all_dirty(self) -> None:
         self.dirty.update(self.tallies)
 
+    def races_polls_closed(self) -> int:
+        """Races whose polls have closed by source time (the latest live report seen) and that
+        are not certified: the ones that should be reporting, for the "no reports" alert."""
+        now = max((t.as_of_ms or 0 for k, t in self.tallies.items() if k.mode == "live"), default=0)
+        return sum(1 for d in self.book.definitions.values() if d.polls_close_ms <= now and not d.certified)
+
     def due_snapshots(self) -> Iterator[Snapshot]:
         """The latest snapshot of every dirty tally past its embargo, and of its dirty counties."""
         pending, self.dirty = self.dirty, set()

@@ -1,0 +1,99 @@
+"""The worker's derived state without Kafka: coalesced publishing, embargo, restore, polls closed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.contract import TallyKey, parse_expected_vote, parse_precinct_report, parse_race_definition
+from streams.counting import CountingRoom
+from streams.tally import decode_unit, encode_unit
+
+RACE = {"schema": "race-definition/1", "election_id": "e", "race_id": "president", "state": "MN",
+        "office": "U.S. President", "precincts_total": 3, "polls_close": "2024-11-06T02:00:00Z", "certified": False,
+        "candidates": [{"candidate_id": "harris", "name": "Kamala Harris", "party": "DFL"},
+                       {"candidate_id": "trump", "name": "Donald Trump", "party": "R"}]}
+LIVE = TallyKey("e", "president", "MN", "live")
+
+
+def report(unit: str, seq: int, at: str, harris: int, trump: int, county: str = "27053") -> Any:
+    return parse_precinct_report({
+        "schema": "precinct-result/1", "election_id": "e", "race_id": "president", "state": "MN",
+        "county_fips": county, "precinct_id": unit, "seq": seq, "reported_at": at,
+        "votes": {"harris": harris, "trump": trump}, "complete": True})
+
+
+def room_with_race() -> CountingRoom:
+    room = CountingRoom()
+    room.book.put_definition(parse_race_definition(RACE))
+    return room
+
+
+def test_many_reports_make_one_snapshot_per_key_per_round() -> None:
+    room = room_with_race()
+    for seq in range(5):
+        room.apply_report(report("p1", seq, "2024-11-06T03:00:00Z", 10 + seq, 5))
+    room.apply_report(report("p2", 0, "2024-11-06T03:05:00Z", 1, 2, county="27001"))
+    snaps = list(room.due_snapshots())
+    assert [(s.kind, s.key) for s in snaps] == [
+        ("state", "e/president/MN/live"), ("county", "e/president/MN/27001/live"),
+        ("county", "e/president/MN/27053/live")]
+    assert snaps[0].value["total_votes"] == 14 + 5 + 1 + 2
+    assert list(room.due_snapshots()) == []  # nothing new: nothing to send
+
+
+def test_nothing_is_released_before_polls_close_and_the_count_is_kept() -> None:
+    room = room_with_race()
+    room.apply_report(report("p1", 0, "2024-11-06T01:59:59Z", 10, 5))
+    assert list(room.due_snapshots()) == []
+    assert room.embargoed == {LIVE}
+    room.apply_report(report("p2", 0, "2024-11-06T02:00:00Z", 1, 1, county="27001"))
+    snaps = list(room.due_snapshots())
+    assert snaps[0].value["total_votes"] == 17  # the early count is tallied, just not released early
+    # the county whose only report came before polls close stays unpublished
+    assert [s.key for s in snaps if s.kind == "county"] == ["e/president/MN/27001/live"]
+    assert room.embargoed == set()
+
+
+def test_without_a_definition_nothing_is_published() -> None:
+    room = CountingRoom()
+    room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
+    assert list(room.due_snapshots()) == []
+
+
+def test_restored_room_republishes_the_same_snapshot_and_version() -> None:
+    room = room_with_race()
+    stored = {}
+    for unit, seq, h in (("p1", 0, 10), ("p1", 1, 12), ("p2", 0, 7)):
+        applied, _ = room.apply_report(report(unit, seq, "2024-11-06T03:00:00Z", h, 3))
+        assert applied.unit is not None
+        stored[unit] = encode_unit(applied.unit)
+    before = [s.value for s in room.due_snapshots() if s.kind == "state"]
+    again = room_with_race()
+    for unit, raw in stored.items():
+        again.restore(LIVE, unit, decode_unit(raw))
+    after = [s.value for s in again.due_snapshots() if s.kind == "state"]
+    assert after == before
+
+
+def test_an_expected_vote_revision_marks_its_race_and_raises_an_alert() -> None:
+    room = room_with_race()
+    room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
+    list(room.due_snapshots())
+    estimate = parse_expected_vote({"schema": "expected-vote/1", "election_id": "e", "race_id": "president",
+                                    "state": "MN", "expected_votes": 60, "seq": 1, "issued_at": "2024-11-06T03:01:00Z"})
+    taken, old = room.book.put_expected(estimate)
+    assert (taken, old) == (True, None)
+    alerts = room.expected_changed(old, estimate)
+    assert "expected_vote_revised" in {a.type for a in alerts}
+    snaps = list(room.due_snapshots())
+    assert snaps[0].value["expected_votes"] == 60
+    assert snaps[0].value["pct_expected_counted"] == 25.0
+    assert room.book.put_expected(estimate) == (False, estimate)  # the same seq again: dropped
+
+
+def test_races_polls_closed_follows_source_time() -> None:
+    room = room_with_race()
+    room.apply_report(report("p1", 0, "2024-11-06T01:00:00Z", 1, 1))
+    assert room.races_polls_closed() == 0
+    room.apply_report(report("p1", 1, "2024-11-06T02:30:00Z", 2, 1))
+    assert room.races_polls_closed() == 1
