@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import random
+import os
 import sys
+from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 import orjson
 
@@ -31,6 +31,7 @@ from streams.progress import Progress
 from streams.settings import Settings
 from streams.simulation.ballot import parse_targets, races_for
 from streams.simulation.geography import STATE_BY_POSTAL, STATES, State
+from streams.simulation.lines import Lines
 from streams.simulation.malformed import KIND_NAMES
 from streams.simulation.night import Night, Options, simulate_state
 
@@ -62,43 +63,56 @@ def build_night(args: argparse.Namespace, progress: Progress) -> Night:
     preset = PRESETS[args.preset]
     options = Options(args.election_id, args.mode, args.malformed, args.duplicates, args.out_of_order,
                       args.corrections)
-    night = Night(random.Random(args.seed), options)  # noqa: S311 - a simulation, reproducible by seed
-    targets = parse_targets(args.target)
     day_ms = int(datetime.fromisoformat(args.election_id).replace(tzinfo=UTC).timestamp() * 1000)
+    night = Night(args.seed, options, Lines(day_ms))
+    targets = parse_targets(args.target)
     states = list(layout(preset))
     for done, (state, counties, precincts) in enumerate(states):
         simulate_state(night, state, races_for(state, preset.senate, targets), counties, precincts, day_ms)
-        progress.update(len(night.lines), 0.5 * (done + 1) / len(states), f"generated {state.postal}")
+        progress.update(len(night.out), 0.5 * (done + 1) / len(states), f"generated {state.postal}")
     return night
 
 
-@contextmanager
-def open_output(path: Path) -> Iterator[IO[bytes] | gzip.GzipFile]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        # mtime=0 and no file name in the header: the same night gives the same bytes.
-        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                                    compresslevel=6) as f:
-            yield f
-    else:
-        with open(path, "wb") as f:
-            yield f
+# gzip level 1: ~3x faster than the default 6 at a 9% instead of 6% ratio on these lines. The
+# file is cut into independent gzip members (valid gzip; `gzip`, `zcat` and the replay read
+# them as one stream) so that every core compresses: zlib releases the GIL. Fixed cut points,
+# mtime 0 and no file name keep the bytes the same for the same night.
+GZIP_LEVEL = 1
+CHUNK_LINES = 50_000
+
+
+def gzip_members(blobs: Iterator[bytes]) -> Iterator[bytes]:
+    """Each blob as a gzip member, compressed on a thread pool, in order, a few in flight."""
+    workers = os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[bytes]] = deque()
+        for blob in blobs:
+            pending.append(pool.submit(gzip.compress, blob, GZIP_LEVEL, mtime=0))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def write_night(night: Night, path: Path, progress: Progress) -> int:
-    lines = night.sorted_lines()
-    batch = 20_000
-    with open_output(path) as f:
-        for start in range(0, len(lines), batch):
-            f.write(b"".join(lines[start:start + batch]))
-            progress.update(start + batch, 0.5 + 0.5 * min(1.0, (start + batch) / len(lines)), "writing")
+    lines = night.out.in_time_order()
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(lines), CHUNK_LINES):
+            progress.update(start, 0.5 + 0.5 * start / len(lines), "writing")
+            yield b"".join(lines[start:start + CHUNK_LINES])
+
+    with open(path, "wb") as f:
+        for blob in gzip_members(chunks()) if path.suffix == ".gz" else chunks():
+            f.write(blob)
     return len(lines)
 
 
 def write_truth(night: Night, args: argparse.Namespace, records: int) -> Path:
     path = Path(f"{args.out}.truth.json")
     truth = {"preset": args.preset, "seed": args.seed, "records": records,
-             "malformed_records": night.malformed_count, "malformed_kinds": list(KIND_NAMES),
+             "malformed_records": night.out.malformed_count, "malformed_kinds": list(KIND_NAMES),
              "races": dict(sorted(night.truth.items()))}
     path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n")
     return path
@@ -146,6 +160,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     records = write_night(night, args.out, progress)
     truth = write_truth(night, args, records)
     progress.close()
-    print(f"votewire simulate: wrote {records:,} records ({night.malformed_count:,} malformed) to {args.out}; "
+    print(f"votewire simulate: wrote {records:,} records ({night.out.malformed_count:,} malformed) to {args.out}; "
           f"truth in {truth}", file=sys.stderr)
     return 0
