@@ -56,10 +56,12 @@ def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
 
 @contextlib.contextmanager
 def running_worker(settings: Settings, log: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A `votewire worker`, yielded once faust says it is ready (recovered, consuming)."""
-    port = kafka_local.free_port()
-    with votewire_process(["worker"], votewire_env(settings, VOTEWIRE_WORKER_WEB_ADDR=f"127.0.0.1:{port}", **env),
-                          log) as proc:
+    """A `votewire worker`, yielded once faust says it is ready (recovered, consuming).
+
+    Its private metrics port is a free loopback one, unless `env` names VOTEWIRE_WORKER_WEB_ADDR
+    (a test that scrapes the worker needs to know where)."""
+    env = {"VOTEWIRE_WORKER_WEB_ADDR": f"127.0.0.1:{kafka_local.free_port()}", **env}
+    with votewire_process(["worker"], votewire_env(settings, **env), log) as proc:
         wait_for(lambda: "[^Worker]: Ready" in log.read_text(errors="replace"), 120, every_s=0.3,
                  what="worker ready", alive=proc)
         yield proc

@@ -1,26 +1,25 @@
-"""The live board in a real headless Chromium (Debian's), while snapshots are being produced.
+"""The live board in a real headless Chromium (Debian's), fed by the real pipeline.
 
-It must show Minnesota's readout, change it live as newer snapshots arrive over /v1/stream,
-and leave a screenshot in test-artifacts/board.png for a human to look at.
+A `votewire worker` and a `votewire gateway` run as child processes on the session broker;
+the bundled Minnesota 2024 night is replayed into them while the board is open. The board
+must show Minnesota's president readout, change it live as newer snapshots arrive over
+/v1/stream, end on the official result, and leave a screenshot in test-artifacts/board.png
+for a human to look at.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from streams.gateway.examples import alert, state_result
-from streams.gateway.live import LiveResults
-from streams.gateway.server import start_gateway
-from streams.kafka_local import free_port
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from tests.integration.pipeline import MN_OFFICIAL_READOUT, MN_PRESIDENT, live_pipeline, replay_mn_night
 
 pytestmark = pytest.mark.browser
 
@@ -28,73 +27,70 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-MN_READOUT = '[data-key="2024-11-05/president/MN/live"] .readout'
+MN_READOUT = f'[data-key="{MN_PRESIDENT}"] .readout'
+SHOWN = "([sel]) => document.querySelector(sel) !== null"
 CHANGED = "([sel, before]) => { const el = document.querySelector(sel); return el && el.textContent !== before; }"
-# Minnesota 2024, scaled by how much of the vote is in.
-MN_FINAL = {"harris": 1_656_979, "trump": 1_519_032, "oliver": 13_458}
-WI_FINAL = {"harris": 1_668_229, "trump": 1_697_626, "oliver": 10_606}
+IS = "([sel, want]) => { const el = document.querySelector(sel); return el && el.textContent === want; }"
+# Every MN readout the board shows, in order, kept in the page as `window.mnReadouts`.
+RECORD_READOUTS = """
+window.mnReadouts = [];
+new MutationObserver(() => {
+  const el = document.querySelector(SELECTOR);
+  const seen = window.mnReadouts;
+  if (el && seen[seen.length - 1] !== el.textContent) seen.push(el.textContent);
+}).observe(document, {childList: true, subtree: true});
+""".replace("SELECTOR", json.dumps(MN_READOUT))
+# The first snapshot after polls close has no votes yet: that is the real night.
+READOUT = re.compile(r"^(No votes counted yet|\w+ \d+\.\d% · \w+ \d+\.\d%) · \d+% of expected vote counted$")
 
 
-def counted(final: dict[str, int], share: float) -> dict[str, int]:
-    return {c: int(v * share) for c, v in final.items()}
-
-
-async def send(producer: AIOKafkaProducer, settings: Settings, topic: str, message: dict[str, Any]) -> None:
-    key = f"{message['election_id']}/{message['race_id']}/{message['state']}"
-    if topic != "results-alerts":
-        key += f"/{message['mode']}"
-    await producer.send_and_wait(settings.topic(topic), orjson.dumps(message), key=key.encode())
-
-
-async def produce_night(settings: Settings, steps: int, pause_s: float) -> None:
-    """Snapshots climbing towards the final count, one version per step."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
-    await producer.start()
+async def wait_until(page: Page, predicate: str, arg: list[str], timeout_s: float, what: str) -> None:
+    """Wait for `predicate(arg)` in the page; at the deadline, fail with the readouts seen so far."""
     try:
-        for version in range(1, steps + 1):
-            share = 0.3 + 0.6 * version / steps
-            at = f"2024-11-06T0{2 + version // 30}:{(version * 2) % 60:02d}:00Z"
-            await send(producer, settings, "state-results",
-                       state_result("MN", version, counted(MN_FINAL, share), expected=3_300_000, as_of=at))
-            await send(producer, settings, "state-results",
-                       state_result("WI", version, counted(WI_FINAL, share), expected=3_450_000, as_of=at))
-            if version in (2, steps // 2):
-                await send(producer, settings, "results-alerts",
-                           alert(f"milestone-{version}", "MN", at=at, kind="counted_milestone",
-                                 message=f"{round(100 * share)}% of the expected vote is counted in Minnesota."))
-            await asyncio.sleep(pause_s)
-    finally:
-        await producer.stop()
+        await page.wait_for_function(predicate, arg=arg, timeout=timeout_s * 1000)
+    except PlaywrightTimeoutError:
+        seen = await page.evaluate("window.mnReadouts")
+        raise AssertionError(f"{what} not within {timeout_s:.0f} s; MN readouts seen: {seen}") from None
 
 
-def test_board_shows_minnesota_changing_live(settings: Settings) -> None:
-    async def scenario() -> tuple[str, str]:
-        await ensure_topics(settings)
-        port = free_port()
-        gateway = await start_gateway(LiveResults(), f"127.0.0.1:{port}", settings)
-        night = asyncio.create_task(produce_night(settings, steps=40, pause_s=0.15))
-        try:
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+# Inside the five minutes a test may take: starting the pipeline, the night, the checks.
+@pytest.mark.timeout(290)
+def test_board_shows_minnesota_changing_live_to_the_official_result(settings: Settings, tmp_path: Path) -> None:
+    async def scenario(board_url: str) -> tuple[list[str], str, bool]:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
                 page = await browser.new_page(viewport={"width": 1600, "height": 900})
-                await page.goto(f"http://127.0.0.1:{port}/", timeout=15_000)
-                readout = page.locator(MN_READOUT)
-                await readout.wait_for(timeout=30_000)
-                first = await readout.inner_text()
-                await page.wait_for_function(CHANGED, arg=[MN_READOUT, first], timeout=30_000)
-                await asyncio.wait_for(night, 60)
-                await page.wait_for_timeout(500)  # the last snapshot's repaint
+                await page.add_init_script(RECORD_READOUTS)
+                night = asyncio.create_task(replay_mn_night(settings))
+                try:
+                    await page.goto(board_url, timeout=30_000)
+                    readout = page.locator(MN_READOUT)
+                    await wait_until(page, SHOWN, [MN_READOUT], 90, "an MN president readout")
+                    first = await readout.inner_text()
+                    await wait_until(page, CHANGED, [MN_READOUT, first], 90, "a change of the MN readout")
+                    changed_during_replay = not night.done()
+                    await wait_until(page, IS, [MN_READOUT, MN_OFFICIAL_READOUT], 150, "the official MN readout")
+                    stats = await asyncio.wait_for(night, 60)
+                finally:
+                    night.cancel()
+                assert stats.bad_lines == 0
                 last = await readout.inner_text()
+                seen = await page.evaluate("window.mnReadouts")
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+            finally:
                 await browser.close()
-                return first, last
-        finally:
-            night.cancel()
-            await gateway.cleanup()
+        return seen, last, changed_during_replay
 
-    first, last = asyncio.run(asyncio.wait_for(scenario(), 150))
-    assert first.startswith("Harris ")
-    assert first != last
-    assert last == state_result("MN", 40, counted(MN_FINAL, 0.9), expected=3_300_000)["readout"]
+    with live_pipeline(settings, tmp_path) as pipeline:
+        seen, last, changed_during_replay = asyncio.run(asyncio.wait_for(scenario(f"{pipeline.gateway_url}/"), 240))
+    assert changed_during_replay, "the readout only changed after the replay had ended"
+    assert last == MN_OFFICIAL_READOUT
+    assert seen[-1] == MN_OFFICIAL_READOUT
+    assert len(seen) >= 5, seen  # live updates, not one jump to the end
+    assert all(READOUT.match(text) for text in seen), seen
+    # On the night Trump led the early count and Harris overtook him: the board showed both.
+    assert any(text.startswith("Trump ") for text in seen), seen
+    assert MN_OFFICIAL_READOUT not in seen[:-1], seen
     assert (ARTIFACTS / "board.png").stat().st_size > 10_000
