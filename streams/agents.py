@@ -27,7 +27,7 @@ from streams.contract import Alert, PrecinctReport
 from streams.counting import CountingRoom
 from streams.deadletter import dead_letter_headers
 from streams.errors import InvalidRecord
-from streams.metrics import WorkerMetrics, serve_metrics, worker_metrics
+from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
 from streams.settings import Settings
 from streams.tally import decode_unit, encode_unit, split_unit_table_key, unit_table_key
 
@@ -45,6 +45,9 @@ class TallyWorker:
         self.metrics: WorkerMetrics = worker_metrics(registry)
         self.book_ready = asyncio.Event()
         self._home_partition: dict[str, int] = {}
+        # Labelled children looked up once: `.labels()` on every record is measurable.
+        self.outcome_counters = {o: self.metrics.reports.labels(outcome=o) for o in REPORT_OUTCOMES}
+        self.snapshot_counters = {k: self.metrics.snapshots.labels(kind=k) for k in SNAPSHOT_KINDS}
         self._register()
 
     def _register(self) -> None:
@@ -104,7 +107,7 @@ class TallyWorker:
 
     def apply(self, report: PrecinctReport) -> None:
         applied, alerts = self.room.apply_report(report)
-        self.metrics.report(applied.outcome)
+        self.outcome_counters[applied.outcome].inc()
         if applied.unit is not None:
             self.units[unit_table_key(report).encode()] = encode_unit(applied.unit)
             self.metrics.last_report_ts.set(report.reported_ms / 1000)
@@ -121,7 +124,7 @@ class TallyWorker:
     def dead_letter(self, message: Any, error: InvalidRecord) -> None:
         headers = dead_letter_headers(error, message.topic, message.partition, message.offset)
         self.topics.dead_letters.send_soon(key=message.key, value=message.value, headers=headers)
-        self.metrics.report("dead_letter")
+        self.outcome_counters["dead_letter"].inc()
         self.metrics.dead_letters.labels(topic=message.topic, error=error.kind).inc()
 
     def send_alerts(self, alerts: list[Alert]) -> None:
@@ -134,19 +137,22 @@ class TallyWorker:
     async def publish_snapshots(self) -> None:
         if not self.book_ready.is_set():
             return
-        sent = []
         started = time.perf_counter()
+        sent = 0
         for snap in self.room.due_snapshots():
             topic = self.topics.state_results if snap.kind == "state" else self.topics.county_results
-            sent.append(await topic.send(key=snap.key.encode(), value=orjson.dumps(snap.value)))
-            self.metrics.snapshots.labels(kind=snap.kind).inc()
+            # send_soon: buffered, no await per snapshot; the producer batches them and faust
+            # flushes it before committing offsets.
+            topic.send_soon(key=snap.key.encode(), value=orjson.dumps(snap.value))
+            self.snapshot_counters[snap.kind].inc()
+            sent += 1
             if snap.kind == "state":
                 self.note_progress(snap.value)
         if sent:
-            await asyncio.gather(*sent)  # acked by the broker
-            elapsed = time.perf_counter() - started
-            for _ in sent:
-                self.metrics.publish_seconds.observe(elapsed / len(sent))
+            await self.app.producer.flush()  # the round is published when the broker has it
+            per_snapshot = (time.perf_counter() - started) / sent
+            for _ in range(sent):
+                self.metrics.publish_seconds.observe(per_snapshot)
         self.metrics.embargoed.set(len(self.room.embargoed))
 
     def note_progress(self, snapshot: dict[str, Any]) -> None:
