@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with children(settings) as gateway_url:
             print(f"board: {gateway_url}/   (topic prefix {settings.topic_prefix})", flush=True)
             final = asyncio.run(replay_and_watch(settings, args))
-            print(f"final: {final}", flush=True)
+            print(f"final readouts:\n{final}", flush=True)
             if not args.exit_when_done:
                 print("serving the board; Ctrl-C stops the worker, the gateway and the broker it started", flush=True)
                 _wait_forever()
@@ -108,14 +108,15 @@ class ReadoutPrinter:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.latest_line = "(no snapshot yet)"
+        self.latest_lines: dict[bytes, str] = {}
         self.latest_at = time.monotonic()
 
     async def settled(self, quiet_s: float = 8.0) -> str:
-        """Once the replay is done: the latest line after `quiet_s` seconds without a new snapshot."""
+        """Once the replay is done: the latest line of every race after `quiet_s` seconds
+        without a new snapshot."""
         while time.monotonic() - self.latest_at < quiet_s:  # noqa: ASYNC110 - quiet is the absence of events
             await asyncio.sleep(0.5)
-        return self.latest_line
+        return "\n".join(self.latest_lines[k] for k in sorted(self.latest_lines)) or "(no snapshot)"
 
     async def follow(self) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -131,6 +132,7 @@ class ReadoutPrinter:
                 if shown.get(message.key) != snap["readout"]:
                     shown[message.key] = snap["readout"]
                     print(line, flush=True)
-                self.latest_line, self.latest_at = line, time.monotonic()
+                self.latest_lines[message.key] = line
+                self.latest_at = time.monotonic()
         finally:
             await consumer.stop()
