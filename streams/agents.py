@@ -72,11 +72,15 @@ class TallyWorker:
         await book_reader.follow_race_book(self.settings, self)
 
     async def serve_private_web(self) -> None:
-        runner = await serve_metrics(self.settings.worker_web_addr, self.registry)
+        runner = await serve_metrics(self.settings.worker_web_addr, self.registry, ready=self.is_ready)
         try:
             await asyncio.Event().wait()  # until the worker stops and cancels this task
         finally:
             await runner.cleanup()
+
+    def is_ready(self) -> bool:
+        """Caught up with the race book, and not in a rebalance (so reports are being consumed)."""
+        return self.book_ready.is_set() and not self.app.rebalancing
 
     async def restore_from_table(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Rebuild every tally from the table (after a restart or a rebalance) and re-publish."""

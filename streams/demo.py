@@ -15,12 +15,14 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
 from streams import contract, kafka_local
+from streams.errors import SetupError
 from streams.replay import replay_files
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -40,8 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_(topic_prefix=settings.topic_prefix or f"demo{int(time.time())}.")
     broker = kafka_local.LocalBroker(settings)
-    started_broker = kafka_local.running_pid(broker) is None
-    print(kafka_local.start(broker), flush=True)
+    if asyncio.run(kafka_local.metadata_ready(settings.bootstrap)):
+        started_broker = False  # someone's broker already answers there: use it, leave it running
+        print(f"using the Kafka broker at {settings.bootstrap}", flush=True)
+    else:
+        started_broker = True
+        print(kafka_local.start(broker), flush=True)
     try:
         with children(settings) as gateway_url:
             print(f"board: {gateway_url}/   (topic prefix {settings.topic_prefix})", flush=True)
@@ -72,8 +78,10 @@ def children(settings: Settings) -> Iterator[str]:
     logs = Path(settings.data_dir) / "demo-logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs = [_spawn(["worker"], env, logs / "worker.log"), _spawn(["gateway"], env, logs / "gateway.log")]
-    print(f"worker and gateway started (logs in {logs})", flush=True)
     try:
+        _wait_ready(f"http://{settings.worker_web_addr}/readyz", procs[0], logs / "worker.log")
+        _wait_ready(f"http://{settings.gateway_addr}/readyz", procs[1], logs / "gateway.log")
+        print(f"worker and gateway ready (logs in {logs})", flush=True)
         yield f"http://{settings.gateway_addr}"
     finally:
         for proc in procs:
@@ -83,6 +91,19 @@ def children(settings: Settings) -> Iterator[str]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, deadline_s: float = 180.0) -> None:
+    """Replaying before the worker consumes would only squash the night into one snapshot."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise SetupError(f"{log.stem} exited with {proc.returncode}; see {log}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback
+            if answer.status == 200:
+                return
+        time.sleep(0.3)
+    raise SetupError(f"{url} not ready after {deadline_s:.0f}s; see {log}")
 
 
 def _spawn(verb: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

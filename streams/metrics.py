@@ -148,6 +148,14 @@ async def handle_healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
+def readiness_handler(ready: Callable[[], bool]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle_readyz(request: web.Request) -> web.Response:
+        del request
+        return web.Response(text="ready\n") if ready() else web.Response(status=503, text="not ready\n")
+
+    return handle_readyz
+
+
 def metrics_app(registry: CollectorRegistry) -> web.Application:
     """/metrics and /healthz, nothing else (design rule 8: no table pages on the worker port)."""
     app = web.Application()
@@ -156,10 +164,17 @@ def metrics_app(registry: CollectorRegistry) -> web.Application:
     return app
 
 
-async def serve_metrics(addr: str, registry: CollectorRegistry) -> web.AppRunner:
-    """Serve `metrics_app` on `addr` (host:port, loopback by default); `await runner.cleanup()` stops it."""
+async def serve_metrics(addr: str, registry: CollectorRegistry,
+                        ready: Callable[[], bool] | None = None) -> web.AppRunner:
+    """Serve `metrics_app` on `addr` (host:port, loopback by default); `await runner.cleanup()` stops it.
+
+    With `ready`, also `/readyz`: 200 when it returns True, else 503 (a worker is ready once it
+    has caught up with the race book and is consuming reports)."""
     host, port = split_addr(addr, "VOTEWIRE_WORKER_WEB_ADDR")
-    runner = web.AppRunner(metrics_app(registry), access_log=None)
+    app = metrics_app(registry)
+    if ready is not None:
+        app.router.add_get("/readyz", readiness_handler(ready))
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
