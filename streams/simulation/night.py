@@ -2,8 +2,9 @@
 
 Each state's night comes from its own `random.Random`, seeded by the night's seed and the
 state's postal code, so a seed gives the same records byte for byte (and a state the same
-records whatever else the preset holds). Each record becomes its recording line at once
-(bytes, no per-record objects kept) and is sorted by delivery time at the end. Precincts and
+records whatever else the preset holds, whichever process makes it). Each record becomes its
+recording line at once (bytes, no per-record objects kept); a state's lines are sorted by
+delivery time when it is done. Precincts and
 their reporting times are in `places`, the precinct reports in `reports`.
 The truth (final totals) comes from the votes generated here, never from re-reading the output.
 """
@@ -22,21 +23,31 @@ from streams.simulation.lines import Lines
 from streams.simulation.places import Precinct, state_precincts
 from streams.simulation.reports import Options, RaceReports, final_votes, precinct_reports
 
-__all__ = ["Night", "Options", "simulate_state"]
+__all__ = ["NightOutput", "Options", "simulate_state"]
 
 
 @dataclass
 class Night:
-    """Accumulates the night's lines and its truth."""
+    """One state's night as it is made: its lines and its truth."""
 
-    seed: int
+    rng: random.Random
     options: Options
     out: Lines
     truth: dict[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)
 
-    def rng_for(self, state: State) -> random.Random:
-        return random.Random(f"{self.seed}/{state.postal}")  # noqa: S311 - a simulation, reproducible by seed
+
+@dataclass
+class NightOutput:
+    """What a night, or one state of it, made: its lines (sorted by time per state) and its
+    truth per race key."""
+
+    out: Lines
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, part: NightOutput) -> None:
+        self.out.extend(part.out)
+        self.truth.update(part.truth)
 
 
 def race_definition(night: Night, race: Race, precincts_total: int, close_ms: int,
@@ -59,10 +70,10 @@ ESTIMATES = ((-30 * MINUTE_MS, 0.06), (2 * HOUR_MS, 0.03), (6 * HOUR_MS, 0.015),
              (3 * DAY_MS, 0.003))
 
 
-def expected_votes(night: Night, rng: random.Random, race: Race, key: str, county_totals: dict[str, int],
+def expected_votes(night: Night, race: Race, key: str, county_totals: dict[str, int],
                    close_ms: int, last_ms: int) -> None:
     """Estimates revised as the night goes on (higher seq each), the last one exact."""
-    total = sum(county_totals.values())
+    rng, total = night.rng, sum(county_totals.values())
     issues = [(close_ms + at, sd) for at, sd in ESTIMATES if close_ms + at < last_ms] + [(last_ms + MINUTE_MS, 0.0)]
     for seq, (at_ms, sd) in enumerate(issues):
         factor = rng.gauss(1, sd) if sd else 1.0
@@ -88,24 +99,28 @@ def county_totals(places: list[Precinct], finals: list[list[int]]) -> dict[str, 
     return totals
 
 
-def simulate_race(night: Night, rng: random.Random, race: Race, places: list[Precinct], close_ms: int) -> None:
+def simulate_race(night: Night, race: Race, places: list[Precinct], close_ms: int) -> None:
     finals = final_votes(race, places)
     key = contract.race_key(night.options.election_id, race.race_id, race.state.postal)
     night.out.add_value(close_ms - 3 * HOUR_MS, contract.RACE_DEFINITIONS, key,
                         race_definition(night, race, len(places), close_ms, certified=False))
-    reports = RaceReports.of(rng, night.clock, night.options, race, key)
+    reports = RaceReports.of(night.rng, night.clock, night.options, race, key)
     last_ms = max(precinct_reports(night.out, reports, p, final) for p, final in zip(places, finals, strict=True))
-    expected_votes(night, rng, race, key, county_totals(places, finals), close_ms, last_ms)
+    expected_votes(night, race, key, county_totals(places, finals), close_ms, last_ms)
     night.out.add_value(last_ms + 2 * MINUTE_MS, contract.RACE_DEFINITIONS, key,
                         race_definition(night, race, len(places), close_ms, certified=True))
     night.truth[f"{key}/{night.options.mode}"] = race_truth(race, finals)
 
 
-def simulate_state(night: Night, state: State, races: list[Race], counties: int, precincts: int,
-                   day_ms: int) -> None:
-    """Every record of one state's night. `day_ms` is election day, 00:00 UTC."""
+def simulate_state(seed: int, options: Options, state: State, races: list[Race], counties: int, precincts: int,
+                   day_ms: int) -> NightOutput:
+    """Every record of one state's night. `day_ms` is election day, 00:00 UTC. A state needs
+    nothing from another, so states can be made in parallel (see `streams.simulate`)."""
     close_ms = day_ms + int((state.close_et + 5) * HOUR_MS)  # Eastern Standard Time is UTC-5 in November
-    rng = night.rng_for(state)
+    rng = random.Random(f"{seed}/{state.postal}")  # noqa: S311 - a simulation, reproducible by seed
+    night = Night(rng, options, Lines(day_ms))
     places = state_precincts(rng, night.clock, state, counties, precincts, close_ms)
     for race in races:
-        simulate_race(night, rng, race, places, close_ms)
+        simulate_race(night, race, places, close_ms)
+    night.out.sort()
+    return NightOutput(night.out, night.truth)

@@ -24,7 +24,7 @@ from streams.simulation.ballot import Race
 from streams.simulation.clock import HOUR_MS, Clock, seconds
 from streams.simulation.lines import SERIAL_BITS, Lines
 from streams.simulation.malformed import malformed_payload
-from streams.simulation.places import EARLY_TILT, Plan, Precinct
+from streams.simulation.places import EARLY_TILT, Precinct
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,10 @@ def final_votes(race: Race, places: Sequence[Precinct]) -> list[list[int]]:
     return [list(map(round, map(mul, row, factors))) for row in raw]
 
 
-def cumulative_votes(plan: Plan, final: list[int]) -> list[list[int]]:
-    """The cumulative votes at each report of `plan`, in report order; the last is `final`.
+def cumulative_votes(p: Precinct, final: list[int]) -> list[list[int]]:
+    """The cumulative votes at each report of `p`, in report order; the last is `final`.
     Rounding a non-decreasing share of a count is non-decreasing too: counts never go down."""
-    return [*(list(map(round, map(mul, final, shares))) for shares in plan.shares), final]
+    return [*(list(map(round, map(mul, final, shares))) for shares in p.shares), final]
 
 
 def with_correction(rng: random.Random, clock: Clock, rows: list[list[int]], times: Sequence[int],
@@ -113,10 +113,10 @@ class RaceReports:
 def report_rows(race: RaceReports, p: Precinct, final: list[int]) -> tuple[Sequence[int], Sequence[bytes],
                                                                              list[list[int]]]:
     """(times, stamps, cumulative votes) of each report of one precinct in one race."""
-    rows = cumulative_votes(p.plan, final)
+    rows = cumulative_votes(p, final)
     if race.rng.random() < race.options.corrections:
-        return with_correction(race.rng, race.clock, rows, p.plan.times, p.plan.stamps)
-    return p.plan.times, p.plan.stamps, rows
+        return with_correction(race.rng, race.clock, rows, p.times, p.stamps)
+    return p.times, p.stamps, rows
 
 
 def precinct_reports(out: Lines, race: RaceReports, p: Precinct, final: list[int]) -> int:
