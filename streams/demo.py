@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,7 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop everything once the final snapshot is printed (default: keep serving until Ctrl-C)")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the demo the way Ctrl-C does: children first
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = settings.with_(topic_prefix=settings.topic_prefix or f"demo{int(time.time())}.")
     broker = kafka_local.LocalBroker(settings)
     if asyncio.run(kafka_local.metadata_ready(settings.bootstrap)):
