@@ -8,7 +8,12 @@ Writes a recording (JSON Lines, gzip for `.gz`) that `votewire replay` sends: ra
 expected votes, and precinct reports with duplicates, out-of-order deliveries, downward
 corrections and, on request, malformed records. Beside it, `FILE.truth.json` holds the final
 totals per `{election_id}/{race_id}/{state}/{mode}` as the generator made them, to check a
-worker's output against. The same seed gives the same file, byte for byte.
+worker's output against. The same seed gives the same file, byte for byte, whatever `--jobs`.
+
+Speed: states are made in parallel processes (`--jobs`, default one per CPU), each from its
+own seeded generator; the parent merges their time-sorted lines and writes them on a thread
+(gzip at level 1, compressed on every core). The us preset's ~1M records take well under ten
+seconds on two cores (`bench/bench_simulate.py`); `.jsonl` is a little faster than `.jsonl.gz`.
 """
 
 from __future__ import annotations
