@@ -11,22 +11,20 @@ how long a bare aiokafka consumer takes to read the same precinct-results topic.
     .venv/bin/python bench/bench_worker.py --preset us          # ~1M records, several minutes
     .venv/bin/python bench/bench_worker.py --file night.jsonl.gz --truth night.jsonl.gz.truth.json
 
-The broker: a local single node on a free port in a temporary directory (1 GiB heap), or the
-one named by VOTEWIRE_BENCH_BOOTSTRAP.
+The broker: a local single node on a free port in a temporary directory, or the one named by
+VOTEWIRE_BENCH_BOOTSTRAP (the same as bench_replay.py's).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,25 +32,10 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_replay import machine
+from bench.bench_replay import broker, machine
 from streams import kafka_local
 from streams.replay import replay_files
 from streams.settings import Settings
-
-
-@contextlib.contextmanager
-def broker(tmp: Path) -> Iterator[str]:
-    given = os.environ.get("VOTEWIRE_BENCH_BOOTSTRAP")
-    if given:
-        yield given
-        return
-    local = kafka_local.LocalBroker(Settings.from_env(bootstrap=f"127.0.0.1:{kafka_local.free_port()}",
-                                                      data_dir=str(tmp), kafka_heap="1g"))
-    print(kafka_local.start(local), flush=True)
-    try:
-        yield local.bootstrap
-    finally:
-        kafka_local.stop(local)
 
 
 def simulate(preset: str, out: Path) -> tuple[Path, Path]:
@@ -115,7 +98,7 @@ async def bare_consumer_seconds(settings: Settings) -> tuple[float, int]:
 def run(args: argparse.Namespace, tmp: Path) -> None:
     recording, truth_path = (args.file, args.truth) if args.file else simulate(args.preset, tmp / "night.jsonl.gz")
     truth = orjson.loads(truth_path.read_bytes())["races"]
-    with broker(tmp / "kafka") as bootstrap:
+    with broker(tmp) as bootstrap:
         tag = uuid.uuid4().hex[:8]
         settings = Settings.from_env({}, bootstrap=bootstrap, topic_prefix=f"bench{tag}.", app_id=f"bench-{tag}",
                                      data_dir=str(tmp / "worker"), partitions=args.partitions)
