@@ -1,12 +1,11 @@
-"""kcat, a client that is not ours, reads `state-results` as newsroom systems would.
+"""kcat, a client that is not ours, reads what the worker published, as newsroom systems would.
 
-Its `-J` envelopes carry the snapshot JSON verbatim; when schemas/state-result.schema.json is
-there, every snapshot must validate against it.
+Its `-J` envelopes carry each record's JSON verbatim; every state and county snapshot the
+worker wrote for the bundled Minnesota night must validate against the contract's schemas.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -14,31 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from streams.gateway.examples import state_result
+from streams.demo import BUNDLED_NIGHT
+from streams.replay import replay_files
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from tests.integration.harness import run, running_worker
+from tests.integration.test_worker_mn import wait_for_official
 
-SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "state-result.schema.json"
-CONTRACT_FIELDS = {"election_id", "race_id", "state", "mode", "version", "as_of", "candidates", "total_votes",
-                   "leader", "margin_votes", "margin_pct", "expected_votes", "pct_expected_counted",
-                   "votes_remaining", "precincts_reporting", "precincts_total", "pct_precincts_reporting",
-                   "swing", "out_of_reach", "certified", "readout"}
-
-
-async def produce(settings: Settings, snapshots: list[dict[str, Any]]) -> None:
-    await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
-    await producer.start()
-    try:
-        for s in snapshots:
-            key = f"{s['election_id']}/{s['race_id']}/{s['state']}/{s['mode']}".encode()
-            await producer.send_and_wait(settings.topic("state-results"), orjson.dumps(s), key=key)
-    finally:
-        await producer.stop()
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def kcat_read(settings: Settings, topic: str) -> list[dict[str, Any]]:
@@ -50,17 +33,20 @@ def kcat_read(settings: Settings, topic: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
-def test_kcat_reads_state_results_that_match_the_contract(settings: Settings) -> None:
-    sent = [state_result("MN", version=1), state_result("MN", version=2), state_result("WI", version=1)]
-    asyncio.run(asyncio.wait_for(produce(settings, sent), 60))
-    envelopes = kcat_read(settings, settings.topic("state-results"))
-    assert len(envelopes) == 3
-    snapshots = [json.loads(e["payload"]) for e in envelopes]
-    assert sorted(snapshots, key=lambda s: (s["state"], s["version"])) == sent
-    for envelope, snapshot in zip(envelopes, snapshots, strict=True):
-        assert envelope["key"] == f"2024-11-05/president/{snapshot['state']}/live"
-        assert set(snapshot) >= CONTRACT_FIELDS
-    if SCHEMA.exists():
-        schema = json.loads(SCHEMA.read_text())
-        for snapshot in snapshots:
+def test_kcat_reads_worker_snapshots_that_match_the_schemas(settings: Settings, tmp_path: Path) -> None:
+    with running_worker(settings, tmp_path / "worker.log") as worker:
+        run(replay_files(settings, [BUNDLED_NIGHT], speed=None, max_gap=None, progress=False))
+        wait_for_official(settings, worker)
+    for topic, schema_name in (("state-results", "state-result"), ("county-results", "county-result")):
+        envelopes = kcat_read(settings, settings.topic(topic))
+        assert envelopes, f"kcat read nothing from {topic}"
+        schema = json.loads((SCHEMAS / f"{schema_name}.schema.json").read_text())
+        for envelope in envelopes:
+            snapshot = json.loads(envelope["payload"])
             jsonschema.validate(snapshot, schema)
+            mode = snapshot["mode"]
+            county = f"/{snapshot['county_fips']}" if topic == "county-results" else ""
+            assert envelope["key"] == f"2024-11-05/{snapshot['race_id']}/MN{county}/{mode}"
+    finals = [json.loads(e["payload"]) for e in kcat_read(settings, settings.topic("state-results"))]
+    assert max((s for s in finals if s["race_id"] == "president"), key=lambda s: s["version"])["readout"] == \
+        "Harris 50.9% · Trump 46.7% · 100% of expected vote counted"
