@@ -102,27 +102,35 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         tag = uuid.uuid4().hex[:8]
         settings = Settings.from_env({}, bootstrap=bootstrap, topic_prefix=f"bench{tag}.", app_id=f"bench-{tag}",
                                      data_dir=str(tmp / "worker"), partitions=args.partitions)
-        env = {**os.environ, "VOTEWIRE_BOOTSTRAP": bootstrap, "VOTEWIRE_TOPIC_PREFIX": settings.topic_prefix,
-               "VOTEWIRE_APP_ID": settings.app_id, "VOTEWIRE_DATA_DIR": settings.data_dir,
-               "VOTEWIRE_PARTITIONS": str(args.partitions),
-               "VOTEWIRE_WORKER_WEB_ADDR": f"127.0.0.1:{kafka_local.free_port()}"}
-        log = tmp / "worker.log"
-        with open(log, "wb") as out:
-            worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=out,
-                                      stderr=subprocess.STDOUT)
+        workers = [start_worker(settings, tmp, i) for i in range(args.workers)]
         try:
-            while "[^Worker]: Ready" not in log.read_text(errors="replace"):
-                if worker.poll() is not None:
-                    raise SystemExit(f"worker exited; see {log}")
-                time.sleep(0.2)
-            report(args, settings, recording, truth, worker)
+            for worker, log in workers:
+                while "[^Worker]: Ready" not in log.read_text(errors="replace"):
+                    if worker.poll() is not None:
+                        raise SystemExit(f"worker exited; see {log}")
+                    time.sleep(0.2)
+            report(args, settings, recording, truth, [w for w, _ in workers])
         finally:
-            worker.terminate()
-            worker.wait(timeout=60)
+            for worker, _ in workers:
+                worker.terminate()
+                worker.wait(timeout=60)
+
+
+def start_worker(settings: Settings, tmp: Path, index: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """One `votewire worker` of the group (same app id: they share the partitions)."""
+    env = {**os.environ, "VOTEWIRE_BOOTSTRAP": settings.bootstrap, "VOTEWIRE_TOPIC_PREFIX": settings.topic_prefix,
+           "VOTEWIRE_APP_ID": settings.app_id, "VOTEWIRE_DATA_DIR": f"{settings.data_dir}-{index}",
+           "VOTEWIRE_PARTITIONS": str(settings.partitions),
+           "VOTEWIRE_WORKER_WEB_ADDR": f"127.0.0.1:{kafka_local.free_port()}"}
+    log = tmp / f"worker{index}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    return proc, log
 
 
 def report(args: argparse.Namespace, settings: Settings, recording: Path, truth: dict[str, Any],
-           worker: subprocess.Popen[bytes]) -> None:
+           workers: list[subprocess.Popen[bytes]]) -> None:
     began = time.perf_counter()
     stats = asyncio.run(replay_files(settings, [recording], speed=None, max_gap=None, progress=False))
     replayed = time.perf_counter() - began
@@ -134,11 +142,12 @@ def report(args: argparse.Namespace, settings: Settings, recording: Path, truth:
     bare_s, bare_n = asyncio.run(bare_consumer_seconds(settings))
     print(f"command: {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
-    print(f"records: {stats.sent:,} ({bare_n:,} precinct-results), partitions {args.partitions}")
+    print(f"records: {stats.sent:,} ({bare_n:,} precinct-results), partitions {args.partitions}, "
+          f"workers {len(workers)}")
     print(f"replay --max: {replayed:.1f} s ({stats.sent / replayed:,.0f} records/s)")
     print(f"exact final snapshots: {good}/{len(truth)} race/states after {exact:.1f} s from the first record "
           f"({stats.sent / exact:,.0f} records/s end to end)")
-    print(f"worker peak memory (VmHWM): {peak_rss_mib(worker.pid):,.0f} MiB")
+    print(f"worker peak memory (VmHWM): {', '.join(f'{peak_rss_mib(w.pid):,.0f}' for w in workers)} MiB")
     print(f"yardstick, bare aiokafka consumer over precinct-results: {bare_s:.1f} s ({bare_n / bare_s:,.0f} records/s)")
 
 
@@ -148,6 +157,7 @@ def main() -> None:
     parser.add_argument("--file", type=Path, help="a recording instead of a simulated night (needs --truth)")
     parser.add_argument("--truth", type=Path, help="truth file for --file")
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds to wait for exact snapshots")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="votewire-bench-") as tmp:
