@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from streams import kafka_local
 from streams.replay import replay_files
 from streams.settings import Settings
 from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
@@ -26,17 +28,26 @@ def expected(truth: dict[str, Any]) -> dict[str, Any]:
             "votes": {c: n for c, n in truth["votes"].items() if n}}
 
 
-def test_simulated_night_ends_at_its_truth(settings: Settings, tmp_path: Path) -> None:
+def simulate_tiny(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     night = tmp_path / "night.jsonl.gz"
     subprocess.run([sys.executable, "-m", "streams.cli", "simulate", "--preset", "tiny", "--seed", "11",
                     "--malformed", "0.01", "--out", str(night)], check=True, timeout=300)
     truth = orjson.loads(Path(f"{night}.truth.json").read_bytes())
+    assert len(truth["races"]) >= 3, "the tiny preset should hold several race/states"
+    return night, truth
+
+
+def truth_reached(settings: Settings, truth: dict[str, Any]) -> bool:
     want = {key: expected(t) for key, t in truth["races"].items()}
-    assert len(want) >= 3, "the tiny preset should hold several race/states"
+    got = latest_by_key(run(read_topic(settings, "state-results")))
+    return all(k in got and figures(got[k]) == w for k, w in want.items())
+
+
+def test_simulated_night_ends_at_its_truth(settings: Settings, tmp_path: Path) -> None:
+    night, truth = simulate_tiny(tmp_path)
 
     def reached() -> bool:
-        got = latest_by_key(run(read_topic(settings, "state-results")))
-        return all(k in got and figures(got[k]) == w for k, w in want.items())
+        return truth_reached(settings, truth)
 
     with running_worker(settings, tmp_path / "worker.log") as worker:
         run(replay_files(settings, [night], speed=None, max_gap=None, progress=False), 300)
@@ -48,3 +59,28 @@ def test_simulated_night_ends_at_its_truth(settings: Settings, tmp_path: Path) -
 
 def _at_least(records: list[Any], count: int) -> list[Any] | None:
     return records if len(records) >= count else None
+
+
+def test_two_workers_share_the_partitions_and_end_at_the_truth(settings: Settings, tmp_path: Path) -> None:
+    """Each race/state's tally lives on the worker that owns its partition; the second worker's
+    arrival is a rebalance that moves partitions (and their tallies, rebuilt from the table)."""
+    night, truth = simulate_tiny(tmp_path)
+    settings = settings.with_(partitions=4)
+    first = settings.with_(data_dir=f"{settings.data_dir}-a")
+    second = settings.with_(data_dir=f"{settings.data_dir}-b")
+    ports = [kafka_local.free_port(), kafka_local.free_port()]
+    with running_worker(first, tmp_path / "worker-a.log", VOTEWIRE_WORKER_WEB_ADDR=f"127.0.0.1:{ports[0]}") as a, \
+            running_worker(second, tmp_path / "worker-b.log", VOTEWIRE_WORKER_WEB_ADDR=f"127.0.0.1:{ports[1]}") as b:
+        run(replay_files(settings, [night], speed=None, max_gap=None, progress=False), 300)
+        wait_for(lambda: truth_reached(settings, truth), 300, what="the truth with two workers", alive=a)
+        assert b.poll() is None
+        applied = [applied_reports(port) for port in ports]
+    assert all(n > 0 for n in applied), f"one worker tallied nothing: {applied}"
+
+
+def applied_reports(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith('votewire_reports_total{outcome="applied"}'):
+                return float(line.split()[-1])
+    return 0.0
