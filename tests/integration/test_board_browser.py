@@ -31,6 +31,12 @@ MN_READOUT = f'[data-key="{MN_PRESIDENT}"] .readout'
 SHOWN = "([sel]) => document.querySelector(sel) !== null"
 CHANGED = "([sel, before]) => { const el = document.querySelector(sel); return el && el.textContent !== before; }"
 IS = "([sel, want]) => { const el = document.querySelector(sel); return el && el.textContent === want; }"
+HAS_ALL = ("([sel, ...want]) => { const el = document.querySelector(sel); "
+           "return el && want.every(w => el.textContent.includes(w)); }")
+MN_CARD = f'[data-key="{MN_PRESIDENT}"]'
+# The official final (../shared/data/README.md). The readout alone can't tell a snapshot taken
+# halfway through the last batch of county reports from the complete one: both round alike.
+MN_OFFICIAL_VOTES = ["1,656,979 votes", "1,519,032 votes"]
 # Every MN readout the board shows, in order, kept in the page as `window.mnReadouts`.
 RECORD_READOUTS = """
 window.mnReadouts = [];
@@ -71,6 +77,7 @@ def test_board_shows_minnesota_changing_live_to_the_official_result(settings: Se
                     await wait_until(page, CHANGED, [MN_READOUT, first], 90, "a change of the MN readout")
                     changed_during_replay = not night.done()
                     await wait_until(page, IS, [MN_READOUT, MN_OFFICIAL_READOUT], 150, "the official MN readout")
+                    await wait_until(page, HAS_ALL, [MN_CARD, *MN_OFFICIAL_VOTES], 60, "the official MN vote counts")
                     stats = await asyncio.wait_for(night, 60)
                 finally:
                     night.cancel()
