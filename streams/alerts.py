@@ -210,6 +210,13 @@ def _over_registered(unit: StoredUnit) -> bool:
     return unit.registered_voters is not None and unit.total_votes > unit.registered_voters
 
 
+def _unit_label(precinct_id: str | None, county_fips: str) -> str:
+    """How a message names the unit: a source without precincts reports whole counties."""
+    if precinct_id == county_fips:
+        return f"County {county_fips}"
+    return f"Precinct {precinct_id} (county {county_fips})"
+
+
 def _count_decreased(event: _Event, previous: StoredUnit, unit: StoredUnit) -> Alert:
     old_total, new_total = previous.total_votes, unit.total_votes
     decreases = _decreases(previous.votes, unit.votes)
@@ -218,7 +225,7 @@ def _count_decreased(event: _Event, previous: StoredUnit, unit: StoredUnit) -> A
     else:
         cid, (old, new) = next(iter(decreases.items()))
         what = f"{event.name(cid)} from {old:,} to {new:,} votes"
-    message = (f"Precinct {event.precinct_id} (county {unit.county_fips}) lowered {what} in {event.place} "
+    message = (f"{_unit_label(event.precinct_id, unit.county_fips)} lowered {what} in {event.place} "
                f"(report {previous.seq} to {unit.seq}); the tally follows it.")
     details: dict[str, object] = {"previous_seq": previous.seq, "seq": unit.seq, "previous_total": old_total,
                                   "total": new_total, "decreases": decreases}
@@ -226,7 +233,7 @@ def _count_decreased(event: _Event, previous: StoredUnit, unit: StoredUnit) -> A
 
 
 def _turnout_exceeds_registered(event: _Event, unit: StoredUnit) -> Alert:
-    message = (f"Precinct {event.precinct_id} (county {unit.county_fips}) reports {unit.total_votes:,} votes "
+    message = (f"{_unit_label(event.precinct_id, unit.county_fips)} reports {unit.total_votes:,} votes "
                f"but has {unit.registered_voters:,} registered voters in {event.place}.")
     details: dict[str, object] = {"total": unit.total_votes, "registered_voters": unit.registered_voters}
     return event.alert("turnout_exceeds_registered", "critical", message, details, local=True)

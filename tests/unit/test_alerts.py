@@ -98,6 +98,15 @@ def test_count_decreased_follows_a_lower_total() -> None:
     assert night.tally.total_votes == 490
 
 
+def test_a_unit_that_is_a_whole_county_is_called_a_county() -> None:
+    night = Night()
+    night.feed(report("27053", 0, {"harris": 300, "trump": 200}))
+    [alert] = night.feed(report("27053", 1, {"harris": 290, "trump": 200}))
+    assert alert.message.startswith("County 27053 lowered its total from 500 to 490 votes")
+    [precinct] = Night().feed(report("p1", 0, {"harris": 1}, registered_voters=0))
+    assert precinct.message.startswith("Precinct p1 (county 27053) reports 1 votes")
+
+
 def test_count_decreased_when_one_candidate_drops_even_if_the_total_rises() -> None:
     night = Night()
     night.feed(report("p1", 0, {"harris": 300, "trump": 200, "oliver": 4}))
