@@ -85,7 +85,7 @@ class TallyWorker:
     async def restore_from_table(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Rebuild every tally from the table (after a restart or a rebalance) and re-publish."""
         del sender, args, signal, kwargs
-        self.room.tallies.clear()
+        self.room.forget_tallies()
         for raw_key, raw_unit in self.units.items():
             key, precinct_id = split_unit_table_key(raw_key.decode())
             self.room.restore(key, precinct_id, decode_unit(raw_unit))

@@ -57,6 +57,13 @@ class CountingRoom:
         after = standing(tally, definition, expected)
         return applied, report_alerts(key, report, applied, before, after, definition, expected)
 
+    def forget_tallies(self) -> None:
+        """Drop every tally (and what was due from them) before a rebuild: after a rebalance
+        this worker may no longer own some of them. The race book stays."""
+        self.tallies.clear()
+        self.dirty.clear()
+        self.embargoed.clear()
+
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)
         self.dirty.add(key)

@@ -97,3 +97,12 @@ def test_races_polls_closed_follows_source_time() -> None:
     assert room.races_polls_closed() == 0
     room.apply_report(report("p1", 1, "2024-11-06T02:30:00Z", 2, 1))
     assert room.races_polls_closed() == 1
+
+
+def test_forgetting_tallies_also_forgets_what_was_due_from_them() -> None:
+    """After a rebalance moved a race away, its pending snapshot must not be built from nothing."""
+    room = room_with_race()
+    room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
+    room.forget_tallies()
+    assert list(room.due_snapshots()) == []
+    assert room.book.definitions  # the race book is kept
