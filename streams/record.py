@@ -22,8 +22,9 @@ from streams import contract
 from streams.errors import BrokerError, ConfigError
 from streams.progress import Progress
 from streams.recording import RecordingWriter
-from streams.replay import create_topics, stop_on_interrupt
+from streams.replay import stop_on_interrupt
 from streams.settings import Settings
+from streams.topics import ensure_topics
 
 INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS)
 POLL_MS = 200
@@ -100,7 +101,7 @@ async def record_topics(settings: Settings, out: Path, topics: Sequence[str] = I
     from aiokafka.errors import KafkaError
 
     stop = stop or asyncio.Event()
-    await create_topics(settings)
+    await ensure_topics(settings)
     await check_topics_exist(settings, topics)
     # No group: every partition is ours, nothing is committed, and with no committed offset
     # the start is the reset policy (earliest for --from-beginning, else latest).

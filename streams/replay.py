@@ -71,16 +71,6 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def create_topics(settings: Settings) -> None:
-    """The contract topics, created before the first send (auto-created ones would be wrong)."""
-    from aiokafka.errors import KafkaError
-
-    try:
-        await ensure_topics(settings)
-    except (KafkaError, TimeoutError) as e:
-        raise BrokerError(f"cannot create topics at {settings.bootstrap} ({e!r}); is the broker running?") from e
-
-
 class RetriedSendFilter(logging.Filter):
     """Drops aiokafka's warning for a produce error it is retrying (typically NotLeaderForPartition
     right after the topics are created): the retry is routine, and a send that finally fails
@@ -215,7 +205,7 @@ async def replay_files(settings: Settings, paths: Sequence[Path], speed: float |
     if speed is not None and speed <= 0:
         raise ConfigError(f"--speed {speed} must be > 0")
     stop = stop or asyncio.Event()
-    await create_topics(settings)
+    await ensure_topics(settings)
     stats, bar, started = ReplayStats(), Progress("replay", enabled=progress), time.monotonic()
     pacer = Pacer(speed, max_gap)
     try:
@@ -257,7 +247,7 @@ async def replay_file(settings: Settings, path: Path, sender: Sender, pacer: Pac
 
 async def produce_records(settings: Settings, records: Iterable[OutRecord], progress: bool) -> int:
     """Send adapter records (values as JSON) to the prefixed topics as fast as possible."""
-    await create_topics(settings)
+    await ensure_topics(settings)
     bar = Progress("produce", enabled=progress)
     try:
         async with open_producer(settings) as producer:

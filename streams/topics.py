@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 
 from streams import contract
+from streams.errors import BrokerError
 from streams.settings import Settings
 
 # The contract refuses payloads over 1 MiB as dead letters. For that to happen at all, such a
@@ -49,7 +50,19 @@ def topic_configs(spec: TopicSpec) -> dict[str, str]:
 
 
 async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tuple[TopicSpec, ...] = ()) -> list[str]:
-    """Create every missing contract topic (and `extra` ones, full names); returns the names created."""
+    """Create every missing contract topic (and `extra` ones, full names); returns the names created.
+
+    Every command that talks to Kafka starts here, so an unreachable broker is one clear error."""
+    from aiokafka.errors import KafkaError
+
+    try:
+        return await _create_missing(settings, timeout_s, extra)
+    except (KafkaError, TimeoutError) as e:
+        raise BrokerError(f"cannot create topics at {settings.bootstrap} ({e}); is the broker running? "
+                          f"(`votewire kafka start` starts a local one)") from e
+
+
+async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...]) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000))

@@ -39,3 +39,13 @@ def test_stop_and_status_when_nothing_runs(tmp_path: Path) -> None:
     status = votewire(["kafka", "status"], VOTEWIRE_DATA_DIR=str(tmp_path))
     assert status.returncode == 3
     assert "not running" in status.stdout
+
+
+def test_commands_that_need_a_broker_say_so_when_none_answers(tmp_path: Path) -> None:
+    for verb in (["topics", "create"], ["worker"]):
+        done = votewire(verb, VOTEWIRE_BOOTSTRAP="127.0.0.1:1", VOTEWIRE_DATA_DIR=str(tmp_path))
+        assert done.returncode == 1, done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"votewire {verb[0]}: cannot create topics at 127.0.0.1:1"), last
+        assert "is the broker running?" in last
+        assert "Traceback" not in done.stderr
