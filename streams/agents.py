@@ -17,7 +17,6 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry
 
 from streams import book_reader, contract
@@ -30,6 +29,7 @@ from streams.errors import InvalidRecord
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
 from streams.settings import Settings
 from streams.tally import decode_unit, encode_unit, split_unit_table_key, unit_table_key
+from streams.topics import key_hash
 
 
 class TallyWorker:
@@ -44,7 +44,6 @@ class TallyWorker:
         self.room = CountingRoom()
         self.metrics: WorkerMetrics = worker_metrics(registry)
         self.book_ready = asyncio.Event()
-        self._home_partition: dict[str, int] = {}
         # Labelled children looked up once: `.labels()` on every record is measurable.
         self.outcome_counters = {o: self.metrics.reports.labels(outcome=o) for o in REPORT_OUTCOMES}
         self.snapshot_counters = {k: self.metrics.snapshots.labels(kind=k) for k in SNAPSHOT_KINDS}
@@ -119,11 +118,7 @@ class TallyWorker:
 
     def home_partition(self, race_key: str) -> int:
         """The partition the default (murmur2) partitioner gives this key: where its tally lives."""
-        home = self._home_partition.get(race_key)
-        if home is None:
-            home = (murmur2(race_key.encode()) & 0x7FFFFFFF) % self.settings.partitions
-            self._home_partition[race_key] = home
-        return home
+        return key_hash(race_key.encode()) % self.settings.partitions
 
     def dead_letter(self, message: Any, error: InvalidRecord) -> None:
         headers = dead_letter_headers(error, message.topic, message.partition, message.offset)

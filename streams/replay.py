@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import functools
 import logging
 import signal
 import sys
@@ -33,7 +32,7 @@ from streams.errors import BrokerError, ConfigError
 from streams.progress import Progress
 from streams.recording import BadLine, RecordingReader
 from streams.settings import Settings
-from streams.topics import MAX_MESSAGE_BYTES, ensure_topics
+from streams.topics import MAX_MESSAGE_BYTES, ensure_topics, key_hash
 
 # Unacknowledged sends allowed before the sender waits for the oldest one: enough to keep
 # batches full at full speed, small enough that an interrupted replay flushes in a moment.
@@ -151,14 +150,6 @@ class Sender:
             await future
         except KafkaError as e:
             raise BrokerError(f"the broker did not accept a record ({e})") from e
-
-
-@functools.lru_cache(maxsize=65_536)
-def key_hash(key: bytes) -> int:
-    """The Java client's (and aiokafka's default) key hash: murmur2, made non-negative."""
-    from aiokafka.partitioner import murmur2
-
-    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 def wait_seconds(gap_ms: int, speed: float | None, max_gap_s: float | None) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 from dataclasses import dataclass
 
 from streams import contract
@@ -38,6 +39,16 @@ CONTRACT_TOPICS = (
     TopicSpec(contract.RESULTS_ALERTS, compact=False),
     TopicSpec(contract.DEAD_LETTERS, compact=False, oversize=True),
 )
+
+
+@functools.lru_cache(maxsize=65_536)
+def key_hash(key: bytes) -> int:
+    """The Java client's (and aiokafka's default) key hash: murmur2, made non-negative. Modulo a
+    topic's partition count it is the partition any default producer picks for the key. Cached:
+    a night has few distinct keys, and aiokafka's murmur2 is pure Python."""
+    from aiokafka.partitioner import murmur2
+
+    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 def topic_configs(spec: TopicSpec) -> dict[str, str]:
