@@ -58,7 +58,7 @@ async def _follow(consumer: AIOKafkaConsumer, settings: Settings, worker: TallyW
     committed = {tp: (await consumer.committed(tp)) or 0 for tp in tps}
     ends = await consumer.end_offsets(tps)
     await consumer.seek_to_beginning(*tps)
-    last_commit = 0.0
+    last_commit, uncommitted = 0.0, False
     loop = worker.app.loop
     while True:
         batch = await consumer.getmany(timeout_ms=500, max_records=5000)
@@ -67,10 +67,12 @@ async def _follow(consumer: AIOKafkaConsumer, settings: Settings, worker: TallyW
                 take_book_record(worker, message, fresh=message.offset >= committed[tp])
         if not worker.book_ready.is_set() and all(await _positions_reached(consumer, ends)):
             worker.book_ready.set()
-        if batch and loop.time() - last_commit > COMMIT_EVERY_S:
+        # Also once input goes quiet: an uncommitted tail would owe its alerts again after a restart.
+        uncommitted = uncommitted or bool(batch)
+        if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
             await worker.app.producer.flush()
             await consumer.commit({tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps})
-            last_commit = loop.time()
+            last_commit, uncommitted = loop.time(), False
 
 
 async def _positions_reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:
