@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_replay import broker, machine
 from streams import kafka_local
 from streams.replay import replay_files
 from streams.settings import Settings
+from streams.topics import topic_partitions
 
 
 def simulate(preset: str, out: Path) -> tuple[Path, Path]:
@@ -56,8 +57,7 @@ async def read_to_end(settings: Settings, topic: str) -> list[Any]:
                                 auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()  # aiokafka has no public refresh
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        tps = await topic_partitions(consumer, topic)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

@@ -20,6 +20,7 @@ from streams import contract
 from streams.app import app_id
 from streams.errors import InvalidRecord
 from streams.settings import Settings
+from streams.topics import topic_partitions
 
 if TYPE_CHECKING:
     from streams.agents import TallyWorker
@@ -39,17 +40,8 @@ async def follow_race_book(settings: Settings, worker: TallyWorker) -> None:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[TopicPartition]:
-    tps: list[TopicPartition] = []
-    for name in (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES):
-        topic = settings.topic(name)
-        parts = consumer.partitions_for_topic(topic) or await _fetch_partitions(consumer, topic)
-        tps.extend(TopicPartition(topic, p) for p in sorted(parts))
-    return tps
-
-
-async def _fetch_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # aiokafka has no public "refresh" call
-    return consumer.partitions_for_topic(topic) or set()
+    definitions = await topic_partitions(consumer, settings.topic(contract.RACE_DEFINITIONS))
+    return definitions + await topic_partitions(consumer, settings.topic(contract.EXPECTED_VOTES))
 
 
 async def _follow(consumer: AIOKafkaConsumer, settings: Settings, worker: TallyWorker) -> None:

@@ -11,10 +11,14 @@ import argparse
 import asyncio
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from aiokafka import TopicPartition
 
 # The contract refuses payloads over 1 MiB as dead letters. For that to happen at all, such a
 # record must reach the worker: the input and dead-letter topics (and our producers) accept
@@ -49,6 +53,20 @@ def key_hash(key: bytes) -> int:
     from aiokafka.partitioner import murmur2
 
     return int(murmur2(key)) & 0x7FFFFFFF
+
+
+async def topic_partitions(consumer: Any, topic: str) -> list[TopicPartition]:
+    """Every partition of `topic`, for a consumer that assigns itself (reads from the beginning).
+
+    A consumer only knows the metadata of topics it has asked about; aiokafka has no public way
+    to ask, so this refreshes its metadata once when the topic is not known yet."""
+    from aiokafka import TopicPartition
+
+    parts = consumer.partitions_for_topic(topic)
+    if parts is None:
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(parts)]
 
 
 def topic_configs(spec: TopicSpec) -> dict[str, str]:

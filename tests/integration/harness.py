@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import kafka_local
 from streams.settings import Settings
+from streams.topics import topic_partitions
 
 
 def votewire_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -85,11 +86,7 @@ async def read_topic(settings: Settings, topic: str, idle_s: float = 2.0) -> lis
     await consumer.start()
     out: list[TopicRecord] = []
     try:
-        parts = consumer.partitions_for_topic(settings.topic(topic))
-        if parts is None:
-            await consumer._client.force_metadata_update()  # aiokafka has no public refresh
-            parts = consumer.partitions_for_topic(settings.topic(topic)) or set()
-        tps = [TopicPartition(settings.topic(topic), p) for p in sorted(parts)]
+        tps = await topic_partitions(consumer, settings.topic(topic))
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
