@@ -26,6 +26,7 @@ from streams.contract import Alert, PrecinctReport
 from streams.counting import CountingRoom
 from streams.deadletter import dead_letter_headers
 from streams.errors import InvalidRecord
+from streams.guard import restart_on_failure, survive_failures
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
 from streams.settings import Settings
 from streams.tally import decode_unit, encode_unit, split_unit_table_key, unit_table_key
@@ -52,10 +53,15 @@ class TallyWorker:
     def _register(self) -> None:
         self.app.agent(self.topics.precinct_results, name="tally_precinct_reports", concurrency=1)(
             self.tally_precinct_reports)
-        self.app.timer(self.settings.publish_interval_s, name="publish_snapshots")(self.publish_snapshots)
-        self.app.timer(5.0, name="measure_lag_and_progress")(self.measure_lag)
-        self.app.task(self.follow_race_book)
-        self.app.task(self.serve_private_web)
+        # Faust stops the whole worker when a timer or task raises: each one survives its own
+        # failures instead (streams.guard), logged and counted.
+        failures = self.metrics.task_failures
+        self.app.timer(self.settings.publish_interval_s, name="publish_snapshots")(
+            survive_failures("publish_snapshots", self.publish_snapshots, failures))
+        self.app.timer(5.0, name="measure_lag_and_progress")(
+            survive_failures("measure_lag", self.measure_lag, failures))
+        self.app.task(restart_on_failure("follow_race_book", self.follow_race_book, failures))
+        self.app.task(restart_on_failure("serve_private_web", self.serve_private_web, failures))
         self.app.on_rebalance_complete.connect(self.restore_from_table)
 
     # --- agents and tasks ----------------------------------------------------------------------
@@ -165,6 +171,9 @@ class TallyWorker:
             if tp.topic.endswith("-changelog"):
                 continue
             # faust keeps no public read position; _read_offset is what its own lag sensor uses.
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue  # just assigned (a rebalance): not fetched from yet, so no end known
             read = getattr(consumer, "_read_offset", {}).get(tp)
-            behind = consumer.highwater(tp) - (read + 1 if read is not None else 0)
+            behind = highwater - (read + 1 if read is not None else 0)
             self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(behind, 0))

@@ -21,6 +21,7 @@ Worker (`worker_metrics(registry) -> WorkerMetrics`), served on the private
 | last_report_ts | `votewire_last_report_timestamp_seconds` gauge (source time) | |
 | races_polls_closed | `votewire_races_polls_closed` gauge | |
 | embargoed | `votewire_embargoed_snapshots` gauge | |
+| task_failures | `votewire_task_failures_total` counter | task (a timer or task that raised and carried on) |
 
 `votewire_races_polls_closed` is the number of live race/states whose polls have closed by
 source time and that are not certified: the ones that should be reporting. The "no reports"
@@ -71,6 +72,7 @@ class WorkerMetrics:
     last_report_ts: Gauge
     races_polls_closed: Gauge
     embargoed: Gauge
+    task_failures: Counter
 
     def report(self, outcome: str) -> None:
         """Count one precinct report by what happened to it (one of `REPORT_OUTCOMES`)."""
@@ -104,6 +106,8 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
         races_polls_closed=Gauge("votewire_races_polls_closed",
                                  "Live race/states past polls_close (source time), not certified", registry=registry),
         embargoed=Gauge("votewire_embargoed_snapshots", "Snapshots held back until polls close", registry=registry),
+        task_failures=Counter("votewire_task_failures_total", "Worker timers and tasks that raised and carried on",
+                              ["task"], registry=registry),
     )
     # Zero series from the start: rate() over a counter that appears only at its first
     # increment misses that increment, and alert rules need the series to exist.
