@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 from streams.errors import InvalidRecord
 from streams.validation import (
     COUNT,
@@ -42,6 +44,7 @@ MODES: tuple[Mode, ...] = ("live", "test")
 RACE_DEFINITION_SCHEMA = "race-definition/1"
 EXPECTED_VOTE_SCHEMA = "expected-vote/1"
 PRECINCT_RESULT_SCHEMA = "precinct-result/1"
+PRECINCT_BATCH_SCHEMA = "precinct-batch/1"
 
 # Contract topic names (without the configured prefix).
 RACE_DEFINITIONS = "race-definitions"
@@ -139,6 +142,28 @@ class PrecinctReport:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedElement:
+    """One invalid element of a valid batch: a dead letter of its own, the others are applied."""
+
+    index: int  # its position in `reports`, from 0 (the `votewire-index` header)
+    value: bytes  # the element as compact JSON (the dead letter's value)
+    error: InvalidRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PrecinctRecord:
+    """What one `precinct-results` record carries: one report, or the reports of a batch.
+
+    `reports` keep the batch's list order (they are applied in that order); `refused` are the
+    batch's invalid elements. A record that is invalid as a whole raises instead.
+    """
+
+    key: str  # `{election_id}/{race_id}/{state}`: the record's right key
+    reports: list[PrecinctReport]
+    refused: list[RefusedElement]
+
+
+@dataclass(frozen=True, slots=True)
 class TallyKey:
     """One tally: a race in a state, live or test."""
 
@@ -207,6 +232,48 @@ def decode_expected_vote(raw: bytes | None) -> ExpectedVote:
 
 def decode_precinct_report(raw: bytes | None) -> PrecinctReport:
     return parse_precinct_report(decode_object(raw))
+
+
+def decode_precinct_record(raw: bytes | None) -> PrecinctRecord:
+    """A `precinct-results` record: a single `precinct-result/1` or a `precinct-batch/1`."""
+    obj = decode_object(raw)
+    if obj.get("schema") == PRECINCT_BATCH_SCHEMA:
+        return parse_precinct_batch(obj)
+    report = parse_precinct_report(obj)
+    return PrecinctRecord(report.key, [report], [])
+
+
+def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
+    """A `precinct-batch/1`: each element is checked alone, as if it had come as a single report
+    with the batch's `election_id, race_id, state, mode`. The same verdicts as the reference
+    checker's (../shared/tools/reference_tally.py `reports()`)."""
+    envelope = {"election_id": take_id(obj, "election_id"), "race_id": take_id(obj, "race_id"),
+                "state": take_id(obj, "state"), "mode": _mode(obj), "schema": PRECINCT_RESULT_SCHEMA}
+    items = take_list(obj, "reports")
+    if not items:
+        raise InvalidRecord("reports is empty, a batch carries at least one report", "empty_batch")
+    reports: list[PrecinctReport] = []
+    refused: list[RefusedElement] = []
+    for index, item in enumerate(items):
+        try:
+            reports.append(parse_precinct_report(_batch_element(item, envelope)))
+        except InvalidRecord as error:
+            located = InvalidRecord(f"reports[{index}]: {error.reason}", error.kind)
+            refused.append(RefusedElement(index, orjson.dumps(item), located))
+    return PrecinctRecord(race_key(envelope["election_id"], envelope["race_id"], envelope["state"]), reports, refused)
+
+
+def _batch_element(item: object, envelope: dict[str, str]) -> dict[str, Any]:
+    """The element as a whole `precinct-result/1` object, once it agrees with its batch."""
+    if type(item) is not dict:
+        raise wrong_type("the element", item, "an object (a precinct report)")
+    if item.get("schema", PRECINCT_RESULT_SCHEMA) != PRECINCT_RESULT_SCHEMA:
+        raise InvalidRecord(f"schema is {shown(item['schema'])}, want {PRECINCT_RESULT_SCHEMA!r} or none",
+                            "unknown_schema")
+    for name, value in envelope.items():
+        if name in item and item[name] != value:
+            raise InvalidRecord(f"{name} is {shown(item[name])}, but the batch's is {value!r}", "batch_mismatch")
+    return {**item, **envelope}
 
 
 def parse_precinct_report(obj: Mapping[str, Any]) -> PrecinctReport:
