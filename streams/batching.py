@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from streams.contract import MAX_PAYLOAD_BYTES, PRECINCT_BATCH_SCHEMA, race_key
+from streams.contract import MAX_PAYLOAD_BYTES, PRECINCT_BATCH_SCHEMA, PRECINCT_RESULT_SCHEMA, race_key
 from streams.errors import InvalidRecord
 
 # The fields a batch states once for all its reports (and `schema`, which differs).
@@ -69,3 +69,9 @@ def batch_element(report: Mapping[str, Any], envelope: Mapping[str, Any]) -> dic
 def batch_key(batch: Mapping[str, Any]) -> str:
     """The record key of a batch (or of a report): `{election_id}/{race_id}/{state}`."""
     return race_key(batch["election_id"], batch["race_id"], batch["state"])
+
+
+def batch_reports(batch: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A batch back as its whole `precinct-result/1` reports, in order (for one report per record)."""
+    envelope = {"schema": PRECINCT_RESULT_SCHEMA, **{name: batch[name] for name in ENVELOPE_FIELDS if name in batch}}
+    return [{**envelope, **element} for element in batch["reports"]]

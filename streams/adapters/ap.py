@@ -18,6 +18,9 @@ Decisions, so a reader does not have to guess:
 - **Times.** `reported_at` is the unit's `lastUpdated`. AP does not send poll closing times:
   `polls_close` is `--polls-close`, else the race's earliest `lastUpdated` (AP only publishes
   what may be published).
+- **Batches.** The changed units of one race, state and mode in one response go out as one
+  `precinct-batch/1` (split if over 1 MiB), at the latest `lastUpdated` among them, in
+  `lastUpdated` order.
 - **Race definitions** are emitted with a race's first results and again whenever they change
   (candidates or precincts); `precincts_total` sums the emitted units' `precinctsTotal`.
 - AP v2 carries no expected vote; none is emitted.
@@ -39,7 +42,7 @@ from typing import Any
 import orjson
 
 from streams import contract
-from streams.adapters.base import OutRecord, UnitTracker
+from streams.adapters.base import OutRecord, UnitTracker, precinct_records
 from streams.errors import SourceError
 from streams.simulation.geography import STATE_FIPS
 
@@ -207,11 +210,14 @@ class APMapper:
             state_units = sorted((u for u in units if u.state == state), key=lambda u: u.reported_ms)
             yield from self._definition(election_id, race, state, state_units[0].reported_at, state_units)
             key = contract.race_key(election_id, race.race_id, state)
+            changed: list[dict[str, Any]] = []
             for unit in state_units:
                 seq = self.tracker.next_seq(f"{key}/{race.mode}/{unit.precinct_id}", unit.votes)
                 if seq is not None:
-                    yield OutRecord(unit.reported_ms, contract.PRECINCT_RESULTS, key,
-                                    result_value(election_id, race, unit, seq))
+                    changed.append(result_value(election_id, race, unit, seq))
+            if changed:
+                # A batch is known only once its latest unit is: the batch's time is that unit's.
+                yield from precinct_records(rfc3339_ms(changed[-1]["reported_at"], "lastUpdated"), changed)
 
     def _definition(self, election_id: str, race: Race, state: str, first_at: str,
                     units: list[Unit]) -> Iterator[OutRecord]:

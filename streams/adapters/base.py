@@ -3,14 +3,19 @@
 An adapter reads a source (media files, AP JSON, Clarity XML, CSV) and yields `OutRecord`s
 in source-time order: race definitions, expected votes and precinct results of the contract.
 It emits a reporting unit only when its counts changed since the unit's previous report, with
-a `seq` one higher each time (`UnitTracker`).
+a `seq` one higher each time (`UnitTracker`). The reports of one race and state that a poll or
+file delivered go out together as `precinct-batch/1` records (`precinct_records`);
+`one_report_per_record` turns them back into single reports (`votewire ingest --single`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from streams import contract
+from streams.batching import batch_key, batch_records, batch_reports
 
 # format name -> module implementing it (`add_arguments(parser)`, `records(args)`)
 FORMATS: dict[str, str] = {
@@ -46,3 +51,19 @@ class UnitTracker:
         seq = 0 if last is None else last[0] + 1
         self._last[unit_id] = (seq, content)
         return seq
+
+
+def precinct_records(ts_ms: int, reports: Sequence[Mapping[str, Any]]) -> Iterator[OutRecord]:
+    """`reports` (whole `precinct-result/1` values of one race, state and mode, in the order
+    to apply them) as `precinct-batch/1` records at `ts_ms`: one, or more when over 1 MiB."""
+    for batch in batch_records(reports):
+        yield OutRecord(ts_ms, contract.PRECINCT_RESULTS, batch_key(batch), batch)
+
+
+def one_report_per_record(records: Iterable[OutRecord]) -> Iterator[OutRecord]:
+    """The same records with every batch replaced by its reports, one record each, in order."""
+    for rec in records:
+        if rec.topic == contract.PRECINCT_RESULTS and rec.value.get("schema") == contract.PRECINCT_BATCH_SCHEMA:
+            yield from (OutRecord(rec.ts_ms, rec.topic, rec.key, report) for report in batch_reports(rec.value))
+        else:
+            yield rec

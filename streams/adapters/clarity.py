@@ -19,6 +19,8 @@ Decisions:
 - **State** from `Region` when it is a state code, else `--state`. **Election id** from
   `ElectionDate`. **Time**: the file's `Timestamp` (`11/13/2014 2:58:41 PM CST`), for every
   unit; `polls_close` is `--polls-close`, else the first snapshot's time.
+- **Batches.** The changed units of a contest in one snapshot go out as one `precinct-batch/1`
+  (split if over 1 MiB).
 - **Precincts.** A county unit carries its `ParticipatingCounties` figures; a precinct is
   `complete` when its contest reports all precincts reported.
 A missing or malformed attribute is a `SourceError` naming the file and the element
@@ -39,7 +41,7 @@ from typing import Any
 
 from streams import contract
 from streams.adapters.ap import ErrorSink, error_sink, rfc3339_ms
-from streams.adapters.base import OutRecord, UnitTracker
+from streams.adapters.base import OutRecord, UnitTracker, precinct_records
 from streams.adapters.openelections import read_fips_map, slug
 from streams.errors import SourceError
 from streams.simulation.geography import STATE_FIPS, county_fips_by_order
@@ -211,11 +213,13 @@ class ClarityMapper:
             if self._definitions.get(key) != definition:
                 self._definitions[key] = definition
                 yield OutRecord(ts, contract.RACE_DEFINITIONS, key, definition)
+            changed = []
             for name, votes in units:
                 value = self.unit_value(snap, contest, name, votes, fips)
                 seq = self.tracker.next_seq(f"{key}/{value['precinct_id']}", votes)
                 if seq is not None:
-                    yield OutRecord(ts, contract.PRECINCT_RESULTS, key, {**value, "seq": seq})
+                    changed.append({**value, "seq": seq})
+            yield from precinct_records(ts, changed)
 
     def unit_value(self, snap: Snapshot, contest: Contest, name: str, votes: Counter[str],
                    fips: dict[str, str]) -> dict[str, Any]:

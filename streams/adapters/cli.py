@@ -3,7 +3,9 @@
 Each format is a module in `streams.adapters` (named in `base.FORMATS`) exposing
 `add_arguments(parser)` and `records(args) -> Iterator[OutRecord]`. It is imported only when
 chosen, so one format's missing dependency or work in progress never breaks the others. The
-output options (`--out FILE` or `--to-kafka`) are common to every format.
+output options (`--out FILE` or `--to-kafka`, `--single`) are common to every format: adapters
+emit `precinct-batch/1` records, and `--single` sends one `precinct-result/1` per record instead
+(for consumers that predate batches).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, cast
 
-from streams.adapters.base import FORMATS, OutRecord
+from streams.adapters.base import FORMATS, OutRecord, one_report_per_record
 from streams.errors import ConfigError
 from streams.progress import Progress
 from streams.recording import RecordingWriter
@@ -46,6 +48,9 @@ def format_parser(name: str, adapter: Adapter) -> argparse.ArgumentParser:
     out.add_argument("--out", type=Path, metavar="FILE",
                      help="write a recording (JSON Lines, gzip when FILE ends in .gz) for `votewire replay`")
     out.add_argument("--to-kafka", action="store_true", help="produce the records to the topics now")
+    parser.add_argument("--single", action="store_true",
+                        help="one precinct-result/1 per record instead of one precinct-batch/1 per race and state "
+                             "per poll or file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (drawn only on a tty)")
     return parser
 
@@ -75,6 +80,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_(**{name: value for name in ("bootstrap", "topic_prefix", "data_dir")
                                  if (value := getattr(fargs, name)) is not None})
     records = adapter.records(fargs)
+    if fargs.single:
+        records = one_report_per_record(records)
     if fargs.to_kafka:
         from streams.replay import produce_records
 

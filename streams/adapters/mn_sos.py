@@ -14,7 +14,8 @@ What this adapter emits, in source-time order:
   each county's total in the last county file. That is hindsight, fine for replaying a past
   night, and it means percent counted is exact at the end and the count may briefly exceed the
   "expected" vote before later corrections bring it back down (it does, on Nov 6).
-- per snapshot, only the counties whose report changed. The county is the reporting unit:
+- per snapshot, only the counties whose report changed, as one `precinct-batch/1` per race
+  (the snapshot is what the feed delivered together). The county is the reporting unit:
   that night's precinct files were never updated, so `precinct_id` is the county FIPS.
 
 Counts are emitted as the source has them, including real downward corrections (the
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.adapters.base import OutRecord, UnitTracker
+from streams.adapters.base import OutRecord, UnitTracker, precinct_records
 from streams.errors import SourceError
 
 ELECTION_ID = "2024-11-05"
@@ -216,7 +217,8 @@ def by_county(rows: list[MediaRow]) -> dict[str, list[MediaRow]]:
 
 def county_reports(race: RaceFiles, rows: list[MediaRow], at_ms: int, registered: dict[str, int],
                    tracker: UnitTracker) -> Iterator[OutRecord]:
-    """The reports of the counties that changed since their last report."""
+    """The reports of the counties that changed since their last report, batched."""
+    changed: list[dict[str, Any]] = []
     for county_id, county_rows in by_county(rows).items():
         fips = county_fips(county_id)
         votes = {candidate_id(r.cand_id): r.votes for r in county_rows}
@@ -231,7 +233,8 @@ def county_reports(race: RaceFiles, rows: list[MediaRow], at_ms: int, registered
             "precincts_total": total}
         if fips in registered:
             value["registered_voters"] = registered[fips]
-        yield OutRecord(at_ms, contract.PRECINCT_RESULTS, _race_key(race), value)
+        changed.append(value)
+    return precinct_records(at_ms, changed)
 
 
 @dataclass

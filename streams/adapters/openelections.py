@@ -16,6 +16,8 @@ Decisions:
   county (`precinct_id` = its FIPS). Rows of one candidate in one unit add up (some files split
   a unit's votes by vote type). County FIPS by `--county-fips` (a `name,fips` CSV), else by
   the Census convention (odd codes in alphabetical order) over the county names in the file.
+- **Batches.** A race's units in one file go out as one `precinct-batch/1` (split if over
+  1 MiB: a big state's precincts are).
 - **Time:** final results carry none. Every record is at `--at` (default the end of election
   day, UTC), which is also `polls_close`; results are `complete` and races `certified`.
 - A malformed row is a `SourceError` naming file and line: reported and skipped (`--strict`
@@ -38,7 +40,7 @@ from typing import Any
 
 from streams import contract
 from streams.adapters.ap import ErrorSink, error_sink, rfc3339_ms
-from streams.adapters.base import OutRecord, UnitTracker
+from streams.adapters.base import OutRecord, UnitTracker, precinct_records
 from streams.errors import SourceError
 from streams.simulation.geography import STATE_FIPS, county_fips_by_order
 
@@ -187,13 +189,15 @@ def file_records(ctx: FileContext, rows: list[Row], fips_of: dict[str, str],
     for race_id, race in build_races(rows, fips_of).items():
         key = contract.race_key(ctx.election_id, race_id, ctx.state)
         yield OutRecord(at_ms, contract.RACE_DEFINITIONS, key, race_definition(ctx, race_id, race))
+        changed = []
         for (fips, unit_id), votes in race.units.items():
             seq = tracker.next_seq(f"{key}/{unit_id}", votes)
             if seq is not None:
-                yield OutRecord(at_ms, contract.PRECINCT_RESULTS, key, {
+                changed.append({
                     "schema": "precinct-result/1", "election_id": ctx.election_id, "race_id": race_id,
                     "state": ctx.state, "county_fips": fips, "precinct_id": unit_id, "seq": seq,
                     "reported_at": ctx.at, "votes": dict(votes), "complete": True, "mode": "live"})
+        yield from precinct_records(at_ms, changed)
 
 
 def read_fips_map(path: Path) -> dict[str, str]:

@@ -13,15 +13,21 @@ import pytest
 from streams.adapters import ap
 from streams.adapters.base import OutRecord
 from streams.errors import SourceError
+from tests.unit.adapter_batches import as_single_reports, batches
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ap"
 SUPER_TUESDAY = FIXTURES / "20160301_super_tuesday.json"
 
 
-def run(*argv: str) -> list[OutRecord]:
+def run_as_sent(*argv: str) -> list[OutRecord]:
     parser = argparse.ArgumentParser()
     ap.add_arguments(parser)
     return list(ap.records(parser.parse_args(list(argv))))
+
+
+def run(*argv: str) -> list[OutRecord]:
+    """The records with each batch checked and replaced by its reports (tests/unit/adapter_batches.py)."""
+    return as_single_reports(run_as_sent(*argv))
 
 
 def fixture_totals(path: Path, level: str) -> dict[str, Counter[str]]:
@@ -57,6 +63,16 @@ def test_default_is_the_finest_level_so_votes_are_not_doubled() -> None:
     assert {v["precinct_id"].split(":")[0] for v in results} == {"subunit"}
     assert tallied(recs) == fixture_totals(SUPER_TUESDAY, "subunit")
     assert len(results) == 702
+
+
+def test_one_batch_per_race_and_state_per_response_at_its_latest_unit() -> None:
+    sent = batches(run_as_sent(str(SUPER_TUESDAY)))
+    doc = json.loads(SUPER_TUESDAY.read_text())
+    assert len(sent) == len({(r.key, r.value["mode"]) for r in sent}) == len(doc["races"])
+    for rec in sent:
+        times = [ap.rfc3339_ms(e["reported_at"], "reported_at") for e in rec.value["reports"]]
+        assert times == sorted(times)
+        assert rec.ts_ms == times[-1]
 
 
 def test_unit_ids_are_unique_and_keys_follow_the_contract() -> None:

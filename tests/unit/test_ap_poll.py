@@ -18,6 +18,7 @@ from aiohttp import web
 from streams.adapters import ap_poll
 from streams.adapters.ap import APMapper
 from streams.errors import SourceError
+from tests.unit.adapter_batches import as_single_reports
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ap"
 Step = Callable[[web.Request], web.Response]
@@ -127,7 +128,7 @@ def test_a_night_of_polling(server: LocalAP) -> None:
     ]
     polling = poller(server, clock, errors, logs)
     try:
-        recs = list(polling.records(max_requests=8))
+        recs = as_single_reports(polling.records(max_requests=8))
     finally:
         polling.fetcher.close()
 

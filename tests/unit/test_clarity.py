@@ -12,6 +12,7 @@ import pytest
 from streams.adapters import clarity
 from streams.adapters.base import OutRecord
 from streams.errors import SourceError
+from tests.unit.adapter_batches import as_single_reports, batches
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "clarity"
 COUNTY = FIXTURES / "county.xml"  # Arkansas 2014 general, by county
@@ -19,10 +20,15 @@ PRECINCT = FIXTURES / "precinct.xml"  # Greenup County, KY, 2014 primary, by pre
 GREENUP = ["--state", "KY", "--county", "21089"]
 
 
-def run(*argv: str) -> list[OutRecord]:
+def run_as_sent(*argv: str) -> list[OutRecord]:
     parser = argparse.ArgumentParser()
     clarity.add_arguments(parser)
     return list(clarity.records(parser.parse_args(list(argv))))
+
+
+def run(*argv: str) -> list[OutRecord]:
+    """The records with each batch checked and replaced by its reports (tests/unit/adapter_batches.py)."""
+    return as_single_reports(run_as_sent(*argv))
 
 
 def xml_choice_totals(path: Path, unit_tag: str) -> dict[str, int]:
@@ -66,6 +72,14 @@ def test_county_units_carry_fips_and_precincts() -> None:
     assert first["reported_at"] == "2014-11-13T20:58:41Z"  # 2:58:41 PM CST
     assert recs[0].value["precincts_total"] == 2655
     assert recs[0].key == "2014-11-04/us-senate/AR"
+
+
+def test_one_batch_per_contest_per_changed_snapshot(tmp_path: Path) -> None:
+    later = tmp_path / "later.xml"
+    later.write_text(COUNTY.read_text().replace('<County name="Arkansas" votes="1144" />',
+                                                '<County name="Arkansas" votes="1150" />'))
+    sent = batches(run_as_sent(str(COUNTY), str(COUNTY), str(later)))
+    assert [len(rec.value["reports"]) for rec in sent] == [75, 1]  # the unchanged snapshot sends none
 
 
 def test_precinct_ids_are_qualified_by_county() -> None:

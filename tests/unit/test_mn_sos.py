@@ -2,7 +2,8 @@
 
 The oracle here is deliberately independent of the project's tally code: keep each unit's
 highest-seq report, sum the votes. If the adapter drops, doubles or reorders a report, the
-official figures stop matching.
+official figures stop matching. The adapter emits batches; the tests read their reports
+(`as_single_reports`, which checks each batch against the contract first).
 """
 
 from __future__ import annotations
@@ -16,16 +17,34 @@ import pytest
 from streams.adapters import mn_sos
 from streams.adapters.base import OutRecord
 from streams.errors import SourceError
+from tests.unit.adapter_batches import as_single_reports, batches
 
 PRES_KEY = "2024-11-05/president/MN"
 
 
 @pytest.fixture(scope="module")
-def night(shared_data: Path) -> list[OutRecord]:
+def night_as_sent(shared_data: Path) -> list[OutRecord]:
     errors: list[SourceError] = []
     records = list(mn_sos.night_records(shared_data / "mn-2024-general", errors.append))
     assert errors == []
     return records
+
+
+@pytest.fixture(scope="module")
+def night(night_as_sent: list[OutRecord]) -> list[OutRecord]:
+    return as_single_reports(night_as_sent)
+
+
+def test_one_batch_per_race_per_snapshot_with_changes(night_as_sent: list[OutRecord]) -> None:
+    sent = batches(night_as_sent)
+    assert len({(rec.ts_ms, rec.key) for rec in sent}) == len(sent)
+    assert all(len({e["reported_at"] for e in rec.value["reports"]}) == 1 for rec in sent)
+    assert all(rec.value["mode"] == "live" for rec in sent)
+    # The pre-election zero file: every county of both races, one batch each.
+    first = [rec for rec in sent if rec.ts_ms == ms("20241105T052227Z")]
+    assert sorted(len(rec.value["reports"]) for rec in first) == [87, 87]
+    # The first results: only the 3 counties that changed.
+    assert [len(rec.value["reports"]) for rec in sent if rec.ts_ms == ms("20241106T021003Z")] == [3, 3]
 
 
 def ms(text: str) -> int:
@@ -174,7 +193,7 @@ def write_night(root: Path, bad_line: str | None = None) -> Path:
 def test_a_malformed_line_names_file_and_line_and_the_rest_is_kept(tmp_path: Path) -> None:
     root = write_night(tmp_path, bad_line="MN;02;;0101;Office;;0201;x;;;p;1;1;lots;0;0")
     errors: list[SourceError] = []
-    records = list(mn_sos.night_records(root, errors.append))
+    records = as_single_reports(mn_sos.night_records(root, errors.append))
     assert len(errors) == 2  # one per race
     assert errors[0].path.endswith("USPresCty.txt/20241106T031001Z.txt")
     assert errors[0].place == "3"

@@ -6,22 +6,31 @@ import argparse
 import csv
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
+from streams import cli, contract
 from streams.adapters import openelections
 from streams.adapters.base import OutRecord
 from streams.errors import SourceError
+from tests.unit.adapter_batches import as_single_reports, batches
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "openelections"
 DE_2016 = FIXTURES / "20161108__de__general__precinct.csv"
 DE_2020 = FIXTURES / "20201103__de__general__county.csv"
 
 
-def run(*argv: str) -> list[OutRecord]:
+def run_as_sent(*argv: str) -> list[OutRecord]:
     parser = argparse.ArgumentParser()
     openelections.add_arguments(parser)
     return list(openelections.records(parser.parse_args(list(argv))))
+
+
+def run(*argv: str) -> list[OutRecord]:
+    """The records with each batch checked and replaced by its reports (tests/unit/adapter_batches.py)."""
+    return as_single_reports(run_as_sent(*argv))
 
 
 def totals(recs: list[OutRecord], race_id: str) -> Counter[str]:
@@ -53,6 +62,12 @@ def test_race_definition_and_units() -> None:
     assert all(u["complete"] and u["seq"] == 0 for u in units)
     assert recs[0].topic == "race-definitions"
     assert all(r.key == f"2016-11-08/{r.value['race_id']}/DE" for r in recs)
+
+
+def test_one_batch_per_race_per_file() -> None:
+    sent = batches(run_as_sent(str(DE_2016)))
+    races = {r.value["race_id"] for r in run(str(DE_2016)) if r.topic == "race-definitions"}
+    assert sorted(rec.value["race_id"] for rec in sent) == sorted(races)
 
 
 def de_2020_president() -> Counter[str]:
@@ -122,3 +137,21 @@ def test_file_without_date_and_state_needs_them(tmp_path: Path) -> None:
     recs = run(str(path), "--election-id", "2020-11-03", "--state", "DE", "--at", "2020-11-04T05:00:00Z")
     assert recs[-1].value["reported_at"] == "2020-11-04T05:00:00Z"
     assert recs[-1].ts_ms == 1604466000000
+
+
+def ingest(tmp_path: Path, name: str, *flags: str) -> list[dict[str, Any]]:
+    out = tmp_path / name
+    assert cli.main(["ingest", "openelections", str(DE_2016), "--out", str(out), "--no-progress", *flags]) == 0
+    return [orjson.loads(line) for line in out.read_bytes().splitlines()]
+
+
+def test_ingest_writes_batches_and_single_writes_the_same_reports_one_a_record(tmp_path: Path) -> None:
+    batched, single = ingest(tmp_path, "batches.jsonl"), ingest(tmp_path, "single.jsonl", "--single")
+    results = [line for line in batched if line["topic"] == "precinct-results"]
+    assert {line["value"]["schema"] for line in results} == {"precinct-batch/1"}
+    reports = [line for line in single if line["topic"] == "precinct-results"]
+    assert {line["value"]["schema"] for line in reports} == {"precinct-result/1"}
+    assert [contract.decode_precinct_report(orjson.dumps(line["value"])) for line in reports] == [
+        report for line in results for report in contract.decode_precinct_record(orjson.dumps(line["value"])).reports]
+    assert [line for line in single if line["topic"] != "precinct-results"] == [
+        line for line in batched if line["topic"] != "precinct-results"]
