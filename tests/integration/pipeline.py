@@ -91,7 +91,10 @@ async def replay_mn_night(settings: Settings) -> ReplayStats:
     return await replay_files(settings, [MN_NIGHT], speed=REPLAY_SPEED, max_gap=REPLAY_MAX_GAP_S, progress=False)
 
 
-def recorded_count(topic: str) -> int:
-    """How many records of `topic` the bundled night holds (read from the file, not assumed)."""
+def recorded_reports() -> int:
+    """How many precinct reports the bundled night holds (read from the file, not assumed): a
+    `precinct-batch/1` record carries several, so this is not its count of records."""
     with gzip.open(MN_NIGHT) as lines:
-        return sum(1 for line in lines if line.strip() and orjson.loads(line)["topic"] == topic)
+        records = [orjson.loads(line) for line in lines if line.strip()]
+    return sum(len(rec["value"].get("reports", [rec["value"]])) for rec in records
+               if rec["topic"] == "precinct-results")

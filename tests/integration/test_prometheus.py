@@ -19,7 +19,7 @@ import pytest
 from streams.kafka_local import free_port
 from streams.settings import Settings
 from tests.integration.harness import stop_process
-from tests.integration.pipeline import live_pipeline, recorded_count, replay_mn_night
+from tests.integration.pipeline import live_pipeline, recorded_reports, replay_mn_night
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
 
@@ -94,7 +94,7 @@ def equals(want: float) -> Callable[[float], bool]:
 @pytest.mark.timeout(290)
 def test_prometheus_scrapes_a_live_worker_and_gateway_during_a_replay(settings: Settings, prometheus: str,
                                                                      addrs: dict[str, str], tmp_path: Path) -> None:
-    reports = recorded_count("precinct-results")
+    reports = recorded_reports()
 
     async def scenario() -> bool:
         # Both targets scraped before the night starts, so the scrapes cover the whole replay.
