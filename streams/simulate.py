@@ -2,18 +2,25 @@
 
     votewire simulate --preset us --seed 7 --out night.jsonl.gz
     votewire simulate --preset small --target CA=Harris:58.5,Trump:38.3 --malformed 0.01 --out s.jsonl
+    votewire simulate --preset tiny --single --out t.jsonl          # one record per report
 
 Writes a recording (JSON Lines, gzip for `.gz`) that `votewire replay` sends: race definitions
 (marked `"simulated": true`: the counts are invented, the places and candidates real), revised
 expected votes, and precinct reports with duplicates, out-of-order deliveries, downward
-corrections and, on request, malformed records. Beside it, `FILE.truth.json` holds the final
-totals per `{election_id}/{race_id}/{state}/{mode}` as the generator made them, to check a
-worker's output against. The same seed gives the same file, byte for byte, whatever `--jobs`.
+corrections and, on request, malformed reports. Reports go as a feed polled every minute
+delivers them: one `precinct-batch/1` record per race, state and window of `--batch-window`
+seconds (late reports in late batches; see `streams.simulation.packaging`), or one record each
+with `--single`. Beside it, `FILE.truth.json` holds the final totals per
+`{election_id}/{race_id}/{state}/{mode}` as the generator made them, to check a worker's output
+against, and the dead letters it must make (`malformed_records`: malformed records and batch
+elements). The same seed gives the same file, byte for byte, whatever `--jobs`, and the same
+truth file batched or not: packing changes the records, not the night.
 
 Speed: states are made in parallel processes (`--jobs`, default one per CPU), each from its
 own seeded generator; the parent merges their time-sorted lines and writes them on a thread
-(gzip at level 1, compressed on every core). The us preset's ~1M records take well under ten
-seconds on two cores (`bench/bench_simulate.py`); `.jsonl` is a little faster than `.jsonl.gz`.
+(gzip at level 1, compressed on every core). The us preset's ~1M reports (~125,000 batches, or
+~1M records with `--single`) take well under ten seconds on two cores (`bench/bench_simulate.py`);
+`.jsonl` is a little faster than `.jsonl.gz`.
 """
 
 from __future__ import annotations
@@ -31,13 +38,15 @@ from pathlib import Path
 
 import orjson
 
+from streams import contract
 from streams.errors import ConfigError
 from streams.progress import Progress
 from streams.settings import Settings
 from streams.simulation.ballot import Race, parse_targets, races_for
+from streams.simulation.clock import MINUTE_MS
 from streams.simulation.geography import STATE_BY_POSTAL, STATES, State
 from streams.simulation.lines import Lines
-from streams.simulation.malformed import KIND_NAMES
+from streams.simulation.malformed import ALL_KIND_NAMES
 from streams.simulation.night import NightOutput, Options, simulate_state
 
 
@@ -69,7 +78,7 @@ def build_night(args: argparse.Namespace, progress: Progress) -> NightOutput:
     the preset's order: the same bytes whatever the number of processes."""
     preset, targets = PRESETS[args.preset], parse_targets(args.target)
     options = Options(args.election_id, args.mode, args.malformed, args.duplicates, args.out_of_order,
-                      args.corrections)
+                      args.corrections, None if args.single else args.batch_window * 1000, MAX_BATCH_BYTES)
     day_ms = int(datetime.fromisoformat(args.election_id).replace(tzinfo=UTC).timestamp() * 1000)
     jobs = [(args.seed, options, state, races_for(state, preset.senate, targets), counties, precincts, day_ms)
             for state, counties, precincts in layout(preset)]
@@ -79,6 +88,9 @@ def build_night(args: argparse.Namespace, progress: Progress) -> NightOutput:
         progress.update(len(night.out), 0.5 * (done + 1) / len(jobs), f"generated {jobs[done][2].postal}")
     return night
 
+
+# The contract's record limit; a test lowers it to see batches split.
+MAX_BATCH_BYTES = contract.MAX_PAYLOAD_BYTES
 
 StateJob = tuple[int, Options, State, list[Race], int, int, int]  # simulate_state's arguments
 
@@ -133,10 +145,11 @@ def write_night(night: NightOutput, path: Path, progress: Progress) -> int:
     return records
 
 
-def write_truth(night: NightOutput, args: argparse.Namespace, records: int) -> Path:
+def write_truth(night: NightOutput, args: argparse.Namespace) -> Path:
+    """The night, not its packing: the same file batched or `--single` (so no record count)."""
     path = Path(f"{args.out}.truth.json")
-    truth = {"preset": args.preset, "seed": args.seed, "records": records,
-             "malformed_records": night.out.malformed_count, "malformed_kinds": list(KIND_NAMES),
+    truth = {"preset": args.preset, "seed": args.seed, "reports": night.out.report_count,
+             "malformed_records": night.out.malformed_count, "malformed_kinds": ALL_KIND_NAMES,
              "races": dict(sorted(night.truth.items()))}
     path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n")
     return path
@@ -149,10 +162,18 @@ def fraction(text: str) -> float:
     return value
 
 
+def seconds(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number of seconds >= 1")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("Presets: us = 51 jurisdictions, ~3,150 counties, ~178,000 precincts, president plus 33 "
-                     "senate races (~1M records); small = 7 states at 5%% of their precincts; tiny = 2 states, "
-                     "3 counties each (tests). FILE.truth.json holds the final totals.")
+                     "senate races (~1M reports: ~125,000 batch records, ~1M with --single); small = 7 states "
+                     "at 5%% of their precincts; tiny = 2 states, 3 counties each (tests). FILE.truth.json "
+                     "holds the final totals and the dead letters to expect, the same batched or --single.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small", help="scale of the night (default small)")
     parser.add_argument("--seed", type=int, default=1,
                         help="random seed; the same seed gives the same file (default 1)")
@@ -174,6 +195,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes that make states in parallel; the file is the same for any N "
                              "(default: the number of CPUs)")
     parser.add_argument("--mode", choices=("live", "test"), default="live", help="mode of every report (default live)")
+    packing = parser.add_mutually_exclusive_group()
+    packing.add_argument("--batch-window", type=seconds, default=MINUTE_MS // 1000, metavar="SECONDS",
+                         help="send reports as a feed polled this often delivers them: one precinct-batch/1 "
+                              "record per race, state and window, at the window's end, split under 1 MiB "
+                              "(default 60)")
+    packing.add_argument("--single", action="store_true",
+                         help="one precinct-result/1 record per report instead of batches")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,8 +213,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     progress = Progress("simulate")
     night = build_night(args, progress)
     records = write_night(night, args.out, progress)
-    truth = write_truth(night, args, records)
+    truth = write_truth(night, args)
     progress.close()
-    print(f"votewire simulate: wrote {records:,} records ({night.out.malformed_count:,} malformed) to {args.out}; "
-          f"truth in {truth}", file=sys.stderr)
+    print(f"votewire simulate: wrote {records:,} records ({night.out.report_count:,} precinct reports, "
+          f"{night.out.malformed_count:,} of them malformed) to {args.out}; truth in {truth}", file=sys.stderr)
     return 0

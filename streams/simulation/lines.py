@@ -26,7 +26,8 @@ class Lines:
     base_ms: int  # no line is earlier: election day, 00:00 UTC
     keys: list[int] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
-    malformed_count: int = 0
+    malformed_count: int = 0  # the dead letters these lines make: malformed records and batch elements
+    report_count: int = 0  # precinct reports sent (re-sent and malformed ones too), however packed
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -54,6 +55,7 @@ class Lines:
         self.keys += [k + offset for k in other.keys]
         self.lines += other.lines
         self.malformed_count += other.malformed_count
+        self.report_count += other.report_count
         self._check_size()
 
     def in_time_order(self, per_chunk: int) -> Iterator[bytes]:
@@ -67,11 +69,12 @@ class Lines:
 
     # Pickled (sent back by a worker process) as one joined blob and one array: pickling a
     # million small bytes objects one by one costs more than making them.
-    def __getstate__(self) -> tuple[int, bytes, bytes, int]:
-        return self.base_ms, array("q", self.keys).tobytes(), b"".join(self.lines), self.malformed_count
+    def __getstate__(self) -> tuple[int, bytes, bytes, int, int]:
+        return (self.base_ms, array("q", self.keys).tobytes(), b"".join(self.lines), self.malformed_count,
+                self.report_count)
 
-    def __setstate__(self, state: tuple[int, bytes, bytes, int]) -> None:
-        self.base_ms, keys, blob, self.malformed_count = state
+    def __setstate__(self, state: tuple[int, bytes, bytes, int, int]) -> None:
+        self.base_ms, keys, blob, self.malformed_count, self.report_count = state
         self.keys = array("q", keys).tolist()
         self.lines = blob.splitlines(keepends=True)  # a record never holds a raw newline (JSON escapes it)
         if len(self.lines) != len(self.keys):

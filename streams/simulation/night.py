@@ -5,7 +5,8 @@ state's postal code, so a seed gives the same records byte for byte (and a state
 records whatever else the preset holds, whichever process makes it). Each record becomes its
 recording line at once (bytes, no per-record objects kept); a state's lines are sorted by
 delivery time when it is done. Precincts and
-their reporting times are in `places`, the precinct reports in `reports`.
+their reporting times are in `places`, the precinct reports in `reports`, how they are packed
+into records (one each, or batches) in `packaging`.
 The truth (final totals) comes from the votes generated here, never from re-reading the output.
 """
 
@@ -20,6 +21,7 @@ from streams.simulation.ballot import Race
 from streams.simulation.clock import DAY_MS, HOUR_MS, MINUTE_MS, Clock
 from streams.simulation.geography import State
 from streams.simulation.lines import Lines
+from streams.simulation.packaging import deliveries_for
 from streams.simulation.places import Precinct, state_precincts
 from streams.simulation.reports import Options, RaceReports, final_votes, precinct_reports
 
@@ -31,6 +33,7 @@ class Night:
     """One state's night as it is made: its lines and its truth."""
 
     rng: random.Random
+    packing_rng: random.Random  # the batches' own: packing never moves the night's draws
     options: Options
     out: Lines
     truth: dict[str, Any] = field(default_factory=dict)
@@ -104,10 +107,13 @@ def simulate_race(night: Night, race: Race, places: list[Precinct], close_ms: in
     key = contract.race_key(night.options.election_id, race.race_id, race.state.postal)
     night.out.add_value(close_ms - 3 * HOUR_MS, contract.RACE_DEFINITIONS, key,
                         race_definition(night, race, len(places), close_ms, certified=False))
-    reports = RaceReports.of(night.rng, night.clock, night.options, race, key)
-    last_ms = max(precinct_reports(night.out, reports, p, final) for p, final in zip(places, finals, strict=True))
+    deliveries = deliveries_for(night.out, night.options, race, key, night.packing_rng)
+    reports = RaceReports.of(night.rng, night.clock, night.options, race, key, deliveries)
+    last_ms = max(precinct_reports(reports, p, final) for p, final in zip(places, finals, strict=True))
+    deliveries.finish()
     expected_votes(night, race, key, county_totals(places, finals), close_ms, last_ms)
-    night.out.add_value(last_ms + 2 * MINUTE_MS, contract.RACE_DEFINITIONS, key,
+    # Certified once the last report is on the topic (with batches, at the end of its window).
+    night.out.add_value(deliveries.delivered_at(last_ms) + 2 * MINUTE_MS, contract.RACE_DEFINITIONS, key,
                         race_definition(night, race, len(places), close_ms, certified=True))
     night.truth[f"{key}/{night.options.mode}"] = race_truth(race, finals)
 
@@ -118,7 +124,8 @@ def simulate_state(seed: int, options: Options, state: State, races: list[Race],
     nothing from another, so states can be made in parallel (see `streams.simulate`)."""
     close_ms = day_ms + int((state.close_et + 5) * HOUR_MS)  # Eastern Standard Time is UTC-5 in November
     rng = random.Random(f"{seed}/{state.postal}")  # noqa: S311 - a simulation, reproducible by seed
-    night = Night(rng, options, Lines(day_ms))
+    packing_rng = random.Random(f"{seed}/{state.postal}/packing")  # noqa: S311 - as above
+    night = Night(rng, packing_rng, options, Lines(day_ms))
     places = state_precincts(rng, night.clock, state, counties, precincts, close_ms)
     for race in races:
         simulate_race(night, race, places, close_ms)

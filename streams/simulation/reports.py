@@ -7,6 +7,8 @@ template, random draws only where something is decided. Besides the honest repor
 - deliveries that are re-sent (duplicates) or arrive after a newer report (out of order): both
   are lower-`seq` reports a correct worker drops;
 - on request, malformed copies (raw payloads the contract refuses).
+How the reports become records (one each, or in batches) is `packaging`'s business: this
+module decides what is sent and when it arrives, the same for either.
 """
 
 from __future__ import annotations
@@ -15,15 +17,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import mul
-
-import orjson
+from typing import Any, Protocol
 
 from streams import contract
 from streams.errors import ConfigError
 from streams.simulation.ballot import Race
-from streams.simulation.clock import HOUR_MS, Clock, seconds
-from streams.simulation.lines import SERIAL_BITS, Lines
-from streams.simulation.malformed import malformed_payload
+from streams.simulation.clock import HOUR_MS, MINUTE_MS, Clock, seconds
 from streams.simulation.places import EARLY_TILT, Precinct
 
 
@@ -35,6 +34,25 @@ class Options:
     duplicates: float = 0.02
     out_of_order: float = 0.01
     corrections: float = 0.004
+    batch_window_ms: int | None = MINUTE_MS  # None: one record per report
+    max_batch_bytes: int = contract.MAX_PAYLOAD_BYTES
+
+
+class Deliveries(Protocol):
+    """Where a race's reports go as they are made (`streams.simulation.packaging`). A report is
+    its fields in template order: FIPS, precinct, seq, reported_at text, votes..., complete."""
+
+    def deliver(self, at: int, reported_ms: int, report: tuple[Any, ...]) -> None:
+        """The report arrives at `at` (ms); `reported_ms` is its `reported_at`."""
+
+    def deliver_malformed(self, at: int, reported_ms: int, report: tuple[Any, ...], rng: random.Random) -> None:
+        """A broken copy of the report just delivered; draws its kind from `rng`, the night's."""
+
+    def delivered_at(self, arrived_ms: int) -> int:
+        """When a report that arrived at `arrived_ms` is on the topic."""
+
+    def finish(self) -> None:
+        """Writes what is still held (batches)."""
 
 
 def final_votes(race: Race, places: Sequence[Precinct]) -> list[list[int]]:
@@ -81,18 +99,6 @@ def delivery_times(rng: random.Random, times: Sequence[int], out_of_order: float
     return delivered or times
 
 
-def report_template(options: Options, race: Race, key: str) -> bytes:
-    """The recording line of a precinct report with %-holes: ts, FIPS, precinct, seq, time,
-    each candidate's votes, complete. Exactly the bytes orjson writes for the same dict (the
-    tests check), at a fraction of the cost of building and dumping a dict per record."""
-    votes = ",".join(f'"{c.candidate_id}":%d' for c in race.candidates)
-    return ('{"ts":%d,"topic":"' + contract.PRECINCT_RESULTS + '","key":"' + key + '","value":{'
-            '"schema":"precinct-result/1","election_id":"' + options.election_id + '","race_id":"'
-            + race.race_id + '","state":"' + race.state.postal + '","county_fips":"%s","precinct_id":"%s",'
-            '"seq":%d,"reported_at":"%s","votes":{' + votes + '},"complete":%s,"mode":"'
-            + options.mode + '"}}\n').encode()
-
-
 @dataclass(frozen=True)
 class RaceReports:
     """What every precinct report of one race shares."""
@@ -101,13 +107,14 @@ class RaceReports:
     clock: Clock
     options: Options
     key: str
-    template: bytes
+    deliveries: Deliveries
 
     @classmethod
-    def of(cls, rng: random.Random, clock: Clock, options: Options, race: Race, key: str) -> RaceReports:
+    def of(cls, rng: random.Random, clock: Clock, options: Options, race: Race, key: str,
+           deliveries: Deliveries) -> RaceReports:
         if len(race.candidates) > len(EARLY_TILT):
             raise ConfigError(f"{key}: the simulator handles at most {len(EARLY_TILT)} candidates per race")
-        return cls(rng, clock, options, key, report_template(options, race, key))
+        return cls(rng, clock, options, key, deliveries)
 
 
 def report_rows(race: RaceReports, p: Precinct, final: list[int]) -> tuple[Sequence[int], Sequence[bytes],
@@ -119,23 +126,21 @@ def report_rows(race: RaceReports, p: Precinct, final: list[int]) -> tuple[Seque
     return p.times, p.stamps, rows
 
 
-def precinct_reports(out: Lines, race: RaceReports, p: Precinct, final: list[int]) -> int:
-    """Adds one precinct's reports in one race (with re-sends and malformed copies); last time.
-    The hottest loop of the simulator: lists and methods are bound to locals on purpose."""
+def precinct_reports(race: RaceReports, p: Precinct, final: list[int]) -> int:
+    """Delivers one precinct's reports in one race (with re-sends and malformed copies); returns
+    when the last one arrived. The hottest loop of the simulator: methods bound to locals."""
     times, stamps, rows = report_rows(race, p, final)
     arrivals = delivery_times(race.rng, times, race.options.out_of_order)
-    keys, lines, base, template, rand = out.keys, out.lines, out.base_ms, race.template, race.rng.random
+    deliver, rand = race.deliveries.deliver, race.rng.random
     duplicates, malformed, fips, pid, last = race.options.duplicates, race.options.malformed, p.fips, \
         p.precinct_id, len(rows) - 1
     for seq, row in enumerate(rows):
         at = arrivals[seq]
-        line = template % (at, fips, pid, seq, stamps[seq], *row, b"true" if seq == last else b"false")
-        keys.append((at - base) << SERIAL_BITS | len(lines))
-        lines.append(line)
+        report = (fips, pid, seq, stamps[seq], *row, b"true" if seq == last else b"false")
+        deliver(at, times[seq], report)
         if seq and rand() < duplicates:  # an earlier report delivered again
             k, again = race.rng.randrange(seq), at + 1000 * race.rng.randint(1, 600)
-            out.add_line(again, template % (again, fips, pid, k, stamps[k], *rows[k], b"false"))
+            deliver(again, times[k], (fips, pid, k, stamps[k], *rows[k], b"false"))
         if malformed and rand() < malformed:
-            value = orjson.loads(line)["value"]
-            out.add_payload(at + 1, contract.PRECINCT_RESULTS, race.key, malformed_payload(race.rng, value))
+            race.deliveries.deliver_malformed(at, times[seq], report, race.rng)
     return max(arrivals)
