@@ -6,6 +6,17 @@ must give it. Examples are JSON documents, so the rules about bytes (over 1 MiB,
 NaN/Infinity) are tested in test_contract.py. Output and recording-line examples are checked
 by the schemas alone: their producers are tested against these schemas where they are built.
 
+A `precinct-batch/1` is judged twice over. The code refuses a batch whole only when the batch
+itself breaks a rule (`invalid/`, named like the others); a bad *element* is refused alone
+while the rest are applied. A JSON Schema can only say yes or no to a whole document, so it
+calls such a batch invalid. Those examples live in `valid-with-refused-elements/`, named
+`<kind>--<what>--refused-<i>[-<j>...].json`: the code must decode the batch, refuse exactly
+the elements at those indexes (each with that kind, its reason naming `reports[i]`) and keep
+the others in order; the schema must call the whole document invalid. One rule of elements
+the schema cannot state at all, an element's `election_id`, `race_id` or `state` differing
+from its batch's (a schema cannot compare with a parent's value): for those examples the
+schema says valid (SCHEMA_CANNOT_EXPRESS), and the test checks exactly that.
+
 Times are checked by the schemas' `pattern`, not `format: date-time`: in 2020-12 a format is
 only an annotation unless the validator opts in, and jsonschema's date-time check silently
 does nothing without an optional package; a pattern gives the same verdict everywhere.
@@ -18,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -29,12 +41,15 @@ EXAMPLES = SCHEMAS / "examples"
 
 DECODERS: dict[str, Callable[[bytes], object]] = {
     "precinct-result": contract.decode_precinct_report,
+    "precinct-batch": contract.decode_precinct_record,
     "expected-vote": contract.decode_expected_vote,
     "race-definition": contract.decode_race_definition,
 }
+REFUSED_ELEMENTS = "valid-with-refused-elements"  # see the module's docstring
 OUTPUTS = ("state-result", "county-result", "alert", "recording-line")
 SCHEMA_FIELD = {
     "precinct-result": contract.PRECINCT_RESULT_SCHEMA,
+    "precinct-batch": contract.PRECINCT_BATCH_SCHEMA,
     "expected-vote": contract.EXPECTED_VOTE_SCHEMA,
     "race-definition": contract.RACE_DEFINITION_SCHEMA,
     "state-result": "state-result/1",
@@ -53,6 +68,11 @@ SCHEMA_CANNOT_EXPRESS = {
     "precinct-result/invalid/bad_time--no-such-month.json": "month 13 has the right shape",
     # uniqueItems compares whole items; unique candidate_id across items cannot be said.
     "race-definition/invalid/duplicate_id--same-candidate-twice.json": "one property unique across items",
+    # An element's ids must equal its batch's: no keyword compares with a parent's value.
+    f"precinct-batch/{REFUSED_ELEMENTS}/batch_mismatch--element-of-another-state--refused-1.json": "a parent's value",
+    f"precinct-batch/{REFUSED_ELEMENTS}/batch_mismatch--element-of-another-race--refused-0.json": "likewise",
+    # As for a single report: 812.0 is an integer to JSON Schema, and the only bad element here.
+    f"precinct-batch/{REFUSED_ELEMENTS}/bad_count--integer-valued-float-count--refused-0.json": "812.0",
 }
 
 
@@ -61,8 +81,8 @@ def schema_for(name: str) -> dict[str, Any]:
     return loaded
 
 
-def examples(names: tuple[str, ...] | list[str]) -> list[Path]:
-    return sorted(path for name in names for path in (EXAMPLES / name).glob("*/*.json"))
+def examples(names: tuple[str, ...] | list[str], verdicts: tuple[str, ...] = ("valid", "invalid")) -> list[Path]:
+    return sorted(path for name in names for verdict in verdicts for path in (EXAMPLES / name / verdict).glob("*.json"))
 
 
 def example_id(path: Path) -> str:
@@ -70,11 +90,19 @@ def example_id(path: Path) -> str:
 
 
 def code_refusal(name: str, raw: bytes) -> InvalidRecord | None:
+    """The code's refusal of the whole record, or None. A batch decoded with a refused element
+    is not "valid": the test for its folder says how it must be refused."""
     try:
-        DECODERS[name](raw)
+        decoded = DECODERS[name](raw)
     except InvalidRecord as error:
         return error
+    assert not getattr(decoded, "refused", None), "an element was refused: the example belongs in " + REFUSED_ELEMENTS
     return None
+
+
+def refused_indexes(path: Path) -> list[int]:
+    """`bad_count--what--refused-0-2.json` -> [0, 2]."""
+    return [int(i) for i in path.stem.split("--")[-1].removeprefix("refused-").split("-")]
 
 
 @pytest.mark.parametrize("path", sorted(SCHEMAS.glob("*.schema.json")), ids=lambda p: p.name)
@@ -90,6 +118,10 @@ def test_every_contract_message_has_a_schema_and_several_examples_each_way() -> 
     for name in names:
         assert len(list((EXAMPLES / name / "valid").glob("*.json"))) >= 2, name
         assert len(list((EXAMPLES / name / "invalid").glob("*.json"))) >= 4, name
+    assert len(examples(["precinct-batch"], (REFUSED_ELEMENTS,))) >= 4
+    folders = {p.parent.name for p in EXAMPLES.glob("*/*/*.json")}
+    assert folders == {"valid", "invalid", REFUSED_ELEMENTS}, "an example in a folder no test reads"
+    assert {p.parent.parent.name for p in EXAMPLES.glob(f"*/{REFUSED_ELEMENTS}/*.json")} == {"precinct-batch"}
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMA_FIELD))
@@ -118,6 +150,35 @@ def test_schema_and_code_give_an_input_example_the_same_verdict(path: Path) -> N
         assert schema_says_valid, "the schema now states this rule: drop it from SCHEMA_CANNOT_EXPRESS"
     else:
         assert schema_says_valid == (refusal is None)
+
+
+@pytest.mark.parametrize("path", examples(["precinct-batch"], (REFUSED_ELEMENTS,)), ids=example_id)
+def test_a_batch_with_bad_elements_is_decoded_with_exactly_those_refused(path: Path) -> None:
+    raw = path.read_bytes()
+    items = json.loads(raw)["reports"]
+    kind, indexes = path.stem.split("--")[0], refused_indexes(path)
+
+    record = contract.decode_precinct_record(raw)  # the batch itself is good: no InvalidRecord
+    assert [r.index for r in record.refused] == indexes
+    for refused in record.refused:
+        assert refused.error.kind == kind, refused.error.reason
+        assert refused.error.reason.startswith(f"reports[{refused.index}]: ")
+        assert refused.value == orjson.dumps(items[refused.index])
+    kept = [item["precinct_id"] for i, item in enumerate(items) if i not in indexes]
+    assert [r.precinct_id for r in record.reports] == kept
+    schema_says_valid = Draft202012Validator(schema_for("precinct-batch")).is_valid(json.loads(raw))
+    assert schema_says_valid == (example_id(path) in SCHEMA_CANNOT_EXPRESS)
+
+
+def test_a_batch_element_has_the_rules_of_a_precinct_result() -> None:
+    # Written out in both schemas (a validator resolves no other file): this keeps them equal.
+    single, batch = schema_for("precinct-result"), schema_for("precinct-batch")
+    element = batch["$defs"]["report"]
+    assert element["properties"] == single["properties"] | {"mode": {"$ref": "#/$defs/mode"}}
+    assert element["required"] == [name for name in single["required"]
+                                   if name not in ("schema", "election_id", "race_id", "state")]
+    assert {k: v for k, v in batch["$defs"].items() if k != "report"} == single["$defs"]
+    assert batch["required"] == ["schema", "election_id", "race_id", "state", "reports"]
 
 
 def test_every_known_gap_names_an_existing_example() -> None:
