@@ -15,12 +15,13 @@ from typing import Any, Literal, NamedTuple
 from weakref import WeakKeyDictionary
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
-from streams.figures import out_of_reach, pct_expected_counted, share
+from streams.figures import needs_pct_of_remaining, out_of_reach, pct_expected_counted, share, votes_outstanding
 from streams.tally import Applied, RaceTally, StoredUnit
 
 Severity = Literal["info", "warning", "critical"]
 ALERT_SCHEMA = "alert/1"
 MILESTONES = (25, 50, 75, 90)  # percent of the expected vote counted
+NEEDS_THRESHOLDS = (60, 70, 80)  # percent of the outstanding vote the trailing candidate needs
 
 
 class Standing(NamedTuple):
@@ -35,6 +36,8 @@ class Standing(NamedTuple):
     margin_votes: int
     expected_votes: int | None
     certified: bool
+    # Second place behind a leader (ties by candidate_id, as in a snapshot's `candidates`).
+    trailer: str | None = None
 
     def reached(self, threshold: int) -> bool:
         """At least `threshold` percent of the expected vote counted (exactly, not rounded)."""
@@ -56,6 +59,27 @@ class Standing(NamedTuple):
     def pct_counted(self) -> float | None:
         return pct_expected_counted(self.total_votes, self.expected_votes, self.certified)
 
+    @property
+    def outstanding(self) -> int | None:
+        return votes_outstanding(self.total_votes, self.expected_votes, self.certified)
+
+    @property
+    def needs_pct(self) -> float | None:
+        return needs_pct_of_remaining(self.margin_votes, self.outstanding, self.trailer)
+
+    def needs_at_least(self, threshold: int) -> bool:
+        """The trailer needs at least `threshold` percent of the outstanding vote (exactly)."""
+        left = self.outstanding
+        if self.trailer is None or not left:
+            return False
+        return 100 * (left + self.margin_votes) >= 2 * threshold * left
+
+    @property
+    def needs_more_than_remaining(self) -> bool:
+        """The trailer would need more than 100% of the outstanding vote (some is still out)."""
+        left = self.outstanding
+        return self.trailer is not None and left is not None and 0 < left < self.margin_votes
+
 
 # The worker takes a standing after each record and the same one again before the next: the
 # last one per tally is kept (weakly, so a dropped tally is not held) and reused while the
@@ -72,14 +96,21 @@ def standing(tally: RaceTally, definition: RaceDefinition | None, expected: Expe
     last = _last_standing.get(tally)
     if last is not None and last[0] == token:
         return last[1]
-    leader, first, second = None, 0, 0
+    # The top two, O(candidates); equal counts go by candidate_id, as `ranked_candidates` sorts.
+    leader: str | None = None
+    runner: str | None = None
+    first = second = 0
     for candidate_id, n in tally.votes.items():
-        if n > first:
-            leader, first, second = candidate_id, n, first
-        elif n > second:
-            second = n
-    result = Standing(dict(tally.votes), tally.total_votes, leader if first > second else None, first - second,
-                      expected_votes, certified)
+        if n > first or (n == first and leader is not None and candidate_id < leader):
+            leader, first, runner, second = candidate_id, n, leader, first
+        elif n > second or (n == second and runner is not None and candidate_id < runner):
+            runner, second = candidate_id, n
+    if first == second:
+        leader = runner = None  # a tie for first (or no votes): no leader, so no trailer
+    elif runner is None and definition is not None:  # only the leader has votes: the next by id
+        runner = min((c.candidate_id for c in definition.candidates if c.candidate_id != leader), default=None)
+    result = Standing(dict(tally.votes), tally.total_votes, leader, first - second, expected_votes, certified,
+                      runner)
     _last_standing[tally] = (token, result)
     return result
 
@@ -183,6 +214,16 @@ def _standing_alerts(event: _Event, before: Standing, after: Standing) -> list[A
         alerts.append(_votes_exceed_expected(event, after))
     if after.out_of_reach and not before.out_of_reach:
         alerts.append(_out_of_reach(event, after))
+    return alerts + _needs_alerts(event, before, after)
+
+
+def _needs_alerts(event: _Event, before: Standing, after: Standing) -> list[Alert]:
+    """What the trailing candidate needs, crossing upwards; a new trailer starts afresh."""
+    same = before.trailer == after.trailer
+    alerts = [_needs_share_crossed(event, t, after) for t in NEEDS_THRESHOLDS
+              if after.needs_at_least(t) and not (same and before.needs_at_least(t))]
+    if after.needs_more_than_remaining and not (same and before.needs_more_than_remaining):
+        alerts.append(_needs_more_than_remaining(event, after))
     return alerts
 
 
@@ -281,6 +322,26 @@ def _out_of_reach(event: _Event, after: Standing) -> Alert:
     details: dict[str, object] = {"leader": after.leader, "margin_votes": after.margin_votes,
                                   "votes_remaining": remaining, "expected_votes": after.expected_votes}
     return event.alert("out_of_reach", "info", message, details)
+
+
+def _needs_details(after: Standing) -> dict[str, object]:
+    return {"trailer": after.trailer, "leader": after.leader, "needs_pct_of_remaining": after.needs_pct,
+            "votes_outstanding": after.outstanding, "margin_votes": after.margin_votes,
+            "expected_votes": after.expected_votes}
+
+
+def _needs_share_crossed(event: _Event, threshold: int, after: Standing) -> Alert:
+    message = (f"{event.name(after.trailer)} now needs {after.needs_pct:.1f}% of the {after.outstanding or 0:,} "
+               f"expected votes still out to overtake {event.name(after.leader)} in {event.place}.")
+    details = {"threshold": threshold, **_needs_details(after)}
+    return event.alert("needs_share_crossed", "info", message, details, str(threshold), str(after.trailer))
+
+
+def _needs_more_than_remaining(event: _Event, after: Standing) -> Alert:
+    message = (f"{event.name(after.trailer)} would need {after.needs_pct:.1f}% of the {after.outstanding or 0:,} "
+               f"expected votes still out to overtake {event.name(after.leader)} in {event.place}: "
+               f"more than remain.")
+    return event.alert("needs_more_than_remaining", "info", message, _needs_details(after), str(after.trailer))
 
 
 def _revised(event: _Event, old: ExpectedVote | None, new: ExpectedVote, old_votes: int | None,

@@ -5,10 +5,18 @@ counted, percent of precincts reporting, swing) is rounded half away from zero, 
 exactly (integers for shares, decimals for swing) rather than with Python's `round`, whose
 binary floats and ties-to-even make 12.25 and 12.35 go different ways. The readout's counted
 figure is then floored to a whole percent (a newsroom never says more was counted than was).
+
+Where the vote is left (`votes_outstanding`, `needs_pct_of_remaining`, `needs_readout`,
+`counties_outstanding`): an expected vote is an estimate, so these never present a negative
+remainder as fact. When the count passes the estimate (the estimate was low), the vote still
+out is unknown: `votes_outstanding` and `needs_pct_of_remaining` are null and `needs_readout`
+says the estimate was passed; `votes_remaining` keeps the negative difference, as the contract
+says. A certified race has nothing outstanding (0) and needs nothing.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +30,8 @@ if TYPE_CHECKING:
 
 # The AP convention: never say all of the expected vote is counted before certification.
 UNCERTIFIED_CAP = 99.0
+# How many counties `counties_outstanding` lists: a results desk's "where the vote is left".
+TOP_COUNTIES_OUTSTANDING = 10
 STATE_SCHEMA = "state-result/1"
 COUNTY_SCHEMA = "county-result/1"
 _TENTH = Decimal("0.1")
@@ -101,6 +111,98 @@ def leader_and_margin(ranked: Sequence[CandidateFigures]) -> tuple[str | None, i
     return (ranked[0].candidate_id if ranked[0].votes > second else None), ranked[0].votes - second
 
 
+def votes_outstanding(total: int, expected: int | None, certified: bool) -> int | None:
+    """The expected vote still out, as a newsroom may print it: never negative.
+
+    0 once certified (the count is final); None without an expected vote, or when the count
+    has passed the estimate (the estimate was low, so what is left is not known).
+    """
+    if certified:
+        return 0
+    if expected is None or total > expected:
+        return None
+    return expected - total
+
+
+def trailer_of(ranked: Sequence[CandidateFigures], leader: str | None) -> str | None:
+    """The candidate in second place behind a leader (ties for second go by candidate_id, as
+    in `candidates`); None without a leader (a tie for first, or no votes)."""
+    if leader is None or len(ranked) < 2:
+        return None
+    return ranked[1].candidate_id
+
+
+def needs_pct_of_remaining(margin_votes: int, outstanding: int | None, trailer: str | None) -> float | None:
+    """The share of the outstanding expected vote the trailer must win to draw level, if the
+    leader takes all the rest: `100 * (outstanding + margin) / (2 * outstanding)`, one decimal.
+
+    Above 100 the lead is out of reach (exactly when `margin > outstanding`). None without a
+    trailer or with nothing outstanding (no estimate, the estimate passed, or certified).
+    """
+    if trailer is None or not outstanding:
+        return None
+    return share(outstanding + margin_votes, 2 * outstanding)
+
+
+def needs_readout(ranked: Sequence[CandidateFigures], trailer: str | None, margin_votes: int,
+                  expected: int | None, certified: bool) -> str | None:
+    """The second readout line: `Trump needs 61.2% of the remaining 1,204,000 expected votes`.
+
+    Past the estimate it says so instead; out of reach it says that. None when there is
+    nothing to say: no expected vote, certified, or no trailer (a tie for first, no votes).
+    """
+    total = sum(r.votes for r in ranked)
+    if certified or expected is None:
+        return None
+    if total > expected:
+        return f"Counted votes exceed the expected vote by {total - expected:,}: the vote still out is not known"
+    name = next((r.display for r in ranked if r.candidate_id == trailer), None)
+    if name is None:
+        return None
+    outstanding = expected - total
+    if outstanding == 0:
+        return f"{name} trails by {margin_votes:,} votes with no expected vote left: out of reach"
+    needs = needs_pct_of_remaining(margin_votes, outstanding, trailer)
+    remaining = f"the remaining {outstanding:,} expected votes"
+    if margin_votes <= outstanding:
+        return f"{name} needs {needs:.1f}% of {remaining}"
+    if needs == 100.0:  # above 100 by less than a rounding step: don't print "would need 100.0%"
+        return f"{name} would need more than all of {remaining}: out of reach"
+    return f"{name} would need {needs:.1f}% of {remaining}: out of reach"
+
+
+def counties_outstanding(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None,
+                         limit: int = TOP_COUNTIES_OUTSTANDING) -> list[dict[str, Any]]:
+    """The counties with the most expected vote still out, most first (ties by FIPS), each with
+    its leader and margin so far. O(counties with an estimate): built with the state snapshot,
+    at most once per publish interval, never per report.
+
+    Only counties with their own expected vote, including those with nothing counted yet; a
+    county past its estimate has no known remainder and is left out. Empty once certified.
+    """
+    if expected is None or definition.certified:
+        return []
+    out: list[tuple[int, str]] = []
+    for fips, county_expected in expected.county_expected.items():
+        county = tally.counties.get(fips)
+        left = county_expected - (county.total_votes if county is not None else 0)
+        if left > 0:
+            out.append((-left, fips))
+    return [_county_outstanding(tally, fips, expected.county_expected[fips], definition)
+            for _, fips in heapq.nsmallest(limit, out)]
+
+
+def _county_outstanding(tally: RaceTally, fips: str, county_expected: int,
+                        definition: RaceDefinition) -> dict[str, Any]:
+    county = tally.counties.get(fips)
+    ranked = ranked_candidates(county.votes if county is not None else {}, definition)
+    total = sum(r.votes for r in ranked)
+    leader, margin = leader_and_margin(ranked)
+    return {"county_fips": fips, "votes_outstanding": county_expected - total, "expected_votes": county_expected,
+            "total_votes": total, "pct_expected_counted": pct_expected_counted(total, county_expected, False),
+            "leader": leader, "margin_votes": margin, "margin_pct": share(margin, total)}
+
+
 def readout(ranked: Sequence[CandidateFigures], pct_counted: float | None, pct_precincts: float | None) -> str:
     """`Harris 58.9% · Trump 38.1% · 76% of expected vote counted`: up to two leaders, then
     how much is in (expected vote if known, else precincts), floored to a whole percent."""
@@ -160,9 +262,10 @@ def embargoed(tally_as_of_ms: int | None, definition: RaceDefinition | None) -> 
 def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None) -> dict[str, Any]:
     """The `state-results` message (DESIGN "Output messages") for one tally."""
     expected_votes = tally.expected_votes(expected)
-    doc = _head(tally, STATE_SCHEMA, snapshot_version(tally.seq_sum, expected, definition))
+    doc = _head(tally, definition, STATE_SCHEMA, snapshot_version(tally.seq_sum, expected, definition))
     doc.update(_counts(tally.votes, definition, expected_votes, tally.precincts_reporting, definition.precincts_total))
     doc["swing"] = swing(shares_by_party(tally.votes, definition), definition.previous)
+    doc["counties_outstanding"] = counties_outstanding(tally, definition, expected)
     return doc
 
 
@@ -176,7 +279,7 @@ def county_snapshot(
     """
     county = tally.counties[county_fips]
     county_expected = expected.county_expected.get(county_fips) if expected is not None else None
-    doc = _head(tally, COUNTY_SCHEMA, snapshot_version(county.seq_sum, expected, definition))
+    doc = _head(tally, definition, COUNTY_SCHEMA, snapshot_version(county.seq_sum, expected, definition))
     doc["county_fips"] = county_fips
     doc["as_of"] = county.as_of
     doc.update(_counts(county.votes, definition, county_expected, county.precincts_reporting, county.precincts_total))
@@ -184,10 +287,10 @@ def county_snapshot(
     return doc
 
 
-def _head(tally: RaceTally, schema: str, version: int) -> dict[str, Any]:
+def _head(tally: RaceTally, definition: RaceDefinition, schema: str, version: int) -> dict[str, Any]:
     key = tally.key
     return {"schema": schema, "election_id": key.election_id, "race_id": key.race_id, "state": key.state,
-            "mode": key.mode, "version": version, "as_of": tally.as_of}
+            "mode": key.mode, "version": version, "as_of": tally.as_of, "office": definition.office}
 
 
 def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes: int | None,
@@ -198,6 +301,8 @@ def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes
     counted = pct_expected_counted(total, expected_votes, definition.certified)
     remaining = expected_votes - total if expected_votes is not None else None
     pct_precincts = share(precincts_reporting, precincts_total) if precincts_total else None
+    outstanding = votes_outstanding(total, expected_votes, definition.certified)
+    trailer = trailer_of(ranked, leader)
     return {
         "candidates": [r.as_wire() for r in ranked], "total_votes": total, "leader": leader,
         "margin_votes": margin, "margin_pct": share(margin, total), "expected_votes": expected_votes,
@@ -205,4 +310,7 @@ def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes
         "precincts_reporting": precincts_reporting, "precincts_total": precincts_total,
         "pct_precincts_reporting": pct_precincts, "out_of_reach": out_of_reach(margin, remaining),
         "certified": definition.certified, "readout": readout(ranked, counted, pct_precincts),
+        "votes_outstanding": outstanding, "trailer": trailer,
+        "needs_pct_of_remaining": needs_pct_of_remaining(margin, outstanding, trailer),
+        "needs_readout": needs_readout(ranked, trailer, margin, expected_votes, definition.certified),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -168,7 +169,10 @@ def test_expected_vote_revised_and_what_the_revision_makes_true() -> None:
     night = Night(estimate(2000))
     night.feed(report("p1", 0, {"harris": 700, "trump": 400}))  # 1100 of 2000 = 55%
     alerts = night.revise(estimate(1200, seq=1))  # 91.7%; margin 300 > 100 remaining
-    assert types(alerts) == ["expected_vote_revised", "counted_milestone", "counted_milestone", "out_of_reach"]
+    # Trump needed (900 + 300) / 1800 = 66.7% of the vote still out (past 60 already); now
+    # (100 + 300) / 200 = 200%: past 70, 80 and all that remains.
+    assert types(alerts) == ["expected_vote_revised", "counted_milestone", "counted_milestone", "out_of_reach",
+                             "needs_share_crossed", "needs_share_crossed", "needs_more_than_remaining"]
     assert alerts[0].message == "The expected vote in MN president (live) was revised from 2,000 to 1,200."
     assert alerts[0].at == "2024-11-06T02:01Z"
     assert [a.details["threshold"] for a in alerts[1:3]] == [75, 90]
@@ -209,3 +213,61 @@ def test_alert_value_is_the_alert_1_message(local: bool) -> None:
     assert set(value) == (base | {"county_fips", "precinct_id"} if local else base)
     assert value["alert_id"] == alert.alert_id
     assert value["state"] == "MN"
+
+
+def test_needs_share_crossed_fires_once_per_threshold_for_the_same_trailer() -> None:
+    night = Night(estimate(1000))
+    # harris 110, trump 90: 800 out, margin 20, Trump needs 820 / 1600 = 51.3%
+    assert night.feed(report("p1", 0, {"harris": 110, "trump": 90})) == []
+    # harris 420, trump 100 of 1000: 480 out, margin 320, needs 800 / 960 = 83.3%: 60, 70 and 80 at once
+    crossed = night.feed(report("p2", 0, {"harris": 310, "trump": 10}))
+    assert types(crossed) == ["counted_milestone", "counted_milestone", "needs_share_crossed",
+                              "needs_share_crossed", "needs_share_crossed"]
+    assert [a.details["threshold"] for a in crossed[2:]] == [60, 70, 80]
+    first = crossed[2]
+    assert first.message == ("Trump now needs 83.3% of the 480 expected votes still out to overtake Harris "
+                             "in MN president (live).")
+    assert first.details == {"threshold": 60, "trailer": "trump", "leader": "harris", "needs_pct_of_remaining": 83.3,
+                             "votes_outstanding": 480, "margin_votes": 320, "expected_votes": 1000}
+    assert (first.county_fips, first.precinct_id) == (None, None)
+    # Still above 80% (470 out, margin 330: 800 / 940 = 85.1%): nothing new
+    assert night.feed(report("p3", 0, {"harris": 10})) == []
+
+
+def test_needs_more_than_remaining_message_and_once_only() -> None:
+    night = Night(estimate(1000))
+    night.feed(report("p1", 0, {"harris": 500, "trump": 300}))  # 200 out, margin 200: exactly 100%, not more
+    [over] = [a for a in night.feed(report("p2", 0, {"harris": 1})) if a.type == "needs_more_than_remaining"]
+    # 199 out, margin 201: (199 + 201) / 398 = 100.5%
+    assert over.message == ("Trump would need 100.5% of the 199 expected votes still out to overtake Harris "
+                            "in MN president (live): more than remain.")
+    assert over.details["needs_pct_of_remaining"] == 100.5
+    assert "needs_more_than_remaining" not in types(night.feed(report("p3", 0, {"harris": 1})))
+
+
+def test_a_new_trailer_starts_afresh_and_no_trailer_raises_nothing() -> None:
+    night = Night(estimate(100))
+    # a tie for first: no leader, no trailer, nothing needed
+    assert [t for t in types(night.feed(report("p1", 0, {"harris": 20, "trump": 20}))) if "needs" in t] == []
+    # harris 40, trump 20 (60 of 100): Trump needs (40 + 20) / 80 = 75%
+    assert [a.details["trailer"] for a in night.feed(report("p2", 0, {"harris": 20})) if "needs" in a.type] == [
+        "trump", "trump"]
+    # trump 70, harris 40 (110 of 100): past the estimate, the vote still out is unknown: no needs alerts
+    assert [t for t in types(night.feed(report("p3", 0, {"trump": 50}))) if "needs" in t] == []
+    # only one candidate with votes: the trailer is the next candidate by id (0 votes)
+    solo = Night(estimate(100))
+    crossed = [a for a in solo.feed(report("p1", 0, {"trump": 30})) if a.type == "needs_share_crossed"]
+    # 70 out, margin 30: (70 + 30) / 140 = 71.4%; harris sorts before oliver
+    assert [(a.details["trailer"], a.details["threshold"]) for a in crossed] == [("harris", 60), ("harris", 70)]
+    # trump's count corrected to 0: no votes, no leader, nothing needed
+    assert [a for a in solo.feed(report("p1", 1, {"trump": 0})) if "needs" in a.type] == []
+
+
+def test_needs_alerts_are_o1_figures_of_the_standing() -> None:
+    tally = RaceTally(MN)
+    tally.apply(report("p1", 0, {"trump": 5, "harris": 5, "oliver": 9}))
+    s = standing(tally, DEFINITION, estimate(100))
+    # oliver leads 9 to 5; harris and trump tie for second, harris first by id as in a snapshot
+    assert (s.leader, s.trailer, s.margin_votes, s.outstanding) == ("oliver", "harris", 4, 81)
+    assert s.needs_pct == 52.5  # (81 + 4) / 162 = 52.47
+    assert standing(tally, dataclasses.replace(DEFINITION, certified=True), estimate(100)).needs_pct is None

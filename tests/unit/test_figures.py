@@ -178,6 +178,8 @@ STATE_FIELDS = {
     "schema", "election_id", "race_id", "state", "mode", "version", "as_of", "candidates", "total_votes", "leader",
     "margin_votes", "margin_pct", "expected_votes", "pct_expected_counted", "votes_remaining", "precincts_reporting",
     "precincts_total", "pct_precincts_reporting", "swing", "out_of_reach", "certified", "readout",
+    # added with "where the vote is left" (additive: see the schemas)
+    "office", "votes_outstanding", "trailer", "needs_pct_of_remaining", "needs_readout", "counties_outstanding",
 }
 
 
@@ -228,7 +230,7 @@ def test_a_county_snapshot_uses_its_own_units_and_expected_vote() -> None:
                        precincts_reporting=30, precincts_total=40))
     tally.apply(report("06029", {"harris": 10, "trump": 90}, county="06029", precincts_reporting=5))
     snap = county_snapshot(tally, "06037", DEFINITION, estimate(5000, {"06037": 500, "06029": 100}))
-    assert set(snap) == STATE_FIELDS | {"county_fips"}
+    assert set(snap) == STATE_FIELDS - {"counties_outstanding"} | {"county_fips"}
     assert snap["schema"] == "county-result/1"
     assert snap["county_fips"] == "06037"
     assert snap["total_votes"] == 400
