@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import orjson
 import pytest
 
 from streams import cli
 from streams.errors import ConfigError
 from streams.progress import Progress, format_duration, render
-from streams.replay import Pacer, ReplayStats, replay_files, wait_seconds
+from streams.record import write_message
+from streams.recording import RecordedLine, RecordingWriter, read_recording
+from streams.replay import Pacer, ReplayStats, Sender, replay_file, replay_files, wait_seconds
 from streams.settings import Settings
 
 
@@ -99,3 +104,65 @@ def test_help_explains_the_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--max-gap" in text
     assert "--idle-exit" in text
     assert "--from-beginning" in text
+
+
+# --- batches: a precinct-batch/1 is one record, sent and recorded whole ------------------
+
+BATCH = {"schema": "precinct-batch/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",
+         "reports": [{"county_fips": "27001", "precinct_id": f"2700{i}", "seq": 0,
+                      "reported_at": "2024-11-06T02:20:03Z", "votes": {"harris": i}, "complete": False}
+                     for i in range(3)]}
+MN = "2024-11-05/president/MN"
+
+
+class FakeProducer:
+    """Takes what a Sender sends; every send is acknowledged at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
+
+    async def send(self, topic: str, value: bytes | None, key: bytes | None, partition: int | None) -> Any:
+        self.sent.append((topic, key, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+
+def test_replay_sends_a_batch_as_one_record_keyed_and_byte_for_byte_as_recorded(tmp_path: Path) -> None:
+    payload = orjson.dumps(BATCH).decode().replace(",", ", ")  # a kcat dump keeps the producer's bytes
+    lines = [{"ts": 1, "topic": "precinct-results", "key": MN, "value": BATCH},
+             {"ts": 2, "topic": "precinct-results", "key": MN, "payload": payload},
+             {"ts": 3, "topic": "precinct-results", "key": MN, "value": BATCH["reports"][0]}]
+    path = tmp_path / "night.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    settings = Settings.from_env({"VOTEWIRE_TOPIC_PREFIX": "t."})
+
+    async def replayed() -> tuple[FakeProducer, ReplayStats]:
+        producer, stats = FakeProducer(), ReplayStats()
+        sender = Sender(producer)
+        await replay_file(settings, path, sender, Pacer(None, None), stats, Progress("replay", enabled=False),
+                          asyncio.Event())
+        await sender.drain()
+        stats.sent = sender.sent
+        return producer, stats
+
+    producer, stats = asyncio.run(replayed())
+    assert producer.sent == [("t.precinct-results", MN.encode(), orjson.dumps(BATCH)),
+                             ("t.precinct-results", MN.encode(), payload.encode()),
+                             ("t.precinct-results", MN.encode(), orjson.dumps(BATCH["reports"][0]))]
+    assert (stats.sent, stats.bad_lines) == (3, 0)  # records, whatever each carries
+    assert stats.summary().startswith("3 records sent")
+
+
+def test_record_keeps_a_batch_whole_so_its_replay_is_byte_identical(tmp_path: Path) -> None:
+    value = orjson.dumps(BATCH)
+    msg = SimpleNamespace(topic="t.precinct-results", partition=1, offset=7, timestamp=1_730_859_603_000,
+                          key=MN.encode(), value=value)
+    settings = Settings.from_env({"VOTEWIRE_TOPIC_PREFIX": "t."})
+    with RecordingWriter(tmp_path / "rec.jsonl") as writer:
+        assert write_message(writer, settings, msg, Progress("record", enabled=False))
+    [line] = list(read_recording(tmp_path / "rec.jsonl"))
+    assert line == RecordedLine(1, 1_730_859_603_000, "precinct-results", MN, value)
