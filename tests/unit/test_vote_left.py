@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import itertools
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from jsonschema import Draft202012Validator
 
 import streams
 from streams import contract
@@ -234,3 +236,15 @@ def test_minnesota_past_its_estimate_and_certified() -> None:
     final = state_snapshot(*mn_president_at("2024-12-31T00:00:00Z"))
     assert (final["certified"], final["votes_outstanding"], final["needs_readout"], final["counties_outstanding"]) == (
         True, 0, None, [])
+
+
+def test_the_snapshots_of_the_night_match_the_schemas() -> None:
+    schemas = Path(__file__).resolve().parents[2] / "schemas"
+    state = Draft202012Validator(json.loads((schemas / "state-result.schema.json").read_text(encoding="utf-8")))
+    county = Draft202012Validator(json.loads((schemas / "county-result.schema.json").read_text(encoding="utf-8")))
+    for until in ("2024-11-06T03:00:00Z", "2024-11-06T05:00:00Z", "2024-11-06T20:00:00Z", "2024-12-31T00:00:00Z"):
+        tally, definition, expected = mn_president_at(until)
+        errors = list(state.iter_errors(state_snapshot(tally, definition, expected)))
+        for fips in tally.counties:
+            errors += county.iter_errors(county_snapshot(tally, fips, definition, expected))
+        assert [e.message for e in errors] == [], until
