@@ -2,8 +2,9 @@
 
 It runs apart from the workers and only consumes their output topics (`state-results`,
 `county-results`, `results-alerts`), so no public request can slow down or reach the tally.
-It serves the JSON API and SSE stream in `routes.py`, the live board at `/`, and its own
-metrics at `/metrics`. Only GET and HEAD are accepted; test-mode data only with `--show-test`.
+It serves the JSON API and SSE stream in `routes.py`, county shapes for the board's maps in
+`maps.py`, the live board at `/`, and its own metrics at `/metrics`. Only GET and HEAD are
+accepted; test-mode data only with `--show-test`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from streams.atlas import atlas_path
 from streams.gateway.feed import follow_topics
 from streams.gateway.live import LiveResults
+from streams.gateway.maps import CountyMaps, add_map_routes
 from streams.gateway.routes import LIVE, Handler, add_routes
 from streams.gateway.sse import DEFAULT_BUFFER
 from streams.settings import Settings, split_addr
@@ -60,10 +63,15 @@ async def get_board(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "public, max-age=60"})
 
 
-def build_app(live: LiveResults, settings: Settings | None = None) -> web.Application:
-    """The gateway app; with `settings` it also follows the topics (tests may feed `live` directly)."""
+def build_app(live: LiveResults, settings: Settings | None = None, atlas_file: Path | None = None) -> web.Application:
+    """The gateway app; with `settings` it also follows the topics (tests may feed `live` directly).
+
+    County maps come from `atlas_file`, else from the settings' cache directory; with neither
+    the board goes without its maps.
+    """
     app = web.Application(middlewares=[read_only_and_counted])
     add_routes(app, live)
+    add_map_routes(app, CountyMaps(atlas_file or (atlas_path(settings) if settings is not None else None)))
     app.router.add_get("/", get_board)
     app.router.add_static("/static", STATIC)
     app.on_shutdown.append(close_streams)
@@ -98,6 +106,12 @@ async def start_gateway(live: LiveResults, addr: str, settings: Settings | None 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "The board at / shows, per race and state: the office, the leaders in party colours, the readout, "
+        "the second readout line of what the trailing candidate needs (e.g. 'Trump needs 61.2% of the remaining "
+        "1,204,000 expected votes'), a county map shaded by leader and margin and hatched where little is counted "
+        "(shapes from the us-atlas package that `make install` caches in VOTEWIRE_CACHE_DIR; without it, the county "
+        "table alone), and where the vote is left. /v1/maps/{state} serves the county shapes.")
     parser.add_argument("--addr", help="listen on host:port (VOTEWIRE_GATEWAY_ADDR, default 127.0.0.1:8080)")
     parser.add_argument("--show-test", action="store_true", default=None,
                         help="also serve test-mode results (VOTEWIRE_GATEWAY_SHOW_TEST, default off)")

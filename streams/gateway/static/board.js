@@ -1,22 +1,38 @@
 // The live board: one card per race and state, fed by /v1/stream (Server-Sent Events).
 // EventSource reconnects by itself and sends Last-Event-ID, so the gateway resends what the
 // board missed; versions decide which snapshot is newest, as on the server.
+// Each card has a county map (shapes from /v1/maps/{state}) shaded by each county's leader and
+// margin and hatched where little of the vote is counted, the same counties as a table (the
+// map's equivalent for screen readers and keyboards), and "where the vote is left".
 "use strict";
 
 const MAX_ALERTS = 12;
+const SVG_NS = "http://www.w3.org/2000/svg";
 const snapshots = new Map(); // "election/race/state/mode" -> latest state-result/1
+const countySnapshots = new Map(); // the same key -> Map(county_fips -> latest county-result/1)
+const views = new Map(); // the same key -> the card's county map and table, kept across re-renders
+const maps = new Map(); // state -> Promise of its /v1/maps answer, or null without one
 const alertIds = new Set(); // a resync burst resends recent alerts: show each once
 const racesEl = document.getElementById("races");
 const alertsEl = document.getElementById("alerts");
 const statusEl = document.getElementById("status");
 const numberFormat = new Intl.NumberFormat("en-US");
+let partySides = {}; // from /static/parties.json: the one party -> colour side mapping
 
 function keyOf(s) { return [s.election_id, s.race_id, s.state, s.mode].join("/"); }
+
+function sideOf(party) { return partySides[String(party || "").toUpperCase()] || "other"; }
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text; // never innerHTML: names come from feeds
+  return node;
+}
+
+function svg(tag, attrs) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
   return node;
 }
 
@@ -29,7 +45,7 @@ function bar(percent) {
 }
 
 function candidateRow(c, leader) {
-  const row = el("div", "candidate party-" + String(c.party || "").toUpperCase());
+  const row = el("div", "candidate side-" + sideOf(c.party));
   if (c.candidate_id === leader) row.classList.add("leader");
   row.append(el("span", "name", c.name + (c.party ? " (" + c.party + ")" : "")),
              el("span", "pct", Number(c.pct).toFixed(1) + "%"),
@@ -37,9 +53,14 @@ function candidateRow(c, leader) {
   return row;
 }
 
+function countedPct(s) {
+  const expected = s.pct_expected_counted !== null && s.pct_expected_counted !== undefined;
+  return expected ? s.pct_expected_counted : s.pct_precincts_reporting;
+}
+
 function countedBlock(s) {
   const expected = s.pct_expected_counted !== null && s.pct_expected_counted !== undefined;
-  const pct = expected ? s.pct_expected_counted : s.pct_precincts_reporting;
+  const pct = countedPct(s);
   const label = expected ? Math.floor(pct) + "% of expected vote counted"
                          : Math.floor(pct || 0) + "% of precincts reporting";
   const block = el("div", "counted");
@@ -51,8 +72,180 @@ function title(s) {
   const h = el("h2");
   const name = el("span", "state", s.state);
   if (s.mode === "test") name.append(" ", el("span", "badge", "TEST"));
-  h.append(name, el("span", "office", s.race_id.replace(/[-_]/g, " ") + " · " + s.election_id));
+  const office = s.office || s.race_id.replace(/[-_]/g, " ");
+  h.append(name, el("span", "office", office + " · " + s.election_id));
   return h;
+}
+
+// --- counties: shading, the map, the table -------------------------------------------------
+
+// The leader's side and margin band, and a hatch while little is counted.
+function shading(c) {
+  const leader = c && (c.candidates || []).find((x) => x.candidate_id === c.leader);
+  const margin = (c && c.margin_pct) || 0;
+  const counted = c ? countedPct(c) || 0 : 0;
+  return {
+    side: leader ? sideOf(leader.party) : "none",
+    band: margin < 5 ? 1 : margin < 10 ? 2 : margin < 20 ? 3 : 4,
+    hatch: counted < 50 ? "dense" : counted < 90 ? "light" : "none",
+    leader: leader || null,
+  };
+}
+
+function leadText(c) {
+  if (!c || !c.total_votes) return "no votes yet";
+  const leader = (c.candidates || []).find((x) => x.candidate_id === c.leader);
+  if (!leader) return "tied";
+  return (leader.party || leader.name) + " +" + Number(c.margin_pct).toFixed(1);
+}
+
+function leadCell(c) {
+  const cell = el("td", "lead");
+  const shade = shading(c);
+  cell.append(el("span", "swatch side-" + shade.side), leadText(c));
+  return cell;
+}
+
+function countyName(view, fips) { return view.names.get(fips) || fips; }
+
+function table(caption, headings) {
+  const wrap = el("div", "table-wrap");
+  wrap.tabIndex = 0; // a scrollable region must be reachable by keyboard
+  const t = el("table");
+  t.append(el("caption", "", caption));
+  const row = el("tr");
+  for (const h of headings) {
+    const th = el("th", "", h);
+    th.scope = "col";
+    row.append(th);
+  }
+  const head = el("thead");
+  head.append(row);
+  const body = el("tbody");
+  t.append(head, body);
+  wrap.append(t);
+  return { wrap, body };
+}
+
+function countyView(s) {
+  const key = keyOf(s);
+  let view = views.get(key);
+  if (view) return view;
+  const section = el("section", "counties");
+  const figure = el("figure", "county-map");
+  const note = el("p", "map-note", "Loading the county map…");
+  figure.append(note);
+  const details = el("details", "county-table");
+  details.append(el("summary", "", "Every county as a table"));
+  const all = table("Counties of " + s.state + ": leader, margin and share counted",
+                    ["County", "Leading", "Margin", "Counted"]);
+  details.append(all.wrap);
+  section.append(figure, details);
+  view = { section, figure, note, body: all.body, rows: new Map(), shapes: new Map(), names: new Map() };
+  views.set(key, view);
+  loadMap(s.state).then((map) => drawMap(key, view, map, s.state));
+  return view;
+}
+
+function loadMap(state) {
+  if (!maps.has(state)) {
+    maps.set(state, fetch("/v1/maps/" + encodeURIComponent(state))
+      .then((r) => (r.ok ? r.json() : null)).catch(() => null));
+  }
+  return maps.get(state);
+}
+
+function drawMap(key, view, map, state) {
+  if (!map) {
+    view.note.textContent = "County map unavailable (the us-atlas county shapes are not installed: run make install). "
+      + "The table below has every county.";
+    view.figure.classList.add("missing");
+    return;
+  }
+  const label = "Map of " + state + " counties shaded by leading party and margin, hatched where less than 90% "
+    + "is counted. The table below gives the same figures.";
+  const image = svg("svg", { viewBox: map.view_box, role: "img", "aria-label": label });
+  for (const county of map.counties) {
+    view.names.set(county.fips, county.name);
+    const group = svg("g");
+    const shape = svg("path", { d: county.path, class: "county", "data-fips": county.fips });
+    const hatch = svg("path", { d: county.path, class: "hatch", "aria-hidden": "true" });
+    const tip = svg("title");
+    group.append(shape, hatch, tip);
+    image.append(group);
+    view.shapes.set(county.fips, { shape, hatch, tip, name: county.name });
+  }
+  view.note.replaceWith(image, legend());
+  for (const county of map.counties) updateCounty(key, county.fips);
+  const held = snapshots.get(key);
+  if (held) place(key, card(held)); // county names for "where the vote is left"
+}
+
+function legend() {
+  const caption = el("figcaption", "legend");
+  for (const [side, text] of [["dem", "Democratic lead"], ["rep", "Republican lead"], ["other", "other lead"],
+                              ["none", "no votes or tied"]]) {
+    const item = el("span", "item");
+    item.append(el("span", "swatch side-" + side), text);
+    caption.append(item);
+  }
+  const hatched = el("span", "item");
+  hatched.append(el("span", "swatch hatched"), "hatched: under 90% counted (dense: under 50%)");
+  caption.append(hatched, el("span", "item", "brighter: wider margin"));
+  return caption;
+}
+
+function updateCounty(key, fips) {
+  const view = views.get(key);
+  if (!view) return;
+  const c = (countySnapshots.get(key) || new Map()).get(fips);
+  const shade = shading(c);
+  const drawn = view.shapes.get(fips);
+  if (drawn) {
+    drawn.shape.setAttribute("class", "county side-" + shade.side + " band-" + shade.band);
+    drawn.shape.dataset.side = shade.side;
+    drawn.shape.dataset.leader = c && c.leader ? c.leader : "";
+    drawn.hatch.setAttribute("class", "hatch hatch-" + shade.hatch);
+    drawn.tip.textContent = drawn.name + ": " + leadText(c) + (c ? ", " + Math.floor(countedPct(c) || 0)
+      + "% counted" : "");
+  }
+  if (!c && !drawn) return;
+  let row = view.rows.get(fips);
+  const cells = [el("th", "", countyName(view, fips)), leadCell(c),
+                 el("td", "num", c ? numberFormat.format(c.margin_votes) : "—"),
+                 el("td", "num", c ? Math.floor(countedPct(c) || 0) + "%" : "—")];
+  cells[0].scope = "row";
+  if (!row) {
+    row = el("tr");
+    row.dataset.fips = fips;
+    view.rows.set(fips, row);
+    const after = [...view.body.children].find((other) => other.firstChild.textContent > cells[0].textContent);
+    view.body.insertBefore(row, after || null);
+  }
+  row.replaceChildren(...cells);
+}
+
+function voteLeft(s, view) {
+  const rows = s.counties_outstanding || [];
+  const section = el("section", "vote-left");
+  section.append(el("h3", "", "Where the vote is left"));
+  if (!rows.length) {
+    section.append(el("p", "muted", s.certified ? "Certified: the count is final."
+      : "No county estimates of the vote still out."));
+    return section;
+  }
+  const t = table("Counties with the most expected vote still out", ["County", "Still out", "Leading so far", "Counted"]);
+  for (const c of rows) {
+    const name = el("th", "", countyName(view, c.county_fips));
+    name.scope = "row";
+    const row = el("tr");
+    row.append(name, el("td", "num", numberFormat.format(c.votes_outstanding)),
+               leadCell({ ...c, candidates: s.candidates }),
+               el("td", "num", Math.floor(c.pct_expected_counted || 0) + "%"));
+    t.body.append(row);
+  }
+  section.append(t.wrap);
+  return section;
 }
 
 function card(s) {
@@ -62,7 +255,15 @@ function card(s) {
   for (const c of (s.candidates || []).slice(0, 4)) article.append(candidateRow(c, s.leader));
   const readout = el("p", "readout", s.readout || "");
   readout.dataset.testid = "readout";
-  article.append(countedBlock(s), readout, el("p", "as-of", "as of " + new Date(s.as_of).toLocaleTimeString()));
+  article.append(countedBlock(s), readout);
+  if (s.needs_readout) {
+    const needs = el("p", "needs", s.needs_readout);
+    needs.dataset.testid = "needs";
+    article.append(needs);
+  }
+  article.append(el("p", "as-of", "as of " + new Date(s.as_of).toLocaleTimeString()));
+  const view = countyView(s);
+  article.append(view.section, voteLeft(s, view));
   return article;
 }
 
@@ -85,6 +286,16 @@ function showSnapshot(s) {
   if (held) setTimeout(() => node.classList.remove("updated"), 1500);
 }
 
+function showCounty(c) {
+  const key = keyOf(c);
+  if (!countySnapshots.has(key)) countySnapshots.set(key, new Map());
+  const held = countySnapshots.get(key);
+  const old = held.get(c.county_fips);
+  if (old && old.version >= c.version) return;
+  held.set(c.county_fips, c);
+  updateCounty(key, c.county_fips);
+}
+
 function showAlert(a) {
   if (alertIds.has(a.alert_id)) return;
   alertIds.add(a.alert_id);
@@ -98,12 +309,15 @@ function showAlert(a) {
 function setStatus(state, text) { statusEl.className = "status " + state; statusEl.textContent = text; }
 
 function connect() {
-  const source = new EventSource("/v1/stream?kinds=state,alert");
+  const source = new EventSource("/v1/stream?kinds=state,county,alert");
   source.addEventListener("state", (e) => showSnapshot(JSON.parse(e.data)));
+  source.addEventListener("county", (e) => showCounty(JSON.parse(e.data)));
   source.addEventListener("alert", (e) => showAlert(JSON.parse(e.data)));
   source.addEventListener("sync", () => setStatus("live", "live"));
   source.addEventListener("open", () => setStatus("live", "live"));
   source.addEventListener("error", () => setStatus("reconnecting", "reconnecting…"));
 }
 
-connect();
+fetch("/static/parties.json").then((r) => r.json()).then((p) => { partySides = p.sides || {}; })
+  .catch(() => { partySides = {}; }) // without it every party is neutral: still readable
+  .finally(connect);
