@@ -7,9 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export VOTEWIRE_CACHE_DIR ?= $(HOME)/.cache/votewire
 
-.PHONY: install system-deps kafka-jars lint typecheck unit integration test demo bench clean
+.PHONY: install system-deps kafka-jars us-atlas lint typecheck unit integration test demo bench clean
 
-install: $(VENV)/.installed kafka-jars
+install: $(VENV)/.installed kafka-jars us-atlas
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "votewire needs Python 3.11+")'
@@ -20,6 +20,11 @@ $(VENV)/.installed: pyproject.toml
 
 kafka-jars: $(VENV)/.installed
 	@$(BIN)/votewire kafka fetch
+
+# County shapes for the board's maps: the us-atlas package through npm, into VOTEWIRE_CACHE_DIR.
+# Without npm the board still works, without its maps (and says so); the browser test needs them.
+us-atlas: $(VENV)/.installed
+	@$(BIN)/python -m streams.atlas fetch || echo "make: no county maps on the board: install npm and run make install again" >&2
 
 # Debian packages the tests use as real clients: Prometheus (server, promtool), kcat, Chromium.
 system-deps:
