@@ -18,9 +18,10 @@ reports: about a million elements for the us preset.
 
 from __future__ import annotations
 
-import itertools
 import random
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -82,7 +83,8 @@ class SingleReports:
 
 
 Poll = tuple[int, int]  # (window it arrived in, window of its reported_at), in window numbers
-Element = tuple[int, int, bytes]  # (arrived at, order made, JSON text): sorts by arrival, never by text
+Element = tuple[int, bytes]  # (arrived at, JSON text)
+by_arrival = itemgetter(0)  # a stable sort by it keeps the order made for the same time
 
 
 class WindowBatches:
@@ -100,16 +102,12 @@ class WindowBatches:
         self.line_head = b',"topic":"%s","key":%s,"value":%s' % (
             contract.PRECINCT_RESULTS.encode(), orjson.dumps(key), empty[:-2])
         self.template = element_template(race)
-        self.polls: dict[Poll, list[Element]] = {}
+        self.polls: defaultdict[Poll, list[Element]] = defaultdict(list)
         self.broken: dict[Poll, list[str]] = {}  # malformed whole batches, sent with that poll's batches
-        self.made = itertools.count()
 
     def deliver(self, at: int, reported_ms: int, report: Report) -> None:
-        poll = (at // self.window_ms, reported_ms // self.window_ms)
-        elements = self.polls.get(poll)
-        if elements is None:
-            elements = self.polls[poll] = []
-        elements.append((at, next(self.made), self.template % report))
+        window_ms = self.window_ms
+        self.polls[at // window_ms, reported_ms // window_ms].append((at, self.template % report))
 
     def deliver_malformed(self, at: int, reported_ms: int, report: Report, rng: random.Random) -> None:
         """A broken copy of `report` (just delivered): an element of its batch, or a batch alone."""
@@ -119,7 +117,7 @@ class WindowBatches:
         poll = (at // self.window_ms, reported_ms // self.window_ms)
         if kind < len(ELEMENT_BREAKERS):
             text = ELEMENT_BREAKERS[kind](element, self.envelope)
-            self.polls[poll].append((at, next(self.made), text.encode()))
+            self.polls[poll].append((at, text.encode()))
             self.out.malformed_count += 1
         else:
             broken = BATCH_BREAKERS[kind - len(ELEMENT_BREAKERS)]({**self.envelope, "reports": [element]})
@@ -139,7 +137,7 @@ class WindowBatches:
         out, key = self.out, self.key
         for poll in sorted(self.polls, key=lambda p: (p[0], p[0] - p[1])):
             ts = (poll[0] + 1) * self.window_ms
-            elements = [text for _, _, text in sorted(self.polls[poll])]
+            elements = [text for _, text in sorted(self.polls[poll], key=by_arrival)]
             for chunk in split_by_size(elements, self.room):
                 out.add_line(ts, b'{"ts":%d%s%s]}}\n' % (ts, self.line_head, b",".join(chunk)))
             for payload in self.broken.get(poll, ()):

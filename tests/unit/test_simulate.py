@@ -1,4 +1,5 @@
-"""`votewire simulate`: deterministic, truthful, contract-shaped nights (tiny preset)."""
+"""`votewire simulate`: deterministic, truthful, contract-shaped nights (tiny preset), in
+`precinct-batch/1` records by window (the default) or one record per report (`--single`)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import hashlib
 import io
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from streams import contract, simulate
+from streams import batching, contract, simulate
+from streams.contract import PrecinctRecord, PrecinctReport
 from streams.errors import ConfigError, InvalidRecord
 from streams.settings import Settings
-from streams.simulation import ballot, geography, malformed
+from streams.simulation import ballot, geography, malformed, packaging
+
+MINUTE_MS = 60_000
+PACKINGS = pytest.mark.parametrize("packing", [(), ("--single",)], ids=["batched", "single"])
 
 
 def run(out: Path, *argv: str) -> dict[str, Any]:
@@ -32,16 +38,48 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
-def latest_reports(recs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """What a correct worker keeps: per unit, the report with the highest seq (ties: first)."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+def raw_value(rec: dict[str, Any]) -> bytes:
+    """A record's value as the replay sends it."""
+    return rec["payload"].encode() if "payload" in rec else orjson.dumps(rec["value"])
+
+
+def batches(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in recs if r["topic"] == "precinct-results" and "value" in r
+            and r["value"]["schema"] == "precinct-batch/1"]
+
+
+def decoded(recs: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], PrecinctRecord | None]]:
+    """Each precinct-results record with what the contract makes of it (None: a dead letter)."""
     for rec in recs:
-        value = rec.get("value")
-        if rec["topic"] == "precinct-results" and value is not None:
-            unit = (rec["key"], value["precinct_id"])
-            if unit not in latest or value["seq"] > latest[unit]["seq"]:
-                latest[unit] = value
+        if rec["topic"] == "precinct-results":
+            try:
+                yield rec, contract.decode_precinct_record(raw_value(rec))
+            except InvalidRecord:
+                yield rec, None
+
+
+def applied_in_order(recs: list[dict[str, Any]]) -> Iterator[PrecinctReport]:
+    """The valid reports in the order a worker applies them: records in file order, a batch's
+    reports in list order."""
+    for _, record in decoded(recs):
+        if record is not None:
+            yield from record.reports
+
+
+def latest_reports(recs: list[dict[str, Any]]) -> dict[tuple[str, str], PrecinctReport]:
+    """What a correct worker keeps: per unit, the report with the highest seq (ties: first)."""
+    latest: dict[tuple[str, str], PrecinctReport] = {}
+    for report in applied_in_order(recs):
+        unit = (report.key, report.precinct_id)
+        if unit not in latest or report.seq > latest[unit].seq:
+            latest[unit] = report
     return latest
+
+
+def dead_letters(recs: list[dict[str, Any]]) -> tuple[int, int]:
+    """(records refused whole, elements refused in valid batches)."""
+    results = [record for _, record in decoded(recs)]
+    return sum(r is None for r in results), sum(len(r.refused) for r in results if r is not None)
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
@@ -53,15 +91,15 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     assert digests[3] == digests[4]
 
 
-def test_truth_matches_the_latest_report_of_every_unit(tmp_path: Path) -> None:
+@PACKINGS
+def test_truth_matches_the_latest_report_of_every_unit(tmp_path: Path, packing: tuple[str, ...]) -> None:
     out = tmp_path / "n.jsonl"
     truth = run(out, "--preset", "tiny", "--seed", "2", "--duplicates", "0.3", "--out-of-order", "0.3",
-                "--corrections", "0.3")
+                "--corrections", "0.3", "--malformed", "0.1", *packing)
     totals: dict[str, Counter[str]] = {}
-    for value in latest_reports(lines(out)).values():
-        assert value["complete"] is True
-        key = f"{value['election_id']}/{value['race_id']}/{value['state']}/{value['mode']}"
-        totals.setdefault(key, Counter()).update(value["votes"])
+    for report in latest_reports(lines(out)).values():
+        assert report.complete is True
+        totals.setdefault(f"{report.key}/{report.mode}", Counter()).update(report.votes)
     assert set(totals) == set(truth["races"]) == {
         "2024-11-05/president/DE/live", "2024-11-05/senate/DE/live", "2024-11-05/president/NH/live"}
     for key, race in truth["races"].items():
@@ -69,9 +107,22 @@ def test_truth_matches_the_latest_report_of_every_unit(tmp_path: Path) -> None:
         assert race["total_votes"] == sum(race["votes"].values())
 
 
-def test_records_are_in_time_order_and_follow_the_contract(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("options", "window"), [
+    (("--seed", "3"), "60"),
+    (("--seed", "4", "--malformed", "0.2", "--duplicates", "0.2"), "60"),
+    (("--seed", "5", "--out-of-order", "0.3", "--corrections", "0.3"), "900"),
+])
+def test_the_truth_is_the_same_batched_or_single(tmp_path: Path, options: tuple[str, ...], window: str) -> None:
+    run(tmp_path / "b.jsonl", "--preset", "tiny", *options, "--batch-window", window)
+    run(tmp_path / "s.jsonl", "--preset", "tiny", *options, "--single")
+    assert (tmp_path / "b.jsonl.truth.json").read_bytes() == (tmp_path / "s.jsonl.truth.json").read_bytes()
+    assert len(lines(tmp_path / "b.jsonl")) < len(lines(tmp_path / "s.jsonl"))
+
+
+@PACKINGS
+def test_records_are_in_time_order_and_follow_the_contract(tmp_path: Path, packing: tuple[str, ...]) -> None:
     out = tmp_path / "n.jsonl"
-    run(out, "--preset", "tiny")
+    run(out, "--preset", "tiny", *packing)
     recs = lines(out)
     assert [r["ts"] for r in recs] == sorted(r["ts"] for r in recs)
     topics = Counter(r["topic"] for r in recs)
@@ -86,23 +137,184 @@ def test_records_are_in_time_order_and_follow_the_contract(tmp_path: Path) -> No
     seqs = [r["value"]["seq"] for r in recs if r["topic"] == "expected-votes" and r["key"].endswith("president/DE")]
     assert seqs == sorted(seqs)
     assert len(seqs) >= 3
+    schemas = {r["value"]["schema"] for r in recs if r["topic"] == "precinct-results"}
+    assert schemas == ({"precinct-result/1"} if packing else {"precinct-batch/1"})
 
 
-def test_template_lines_are_exactly_what_orjson_writes(tmp_path: Path) -> None:
+@PACKINGS
+def test_template_lines_are_exactly_what_orjson_writes(tmp_path: Path, packing: tuple[str, ...]) -> None:
     out = tmp_path / "n.jsonl"
-    run(out, "--preset", "tiny")
+    run(out, "--preset", "tiny", "--malformed", "0.2", *packing)
     for line in out.read_bytes().splitlines():
         assert orjson.dumps(orjson.loads(line)) == line
 
 
-def test_malformed_records_are_payloads_and_counted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("window_s", [60, 300])
+def test_a_batch_holds_one_race_and_one_window_and_goes_at_its_end(tmp_path: Path, window_s: int) -> None:
     out = tmp_path / "n.jsonl"
-    truth = run(out, "--preset", "tiny", "--malformed", "0.5")
-    payloads = [r for r in lines(out) if "payload" in r]
-    assert len(payloads) == truth["malformed_records"] > 10
+    run(out, "--preset", "tiny", "--seed", "6", "--duplicates", "0.2", "--out-of-order", "0.2",
+        "--batch-window", str(window_s))
+    window_ms, late = window_s * 1000, 0
+    on_time: Counter[tuple[str, int]] = Counter()
+    for rec in batches(lines(out)):
+        value = rec["value"]
+        assert rec["key"] == batching.batch_key(value)
+        assert value["mode"] == "live"
+        windows = {contract.parse_time_ms(r["reported_at"], "reported_at") // window_ms for r in value["reports"]}
+        assert len(windows) == 1  # every element's reported_at in one window...
+        window_end = (windows.pop() + 1) * window_ms
+        assert rec["ts"] % window_ms == 0  # ...and it goes at a window's end
+        assert rec["ts"] >= window_end
+        if rec["ts"] == window_end:
+            on_time[(rec["key"], window_end)] += 1
+        else:
+            late += 1  # re-sent or held-up reports, in a later poll
+    assert max(on_time.values()) == 1  # one record per race and window (nothing here nears 1 MiB)
+    assert late > 0
+
+
+def test_every_report_of_a_window_goes_in_its_batch_unless_it_is_late(tmp_path: Path) -> None:
+    """Without re-sends or held-up reports, batching is only packing: the batches hold the
+    single records' reports, in the order they were sent."""
+    quiet = ("--preset", "tiny", "--seed", "7", "--duplicates", "0", "--out-of-order", "0")
+    run(tmp_path / "b.jsonl", *quiet)
+    run(tmp_path / "s.jsonl", *quiet, "--single")
+    singles = [r for r in lines(tmp_path / "s.jsonl") if r["topic"] == "precinct-results"]
+    expected: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for rec in singles:
+        element = batching.batch_element(rec["value"], batching.batch_envelope(rec["value"]))
+        expected.setdefault((rec["key"], (rec["ts"] // MINUTE_MS + 1) * MINUTE_MS), []).append(element)
+    got = {(r["key"], r["ts"]): r["value"]["reports"] for r in batches(lines(tmp_path / "b.jsonl"))}
+    assert got == expected
+
+
+def test_every_record_decodes_and_stays_within_the_record_limit(tmp_path: Path) -> None:
+    out = tmp_path / "n.jsonl"
+    run(out, "--preset", "tiny", "--seed", "8")
+    decoders = {"race-definitions": contract.decode_race_definition, "expected-votes": contract.decode_expected_vote,
+                "precinct-results": contract.decode_precinct_record}
+    for rec in lines(out):
+        raw = orjson.dumps(rec["value"])
+        assert len(raw) <= contract.MAX_PAYLOAD_BYTES
+        decoded_value = decoders[rec["topic"]](raw)
+        if isinstance(decoded_value, PrecinctRecord):
+            assert decoded_value.key == rec["key"]
+            assert decoded_value.reports
+            assert not decoded_value.refused
+
+
+def test_big_batches_are_split_in_order_under_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(tmp_path / "whole.jsonl", "--preset", "tiny", "--seed", "9", "--jobs", "1")
+    monkeypatch.setattr(simulate, "MAX_BATCH_BYTES", 300)  # room for one element: every longer batch splits
+    truth = run(tmp_path / "split.jsonl", "--preset", "tiny", "--seed", "9", "--jobs", "1")
+    assert truth == orjson.loads((tmp_path / "whole.jsonl.truth.json").read_bytes())
+    whole, split = lines(tmp_path / "whole.jsonl"), lines(tmp_path / "split.jsonl")
+    assert all(len(orjson.dumps(r["value"])) <= 300 for r in batches(split))
+    assert len(batches(split)) > len(batches(whole))
+    assert by_poll(split) == by_poll(whole)
+
+
+def by_poll(recs: list[dict[str, Any]]) -> dict[tuple[str, int], list[Any]]:
+    """The batches' elements by key and delivery time, in file order."""
+    joined: dict[tuple[str, int], list[Any]] = {}
+    for rec in batches(recs):
+        joined.setdefault((rec["key"], rec["ts"]), []).extend(rec["value"]["reports"])
+    return joined
+
+
+@pytest.mark.parametrize("room", [1, 40, 95, 200, 10_000])
+def test_split_by_size_cuts_where_the_shared_batcher_does(room: int) -> None:
+    reports = [{"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "president", "state": "DE",
+                "county_fips": "10001", "precinct_id": f"p{i}" * (1 + i % 5), "seq": 0,
+                "reported_at": "2024-11-06T01:02:03Z", "votes": {"harris": i}, "complete": True} for i in range(30)]
+    envelope = batching.batch_envelope(reports[0])
+    elements = [orjson.dumps(batching.batch_element(r, envelope)) for r in reports]
+    empty = len(orjson.dumps({**envelope, "reports": []}))
+    if max(map(len, elements)) > room:
+        with pytest.raises(ValueError, match="does not fit"):
+            list(packaging.split_by_size(elements, room))
+        return
+    ours = [[orjson.loads(e) for e in chunk] for chunk in packaging.split_by_size(elements, room)]
+    assert ours == [b["reports"] for b in batching.batch_records(reports, empty + room)]
+
+
+@PACKINGS
+def test_malformed_reports_are_dead_letters_counted_in_the_truth(tmp_path: Path, packing: tuple[str, ...]) -> None:
+    out = tmp_path / "n.jsonl"
+    truth = run(out, "--preset", "tiny", "--malformed", "0.5", *packing)
+    recs = lines(out)
+    whole, elements = dead_letters(recs)
+    assert whole + elements == truth["malformed_records"] > 50
+    # A broken element never takes its good neighbours with it: every other report is applied.
+    assert len(list(applied_in_order(recs))) == truth["reports"] - truth["malformed_records"]
+    payloads = [r for r in recs if "payload" in r]
     assert all(r["topic"] == "precinct-results" and isinstance(r["payload"], str) for r in payloads)
-    texts = " ".join(r["payload"] for r in payloads)
-    assert "NaN" in texts or "Infinity" in texts or '"mode":"rehearsal"' in texts
+    assert len(payloads) == whole  # every whole dead letter is a raw payload; nothing else is
+    if packing:
+        assert elements == 0
+        texts = " ".join(r["payload"] for r in payloads)
+        assert "NaN" in texts or "Infinity" in texts or '"mode":"rehearsal"' in texts
+    else:
+        assert whole > 10  # broken batches...
+        assert elements > 10  # ...and broken elements in good batches
+
+
+def good_report(tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / "good.jsonl"
+    run(out, "--preset", "tiny", "--seed", "10", "--single")
+    return next(r["value"] for r in lines(out) if r["topic"] == "precinct-results" and "value" in r)
+
+
+@pytest.mark.parametrize("kind", malformed.KIND_NAMES)
+def test_every_malformed_kind_is_refused_by_the_contract(tmp_path: Path, kind: str) -> None:
+    good = good_report(tmp_path)
+    contract.decode_precinct_report(orjson.dumps(good))
+    with pytest.raises(InvalidRecord):
+        contract.decode_precinct_record(malformed.KINDS[kind](good).encode())
+
+
+@pytest.mark.parametrize("kind", list(malformed.ELEMENT_KINDS))
+def test_every_malformed_element_kind_is_refused_alone(tmp_path: Path, kind: str) -> None:
+    good = good_report(tmp_path)
+    envelope = batching.batch_envelope(good)
+    element = batching.batch_element(good, envelope)
+    broken = malformed.ELEMENT_KINDS[kind](element, envelope)
+    raw = b'%s,%s,%s]}' % (orjson.dumps({**envelope, "reports": [element]})[:-2], broken.encode(),
+                           orjson.dumps(element))
+    record = contract.decode_precinct_record(raw)
+    assert [r.precinct_id for r in record.reports] == [good["precinct_id"]] * 2
+    assert [refused.index for refused in record.refused] == [1]
+
+
+@pytest.mark.parametrize("kind", list(malformed.BATCH_KINDS))
+def test_every_malformed_batch_kind_is_refused_whole(tmp_path: Path, kind: str) -> None:
+    good = good_report(tmp_path)
+    envelope = batching.batch_envelope(good)
+    batch = {**envelope, "reports": [batching.batch_element(good, envelope)]}
+    contract.decode_precinct_record(orjson.dumps(batch))
+    with pytest.raises(InvalidRecord):
+        contract.decode_precinct_record(malformed.BATCH_KINDS[kind](batch).encode())
+
+
+@PACKINGS
+def test_duplicates_out_of_order_and_corrections_are_present(tmp_path: Path, packing: tuple[str, ...]) -> None:
+    out = tmp_path / "n.jsonl"
+    run(out, "--preset", "tiny", "--seed", "9", "--duplicates", "0.2", "--out-of-order", "0.2", "--corrections", "0.2",
+        *packing)
+    seen: Counter[tuple[str, str, int]] = Counter()
+    newest: dict[tuple[str, str], int] = {}
+    votes: dict[tuple[str, str, int], dict[str, int]] = {}
+    stale = 0
+    for report in applied_in_order(lines(out)):
+        unit = (report.key, report.precinct_id)
+        seen[(*unit, report.seq)] += 1
+        votes[(*unit, report.seq)] = report.votes
+        stale += report.seq < newest.get(unit, -1)
+        newest[unit] = max(newest.get(unit, -1), report.seq)
+    corrected = [k for k, v in votes.items() if k[2] and sum(v.values()) < sum(votes[(k[0], k[1], k[2] - 1)].values())]
+    assert max(seen.values()) > 1  # re-sent reports
+    assert stale > 0  # a report delivered after a newer one
+    assert corrected  # a count that went down
 
 
 def test_target_shares_are_hit(tmp_path: Path) -> None:
@@ -126,10 +338,11 @@ def test_us_preset_layout_is_national_scale() -> None:
     assert 175_000 <= sum(p for _, _, p in states) <= 180_000
 
 
-def test_any_number_of_processes_writes_the_same_bytes(tmp_path: Path) -> None:
+@PACKINGS
+def test_any_number_of_processes_writes_the_same_bytes(tmp_path: Path, packing: tuple[str, ...]) -> None:
     for name in ("n.jsonl", "n.jsonl.gz"):
-        run(tmp_path / f"1-{name}", "--preset", "tiny", "--seed", "3", "--malformed", "0.05", "--jobs", "1")
-        run(tmp_path / f"2-{name}", "--preset", "tiny", "--seed", "3", "--malformed", "0.05", "--jobs", "2")
+        run(tmp_path / f"1-{name}", "--preset", "tiny", "--seed", "3", "--malformed", "0.05", "--jobs", "1", *packing)
+        run(tmp_path / f"2-{name}", "--preset", "tiny", "--seed", "3", "--malformed", "0.05", "--jobs", "2", *packing)
         assert (tmp_path / f"1-{name}").read_bytes() == (tmp_path / f"2-{name}").read_bytes()
 
 
@@ -141,53 +354,13 @@ def test_gzip_holds_the_same_lines_with_no_timestamp(tmp_path: Path) -> None:
     assert gzip.decompress(packed) == (tmp_path / "n.jsonl").read_bytes()
 
 
-def test_every_record_decodes_under_the_contract(tmp_path: Path) -> None:
-    out = tmp_path / "n.jsonl"
-    run(out, "--preset", "tiny", "--seed", "8")
-    decoders = {"race-definitions": contract.decode_race_definition, "expected-votes": contract.decode_expected_vote,
-                "precinct-results": contract.decode_precinct_report}
-    for rec in lines(out):
-        decoders[rec["topic"]](orjson.dumps(rec["value"]))
-
-
-@pytest.mark.parametrize("kind", malformed.KIND_NAMES)
-def test_every_malformed_kind_is_refused_by_the_contract(tmp_path: Path, kind: str) -> None:
-    good = next(r["value"] for r in lines(_night(tmp_path)) if r["topic"] == "precinct-results" and "value" in r)
-    contract.decode_precinct_report(orjson.dumps(good))
-    with pytest.raises(InvalidRecord):
-        contract.decode_precinct_report(malformed.KINDS[kind](good).encode())
-
-
-def test_malformed_payloads_in_the_file_are_all_refused(tmp_path: Path) -> None:
-    out = tmp_path / "n.jsonl"
-    run(out, "--preset", "tiny", "--malformed", "0.5")
-    payloads = [r["payload"] for r in lines(out) if "payload" in r]
-    assert len(payloads) > 50
-    for payload in payloads:
-        with pytest.raises(InvalidRecord):
-            contract.decode_precinct_report(payload.encode())
-
-
-def test_duplicates_out_of_order_and_corrections_are_present(tmp_path: Path) -> None:
-    out = tmp_path / "n.jsonl"
-    run(out, "--preset", "tiny", "--seed", "9", "--duplicates", "0.2", "--out-of-order", "0.2", "--corrections", "0.2")
-    seen: Counter[tuple[str, str, int]] = Counter()
-    newest: dict[tuple[str, str], int] = {}
-    votes: dict[tuple[str, str, int], dict[str, int]] = {}
-    stale = 0
-    for rec in lines(out):
-        value = rec.get("value")
-        if rec["topic"] != "precinct-results" or value is None:
-            continue
-        unit = (rec["key"], value["precinct_id"])
-        seen[(*unit, value["seq"])] += 1
-        votes[(*unit, value["seq"])] = value["votes"]
-        stale += value["seq"] < newest.get(unit, -1)
-        newest[unit] = max(newest.get(unit, -1), value["seq"])
-    corrected = [k for k, v in votes.items() if k[2] and sum(v.values()) < sum(votes[(k[0], k[1], k[2] - 1)].values())]
-    assert max(seen.values()) > 1  # re-sent reports
-    assert stale > 0  # a report delivered after a newer one
-    assert corrected  # a count that went down
+def test_help_names_the_packing_flags_which_exclude_each_other() -> None:
+    parser = argparse.ArgumentParser()
+    simulate.add_arguments(parser)
+    assert "[--batch-window SECONDS | --single]" in " ".join(parser.format_usage().split())
+    for bad in (["--single", "--batch-window", "30"], ["--batch-window", "0"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--out", "x.jsonl", *bad])
 
 
 def test_the_progress_bar_draws_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,9 +373,3 @@ def test_the_progress_bar_draws_on_a_terminal(tmp_path: Path, monkeypatch: pytes
     run(tmp_path / "n.jsonl", "--preset", "tiny")
     assert "simulate" in terminal.getvalue()
     assert "records" in terminal.getvalue()
-
-
-def _night(tmp_path: Path) -> Path:
-    out = tmp_path / "good.jsonl"
-    run(out, "--preset", "tiny", "--seed", "10")
-    return out
