@@ -1,4 +1,8 @@
-"""`votewire watch`: live readouts in the terminal, one line per new state snapshot.
+"""`votewire watch`: live readouts in the terminal, one entry per new state snapshot.
+
+An entry is the readout line, then (when the snapshot has them) the second readout line of what
+the trailing candidate needs, and the counties with the most expected vote still out, named
+from the cached `us-atlas` file when it is there (else by FIPS).
 
 It reads `state-results` from the beginning (the compacted topic holds the latest snapshot of
 every race, so the first lines are the current picture), or follows a gateway's `/v1/stream`
@@ -19,10 +23,12 @@ from typing import Any
 import orjson
 
 from streams import contract
+from streams.atlas import Atlas, atlas_path
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 RECONNECT_S = 2.0
+TOP_COUNTIES = 3
 
 
 @dataclass
@@ -30,6 +36,8 @@ class ReadoutFilter:
     race: str | None = None
     state: str | None = None
     printed: dict[tuple[str, ...], int] = field(default_factory=dict)  # key -> version printed
+    counties: int = TOP_COUNTIES  # how many counties with vote still out to list
+    county_names: dict[str, str] = field(default_factory=dict)  # FIPS -> name
 
     def line_for(self, snapshot: object) -> str | None:
         """The line to print for this snapshot, or None (filtered out, malformed or not newer)."""
@@ -43,13 +51,48 @@ class ReadoutFilter:
         if self.printed.get(key, -1) >= snapshot["version"]:
             return None
         self.printed[key] = snapshot["version"]
-        return format_line(snapshot)
+        return format_line(snapshot, self.counties, self.county_names)
 
 
-def format_line(s: dict[str, Any]) -> str:
+def format_line(s: dict[str, Any], counties: int = TOP_COUNTIES, county_names: dict[str, str] | None = None) -> str:
+    """The readout line, then the needs line and the counties still out, indented under it."""
     test = " [TEST]" if s.get("mode") == "test" else ""
     where = f"{s.get('election_id')} {s.get('race_id')} {s.get('state')}{test}"
-    return f"{s.get('as_of', '?')}  {where:<32} {s.get('readout', '')}"
+    head = f"{s.get('as_of', '?')}  {where:<32} "
+    lines = [head + str(s.get("readout", ""))]
+    if s.get("needs_readout"):
+        lines.append(" " * len(head) + str(s["needs_readout"]))
+    still_out = still_out_line(s, counties, county_names or {})
+    if still_out:
+        lines.append(" " * len(head) + still_out)
+    return "\n".join(lines)
+
+
+def still_out_line(s: dict[str, Any], counties: int, names: dict[str, str]) -> str | None:
+    """`Most still out: Ramsey 278,025 (no votes yet) · St. Louis 110,311 (R +9.0)`."""
+    rows = s.get("counties_outstanding") or []
+    if counties <= 0 or not isinstance(rows, list) or not rows:
+        return None
+    parties = {c.get("candidate_id"): c.get("party") or c.get("name") for c in s.get("candidates") or []}
+
+    def lead(c: dict[str, Any]) -> str:
+        if not c.get("total_votes"):
+            return "no votes yet"
+        if c.get("leader") is None:
+            return "tied"
+        return f"{parties.get(c['leader'], c['leader'])} +{c.get('margin_pct', 0):.1f}"
+
+    def name(c: dict[str, Any]) -> str:
+        return names.get(str(c.get("county_fips")), str(c.get("county_fips")))
+
+    shown = [f"{name(c)} {c.get('votes_outstanding', 0):,} ({lead(c)})" for c in rows[:counties] if isinstance(c, dict)]
+    return "Most still out: " + " · ".join(shown)
+
+
+def county_names(settings: Settings) -> dict[str, str]:
+    """County names from the cached atlas, or none (counties are then shown by FIPS)."""
+    path = atlas_path(settings)
+    return Atlas.load(path).county_names() if path.exists() else {}
 
 
 @dataclass
@@ -121,10 +164,17 @@ async def watch(source: AsyncIterator[object], readouts: ReadoutFilter, emit: Ca
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Each new snapshot prints its readout ('Harris 53.1% · Trump 44.3% · 52% of expected vote counted'), "
+        "then the second readout line of what the trailing candidate needs ('Trump needs 54.9% of the remaining "
+        "1,544,927 expected votes'; 'out of reach' above 100%; past the estimate it says the vote still out is not "
+        "known), then the counties with the most expected vote still out, with their leader and margin so far.")
     parser.add_argument("--race", help="only this race_id (e.g. president)")
     parser.add_argument("--state", help="only this state (USPS code, e.g. MN)")
     parser.add_argument("--gateway", metavar="URL",
                         help="follow a gateway's /v1/stream (e.g. http://127.0.0.1:8080) instead of Kafka")
+    parser.add_argument("--counties", type=int, default=TOP_COUNTIES, metavar="N",
+                        help=f"list the N counties with the most vote still out (default {TOP_COUNTIES}; 0: none)")
 
 
 def print_line(line: str) -> None:
@@ -135,7 +185,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(message)s")
     source = snapshots_from_gateway(args.gateway) if args.gateway else snapshots_from_topic(settings)
     try:
-        asyncio.run(watch(source, ReadoutFilter(args.race, args.state), print_line))
+        readouts = ReadoutFilter(args.race, args.state, counties=args.counties, county_names=county_names(settings))
+        asyncio.run(watch(source, readouts, print_line))
     except KeyboardInterrupt:  # asyncio.run has cancelled the watch and closed the consumer
         return 0
     return 0

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp.test_utils import TestServer
 
@@ -90,3 +91,47 @@ def test_ctrl_c_ends_watch_quietly() -> None:
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def vote_left_snapshot() -> dict[str, Any]:
+    return {**state_result(votes={"harris": 907_994, "trump": 757_291}), "as_of": "2024-11-06T04:50:01Z",
+            "needs_readout": "Trump needs 54.9% of the remaining 1,544,927 expected votes",
+            "counties_outstanding": [
+                {"county_fips": "27123", "votes_outstanding": 278_025, "total_votes": 0, "leader": None,
+                 "margin_pct": 0.0},
+                {"county_fips": "27137", "votes_outstanding": 110_311, "total_votes": 9_000, "leader": "trump",
+                 "margin_pct": 9.0},
+                {"county_fips": "27003", "votes_outstanding": 90_000, "total_votes": 50, "leader": None,
+                 "margin_pct": 0.0},
+                {"county_fips": "27109", "votes_outstanding": 80_000, "total_votes": 10, "leader": "harris",
+                 "margin_pct": 1.0},
+            ]}
+
+
+def test_the_needs_line_and_the_counties_still_out_follow_the_readout() -> None:
+    head = "2024-11-06T04:50:01Z  2024-11-05 president MN          "
+    lines = format_line(vote_left_snapshot(), 3, {"27123": "Ramsey", "27137": "St. Louis"}).split("\n")
+    assert lines == [
+        head + "Harris 54.5% · Trump 45.5% · 50% of expected vote counted",  # 1,665,285 of 3,300,000
+        " " * len(head) + "Trump needs 54.9% of the remaining 1,544,927 expected votes",
+        # names from the atlas where known, else the FIPS; the leader by party and margin
+        " " * len(head) + "Most still out: Ramsey 278,025 (no votes yet) · St. Louis 110,311 (REP +9.0) · "
+                          "27003 90,000 (tied)",
+    ]
+
+
+def test_counties_still_out_can_be_turned_off_and_a_plain_snapshot_is_one_line() -> None:
+    assert format_line(vote_left_snapshot(), 0).count("\n") == 1
+    assert "\n" not in format_line(state_result())
+    readouts = ReadoutFilter(counties=1)
+    line = readouts.line_for(vote_left_snapshot())
+    assert line is not None
+    assert line.endswith("Most still out: 27123 278,025 (no votes yet)")
+
+
+def test_watch_help_describes_the_second_readout_line() -> None:
+    out = subprocess.run([sys.executable, "-m", "streams.cli", "watch", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "--counties N" in out
+    assert "needs" in out
+    assert "still out" in out
