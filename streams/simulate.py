@@ -18,9 +18,10 @@ truth file batched or not: packing changes the records, not the night.
 
 Speed: states are made in parallel processes (`--jobs`, default one per CPU), each from its
 own seeded generator; the parent merges their time-sorted lines and writes them on a thread
-(gzip at level 1, compressed on every core). The us preset's ~1M reports (~125,000 batches, or
-~1M records with `--single`) take well under ten seconds on two cores (`bench/bench_simulate.py`);
-`.jsonl` is a little faster than `.jsonl.gz`.
+(gzip at level 1, compressed on every core). The us preset's ~1M reports (~150,000 records:
+~124,000 on-time batches, ~20,000 late ones, ~5,000 broken ones at --malformed 0.01; ~1M records
+with `--single`) take well under ten seconds on two cores (`bench/bench_simulate.py`), batched a
+little less than single; `.jsonl` is a little faster than `.jsonl.gz`.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def seconds(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("Presets: us = 51 jurisdictions, ~3,150 counties, ~178,000 precincts, president plus 33 "
-                     "senate races (~1M reports: ~125,000 batch records, ~1M with --single); small = 7 states "
+                     "senate races (~1M reports: ~150,000 batch records, ~1M with --single); small = 7 states "
                      "at 5%% of their precincts; tiny = 2 states, 3 counties each (tests). FILE.truth.json "
                      "holds the final totals and the dead letters to expect, the same batched or --single.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small", help="scale of the night (default small)")

@@ -134,16 +134,18 @@ class WindowBatches:
         time: a feed polled every minute cannot deliver sooner, so a replay keeps that rhythm
         (and the time does not depend on what the batch happens to hold).
         """
-        out, key = self.out, self.key
+        out, key, window_ms, head, room = self.out, self.key, self.window_ms, self.line_head, self.room
         for poll in sorted(self.polls, key=lambda p: (p[0], p[0] - p[1])):
-            ts = (poll[0] + 1) * self.window_ms
-            elements = [text for _, text in sorted(self.polls[poll], key=by_arrival)]
-            for chunk in split_by_size(elements, self.room):
-                out.add_line(ts, b'{"ts":%d%s%s]}}\n' % (ts, self.line_head, b",".join(chunk)))
-            for payload in self.broken.get(poll, ()):
+            ts = (poll[0] + 1) * window_ms
+            arrived = self.polls[poll]
+            arrived.sort(key=by_arrival)
+            elements = [text for _, text in arrived]
+            for chunk in split_by_size(elements, room):
+                out.add_line(ts, b'{"ts":%d%s%s]}}\n' % (ts, head, b",".join(chunk)))
+            broken = self.broken.get(poll, ())
+            for payload in broken:
                 out.add_payload(ts, contract.PRECINCT_RESULTS, key, payload)
-            out.report_count += len(elements) + len(self.broken.get(poll, ()))
-
+            out.report_count += len(elements) + len(broken)
 
 def split_by_size(elements: Sequence[bytes], room: int) -> Iterator[Sequence[bytes]]:
     """Consecutive runs of `elements`, in order, each taking at most `room` bytes as a JSON list
