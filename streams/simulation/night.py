@@ -3,8 +3,8 @@
 Each state's night comes from its own `random.Random`, seeded by the night's seed and the
 state's postal code, so a seed gives the same records byte for byte (and a state the same
 records whatever else the preset holds, whichever process makes it). Each record becomes its
-recording line at once (bytes, no per-record objects kept); a state's lines are sorted by
-delivery time when it is done. Precincts and
+recording line at once (bytes, no per-record objects kept; batches once their race is done); a
+state's lines are sorted by delivery time when it is done. Precincts and
 their reporting times are in `places`, the precinct reports in `reports`, how they are packed
 into records (one each, or batches) in `packaging`.
 The truth (final totals) comes from the votes generated here, never from re-reading the output.

@@ -1,7 +1,7 @@
 """Precinct reports: final votes, the cumulative count at each report, and their recording lines.
 
 Every precinct of every race passes through here (~310,000 times for the us preset, ~1M
-lines), so the code is written for speed: votes as plain int lists, lines filled into a byte
+reports), so the code is written for speed: votes as plain int lists, lines filled into a byte
 template, random draws only where something is decided. Besides the honest reports:
 - rarely, a count reported too high and corrected down later (a real correction);
 - deliveries that are re-sent (duplicates) or arrive after a newer report (out of order): both
