@@ -173,7 +173,7 @@ def seconds(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("Presets: us = 51 jurisdictions, ~3,150 counties, ~178,000 precincts, president plus 33 "
                      "senate races (~1M reports: ~150,000 batch records, ~1M with --single); small = 7 states "
-                     "at 5%% of their precincts; tiny = 2 states, 3 counties each (tests). FILE.truth.json "
+                     "at 5% of their precincts; tiny = 2 states, 3 counties each (tests). FILE.truth.json "
                      "holds the final totals and the dead letters to expect, the same batched or --single.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small", help="scale of the night (default small)")
     parser.add_argument("--seed", type=int, default=1,
