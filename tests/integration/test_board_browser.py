@@ -4,7 +4,8 @@ A `votewire worker` and a `votewire gateway` run as child processes on the sessi
 the bundled Minnesota 2024 night is replayed into them while the board is open. The board
 must show Minnesota's president readout, change it live as newer snapshots arrive over
 /v1/stream, end on the official result, and leave a screenshot in test-artifacts/board.png
-for a human to look at.
+for a human to look at. Its county map must draw all 87 Minnesota counties and shade named
+counties by the leaders of their final county snapshots (test-artifacts/board-map.png).
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from streams.atlas import fetch_atlas
+from streams.gateway.server import STATIC
 from streams.settings import Settings
 from tests.integration.pipeline import MN_OFFICIAL_READOUT, MN_PRESIDENT, live_pipeline, replay_mn_night
 
@@ -37,15 +42,25 @@ MN_CARD = f'[data-key="{MN_PRESIDENT}"]'
 # The official final (../shared/data/README.md). The readout alone can't tell a snapshot taken
 # halfway through the last batch of county reports from the complete one: both round alike.
 MN_OFFICIAL_VOTES = ["1,656,979 votes", "1,519,032 votes"]
-# Every MN readout the board shows, in order, kept in the page as `window.mnReadouts`.
+MN_NEEDS = f'[data-key="{MN_PRESIDENT}"] .needs'
+# Every MN readout and needs line the board shows, in order: `window.mnReadouts`, `window.mnNeeds`.
 RECORD_READOUTS = """
 window.mnReadouts = [];
+window.mnNeeds = [];
 new MutationObserver(() => {
-  const el = document.querySelector(SELECTOR);
-  const seen = window.mnReadouts;
-  if (el && seen[seen.length - 1] !== el.textContent) seen.push(el.textContent);
+  for (const [sel, seen] of [[READOUT, window.mnReadouts], [NEEDS, window.mnNeeds]]) {
+    const el = document.querySelector(sel);
+    if (el && seen[seen.length - 1] !== el.textContent) seen.push(el.textContent);
+  }
 }).observe(document, {childList: true, subtree: true});
-""".replace("SELECTOR", json.dumps(MN_READOUT))
+""".replace("READOUT", json.dumps(MN_READOUT)).replace("NEEDS", json.dumps(MN_NEEDS))
+MN_COUNTIES = f'[data-key="{MN_PRESIDENT}"] svg path.county'
+COUNT_AT_LEAST = "([sel, n]) => document.querySelectorAll(sel).length >= Number(n)"
+# Hennepin and Ramsey (Minneapolis, St Paul) went to Harris, Stearns (St Cloud) to Trump.
+NAMED_COUNTIES = {"27053": "DFL", "27123": "DFL", "27145": "R"}
+SHADED = ("([sel, side, leader]) => { const p = document.querySelector(sel); "
+          "return p && p.dataset.side === side && p.dataset.leader === leader; }")
+FILL = "(sel) => getComputedStyle(document.querySelector(sel)).fill"
 # The first snapshot after polls close has no votes yet: that is the real night.
 READOUT = re.compile(r"^(No votes counted yet|\w+ \d+\.\d% · \w+ \d+\.\d%) · \d+% of expected vote counted$")
 
@@ -86,10 +101,19 @@ def test_board_shows_minnesota_changing_live_to_the_official_result(settings: Se
                 seen = await page.evaluate("window.mnReadouts")
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+                await check_the_county_map(page, board_url)
+                needs = await page.evaluate("window.mnNeeds")
+                assert any(re.fullmatch(r"(Harris|Trump) needs \d+\.\d% of the remaining [\d,]+ expected votes", n)
+                           for n in needs), needs
+                assert await page.locator(MN_NEEDS).count() == 0  # certified: nothing left to need
+                card_text = await page.locator(MN_CARD).inner_text()
+                assert "U.S. President & Vice President" in card_text
+                assert "Certified: the count is final." in card_text
             finally:
                 await browser.close()
         return seen, last, changed_during_replay
 
+    fetch_atlas(Settings.from_env())  # as `make install` does, where the gateway (same env) looks; cached
     with live_pipeline(settings, tmp_path) as pipeline:
         seen, last, changed_during_replay = asyncio.run(asyncio.wait_for(scenario(f"{pipeline.gateway_url}/"), 240))
     assert changed_during_replay, "the readout only changed after the replay had ended"
@@ -101,3 +125,38 @@ def test_board_shows_minnesota_changing_live_to_the_official_result(settings: Se
     assert any(text.startswith("Trump ") for text in seen), seen
     assert MN_OFFICIAL_READOUT not in seen[:-1], seen
     assert (ARTIFACTS / "board.png").stat().st_size > 10_000
+
+
+def final_counties(board_url: str) -> dict[str, dict[str, Any]]:
+    """The gateway's final MN president county snapshots, by FIPS."""
+    url = f"{board_url}v1/results/2024-11-05/president/MN/counties"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return {c["county_fips"]: c for c in json.load(resp)["counties"]}
+
+
+def side_of(party: str) -> str:
+    mapping = json.loads((STATIC / "parties.json").read_text(encoding="utf-8"))
+    return str(mapping["sides"].get(party.upper(), mapping["other"]))
+
+
+def rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", css)[:3])
+
+
+async def check_the_county_map(page: Page, board_url: str) -> None:
+    """All 87 counties drawn; three named ones shaded by their final leaders; a screenshot."""
+    await wait_until(page, COUNT_AT_LEAST, [MN_COUNTIES, "87"], 30, "the MN county map")
+    assert await page.locator(MN_COUNTIES).count() == 87
+    counties = final_counties(board_url)
+    assert len(counties) == 87
+    for fips, party in NAMED_COUNTIES.items():
+        final = counties[fips]
+        leader = next(c for c in final["candidates"] if c["candidate_id"] == final["leader"])
+        assert leader["party"] == party, (fips, leader)
+        path = f'{MN_COUNTIES}[data-fips="{fips}"]'
+        await wait_until(page, SHADED, [path, side_of(party), final["leader"]], 30, f"county {fips} shaded")
+        red, _, blue = rgb(await page.evaluate(FILL, path))
+        assert (blue > red) if party == "DFL" else (red > blue), (fips, red, blue)
+    await page.locator(MN_CARD).scroll_into_view_if_needed()
+    await page.locator(f"{MN_CARD} figure.county-map").screenshot(path=str(ARTIFACTS / "board-map.png"))
+    assert (ARTIFACTS / "board-map.png").stat().st_size > 10_000
