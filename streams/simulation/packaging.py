@@ -146,6 +146,7 @@ class WindowBatches:
                 out.add_payload(ts, contract.PRECINCT_RESULTS, key, payload)
             out.report_count += len(elements) + len(broken)
 
+
 def split_by_size(elements: Sequence[bytes], room: int) -> Iterator[Sequence[bytes]]:
     """Consecutive runs of `elements`, in order, each taking at most `room` bytes as a JSON list
     body (the elements and the commas between them). `streams.batching.batch_records` does the
