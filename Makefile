@@ -48,8 +48,14 @@ test: install system-deps lint typecheck
 demo: install
 	$(BIN)/votewire demo
 
-bench: install
+# Not part of `make test`: about 15 minutes of a machine's full attention. Writes
+# bench/results/latest.json and latest.md; exits 1 when any final snapshot is not exact.
+bench: install $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@touch $@
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The same work written with other stream processors, for `make bench` to compare against."""
