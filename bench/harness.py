@@ -70,7 +70,7 @@ def simulate_has_single() -> bool:
 class Night:
     recording: Path
     truth: dict[str, dict[str, Any]]  # state-results key -> final figures
-    records: int
+    reports: int  # precinct reports in the night, batched or not
     command: list[str]
 
 
@@ -81,7 +81,8 @@ def simulate(preset: str, out: Path, *, single: bool) -> Night:
         command.append("--single")
     subprocess.run([sys.executable, "-m", "streams.cli", *command[1:]], check=True, stdout=subprocess.DEVNULL)
     truth = orjson.loads(Path(f"{out}.truth.json").read_bytes())
-    return Night(out, truth["races"], truth["records"], command)
+    # An older simulate (single reports only) counted "records"; they were all reports then.
+    return Night(out, truth["races"], truth.get("reports", truth.get("records", 0)), command)
 
 
 # --- A worker process -------------------------------------------------------------------------

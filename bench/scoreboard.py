@@ -113,15 +113,21 @@ class Scoreboard:
     # --- files -------------------------------------------------------------------------------
 
     def as_json(self) -> dict[str, Any]:
+        targets = self.targets()
+        # "passed" says every final snapshot was exact; the targets say how fast it got there.
         return {"status": "failed" if self.failures else "passed", "failures": self.failures,
+                "targets_met": f"{sum(1 for t in targets if t.met)}/{len(targets)}",
                 "command": self.command, "started_at": self.started_at, "wall_seconds": round(self.wall_seconds, 1),
                 "machine": self.machine, "versions": self.versions, "publish_interval_s": self.publish_interval_s,
-                "inputs": self.inputs, "figures": self.figures, "targets": [asdict(t) for t in self.targets()],
+                "inputs": self.inputs, "figures": self.figures, "targets": [asdict(t) for t in targets],
                 "notes": self.notes}
 
     def as_markdown(self) -> str:
         m = self.machine
-        lines = [f"# votewire bench: {'FAILED' if self.failures else 'passed'}", "",
+        targets = self.targets()
+        met = sum(1 for t in targets if t.met)
+        verdict = "FAILED" if self.failures else "every final snapshot exact"
+        lines = [f"# votewire bench: {verdict}; {met} of {len(targets)} targets met", "",
                  f"- command: `{self.command}` ({self.wall_seconds / 60:.1f} min, started {self.started_at})",
                  f"- machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu']}, {m['os']}, "
                  f"load {m['load_1min_at_start']} at start",
@@ -130,8 +136,8 @@ class Scoreboard:
         lines += [f"**FAILED:** {why}" for why in self.failures]
         lines += ["", "## Targets", "", "| target | measured | yardstick | ratio | target | met |",
                   "|---|---|---|---|---|---|"]
-        for t in self.targets():
-            value = "not measured" if t.value is None else f"{t.value:,.2f} {t.unit}"
+        for t in targets:
+            value = "not measured" if t.value is None else f"{t.value:,.{1 if t.unit == 's' else 0}f} {t.unit}"
             verdict = {None: "not measured", True: "met", False: "**missed**"}[t.met]
             ratio = "" if t.ratio is None else f"{t.ratio:.2f}x"
             lines.append(f"| {t.name} | {value} | {t.yardstick} | {ratio} | {t.limit} | {verdict} |")
