@@ -2,49 +2,64 @@
 
 - `tally_precinct_reports` (agent, concurrency 1: offsets are committed from this stream and
   faust issue #606 shows concurrent agents committing past unprocessed records) decodes each
-  report, re-keys strays, applies it, writes the unit's new report to the table (the one
-  state write per record) and sends the alerts it raised.
-- `publish_snapshots` (timer) sends the coalesced snapshots that are due.
+  record (one report, or a batch of them), re-keys strays, applies the reports in order and
+  sends the alerts and dead letters they raise.
+- `publish_snapshots` (task) sends the coalesced snapshots that are due, on a producer of its
+  own (streams.publisher).
 - `follow_race_book` (task) keeps race definitions and expected votes (streams.book_reader).
-- on every completed rebalance, the counting room is rebuilt from the table.
+- on every assignment, the tallies of newly assigned partitions are rebuilt from the input
+  log (streams.rebuild); the agent and the publisher wait for that.
+
+There is no faust table: the tallies live in memory and the input topic is their log. A
+table write per report cost a changelog record per report (faust's `send_soon`, ~140 us each
+here), which capped the worker near 6,000 reports/s on its own; see bench/README.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 import faust
 import orjson
+from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from streams import book_reader, contract
 from streams.alerts import alert_value
-from streams.app import build_app, build_precinct_table, build_topics
-from streams.contract import Alert, PrecinctReport
+from streams.app import app_id, build_app, build_topics, rekeyed_topic_name
+from streams.contract import Alert, PrecinctReport, RefusedElement
 from streams.counting import CountingRoom
-from streams.deadletter import dead_letter_headers
+from streams.deadletter import dead_letter_headers, element_dead_letter_headers
 from streams.errors import InvalidRecord
 from streams.guard import restart_on_failure, survive_failures
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
+from streams.publisher import SnapshotPublisher
+from streams.rebuild import rebuild_partitions
 from streams.settings import Settings
-from streams.tally import decode_unit, encode_unit, split_unit_table_key, unit_table_key
 from streams.topics import key_hash
 
+log = logging.getLogger(__name__)
 
 class TallyWorker:
-    """One worker process: the faust app, its topics and table, and the counting room."""
+    """One worker process: the faust app, its topics, and the counting room."""
 
     def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
         self.settings = settings
         self.registry = registry
         self.app = build_app(settings)
         self.topics = build_topics(self.app, settings)
-        self.units = build_precinct_table(self.app, settings)
+        self.input_topics = (settings.topic(contract.PRECINCT_RESULTS), rekeyed_topic_name(settings))
         self.room = CountingRoom()
         self.metrics: WorkerMetrics = worker_metrics(registry)
         self.book_ready = asyncio.Event()
+        # Set while every tally of every owned partition is whole; cleared during a rebuild.
+        self.tallies_ready = asyncio.Event()
+        self.owned: set[int] = set()  # home partitions whose tallies this worker holds
+        self.rebuilding: asyncio.Future[None] | None = None
+        self.publisher = SnapshotPublisher(settings, self)
         # Labelled children looked up once: `.labels()` on every record is measurable.
         self.outcome_counters = {o: self.metrics.reports.labels(outcome=o) for o in REPORT_OUTCOMES}
         self.snapshot_counters = {k: self.metrics.snapshots.labels(kind=k) for k in SNAPSHOT_KINDS}
@@ -56,13 +71,12 @@ class TallyWorker:
         # Faust stops the whole worker when a timer or task raises: each one survives its own
         # failures instead (streams.guard), logged and counted.
         failures = self.metrics.task_failures
-        self.app.timer(self.settings.publish_interval_s, name="publish_snapshots")(
-            survive_failures("publish_snapshots", self.publish_snapshots, failures))
         self.app.timer(5.0, name="measure_lag_and_progress")(
             survive_failures("measure_lag", self.measure_lag, failures))
+        self.app.task(restart_on_failure("publish_snapshots", self.publisher.run, failures))
         self.app.task(restart_on_failure("follow_race_book", self.follow_race_book, failures))
         self.app.task(restart_on_failure("serve_private_web", self.serve_private_web, failures))
-        self.app.on_rebalance_complete.connect(self.restore_from_table)
+        self.app.on_partitions_assigned.connect(self.take_assignment)
 
     # --- agents and tasks ----------------------------------------------------------------------
 
@@ -71,6 +85,8 @@ class TallyWorker:
         # its alerts (milestones, out of reach) need the expected vote.
         await self.book_ready.wait()
         async for event in stream.events():
+            if not self.tallies_ready.is_set():
+                await self.tallies_ready.wait()  # a rebuild after a rebalance: fresh records wait
             self.take_precinct_record(event.message)
 
     async def follow_race_book(self) -> None:
@@ -84,53 +100,116 @@ class TallyWorker:
             await runner.cleanup()
 
     def is_ready(self) -> bool:
-        """Caught up with the race book, and not in a rebalance (so reports are being consumed)."""
-        return self.book_ready.is_set() and not self.app.rebalancing
+        """Caught up with the race book, tallies whole, not in a rebalance: reports are being consumed."""
+        return self.book_ready.is_set() and self.tallies_ready.is_set() and not self.app.rebalancing
 
-    async def restore_from_table(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Rebuild every tally from the table (after a restart or a rebalance) and re-publish."""
-        del sender, args, signal, kwargs
-        self.room.forget_tallies()
-        for raw_key, raw_unit in self.units.items():
-            key, precinct_id = split_unit_table_key(raw_key.decode())
-            self.room.restore(key, precinct_id, decode_unit(raw_unit))
-        self.room.mark_all_dirty()
+    # --- rebalance: rebuild what was gained, drop what was lost ---------------------------------
+
+    async def take_assignment(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """faust's `on_partitions_assigned` signal: `args[0]` is the whole new assignment."""
+        del sender, signal, kwargs
+        assigned: set[TopicPartition] = args[0]
+        owned = {tp.partition for tp in assigned if tp.topic in self.input_topics}
+        gained, lost = owned - self.owned, self.owned - owned
+        self.owned = owned
+        if lost:
+            self.forget_partitions(lost)
+        if gained:
+            # Cleared before faust resumes the stream: the agent must not apply a fresh record
+            # to a tally that is half rebuilt, nor the publisher send one.
+            self.tallies_ready.clear()
+            self.rebuilding = asyncio.ensure_future(self.rebuild(gained, self.rebuilding))
+        elif self.rebuilding is None or self.rebuilding.done():
+            self.tallies_ready.set()
+
+    async def rebuild(self, partitions: set[int], earlier: asyncio.Future[None] | None) -> None:
+        if earlier is not None:
+            await asyncio.wait([earlier])  # one rebuild at a time; its outcome is its own
+        while True:
+            here = partitions & self.owned
+            self.forget_partitions(here)  # what an interrupted rebuild may have left half done
+            try:
+                await self._rebuild_from_log(here)
+                break
+            except Exception:  # a broker away: log, count, try again (streams.guard's rule)
+                self.metrics.task_failures.labels(task="rebuild").inc()
+                log.exception("rebuilding partitions %s failed; trying again", sorted(here))
+                await asyncio.sleep(1.0)
+        # Whatever a rebalance took away while this ran is not ours to publish.
+        self.forget_partitions(set(range(self.settings.partitions)) - self.owned)
+        if asyncio.current_task() is self.rebuilding:
+            self.tallies_ready.set()
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
+
+    async def _rebuild_from_log(self, partitions: set[int]) -> None:
+        tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
+        stats = await rebuild_partitions(self.settings.bootstrap, app_id(self.settings), tps,
+                                         self.room.replay_report, self.is_home)
+        log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
+                 sorted(partitions), stats.records, stats.reports, stats.seconds)
 
     # --- one precinct record ------------------------------------------------------------------
 
     def take_precinct_record(self, message: Any) -> None:
         started = time.perf_counter()
         try:
-            report = contract.decode_precinct_report(message.value)
+            record = contract.decode_precinct_record(message.value)
         except InvalidRecord as error:
             self.dead_letter(message, error)
             return
-        home = self.home_partition(report.key)
-        if message.key != report.key.encode() or message.partition != home:
+        if not self.is_home(record.key, message.key, message.partition):
             # Design rule 3: one state's tally lives in one place. A record keyed otherwise
             # (or spread by another partitioner) goes round once through the re-keyed topic.
-            self.topics.rekeyed.send_soon(key=report.key.encode(), value=message.value, partition=home)
+            self.topics.rekeyed.send_soon(key=record.key.encode(), value=message.value,
+                                          partition=self.home_partition(record.key))
             return
-        self.apply(report)
+        for refused in record.refused:
+            self.dead_letter_element(message, refused)
+        self.apply(record.reports)
         self.metrics.report_seconds.observe(time.perf_counter() - started)
 
-    def apply(self, report: PrecinctReport) -> None:
-        applied, alerts = self.room.apply_report(report)
-        self.outcome_counters[applied.outcome].inc()
-        if applied.unit is not None:
-            self.units[unit_table_key(report).encode()] = encode_unit(applied.unit)
-            self.metrics.last_report_ts.set(report.reported_ms / 1000)
-        self.send_alerts(alerts)
+    def apply(self, reports: list[PrecinctReport]) -> None:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1)."""
+        outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
+        latest_ms = None
+        for report in reports:
+            applied, alerts = self.room.apply_report(report)
+            outcomes[applied.outcome] += 1
+            if applied.unit is not None:
+                latest_ms = report.reported_ms
+            if alerts:
+                self.send_alerts(alerts)
+        # Metrics once per record, not per report.
+        for outcome, n in outcomes.items():
+            if n:
+                self.outcome_counters[outcome].inc(n)
+        if latest_ms is not None:
+            self.metrics.last_report_ts.set(latest_ms / 1000)
 
     def home_partition(self, race_key: str) -> int:
         """The partition the default (murmur2) partitioner gives this key: where its tally lives."""
         return key_hash(race_key.encode()) % self.settings.partitions
 
+    def is_home(self, race_key: str, record_key: bytes | None, partition: int) -> bool:
+        """Whether a record is tallied where it was read: under its race key, on its home partition."""
+        return record_key == race_key.encode() and partition == self.home_partition(race_key)
+
     def dead_letter(self, message: Any, error: InvalidRecord) -> None:
         headers = dead_letter_headers(error, message.topic, message.partition, message.offset)
         self.topics.dead_letters.send_soon(key=message.key, value=message.value, headers=headers)
+        self._count_dead_letter(message.topic, error)
+
+    def dead_letter_element(self, message: Any, refused: RefusedElement) -> None:
+        headers = element_dead_letter_headers(refused.error, message.topic, message.partition, message.offset,
+                                              refused.index)
+        self.topics.dead_letters.send_soon(key=message.key, value=refused.value, headers=headers)
+        self._count_dead_letter(message.topic, refused.error)
+
+    def _count_dead_letter(self, topic: str, error: InvalidRecord) -> None:
         self.outcome_counters["dead_letter"].inc()
-        self.metrics.dead_letters.labels(topic=message.topic, error=error.kind).inc()
+        self.metrics.dead_letters.labels(topic=topic, error=error.kind).inc()
 
     def send_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:
@@ -139,41 +218,20 @@ class TallyWorker:
 
     # --- timers --------------------------------------------------------------------------------
 
-    async def publish_snapshots(self) -> None:
-        if not self.book_ready.is_set():
-            return
-        started = time.perf_counter()
-        sent = 0
-        for snap in self.room.due_snapshots():
-            topic = self.topics.state_results if snap.kind == "state" else self.topics.county_results
-            # send_soon: buffered, no await per snapshot; the producer batches them and faust
-            # flushes it before committing offsets.
-            topic.send_soon(key=snap.key.encode(), value=orjson.dumps(snap.value))
-            self.snapshot_counters[snap.kind].inc()
-            sent += 1
-            if snap.kind == "state":
-                self.note_progress(snap.value)
-        if sent:
-            await self.app.producer.flush()  # the round is published when the broker has it
-            per_snapshot = (time.perf_counter() - started) / sent
-            for _ in range(sent):
-                self.metrics.publish_seconds.observe(per_snapshot)
-        self.metrics.embargoed.set(len(self.room.embargoed))
-
     def note_progress(self, snapshot: dict[str, Any]) -> None:
         key = (snapshot["election_id"], snapshot["race_id"], snapshot["state"], snapshot["mode"])
         self.metrics.race_progress(key, snapshot["pct_expected_counted"], snapshot["precincts_reporting"])
 
     async def measure_lag(self) -> None:
         self.metrics.races_polls_closed.set(self.room.races_polls_closed())
+        self.metrics.embargoed.set(len(self.room.embargoed))
         consumer = self.app.consumer
         for tp in consumer.assignment():
-            if tp.topic.endswith("-changelog"):
-                continue
-            # faust keeps no public read position; _read_offset is what its own lag sensor uses.
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue  # just assigned (a rebalance): not fetched from yet, so no end known
+            # faust keeps no public read position; _read_offset is what its own lag sensor uses.
             read = getattr(consumer, "_read_offset", {}).get(tp)
             behind = highwater - (read + 1 if read is not None else 0)
             self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(behind, 0))
+

@@ -1,8 +1,9 @@
-"""Builds the Faust app and its topics and table. Nothing else happens here.
+"""Builds the Faust app and its topics. Nothing else happens here.
 
 Why these settings:
-- at-least-once, never `exactly_once` (faust's transactional mode has open bugs); the
-  precinct table plus `seq` idempotence make a re-processed record harmless (design rule 2).
+- at-least-once, never `exactly_once` (faust's transactional mode has open bugs); `seq`
+  idempotence makes a re-processed record harmless (design rule 2).
+- no tables: the tallies are rebuilt from the input log itself (streams.rebuild).
 - values and keys are raw bytes: we decode with orjson ourselves, strictly (a bad record must
   become a dead letter, not a crashed agent), and keep the original bytes for dead letters.
 - the web server is off: workers expose only /metrics and /healthz on a private port
@@ -36,7 +37,6 @@ def build_app(settings: Settings) -> faust.App:
     return faust.App(
         app_id(settings),
         broker=f"kafka://{settings.bootstrap}",
-        store=settings.table_store,
         datadir=str(Path(settings.data_dir) / "worker"),
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
@@ -83,13 +83,3 @@ def build_topics(app: faust.App, settings: Settings) -> WorkerTopics:
         dead_letters=raw_topic(settings.topic(contract.DEAD_LETTERS)),
     )
 
-
-def build_precinct_table(app: faust.App, settings: Settings) -> Any:
-    """unit key -> the unit's latest accepted report (StoredUnit bytes): the single source of truth."""
-    return app.Table(
-        "precinct-units",
-        partitions=settings.partitions,
-        key_type=bytes,  # faust picks the "raw" serializer from these types
-        value_type=bytes,
-        help="latest accepted report per reporting unit",
-    )

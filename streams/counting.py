@@ -1,8 +1,8 @@
 """The counting room: every tally a worker holds, the race book, and what is due to publish.
 
 No Kafka here: the agents hand it decoded records and send what it returns. It is all
-derived state, rebuilt from the precinct table after a restart (`restore`), so nothing in
-it must be written in step with anything else (design rule 1).
+derived state, rebuilt from the input log after a start or a rebalance (`replay_report`,
+streams.rebuild), so nothing in it must be written in step with anything else (design rule 1).
 
 Publishing is coalesced: applying a report only marks its tally dirty; `due_snapshots` is
 called on a wall-clock timer and builds at most one snapshot per key per call. The timer
@@ -11,7 +11,7 @@ decides *when*; what a snapshot says depends only on the records (design rule 5)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,12 +57,19 @@ class CountingRoom:
         after = standing(tally, definition, expected)
         return applied, report_alerts(key, report, applied, before, after, definition, expected)
 
-    def forget_tallies(self) -> None:
-        """Drop every tally (and what was due from them) before a rebuild: after a rebalance
-        this worker may no longer own some of them. The race book stays."""
-        self.tallies.clear()
-        self.dirty.clear()
-        self.embargoed.clear()
+    def replay_report(self, report: PrecinctReport) -> None:
+        """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
+        key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
+        if self.tally_for(key).apply(report).outcome == "applied":
+            self.dirty.add(key)
+
+    def forget_tallies(self, doomed: Callable[[TallyKey], bool] = lambda _: True) -> None:
+        """Drop the tallies `doomed` names (all by default), and what was due from them: after a
+        rebalance this worker no longer owns them, or is about to rebuild them. The race book stays."""
+        for key in [k for k in self.tallies if doomed(k)]:
+            del self.tallies[key]
+            self.dirty.discard(key)
+            self.embargoed.discard(key)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)

@@ -2,7 +2,9 @@
 
 A dead letter is the original record's bytes, sent unchanged to `dead-letters` under the
 original key, with three headers (DESIGN.md): `votewire-error` (the class, `InvalidRecord.kind`),
-`votewire-reason` (one human sentence) and `votewire-source` (`topic[partition]@offset`).
+`votewire-reason` (one human sentence) and `votewire-source` (`topic[partition]@offset`). For
+one invalid element of a valid batch, the value is that element as compact JSON and a fourth
+header, `votewire-index`, gives its position in `reports` (from 0).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from streams.errors import InvalidRecord, VotewireError
 ERROR_HEADER = "votewire-error"
 REASON_HEADER = "votewire-reason"
 SOURCE_HEADER = "votewire-source"
+INDEX_HEADER = "votewire-index"
 
 Verdict = Literal["dead_letter", "retry", "raise"]
 
@@ -27,6 +30,12 @@ def dead_letter_headers(error: InvalidRecord, topic: str, partition: int, offset
         (REASON_HEADER, _header_bytes(error.reason)),
         (SOURCE_HEADER, _header_bytes(source_of(topic, partition, offset))),
     ]
+
+
+def element_dead_letter_headers(error: InvalidRecord, topic: str, partition: int, offset: int,
+                                index: int) -> list[tuple[str, bytes]]:
+    """The headers of the dead letter for element `index` of the batch at `topic[partition]@offset`."""
+    return [*dead_letter_headers(error, topic, partition, offset), (INDEX_HEADER, str(index).encode())]
 
 
 def source_of(topic: str, partition: int, offset: int) -> str:

@@ -35,7 +35,6 @@ class Settings:
     worker_web_addr: str = "127.0.0.1:6066"
     gateway_addr: str = "127.0.0.1:8080"
     gateway_show_test: bool = False
-    table_store: str = "rocksdb://"
     log_level: str = "info"
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"

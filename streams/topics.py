@@ -32,12 +32,15 @@ class TopicSpec:
     name: str
     compact: bool
     oversize: bool = False  # may carry records past the contract's 1 MiB limit
+    # The log workers rebuild their tallies from (streams.rebuild): kept for good, never deleted
+    # by age, or a restart after the retention would lose every report older than it.
+    log: bool = False
 
 
 CONTRACT_TOPICS = (
     TopicSpec(contract.RACE_DEFINITIONS, compact=True, oversize=True),
     TopicSpec(contract.EXPECTED_VOTES, compact=True, oversize=True),
-    TopicSpec(contract.PRECINCT_RESULTS, compact=False, oversize=True),
+    TopicSpec(contract.PRECINCT_RESULTS, compact=False, oversize=True, log=True),
     TopicSpec(contract.STATE_RESULTS, compact=True),
     TopicSpec(contract.COUNTY_RESULTS, compact=True),
     TopicSpec(contract.RESULTS_ALERTS, compact=False),
@@ -75,7 +78,8 @@ def topic_configs(spec: TopicSpec) -> dict[str, str]:
         # Snapshots and definitions: the latest per key is what matters. A short dirty ratio
         # keeps a restarted gateway's catch-up read small.
         return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000", **size}
-    return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000), **size}
+    retention_ms = -1 if spec.log else 14 * 24 * 3600 * 1000
+    return {"cleanup.policy": "delete", "retention.ms": str(retention_ms), **size}
 
 
 async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tuple[TopicSpec, ...] = ()) -> list[str]:
@@ -98,7 +102,7 @@ async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[Top
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        specs = [TopicSpec(settings.topic(s.name), s.compact, s.oversize) for s in CONTRACT_TOPICS] + list(extra)
+        specs = [TopicSpec(settings.topic(s.name), s.compact, s.oversize, s.log) for s in CONTRACT_TOPICS] + list(extra)
         wanted = [s for s in specs if s.name not in existing]
         if wanted:
             await admin.create_topics([

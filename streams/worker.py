@@ -17,8 +17,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between coalesced snapshots per key (VOTEWIRE_PUBLISH_INTERVAL_S, default 0.25)")
     parser.add_argument("--partitions", type=int,
                         help="partitions of the contract topics it creates (VOTEWIRE_PARTITIONS, default 4)")
-    parser.add_argument("--memory-store", action="store_true",
-                        help="keep the table in memory instead of RocksDB (rebuilt from the changelog at start)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                         help="log level (VOTEWIRE_LOG_LEVEL, default info)")
 
@@ -26,12 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_(**{k: v for k, v in {
         "worker_web_addr": args.web_addr, "publish_interval_s": args.publish_interval,
-        "partitions": args.partitions, "log_level": args.log_level,
-        "table_store": "memory://" if args.memory_store else None}.items() if v is not None})
+        "partitions": args.partitions, "log_level": args.log_level}.items() if v is not None})
     from streams.app import rekeyed_topic_name  # imports faust: not at `votewire --help` time
 
     # The re-key topic too: faust subscribes to it at start and ignores it if it is missing.
-    rekeyed = TopicSpec(rekeyed_topic_name(settings), compact=False, oversize=True)
+    rekeyed = TopicSpec(rekeyed_topic_name(settings), compact=False, oversize=True, log=True)
     created = asyncio.run(ensure_topics(settings, extra=(rekeyed,)))
     if created:
         print(f"created topics: {', '.join(created)}")

@@ -29,7 +29,7 @@ class JustAssigned:
 
 def test_measure_lag_skips_a_partition_without_a_high_water_mark(tmp_path: Any) -> None:
     registry = CollectorRegistry()
-    worker = TallyWorker(Settings(data_dir=str(tmp_path), table_store="memory://"), registry)
+    worker = TallyWorker(Settings(data_dir=str(tmp_path)), registry)
     worker.app.consumer = JustAssigned()
     asyncio.run(worker.measure_lag())
     lag = registry.get_sample_value("votewire_consumer_lag", {"topic": "precinct-results", "partition": "0"})

@@ -1,0 +1,72 @@
+"""Publishing the coalesced snapshots: `state-results` and `county-results`, on a producer of its own.
+
+Snapshots are derived state: after a restart every tally is rebuilt and re-published with
+the same version, so a snapshot lost in a crash is sent again, and nothing ties snapshot
+sends to input offsets. They therefore skip faust's `send_soon` path (~140 us a record here)
+for a plain aiokafka producer (~11 us): a national night's catch-up publishes hundreds of
+thousands of county snapshots. Idempotent, so retries neither reorder nor repeat a key's
+snapshots, and a snapshot with a higher version never lands before a lower one.
+
+Pacing: a round sends at most one snapshot per dirty key, then waits the publish interval.
+When a round itself takes long (a catch-up, thousands of dirty counties), the next waits at
+least `BUSY_FACTOR` times as long, so that publishing takes at most a fifth of the worker's
+time and counting goes on; in steady state the interval rules. The timer decides *when*;
+what a snapshot says depends only on the records (design rule 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from streams import contract
+from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.agents import TallyWorker
+
+BUSY_FACTOR = 4.0
+
+
+class SnapshotPublisher:
+    def __init__(self, settings: Settings, worker: TallyWorker) -> None:
+        self.settings = settings
+        self.worker = worker
+        self.topics = {"state": settings.topic(contract.STATE_RESULTS),
+                       "county": settings.topic(contract.COUNTY_RESULTS)}
+
+    async def run(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, enable_idempotence=True,
+                                    linger_ms=5, max_batch_size=256 * 1024)
+        await producer.start()
+        try:
+            while True:
+                took = await self.publish_round(producer)
+                await asyncio.sleep(max(self.settings.publish_interval_s - took, BUSY_FACTOR * took))
+        finally:
+            await producer.stop()
+
+    async def publish_round(self, producer: AIOKafkaProducer) -> float:
+        """Send every due snapshot and wait until the broker has them; the seconds it took."""
+        worker = self.worker
+        if not (worker.book_ready.is_set() and worker.tallies_ready.is_set()):
+            return 0.0
+        started = time.perf_counter()
+        sent: list[asyncio.Future[object]] = []
+        for snap in worker.room.due_snapshots():
+            sent.append(await producer.send(self.topics[snap.kind], orjson.dumps(snap.value), snap.key.encode()))
+            worker.snapshot_counters[snap.kind].inc()
+            if snap.kind == "state":
+                worker.note_progress(snap.value)
+        if not sent:
+            return 0.0
+        await asyncio.gather(*sent)  # the round is published when the broker has it
+        took = time.perf_counter() - started
+        per_snapshot = took / len(sent)
+        for _ in sent:
+            worker.metrics.publish_seconds.observe(per_snapshot)
+        return took

@@ -1,0 +1,103 @@
+"""Rebuilding a worker's tallies from the input log, after a start or a rebalance.
+
+The worker keeps no table and writes no changelog: `precinct-results` (and the internal
+re-keyed topic) is itself the log its state is derived from, the way Kafka Streams restores a
+source table from its input topic. That holds because reports are absolute and idempotent
+(design rules 1 and 2): applying a partition's records again, in any order, leaves every unit
+at its highest-`seq` report, which is exactly the state the earlier owner had built. So one
+report still causes one state write — to memory — and nothing has to be kept in step with
+anything else; the cost is paid once, at assignment: the partition is read from its start up
+to the group's committed offset, with a plain aiokafka consumer (no faust per-record path).
+
+Records below the committed offset were acted on by an earlier owner: here they only rebuild
+tallies (no alerts, no dead letters, no outcome metrics). The tally agent waits until this is
+done, and then takes the records from the committed offset on, as fresh ones.
+
+The input topics must therefore keep their records (`retention.ms=-1`, streams.topics).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams import contract
+from streams.errors import InvalidRecord
+from streams.topics import MAX_MESSAGE_BYTES
+
+FETCH_RECORDS = 5000
+
+IsHome = Callable[[str, bytes | None, int], bool]
+
+
+@dataclass
+class RebuildStats:
+    records: int = 0
+    reports: int = 0
+    seconds: float = 0.0
+
+
+async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicPartition],
+                             take_report: Callable[[contract.PrecinctReport], None],
+                             is_home: IsHome) -> RebuildStats:
+    """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets.
+
+    `is_home(race_key, record_key, partition)` says whether a record was tallied where it was
+    read (the agent's own test): a stray of the input topic went round through the re-keyed
+    topic to its home partition, and is read there.
+    The consumer only reads: it does not join the group and commits nothing.
+    """
+    began = time.perf_counter()
+    stats = RebuildStats()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=2 * MAX_MESSAGE_BYTES,
+                                fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
+    await consumer.start()
+    try:
+        ends = {tp: await consumer.committed(tp) or 0 for tp in tps}
+        todo = [tp for tp, end in ends.items() if end > 0]
+        if todo:
+            consumer.assign(todo)
+            await consumer.seek_to_beginning(*todo)
+            await _read_up_to(consumer, ends, take_report, is_home, stats)
+    finally:
+        await consumer.stop()
+    stats.seconds = time.perf_counter() - began
+    return stats
+
+
+async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
+                      take_report: Callable[[contract.PrecinctReport], None],
+                      is_home: IsHome, stats: RebuildStats) -> None:
+    left = {tp for tp, end in ends.items() if end > 0}
+    while left:
+        batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
+        for tp, messages in batch.items():
+            end = ends[tp]
+            for message in messages:
+                if message.offset >= end:
+                    break
+                stats.records += 1
+                stats.reports += _take_record(message, take_report, is_home)
+            if messages and messages[-1].offset + 1 >= end:
+                left.discard(tp)
+                consumer.pause(tp)
+        for tp in list(left):
+            if await consumer.position(tp) >= ends[tp]:
+                left.discard(tp)
+
+
+def _take_record(message: Any, take_report: Callable[[contract.PrecinctReport], None], is_home: IsHome) -> int:
+    try:
+        record = contract.decode_precinct_record(message.value)
+    except InvalidRecord:
+        return 0  # dead-lettered when it was first taken
+    if not is_home(record.key, message.key, message.partition):
+        return 0  # a stray: it went round through the re-keyed topic, and is read there
+    for report in record.reports:
+        take_report(report)
+    return len(record.reports)
