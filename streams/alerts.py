@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
-from weakref import WeakKeyDictionary
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.figures import needs_pct_of_remaining, out_of_reach, pct_expected_counted, share, votes_outstanding
@@ -38,6 +37,9 @@ class Standing(NamedTuple):
     certified: bool
     # Second place behind a leader (ties by candidate_id, as in a snapshot's `candidates`).
     trailer: str | None = None
+    # Every yes/no that a standing alert fires on, as one tuple (`_marks`): equal marks and the
+    # same trailer before and after a record mean no standing alert, checked in one comparison.
+    marks: tuple[object, ...] = ()
 
     def reached(self, threshold: int) -> bool:
         """At least `threshold` percent of the expected vote counted (exactly, not rounded)."""
@@ -82,10 +84,8 @@ class Standing(NamedTuple):
 
 
 # The worker takes a standing after each record and the same one again before the next: the
-# last one per tally is kept (weakly, so a dropped tally is not held) and reused while the
-# tally's units and the figures it was taken with are unchanged.
-_last_standing: WeakKeyDictionary[RaceTally, tuple[tuple[int, int, int | None, bool], Standing]] = (
-    WeakKeyDictionary())
+# last one is kept on the tally (`RaceTally.memo`) and reused while the tally's units and the
+# figures it was taken with are unchanged.
 
 
 def standing(tally: RaceTally, definition: RaceDefinition | None, expected: ExpectedVote | None) -> Standing:
@@ -93,9 +93,9 @@ def standing(tally: RaceTally, definition: RaceDefinition | None, expected: Expe
     certified = definition is not None and definition.certified
     # seq_sum rises with every applied report, so with units_total it names the tally's state.
     token = (tally.seq_sum, tally.units_total, expected_votes, certified)
-    last = _last_standing.get(tally)
+    last = tally.memo
     if last is not None and last[0] == token:
-        return last[1]
+        return last[1]  # type: ignore[no-any-return]  # the memo holds what this function put there
     # The top two, O(candidates); equal counts go by candidate_id, as `ranked_candidates` sorts.
     leader: str | None = None
     runner: str | None = None
@@ -111,7 +111,8 @@ def standing(tally: RaceTally, definition: RaceDefinition | None, expected: Expe
         runner = min((c.candidate_id for c in definition.candidates if c.candidate_id != leader), default=None)
     result = Standing(dict(tally.votes), tally.total_votes, leader, first - second, expected_votes, certified,
                       runner)
-    _last_standing[tally] = (token, result)
+    result = result._replace(marks=_marks(result))
+    tally.memo = (token, result)
     return result
 
 
@@ -205,10 +206,26 @@ def _unit_alerts(event: _Event, unit: StoredUnit, previous: StoredUnit | None, b
     return alerts
 
 
+def _marks(s: Standing) -> tuple[object, ...]:
+    """Counts of thresholds passed stand for the yes/no of each: both kinds are monotone in the
+    threshold, so equal counts mean equal answers at every threshold."""
+    if s.expected_votes is None:
+        return ()
+    counted, expected = 100 * s.total_votes, s.expected_votes
+    milestones = sum(1 for t in MILESTONES if counted >= t * expected)
+    left = s.outstanding
+    needs = 0
+    if s.trailer is not None and left:
+        needs = sum(1 for t in NEEDS_THRESHOLDS if 100 * (left + s.margin_votes) >= 2 * t * left)
+    return (milestones, s.exceeds_expected, s.out_of_reach, needs, s.needs_more_than_remaining)
+
+
 def _standing_alerts(event: _Event, before: Standing, after: Standing) -> list[Alert]:
     """Alerts on figures of the whole tally that became true with this record."""
     if after.expected_votes is None:  # each needs an expected vote
         return []
+    if after.marks == before.marks and after.trailer == before.trailer and after.marks:
+        return []  # the common case, one comparison: nothing became true
     alerts = [_milestone(event, t, after) for t in MILESTONES if after.reached(t) and not before.reached(t)]
     if after.exceeds_expected and not before.exceeds_expected:
         alerts.append(_votes_exceed_expected(event, after))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -112,7 +112,10 @@ class ExpectedVote:
         return race_key(self.election_id, self.race_id, self.state)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, unlike the other messages: a frozen dataclass's __init__ sets each field through
+# object.__setattr__, 3.2 us a report here against 0.5 us, on the path every report takes.
+# Nothing mutates a report once decoded.
+@dataclass(slots=True)
 class PrecinctReport:
     election_id: str
     race_id: str
@@ -163,9 +166,12 @@ class PrecinctRecord:
     refused: list[RefusedElement]
 
 
-@dataclass(frozen=True, slots=True)
-class TallyKey:
-    """One tally: a race in a state, live or test."""
+class TallyKey(NamedTuple):
+    """One tally: a race in a state, live or test.
+
+    A NamedTuple, not a frozen dataclass: every report looks its tally up by it, and a tuple
+    hashes and compares in C (a dataclass's generated `__hash__` and `__eq__` are Python).
+    """
 
     election_id: str
     race_id: str
@@ -247,24 +253,28 @@ def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
     """A `precinct-batch/1`: each element is checked alone, as if it had come as a single report
     with the batch's `election_id, race_id, state, mode`. The same verdicts as the reference
     checker's (../shared/tools/reference_tally.py `reports()`)."""
-    envelope = {"election_id": take_id(obj, "election_id"), "race_id": take_id(obj, "race_id"),
-                "state": take_id(obj, "state"), "mode": _mode(obj), "schema": PRECINCT_RESULT_SCHEMA}
+    ids = (take_id(obj, "election_id"), take_id(obj, "race_id"), take_id(obj, "state"))
+    mode = _mode(obj)
     items = take_list(obj, "reports")
     if not items:
         raise InvalidRecord("reports is empty, a batch carries at least one report", "empty_batch")
+    envelope = {"election_id": ids[0], "race_id": ids[1], "state": ids[2], "mode": mode}
     reports: list[PrecinctReport] = []
     refused: list[RefusedElement] = []
     for index, item in enumerate(items):
         try:
-            reports.append(parse_precinct_report(_batch_element(item, envelope)))
+            _check_element(item, envelope)
+            # The envelope's fields are valid and the element agrees with them: what is left
+            # are the unit's own fields, in the order a single report checks them.
+            reports.append(_unit_report(item, ids, take_time(item, "reported_at"), mode))
         except InvalidRecord as error:
             located = InvalidRecord(f"reports[{index}]: {error.reason}", error.kind)
             refused.append(RefusedElement(index, orjson.dumps(item), located))
-    return PrecinctRecord(race_key(envelope["election_id"], envelope["race_id"], envelope["state"]), reports, refused)
+    return PrecinctRecord(race_key(*ids), reports, refused)
 
 
-def _batch_element(item: object, envelope: dict[str, str]) -> dict[str, Any]:
-    """The element as a whole `precinct-result/1` object, once it agrees with its batch."""
+def _check_element(item: object, envelope: dict[str, str]) -> None:
+    """An element must be an object, of no other schema, agreeing with its batch."""
     if type(item) is not dict:
         raise wrong_type("the element", item, "an object (a precinct report)")
     if item.get("schema", PRECINCT_RESULT_SCHEMA) != PRECINCT_RESULT_SCHEMA:
@@ -273,28 +283,30 @@ def _batch_element(item: object, envelope: dict[str, str]) -> dict[str, Any]:
     for name, value in envelope.items():
         if name in item and item[name] != value:
             raise InvalidRecord(f"{name} is {shown(item[name])}, but the batch's is {value!r}", "batch_mismatch")
-    return {**item, **envelope}
 
 
 def parse_precinct_report(obj: Mapping[str, Any]) -> PrecinctReport:
     """A `precinct-result/1` message. The report holds `obj["votes"]` itself, not a copy."""
     expect_schema(obj, PRECINCT_RESULT_SCHEMA)
-    reported_at, reported_ms = take_time(obj, "reported_at")
+    reported = take_time(obj, "reported_at")
+    ids = (take_id(obj, "election_id"), take_id(obj, "race_id"), take_id(obj, "state"))
+    return _unit_report(obj, ids, reported, None)
+
+
+def _unit_report(obj: Mapping[str, Any], ids: tuple[str, str, str], reported: tuple[str, int],
+                 mode: Mode | None) -> PrecinctReport:
+    """The report from its unit's fields; `mode` None: the object's own (checked after `complete`)."""
+    county_fips = take_id(obj, "county_fips")
+    precinct_id = take_id(obj, "precinct_id")
+    seq = SEQ.take(obj, "seq")
+    votes = take_votes(obj)
+    complete = take_flag(obj, "complete")
     return PrecinctReport(
-        election_id=take_id(obj, "election_id"),
-        race_id=take_id(obj, "race_id"),
-        state=take_id(obj, "state"),
-        county_fips=take_id(obj, "county_fips"),
-        precinct_id=take_id(obj, "precinct_id"),
-        seq=SEQ.take(obj, "seq"),
-        reported_at=reported_at,
-        reported_ms=reported_ms,
-        votes=take_votes(obj),
-        complete=take_flag(obj, "complete"),
-        mode=_mode(obj),
-        precincts_reporting=COUNT.take_if_present(obj, "precincts_reporting"),
-        precincts_total=COUNT.take_if_present(obj, "precincts_total"),
-        registered_voters=COUNT.take_if_present(obj, "registered_voters"),
+        ids[0], ids[1], ids[2], county_fips, precinct_id, seq, reported[0], reported[1], votes, complete,
+        _mode(obj) if mode is None else mode,
+        COUNT.take_if_present(obj, "precincts_reporting"),
+        COUNT.take_if_present(obj, "precincts_total"),
+        COUNT.take_if_present(obj, "registered_voters"),
     )
 
 

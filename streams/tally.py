@@ -206,6 +206,9 @@ class RaceTally:
         self._counties: dict[str, CountyTally] = {}
         self._dirty_counties: set[str] = set()
         self._expected_memo: tuple[tuple[int, int | None, int], int, int | None] | None = None
+        # The last figures streams.alerts took of this tally, kept here for it to reuse (its own
+        # business; a tally dropped after a rebalance takes its memo with it).
+        self.memo: Any = None
 
     def apply(self, report: PrecinctReport) -> Applied:
         """Apply one report (design rule 2): a higher seq replaces the unit, even downwards."""

@@ -13,6 +13,7 @@ lookup and a `type(...) is` test; a reason is only built for a value already kno
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,12 +67,24 @@ def parse_time_ms(value: object, field: str) -> int:
     """
     if type(value) is not str:
         raise wrong_type(field, value, "an RFC 3339 time string")
+    ms = _instant_ms(value)
+    if type(ms) is int:
+        return ms
+    if ms == "no offset":
+        raise InvalidRecord(f"{field} is {shown(value)}, a time needs an offset or Z", "bad_time")
+    raise InvalidRecord(f"{field} is {shown(value)}, not an RFC 3339 time", "bad_time")
+
+
+@functools.lru_cache(maxsize=16_384)
+def _instant_ms(value: str) -> int | str:
+    """ms since the epoch, or what is wrong. Cached: the reports of one feed poll share a few
+    times, and parsing one is the dearest field check of a report."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidRecord(f"{field} is {shown(value)}, not an RFC 3339 time", "bad_time") from None
+        return "not a time"
     if moment.tzinfo is None:
-        raise InvalidRecord(f"{field} is {shown(value)}, a time needs an offset or Z", "bad_time")
+        return "no offset"
     # Integer arithmetic: timestamp() goes through a float and can land 1 ms short.
     return (moment - _EPOCH) // _ONE_MS
 

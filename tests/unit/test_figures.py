@@ -184,7 +184,7 @@ STATE_FIELDS = {
 
 
 def test_a_state_snapshot_has_every_field_of_the_contract() -> None:
-    tally = RaceTally(dataclasses.replace(CA, mode="test"))
+    tally = RaceTally(CA._replace(mode="test"))
     tally.apply(report("p1", {"trump": 40, "harris": 55, "write-in-9": 5}))
     snap = state_snapshot(tally, DEFINITION, estimate(90))
     assert set(snap) == STATE_FIELDS
