@@ -141,11 +141,10 @@ class Bench:
         self.board.figure("quix_peer", self.quix(settings, night))
 
     def quix(self, settings: Settings, night: Night) -> dict[str, Any]:
-        topic = settings.topic("precinct-results")
         count = records_in(settings, "precinct-results")
         began = time.perf_counter()
         done = subprocess.run([sys.executable, str(ROOT / "bench" / "peers" / "quix_tally.py"), "--bootstrap",
-                               self.bootstrap, "--topic", topic, "--count", str(count), "--state-dir",
+                               self.bootstrap, "--prefix", settings.topic_prefix, "--count", str(count), "--state-dir",
                                str(self.tmp / "quix")], capture_output=True, check=False)
         seconds = time.perf_counter() - began
         if done.returncode != 0:
@@ -157,8 +156,9 @@ class Bench:
             tallies[key]["votes"], tallies[key]["total_votes"], tallies[key]["precincts_reporting"], want))
         self.board.exact_count("Quix Streams peer", exact, len(night.truth))
         return {"exact": f"{exact}/{len(night.truth)}",
-                "what": "the same tally in Quix Streams (StreamingDataFrame, units in its RocksDB state with "
-                        "changelog), from process launch", **result, "seconds_inside": result["seconds"],
+                "what": "the same tally (CountingRoom.apply_report, race book read first) in Quix Streams "
+                        "(StreamingDataFrame, units in its RocksDB state with changelog), from process launch",
+                **result, "seconds_inside": result["seconds"],
                 "seconds": round(seconds, 2), "records_per_s": round(result["records"] / seconds),
                 "reports_per_s": round(result["reports"] / seconds)}
 

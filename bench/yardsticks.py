@@ -86,16 +86,21 @@ async def tally_in_memory(settings: Settings, truth: dict[str, dict[str, Any]]) 
         counts["refused"] += len(record.refused)
 
     began = time.perf_counter()
-    await read_to_end(settings, "race-definitions", lambda raw: _skip_invalid(room.book.put_definition,
-                                                                              decode_race_definition, raw))
-    await read_to_end(settings, "expected-votes", lambda raw: _skip_invalid(room.book.put_expected,
-                                                                            decode_expected_vote, raw))
+    await read_book(settings, room)
     records = await read_to_end(settings, "precinct-results", apply)
     result = figures(records, counts, time.perf_counter() - began)
     exact = sum(1 for key, tally in room.tallies.items() if key.state_result_key in truth and same_tally(
         tally.votes, tally.total_votes, tally.precincts_reporting, truth[key.state_result_key]))
     result.update(exact=exact, keys=len(truth))
     return result
+
+
+async def read_book(settings: Settings, room: CountingRoom) -> None:
+    """The race book from `race-definitions` and `expected-votes`, as the worker reads it first."""
+    await read_to_end(settings, "race-definitions", lambda raw: _skip_invalid(room.book.put_definition,
+                                                                              decode_race_definition, raw))
+    await read_to_end(settings, "expected-votes", lambda raw: _skip_invalid(room.book.put_expected,
+                                                                            decode_expected_vote, raw))
 
 
 def _skip_invalid(put: Callable[[Any], object], decode: Callable[[bytes], Any], raw: bytes) -> None:
