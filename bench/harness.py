@@ -54,7 +54,17 @@ def versions(settings: Settings) -> dict[str, str]:
             found[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             found[package] = "not installed"
+    found["votewire_git"] = git_revision()
     return found
+
+
+def git_revision() -> str:
+    """The commit measured, and whether the working tree differed from it (the worker runs from it)."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 # --- The night --------------------------------------------------------------------------------
