@@ -44,11 +44,11 @@ class CountingRoom:
         return tally
 
     def apply_report(self, report: PrecinctReport) -> tuple[Applied, list[Alert]]:
-        """Apply one decoded report; the caller writes `applied.unit` to the table."""
+        """Apply one decoded report: what it did, and the alerts it raised."""
         key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
         tally = self.tally_for(key)
-        definition = self.book.definitions.get(key.race)
-        expected = self.book.expected.get(key.race)
+        definition = self.book.definitions.get(tally.race)
+        expected = self.book.expected.get(tally.race)
         before = standing(tally, definition, expected)
         applied = tally.apply(report)
         if applied.outcome != "applied":

@@ -201,6 +201,7 @@ class RaceTally:
 
     def __init__(self, key: TallyKey) -> None:
         self.key = key
+        self.race = key.race  # the race key, built once: every report looks its race up by it
         self._units: dict[str, StoredUnit] = {}  # precinct_id -> latest accepted report
         self._all = Totals()
         self._counties: dict[str, CountyTally] = {}
