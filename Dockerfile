@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /src
-# Dependencies first, so a code change does not reinstall them. rocksdict and orjson ship
+# Dependencies first, so a code change does not reinstall them. orjson ships
 # manylinux wheels: nothing to compile, no build tools in the image.
 COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
@@ -17,7 +17,8 @@ RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.tom
 COPY streams ./streams
 RUN pip install --no-deps . && rm -rf /src/build
 
-# A fixed non-root user; /data is the worker's table store (VOTEWIRE_DATA_DIR).
+# A fixed non-root user; /data is VOTEWIRE_DATA_DIR (faust's worker directory; the tallies
+# themselves are rebuilt from Kafka).
 RUN useradd --create-home --uid 10001 votewire && mkdir /data && chown votewire /data
 USER votewire
 WORKDIR /home/votewire

@@ -11,7 +11,7 @@ Worker (`worker_metrics(registry) -> WorkerMetrics`), served on the private
 |---|---|---|
 | reports | `votewire_reports_total` counter | outcome = applied, duplicate, stale, dead_letter |
 | dead_letters | `votewire_dead_letters_total` counter | topic, error (the `votewire-error` class) |
-| report_seconds | `votewire_report_processing_seconds` histogram | |
+| report_seconds | `votewire_report_processing_seconds` histogram (one input record: a report or a batch) | |
 | publish_seconds | `votewire_snapshot_publish_seconds` histogram | |
 | alerts | `votewire_alerts_total` counter | type |
 | snapshots | `votewire_snapshots_published_total` counter | kind = state, county |
@@ -46,9 +46,9 @@ from streams.settings import split_addr
 REPORT_OUTCOMES = ("applied", "duplicate", "stale", "dead_letter")
 SNAPSHOT_KINDS = ("state", "county")
 
-# Applying one report is a dict update plus one table write (RocksDB, in process): well under
-# a millisecond when healthy. The buckets are dense from 0.25 ms to 10 ms to see that, then
-# coarse up to 2.5 s, where a stalled table store or a rebalance shows up.
+# Taking one record is decoding it and applying its reports in memory: tens of microseconds
+# for a single report, a few ms for a feed poll's batch of hundreds. The buckets are dense
+# from 0.25 ms to 10 ms to see that, then coarse up to 2.5 s, where a stall shows up.
 REPORT_PROCESSING_BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
 # Publishing a snapshot is a produce round trip to the broker (acks from the leader): a few
 # ms on a LAN. 0.25 s is the default publish interval: a publish slower than that means
@@ -89,7 +89,8 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
         reports=Counter("votewire_reports_total", "Precinct reports by outcome", ["outcome"], registry=registry),
         dead_letters=Counter("votewire_dead_letters_total", "Records sent to dead-letters",
                              ["topic", "error"], registry=registry),
-        report_seconds=Histogram("votewire_report_processing_seconds", "Time to apply one report",
+        report_seconds=Histogram("votewire_report_processing_seconds",
+                                 "Time to take one input record (a report, or a batch of them)",
                                  buckets=REPORT_PROCESSING_BUCKETS, registry=registry),
         publish_seconds=Histogram("votewire_snapshot_publish_seconds", "Time to publish one snapshot",
                                   buckets=SNAPSHOT_PUBLISH_BUCKETS, registry=registry),
