@@ -18,6 +18,7 @@ here), which capped the worker near 6,000 reports/s on its own; see bench/README
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Any
@@ -137,6 +138,9 @@ class TallyWorker:
                 await asyncio.sleep(1.0)
         # Whatever a rebalance took away while this ran is not ours to publish.
         self.forget_partitions(set(range(self.settings.partitions)) - self.owned)
+        # A rebuilt national night is millions of long-lived objects: out of the cyclic
+        # collector's sight, so that its full collections do not walk them again and again.
+        gc.freeze()
         if asyncio.current_task() is self.rebuilding:
             self.tallies_ready.set()
 

@@ -9,7 +9,7 @@ snapshots, and a snapshot with a higher version never lands before a lower one.
 
 Pacing: a round sends at most one snapshot per dirty key, then waits the publish interval.
 When a round itself takes long (a catch-up, thousands of dirty counties), the next waits at
-least `BUSY_FACTOR` times as long, so that publishing takes at most a fifth of the worker's
+least `BUSY_FACTOR` times as long, so that publishing takes at most a tenth of the worker's
 time and counting goes on; in steady state the interval rules. The timer decides *when*;
 what a snapshot says depends only on the records (design rule 5).
 """
@@ -29,7 +29,7 @@ from streams.settings import Settings
 if TYPE_CHECKING:
     from streams.agents import TallyWorker
 
-BUSY_FACTOR = 4.0
+BUSY_FACTOR = 9.0
 
 
 class SnapshotPublisher:

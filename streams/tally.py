@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -131,8 +131,8 @@ class Totals:
         """Sum of the units' own precincts_total, or None when no unit gives one."""
         return self._pt_sum if self._pt_given else None
 
-    # add/remove are the per-record hot path: two loops rather than one with a sign, locals
-    # rather than attributes, and no tuples built unless times tie.
+    # add/remove are the per-report hot path: two copies rather than one with a sign, locals
+    # rather than attributes, no calls, and no tuples built unless times tie.
     def add(self, unit: StoredUnit) -> None:
         votes = self.votes
         total = 0
@@ -140,7 +140,13 @@ class Totals:
             if n:
                 total += n
                 votes[candidate_id] = votes.get(candidate_id, 0) + n
-        self._count(unit, total, 1)
+        self.total_votes += total
+        self.precincts_reporting += unit.reporting
+        self.seq_sum += unit.seq + 1
+        self.units_total += 1
+        if unit.precincts_total is not None:
+            self._pt_sum += unit.precincts_total
+            self._pt_given += 1
         ms, as_of_ms = unit.reported_ms, self.as_of_ms
         if as_of_ms is None or ms > as_of_ms or (ms == as_of_ms and unit.reported_at >= (self.as_of or "")):
             self.as_of_ms, self.as_of = ms, unit.reported_at
@@ -157,7 +163,13 @@ class Totals:
                     votes[candidate_id] = left
                 else:  # keep only candidates with votes, as a rebuild from the units would
                     del votes[candidate_id]
-        self._count(unit, total, -1)
+        self.total_votes -= total
+        self.precincts_reporting -= unit.reporting
+        self.seq_sum -= unit.seq + 1
+        self.units_total -= 1
+        if unit.precincts_total is not None:
+            self._pt_sum -= unit.precincts_total
+            self._pt_given -= 1
         if unit.reported_ms == self.as_of_ms and unit.reported_at == self.as_of:
             self.as_of_lost = True
 
@@ -166,16 +178,6 @@ class Totals:
         latest = max((u.time for u in units), default=None)
         self.as_of_ms, self.as_of = latest if latest is not None else (None, None)
         self.as_of_lost = False
-
-    def _count(self, unit: StoredUnit, total: int, sign: int) -> None:
-        self.total_votes += sign * total
-        self.precincts_reporting += sign * unit.reporting
-        self.seq_sum += sign * (unit.seq + 1)
-        self.units_total += sign
-        if unit.precincts_total is not None:
-            self._pt_sum += sign * unit.precincts_total
-            self._pt_given += sign
-
 
 class CountyTally(Totals):
     """The same running totals for one county of a race."""
@@ -187,9 +189,8 @@ class CountyTally(Totals):
         self.county_fips = county_fips
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What `RaceTally.apply` did with a report."""
+class Applied(NamedTuple):
+    """What `RaceTally.apply` did with a report (a NamedTuple: one is made per report)."""
 
     outcome: Literal["applied", "duplicate", "stale"]
     unit: StoredUnit | None  # the new stored unit when applied (the worker writes it), else None
@@ -258,8 +259,10 @@ class RaceTally:
         self._units[precinct_id] = unit
         self._all.add(unit)
         county.add(unit)
-        self._settle_as_of(self._all)
-        self._settle_as_of(county)
+        if self._all.as_of_lost:  # rare: checked here, not in a call per report
+            self._settle_as_of(self._all)
+        if county.as_of_lost:
+            self._settle_as_of(county)
         self._dirty_counties.add(unit.county_fips)
         if old_county is not county:
             # The source moved the unit to another county. The old county stays (maybe with no
