@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -34,21 +34,27 @@ FETCH_RECORDS = 5000
 IsHome = Callable[[str, bytes | None, int], bool]
 
 
+Offsets = dict[TopicPartition, int]
+
+
 @dataclass
 class RebuildStats:
     records: int = 0
     reports: int = 0
     seconds: float = 0.0
+    ends: Offsets = field(default_factory=dict)  # the committed offsets read up to
 
 
 async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicPartition],
                              take_report: Callable[[contract.PrecinctReport], None],
-                             is_home: IsHome) -> RebuildStats:
+                             is_home: IsHome, restore: Callable[[Offsets], Offsets]) -> RebuildStats:
     """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets.
 
     `is_home(race_key, record_key, partition)` says whether a record was tallied where it was
     read (the agent's own test): a stray of the input topic went round through the re-keyed
     topic to its home partition, and is read there.
+    `restore(committed)` is called first: it may restore state from a checkpoint and returns
+    where to start reading each partition instead of its beginning (streams.checkpoint).
     The consumer only reads: it does not join the group and commits nothing.
     """
     began = time.perf_counter()
@@ -58,12 +64,14 @@ async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicP
                                 fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
     try:
-        ends = {tp: await consumer.committed(tp) or 0 for tp in tps}
-        todo = [tp for tp, end in ends.items() if end > 0]
+        stats.ends = ends = {tp: await consumer.committed(tp) or 0 for tp in tps}
+        starts = restore(ends)
+        todo = [tp for tp, end in ends.items() if end > starts.get(tp, 0)]
         if todo:
             consumer.assign(todo)
-            await consumer.seek_to_beginning(*todo)
-            await _read_up_to(consumer, ends, take_report, is_home, stats)
+            for tp in todo:
+                consumer.seek(tp, starts.get(tp, 0))
+            await _read_up_to(consumer, {tp: ends[tp] for tp in todo}, take_report, is_home, stats)
     finally:
         await consumer.stop()
     stats.seconds = time.perf_counter() - began

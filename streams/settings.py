@@ -32,6 +32,11 @@ class Settings:
     # definition, expected vote and precinct reports are joined on the same partition.
     partitions: int = 4
     publish_interval_s: float = 0.25
+    # Seconds between checkpoints of the tallies (streams.checkpoint); 0 turns them off.
+    checkpoint_interval_s: float = 30.0
+    # A worker that stops heartbeating (killed, frozen) loses its partitions after this long;
+    # a restarted one waits about as long for its old self to be declared gone.
+    session_timeout_s: float = 10.0
     worker_web_addr: str = "127.0.0.1:6066"
     gateway_addr: str = "127.0.0.1:8080"
     gateway_show_test: bool = False

@@ -1,0 +1,86 @@
+"""Checkpoints: a partition's tallies on local disk, so that a restart need not re-read the night.
+
+The input log is the source of truth (streams.rebuild); a checkpoint only shortens the read.
+Every `checkpoint_interval_s` the worker writes, per owned partition, every unit of the
+tallies that live there together with the input offsets they include (the next offset to
+read of `precinct-results[p]` and of the re-keyed topic's `[p]`). One file per partition,
+written whole to a temporary name and renamed over the old one: one atomic write for all of
+its reports (design rule 1), never a file half old and half new.
+
+At assignment a checkpoint is used only when its offsets are at or below the group's
+committed offsets: the records between the two are then read from the log as usual. A newer
+checkpoint (the worker died after writing it but before faust committed those offsets) is set
+aside, because the records past the committed offset will come again as fresh ones and must
+raise their alerts then; a missing, unreadable or foreign file is set aside too. Setting one
+aside only costs time: the partition is rebuilt from the start of the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.contract import TallyKey
+from streams.errors import VotewireError
+from streams.tally import RaceTally, StoredUnit, unit_from_row, unit_row
+
+log = logging.getLogger(__name__)
+
+FORMAT = "votewire-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    offsets: dict[str, int]  # input topic name -> next offset to read in this partition
+    tallies: list[tuple[TallyKey, list[tuple[str, StoredUnit]]]]
+
+
+def checkpoint_path(directory: Path, partition: int) -> Path:
+    return directory / f"partition-{partition}.json"
+
+
+def write_checkpoint(path: Path, offsets: dict[str, int], tallies: Iterable[RaceTally]) -> None:
+    doc = {"format": FORMAT, "offsets": offsets,
+           "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()]] for t in tallies]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as out:
+        out.write(orjson.dumps(doc))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint at `path`, or None (logged) when there is none that votewire wrote."""
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, orjson.JSONDecodeError) as exc:
+        log.warning("checkpoint %s unreadable (%s): rebuilding from the log", path, exc)
+        return None
+    try:
+        return _parse(doc)
+    except (VotewireError, KeyError, TypeError, ValueError) as exc:
+        log.warning("checkpoint %s is not one votewire wrote (%s): rebuilding from the log", path, exc)
+        return None
+
+
+def _parse(doc: Any) -> Checkpoint:
+    if doc.get("format") != FORMAT:
+        raise VotewireError(f"format is {doc.get('format')!r}, want {FORMAT!r}")
+    offsets = {str(topic): int(offset) for topic, offset in doc["offsets"].items()}
+    tallies = [(TallyKey(*key), [unit_from_row(row) for row in rows]) for key, rows in doc["tallies"]]
+    return Checkpoint(offsets, tallies)
+
+
+def usable(checkpoint: Checkpoint, committed: dict[str, int]) -> bool:
+    """Whether every offset the checkpoint includes is at or below the committed one."""
+    return all(checkpoint.offsets.get(topic, 0) <= end for topic, end in committed.items())
