@@ -1,8 +1,10 @@
 """Report produced → state snapshot published: latency at a steady offered rate.
 
-A producer offers single `precinct-result/1` reports at a fixed rate for a fixed time, spread
-over 50 race/states whose definitions (polls closed in 2024, so no embargo holds anything back)
-are on the topic before the worker starts. Each report's `reported_at` is the wall-clock time
+A producer offers `precinct-result/1` reports at a fixed rate for a fixed time, as a fast feed
+delivers them: every `POLL_S` the reports of each race/state that came due go out as one
+`precinct-batch/1` (or, with `batched=False`, one report a record), spread over 50
+race/states whose definitions (polls closed in 2024, so no embargo holds anything back) are on
+the topic before the worker starts. Each report's `reported_at` is the wall-clock time
 it was handed to the producer, in RFC 3339 with milliseconds, so a snapshot's `as_of` names the
 newest report it includes. Latency of a snapshot = the wall-clock time this process reads it
 from `state-results` − its `as_of`. After the offered time, reading goes on until every
@@ -19,6 +21,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.batching import batch_records
 from streams.replay import producer_config
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_partitions
@@ -27,6 +30,7 @@ from streams.validation import parse_time_ms
 ELECTION, RACE = "2024-11-05", "latency"
 STATES = [f"L{i:02d}" for i in range(50)]
 PRECINCTS, COUNTIES = 1000, 20
+POLL_S = 0.1  # how often the simulated feed delivers: a tenth of the default publish interval's 0.25 s
 
 
 def definitions() -> list[tuple[str, str, dict[str, Any]]]:
@@ -64,14 +68,14 @@ def now_rfc3339(now: float) -> str:
 class Offer:
     """One phase: `rate` reports/s for `seconds`; remembers each key's last report time."""
 
-    def __init__(self, settings: Settings, rate: int, seconds: float, first_seq: int) -> None:
-        self.settings, self.rate, self.seconds = settings, rate, seconds
+    def __init__(self, settings: Settings, rate: int, seconds: float, first_seq: int, batched: bool = True) -> None:
+        self.settings, self.rate, self.seconds, self.batched = settings, rate, seconds, batched
         self.seq = first_seq  # every precinct gets the same seq per round: one counter is enough
         self.sent = 0
         self.last_ms: dict[str, int] = {}
         self.produce_seconds = 0.0
 
-    def report(self, i: int) -> tuple[bytes, bytes, str, int]:
+    def report(self, i: int) -> tuple[str, dict[str, Any], int]:
         state, precinct = STATES[i % len(STATES)], i // len(STATES) % PRECINCTS
         seq = self.seq + i // (len(STATES) * PRECINCTS)
         now = time.time()
@@ -79,8 +83,7 @@ class Offer:
         value = {"schema": "precinct-result/1", "election_id": ELECTION, "race_id": RACE, "state": state,
                  "county_fips": f"99{precinct % COUNTIES:03d}", "precinct_id": f"{state}-{precinct:04d}", "seq": seq,
                  "reported_at": at, "votes": {"a": 10 * seq + 7, "b": 10 * seq + 3}, "complete": False}
-        key = f"{ELECTION}/{RACE}/{state}"
-        return key.encode(), orjson.dumps(value), key + "/live", parse_time_ms(at, "reported_at")
+        return f"{ELECTION}/{RACE}/{state}", value, parse_time_ms(at, "reported_at")
 
     async def produce(self) -> None:
         producer = AIOKafkaProducer(**producer_config(self.settings))
@@ -89,12 +92,17 @@ class Offer:
         try:
             began = time.perf_counter()
             while (elapsed := time.perf_counter() - began) < self.seconds:
+                due: dict[str, list[dict[str, Any]]] = {}
                 for _ in range(int(self.rate * elapsed) - self.sent):
-                    key, value, result_key, at_ms = self.report(self.sent)
-                    await producer.send(topic, value, key=key)
-                    self.last_ms[result_key] = at_ms
+                    key, value, at_ms = self.report(self.sent)
+                    due.setdefault(key, []).append(value)
+                    self.last_ms[key + "/live"] = at_ms
                     self.sent += 1
-                await asyncio.sleep(0.002)
+                for key, reports in due.items():
+                    values = batch_records(reports) if self.batched else iter(reports)
+                    for value in values:
+                        await producer.send(topic, orjson.dumps(value), key=key.encode())
+                await asyncio.sleep(POLL_S if self.batched else 0.002)
             self.produce_seconds = time.perf_counter() - began
             await producer.flush()
         finally:
@@ -106,9 +114,9 @@ class Offer:
 
 
 async def run_phase(settings: Settings, rate: int, seconds: float, first_seq: int,
-                    drain_s: float = 60.0) -> tuple[dict[str, Any], int]:
+                    drain_s: float = 60.0, batched: bool = True) -> tuple[dict[str, Any], int]:
     """Offer `rate` reports/s for `seconds`; returns the figures and the next free seq."""
-    offer = Offer(settings, rate, seconds, first_seq)
+    offer = Offer(settings, rate, seconds, first_seq, batched)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -154,6 +162,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def summarize(rate: int, seconds: float, offer: Offer, latencies: list[float], as_of: dict[str, int]) -> dict[str, Any]:
     return {"offered_per_s": rate, "seconds": seconds, "reports": offer.sent,
+            "delivery": f"a batch per race/state every {POLL_S} s" if offer.batched else "one report a record",
             "achieved_per_s": round(offer.sent / offer.produce_seconds) if offer.produce_seconds else 0,
             "snapshots": len(latencies), "drained": caught_up(offer, as_of),
             **{f"p{q}_ms": round(percentile(latencies, q / 100)) if latencies else None for q in (50, 95, 99)},

@@ -233,7 +233,8 @@ class Bench:
             seq = 0
             for rate in self.args.rates:
                 figure, seq = asyncio.run(latency.run_phase(settings, rate, self.args.latency_seconds, seq))
-                figure["what"] = f"report produced -> state snapshot read, {rate:,} reports/s offered"
+                figure["what"] = (f"report produced -> state snapshot read, {rate:,} reports/s offered, "
+                                  f"{figure['delivery']}")
                 self.board.figure(f"latency_{rate}", figure)
         finally:
             worker.stop()
