@@ -36,6 +36,8 @@ class CountingRoom:
     dirty: set[TallyKey] = field(default_factory=set)
     # Snapshots held back by the embargo (or a missing definition), for the metrics.
     embargoed: set[TallyKey] = field(default_factory=set)
+    # Tallies whose state snapshot went out and whose dirty counties are still to be sent.
+    counties_due: set[TallyKey] = field(default_factory=set)
 
     def tally_for(self, key: TallyKey) -> RaceTally:
         tally = self.tallies.get(key)
@@ -70,6 +72,7 @@ class CountingRoom:
             del self.tallies[key]
             self.dirty.discard(key)
             self.embargoed.discard(key)
+            self.counties_due.discard(key)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)
@@ -96,24 +99,36 @@ class CountingRoom:
         return sum(1 for d in self.book.definitions.values() if d.polls_close_ms <= now and not d.certified)
 
     def due_snapshots(self) -> Iterator[Snapshot]:
-        """The latest snapshot of every dirty tally past its embargo, and of its dirty counties."""
+        """The latest snapshot of every dirty tally past its embargo, then of its dirty counties."""
+        yield from self.due_state_snapshots()
+        yield from self.due_county_snapshots()
+
+    def due_state_snapshots(self) -> Iterator[Snapshot]:
+        """The latest state snapshot of every dirty tally past its embargo. Its dirty counties
+        wait for `due_county_snapshots`, which the publisher may call less often."""
         pending, self.dirty = self.dirty, set()
         for key in sorted(pending, key=lambda k: k.state_result_key):
-            yield from self._snapshots_for(key)
+            tally = self.tallies[key]
+            definition = self.book.definitions.get(key.race)
+            if definition is None or figures.embargoed(tally.as_of_ms, definition):
+                # Counted, not released (design rule 7). The next report or definition marks it
+                # dirty again and re-checks; the counties keep their dirty marks until then.
+                self.embargoed.add(key)
+                continue
+            self.embargoed.discard(key)
+            self.counties_due.add(key)
+            expected = self.book.expected.get(key.race)
+            yield Snapshot("state", key.state_result_key, figures.state_snapshot(tally, definition, expected))
 
-    def _snapshots_for(self, key: TallyKey) -> Iterator[Snapshot]:
-        tally = self.tallies[key]
-        definition = self.book.definitions.get(key.race)
-        if definition is None or figures.embargoed(tally.as_of_ms, definition):
-            # Counted, not released (design rule 7). Stay dirty so that the next report or
-            # definition re-checks; the counties keep their dirty marks until then.
-            self.embargoed.add(key)
-            return
-        self.embargoed.discard(key)
-        expected = self.book.expected.get(key.race)
-        yield Snapshot("state", key.state_result_key, figures.state_snapshot(tally, definition, expected))
-        for county in sorted(tally.take_dirty_counties()):
-            if figures.embargoed(tally.counties[county].as_of_ms, definition):
-                continue  # this county has nothing after polls close: nothing to release
-            yield Snapshot("county", key.county_result_key(county),
-                           figures.county_snapshot(tally, county, definition, expected))
+    def due_county_snapshots(self) -> Iterator[Snapshot]:
+        """The latest snapshot of every dirty county of the tallies whose state snapshot went out."""
+        pending, self.counties_due = self.counties_due, set()
+        for key in sorted(pending, key=lambda k: k.state_result_key):
+            tally = self.tallies[key]
+            definition = self.book.definitions[key.race]  # a state snapshot went out: it has one
+            expected = self.book.expected.get(key.race)
+            for county in sorted(tally.take_dirty_counties()):
+                if figures.embargoed(tally.counties[county].as_of_ms, definition):
+                    continue  # this county has nothing after polls close: nothing to release
+                yield Snapshot("county", key.county_result_key(county),
+                               figures.county_snapshot(tally, county, definition, expected))

@@ -7,10 +7,12 @@ for a plain aiokafka producer (~11 us): a national night's catch-up publishes hu
 thousands of county snapshots. Idempotent, so retries neither reorder nor repeat a key's
 snapshots, and a snapshot with a higher version never lands before a lower one.
 
-Pacing: a round sends at most one snapshot per dirty key, then waits the publish interval.
-When a round itself takes long (a catch-up, thousands of dirty counties), the next waits at
-least `BUSY_FACTOR` times as long, so that publishing takes at most a tenth of the worker's
-time and counting goes on; in steady state the interval rules. The timer decides *when*;
+Pacing: a round sends at most one snapshot per dirty key, state snapshots first (the
+headline figures), then waits the publish interval. When sending takes long (a catch-up,
+thousands of dirty counties), the next round of that kind waits at least `BUSY_FACTOR` times
+as long, so that publishing takes at most a tenth of the worker's time and counting goes on:
+county snapshots then come less often, the states' still every interval or so. In steady
+state the interval rules for both. The timer decides *when*;
 what a snapshot says depends only on the records (design rule 5).
 """
 
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams import contract
+from streams.counting import Snapshot
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,30 +47,37 @@ class SnapshotPublisher:
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, enable_idempotence=True,
                                     linger_ms=5, max_batch_size=256 * 1024)
         await producer.start()
+        loop = asyncio.get_running_loop()
+        next_counties = 0.0
         try:
             while True:
-                took = await self.publish_round(producer)
+                took = await self.publish(producer, self.worker.room.due_state_snapshots)
+                if loop.time() >= next_counties:
+                    county_took = await self.publish(producer, self.worker.room.due_county_snapshots)
+                    next_counties = loop.time() + BUSY_FACTOR * county_took
                 await asyncio.sleep(max(self.settings.publish_interval_s - took, BUSY_FACTOR * took))
         finally:
             await producer.stop()
 
-    async def publish_round(self, producer: AIOKafkaProducer) -> float:
-        """Send every due snapshot and wait until the broker has them; the seconds it took."""
+    async def publish(self, producer: AIOKafkaProducer, due: Callable[[], Iterable[Snapshot]]) -> float:
+        """Send every snapshot `due()` gives and wait until the broker has them. Returns the
+        seconds spent building and handing them over: the worker's own time, which the pacing
+        is about (the wait for the broker's acks lets the agent count meanwhile)."""
         worker = self.worker
         if not (worker.book_ready.is_set() and worker.tallies_ready.is_set()):
             return 0.0
         started = time.perf_counter()
         sent: list[asyncio.Future[object]] = []
-        for snap in worker.room.due_snapshots():
+        for snap in due():
             sent.append(await producer.send(self.topics[snap.kind], orjson.dumps(snap.value), snap.key.encode()))
             worker.snapshot_counters[snap.kind].inc()
             if snap.kind == "state":
                 worker.note_progress(snap.value)
         if not sent:
             return 0.0
-        await asyncio.gather(*sent)  # the round is published when the broker has it
-        took = time.perf_counter() - started
-        per_snapshot = took / len(sent)
+        busy = time.perf_counter() - started
+        await asyncio.gather(*sent)  # published when the broker has them
+        per_snapshot = (time.perf_counter() - started) / len(sent)
         for _ in sent:
             worker.metrics.publish_seconds.observe(per_snapshot)
-        return took
+        return busy
