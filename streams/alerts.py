@@ -109,9 +109,9 @@ def standing(tally: RaceTally, definition: RaceDefinition | None, expected: Expe
         leader = runner = None  # a tie for first (or no votes): no leader, so no trailer
     elif runner is None and definition is not None:  # only the leader has votes: the next by id
         runner = min((c.candidate_id for c in definition.candidates if c.candidate_id != leader), default=None)
-    result = Standing(dict(tally.votes), tally.total_votes, leader, first - second, expected_votes, certified,
-                      runner)
-    result = result._replace(marks=_marks(result))
+    bare = Standing(dict(tally.votes), tally.total_votes, leader, first - second, expected_votes, certified,
+                    runner)
+    result = Standing(*bare[:-1], _marks(bare))  # a NamedTuple's _replace is a slow path
     tally.memo = (token, result)
     return result
 

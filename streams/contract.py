@@ -280,9 +280,11 @@ def _check_element(item: object, envelope: dict[str, str]) -> None:
     if item.get("schema", PRECINCT_RESULT_SCHEMA) != PRECINCT_RESULT_SCHEMA:
         raise InvalidRecord(f"schema is {shown(item['schema'])}, want {PRECINCT_RESULT_SCHEMA!r} or none",
                             "unknown_schema")
-    for name, value in envelope.items():
-        if name in item and item[name] != value:
-            raise InvalidRecord(f"{name} is {shown(item[name])}, but the batch's is {value!r}", "batch_mismatch")
+    if item.keys() & envelope.keys():  # rare: a feed that repeats the batch's fields in each element
+        for name, value in envelope.items():
+            if name in item and item[name] != value:
+                raise InvalidRecord(f"{name} is {shown(item[name])}, but the batch's is {value!r}",
+                                    "batch_mismatch")
 
 
 def parse_precinct_report(obj: Mapping[str, Any]) -> PrecinctReport:
