@@ -47,6 +47,8 @@ from streams.topics import key_hash
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_TICK_S = 2.0  # how often the checkpoint timer looks whether input went quiet
+
 class TallyWorker:
     """One worker process: the faust app, its topics, and the counting room."""
 
@@ -67,6 +69,8 @@ class TallyWorker:
         self.positions: dict[tuple[str, int], int] = {}
         self.checkpoints = Path(settings.data_dir) / "worker" / "checkpoints" / app_id(settings)
         self.checkpointed: dict[int, dict[str, int]] = {}  # partition -> offsets of its last checkpoint
+        self.positions_last_tick: dict[tuple[str, int], int] = {}
+        self.checkpoint_at = 0.0  # loop time of the last round of checkpoints
         self.publisher = SnapshotPublisher(settings, self)
         # Labelled children looked up once: `.labels()` on every record is measurable.
         self.outcome_counters = {o: self.metrics.reports.labels(outcome=o) for o in REPORT_OUTCOMES}
@@ -83,7 +87,8 @@ class TallyWorker:
             survive_failures("measure_lag", self.measure_lag, failures))
         self.app.task(restart_on_failure("publish_snapshots", self.publisher.run, failures))
         if self.settings.checkpoint_interval_s > 0:
-            self.app.timer(self.settings.checkpoint_interval_s, name="write_checkpoints")(
+            tick = min(CHECKPOINT_TICK_S, self.settings.checkpoint_interval_s)
+            self.app.timer(tick, name="write_checkpoints")(
                 survive_failures("write_checkpoints", self.write_checkpoints, failures))
         self.app.task(restart_on_failure("follow_race_book", self.follow_race_book, failures))
         self.app.task(restart_on_failure("serve_private_web", self.serve_private_web, failures))
@@ -185,12 +190,20 @@ class TallyWorker:
         return starts
 
     async def write_checkpoints(self) -> None:
-        """Write the checkpoint of every owned partition whose tallies moved since its last one.
+        """Every `checkpoint_interval_s`, and as soon as input goes quiet (no record since the
+        last tick: the end of a burst, a night caught up), write the checkpoint of every owned
+        partition whose tallies moved since its last one.
 
         Synchronous from the first tally read to the rename: no record is applied in between,
         so a file holds exactly the records before its offsets."""
         if not self.tallies_ready.is_set():
             return
+        quiet = self.positions == self.positions_last_tick
+        self.positions_last_tick = dict(self.positions)
+        now = self.app.loop.time()
+        if not quiet and now - self.checkpoint_at < self.settings.checkpoint_interval_s:
+            return
+        self.checkpoint_at = now
         by_partition: dict[int, list[RaceTally]] = {}
         for key, tally in self.room.tallies.items():
             by_partition.setdefault(self.home_partition(key.race), []).append(tally)

@@ -48,6 +48,7 @@ def build_app(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         broker_commit_interval=1.0,
         broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 3,
         producer_acks=-1,
         producer_linger=0.005,
         # Keep the stream fed in large fetches: the hot path is per record, the I/O isn't.

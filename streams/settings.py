@@ -35,8 +35,10 @@ class Settings:
     # Seconds between checkpoints of the tallies (streams.checkpoint); 0 turns them off.
     checkpoint_interval_s: float = 30.0
     # A worker that stops heartbeating (killed, frozen) loses its partitions after this long;
-    # a restarted one waits about as long for its old self to be declared gone.
-    session_timeout_s: float = 10.0
+    # a restarted one waits about as long for its old self to be declared gone. 6 s is the
+    # broker's least (group.min.session.timeout.ms); heartbeats go every third of it, from
+    # faust's consumer thread, which a busy worker does not hold up.
+    session_timeout_s: float = 6.0
     worker_web_addr: str = "127.0.0.1:6066"
     gateway_addr: str = "127.0.0.1:8080"
     gateway_show_test: bool = False
