@@ -32,7 +32,7 @@ class Settings:
     # definition, expected vote and precinct reports are joined on the same partition.
     partitions: int = 4
     publish_interval_s: float = 0.25
-    # Seconds between checkpoints of the tallies (streams.checkpoint); 0 turns them off.
+    # Seconds between checkpoints of the tallies (streams.worker.checkpoint); 0 turns them off.
     checkpoint_interval_s: float = 30.0
     # A worker that stops heartbeating (killed, frozen) loses its partitions after this long;
     # a restarted one waits about as long for its old self to be declared gone. 6 s is the

@@ -63,7 +63,7 @@ def unit_from_report(report: PrecinctReport) -> StoredUnit:
 
 
 def unit_row(precinct_id: str, u: StoredUnit) -> list[Any]:
-    """A unit as a compact JSON-ready row (streams.checkpoint writes ~200,000 of these)."""
+    """A unit as a compact JSON-ready row (streams.worker.checkpoint writes ~200,000 of these)."""
     return [precinct_id, u.county_fips, u.seq, u.reported_ms, u.reported_at, u.votes, u.complete, u.reporting,
             u.registered_voters, u.precincts_total]
 

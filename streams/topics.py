@@ -32,7 +32,7 @@ class TopicSpec:
     name: str
     compact: bool
     oversize: bool = False  # may carry records past the contract's 1 MiB limit
-    # The log workers rebuild their tallies from (streams.rebuild): kept for good, never deleted
+    # The log workers rebuild their tallies from (streams.worker.rebuild): kept for good, never deleted
     # by age, or a restart after the retention would lose every report older than it.
     log: bool = False
 

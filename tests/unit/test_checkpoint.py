@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.checkpoint import checkpoint_path, read_checkpoint, usable, write_checkpoint
 from streams.contract import TallyKey
 from streams.tally import RaceTally
+from streams.worker.checkpoint import checkpoint_path, read_checkpoint, usable, write_checkpoint
 from tests.unit.test_counting import LIVE, report
 
 

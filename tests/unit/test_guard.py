@@ -1,4 +1,4 @@
-"""Timers and tasks of the worker survive their own failures (streams.guard)."""
+"""Timers and tasks of the worker survive their own failures (streams.worker.guard)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.guard import restart_on_failure, survive_failures
 from streams.metrics import worker_metrics
+from streams.worker.guard import restart_on_failure, survive_failures
 
 
 def failures_of(registry: CollectorRegistry, task: str) -> float:

@@ -8,8 +8,8 @@ from typing import Any
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from streams.agents import TallyWorker
 from streams.settings import Settings
+from streams.worker.agents import TallyWorker
 
 
 class JustAssigned:

@@ -1,4 +1,11 @@
-"""`votewire worker`: run a tally worker until Ctrl-C (or SIGTERM), then stop cleanly."""
+"""`votewire worker`: run a tally worker until Ctrl-C (or SIGTERM), then stop cleanly.
+
+The worker's parts live beside this command: `app` (the faust app and topics), `agents` (the
+thin loops and the rebalance handling), `counting` (its derived state), `race_book` and
+`book_reader` (definitions and expected votes), `rebuild` and `checkpoint` (tallies rebuilt
+from the input log), `publisher` (snapshots out), `guard` (timers and tasks that survive their
+own failures). Only this module is imported at `votewire --help` time: faust loads in `run`.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_(**{k: v for k, v in {
         "worker_web_addr": args.web_addr, "publish_interval_s": args.publish_interval,
         "partitions": args.partitions, "log_level": args.log_level}.items() if v is not None})
-    from streams.app import rekeyed_topic_name  # imports faust: not at `votewire --help` time
+    from streams.worker.app import rekeyed_topic_name  # imports faust: not at `votewire --help` time
 
     # The re-key topic too: faust subscribes to it at start and ignores it if it is missing.
     rekeyed = TopicSpec(rekeyed_topic_name(settings), compact=False, oversize=True, log=True)
@@ -39,7 +46,7 @@ def start_worker(settings: Settings) -> int:
     import faust
     from prometheus_client import REGISTRY
 
-    from streams.agents import TallyWorker
+    from streams.worker.agents import TallyWorker
 
     (Path(settings.data_dir) / "worker").mkdir(parents=True, exist_ok=True)
     tally = TallyWorker(settings, REGISTRY)

@@ -3,7 +3,7 @@
 Why these settings:
 - at-least-once, never `exactly_once` (faust's transactional mode has open bugs); `seq`
   idempotence makes a re-processed record harmless (design rule 2).
-- no tables: the tallies are rebuilt from the input log itself (streams.rebuild).
+- no tables: the tallies are rebuilt from the input log itself (streams.worker.rebuild).
 - values and keys are raw bytes: we decode with orjson ourselves, strictly (a bad record must
   become a dead letter, not a crashed agent), and keep the original bytes for dead letters.
 - the web server is off: workers expose only /metrics and /healthz on a private port

@@ -54,7 +54,7 @@ async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicP
     read (the agent's own test): a stray of the input topic went round through the re-keyed
     topic to its home partition, and is read there.
     `restore(committed)` is called first: it may restore state from a checkpoint and returns
-    where to start reading each partition instead of its beginning (streams.checkpoint).
+    where to start reading each partition instead of its beginning (streams.worker.checkpoint).
     The consumer only reads: it does not join the group and commits nothing.
     """
     began = time.perf_counter()

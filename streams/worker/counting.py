@@ -2,7 +2,7 @@
 
 No Kafka here: the agents hand it decoded records and send what it returns. It is all
 derived state, rebuilt from the input log after a start or a rebalance (`replay_report`,
-streams.rebuild), so nothing in it must be written in step with anything else (design rule 1).
+streams.worker.rebuild), so nothing in it must be written in step with anything else (design rule 1).
 
 Publishing is coalesced: applying a report only marks its tally dirty; `due_snapshots` is
 called on a wall-clock timer and builds at most one snapshot per key per call. The timer
@@ -18,8 +18,8 @@ from typing import Any
 from streams import figures
 from streams.alerts import expected_alerts, report_alerts, standing
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
-from streams.race_book import RaceBook
 from streams.tally import Applied, RaceTally, StoredUnit
+from streams.worker.race_book import RaceBook
 
 
 @dataclass(frozen=True, slots=True)

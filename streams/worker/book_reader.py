@@ -17,13 +17,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from streams import contract
-from streams.app import app_id
 from streams.errors import InvalidRecord
 from streams.settings import Settings
 from streams.topics import topic_partitions
+from streams.worker.app import app_id
 
 if TYPE_CHECKING:
-    from streams.agents import TallyWorker
+    from streams.worker.agents import TallyWorker
 
 COMMIT_EVERY_S = 2.0
 

@@ -27,11 +27,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams import contract
-from streams.counting import Snapshot
 from streams.settings import Settings
+from streams.worker.counting import Snapshot
 
 if TYPE_CHECKING:
-    from streams.agents import TallyWorker
+    from streams.worker.agents import TallyWorker
 
 BUSY_FACTOR = 9.0
 

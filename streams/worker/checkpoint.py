@@ -1,6 +1,6 @@
 """Checkpoints: a partition's tallies on local disk, so that a restart need not re-read the night.
 
-The input log is the source of truth (streams.rebuild); a checkpoint only shortens the read.
+The input log is the source of truth (streams.worker.rebuild); a checkpoint only shortens the read.
 Every `checkpoint_interval_s`, and whenever input goes quiet, the worker writes, per owned
 partition, every unit of the tallies that live there together with the input offsets they
 include (the next offset to read of `precinct-results[p]` and of the re-keyed topic's `[p]`). One file per partition,

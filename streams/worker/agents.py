@@ -5,10 +5,10 @@
   record (one report, or a batch of them), re-keys strays, applies the reports in order and
   sends the alerts and dead letters they raise.
 - `publish_snapshots` (task) sends the coalesced snapshots that are due, on a producer of its
-  own (streams.publisher).
-- `follow_race_book` (task) keeps race definitions and expected votes (streams.book_reader).
+  own (streams.worker.publisher).
+- `follow_race_book` (task) keeps race definitions and expected votes (streams.worker.book_reader).
 - on every assignment, the tallies of newly assigned partitions are rebuilt from the input
-  log (streams.rebuild); the agent and the publisher wait for that.
+  log (streams.worker.rebuild); the agent and the publisher wait for that.
 
 There is no faust table: the tallies live in memory and the input topic is their log. A
 table write per report cost a changelog record per report (faust's `send_soon`, ~140 us each
@@ -29,21 +29,22 @@ import orjson
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from streams import book_reader, contract
+from streams import contract
 from streams.alerts import alert_value
-from streams.app import app_id, build_app, build_topics, rekeyed_topic_name
-from streams.checkpoint import checkpoint_path, read_checkpoint, usable, write_checkpoint
 from streams.contract import Alert, PrecinctReport, RefusedElement
-from streams.counting import CountingRoom
 from streams.deadletter import dead_letter_headers, element_dead_letter_headers
 from streams.errors import InvalidRecord
-from streams.guard import restart_on_failure, survive_failures
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
-from streams.publisher import SnapshotPublisher
-from streams.rebuild import rebuild_partitions
 from streams.settings import Settings
 from streams.tally import RaceTally
 from streams.topics import key_hash
+from streams.worker import book_reader
+from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
+from streams.worker.checkpoint import checkpoint_path, read_checkpoint, usable, write_checkpoint
+from streams.worker.counting import CountingRoom
+from streams.worker.guard import restart_on_failure, survive_failures
+from streams.worker.publisher import SnapshotPublisher
+from streams.worker.rebuild import rebuild_partitions
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class TallyWorker:
         self.app.agent(self.topics.precinct_results, name="tally_precinct_reports", concurrency=1)(
             self.tally_precinct_reports)
         # Faust stops the whole worker when a timer or task raises: each one survives its own
-        # failures instead (streams.guard), logged and counted.
+        # failures instead (streams.worker.guard), logged and counted.
         failures = self.metrics.task_failures
         self.app.timer(5.0, name="measure_lag_and_progress")(
             survive_failures("measure_lag", self.measure_lag, failures))
@@ -147,7 +148,7 @@ class TallyWorker:
             try:
                 await self._rebuild_from_log(here)
                 break
-            except Exception:  # a broker away: log, count, try again (streams.guard's rule)
+            except Exception:  # a broker away: log, count, try again (streams.worker.guard's rule)
                 self.metrics.task_failures.labels(task="rebuild").inc()
                 log.exception("rebuilding partitions %s failed; trying again", sorted(here))
                 await asyncio.sleep(1.0)
