@@ -11,9 +11,7 @@ final snapshot must still be the official result, with exactly the dead letters 
 from __future__ import annotations
 
 import random
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,9 +21,9 @@ import orjson
 from streams.batching import batch_reports
 from streams.replay import replay_files
 from streams.settings import Settings
-from tests.integration.harness import latest_by_key, read_topic, run, running_worker, votewire_env, wait_for
+from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
 from tests.integration.test_worker_mn import MN_PRESIDENT, OFFICIAL, final_figures, mn_recording, state_results
-from tests.integration.test_worker_robustness import load_lines, write_lines
+from tests.integration.test_worker_robustness import kill_mid_replay_and_restart, load_lines, write_lines
 
 __all__ = ["mn_recording"]  # the module fixture, shared with test_worker_mn
 
@@ -161,30 +159,13 @@ def test_a_batch_before_polls_close_is_tallied_not_published(settings: Settings,
 
 def test_a_worker_killed_mid_night_restarts_from_its_checkpoint_exact(settings: Settings, mn_recording: Path,
                                                                       tmp_path: Path) -> None:
-    replay = [sys.executable, "-m", "streams.cli", "replay", "--speed", "600", "--max-gap", "1", str(mn_recording)]
-    often = {"VOTEWIRE_CHECKPOINT_INTERVAL_S": "1"}
     checkpoints = Path(settings.data_dir) / "worker" / "checkpoints"
-    with running_worker(settings, tmp_path / "worker1.log", **often) as first:
-        replaying = subprocess.Popen(replay, env=votewire_env(settings), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        try:
-            wait_for(lambda: MN_PRESIDENT in state_results(settings), 120, what="first snapshots", alive=first)
-            wait_for(lambda: list(checkpoints.rglob("partition-*.json")) or None, 30, every_s=0.5,
-                     what="a checkpoint", alive=first)
-            time.sleep(3)  # so that faust has committed past the checkpoint's offsets
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
-            assert replaying.poll() is None, "the replay ended before the kill: nothing was tested"
-        except BaseException:
-            replaying.kill()
-            raise
-    try:
-        with running_worker(settings, tmp_path / "worker2.log", **often) as second:
-            replaying.wait(timeout=300)
-            wait_for(lambda: final_figures(state_results(settings).get(MN_PRESIDENT) or {}) == OFFICIAL, 240,
-                     what="official final after a SIGKILL", alive=second)
-    finally:
-        replaying.kill()
+
+    def once_checkpointed(worker: subprocess.Popen[bytes]) -> None:
+        wait_for(lambda: list(checkpoints.rglob("partition-*.json")) or None, 30, every_s=0.5,
+                 what="a checkpoint", alive=worker)
+        time.sleep(3)  # so that faust has committed past the checkpoint's offsets
+
+    kill_mid_replay_and_restart(settings, mn_recording, tmp_path, once_checkpointed,
+                                VOTEWIRE_CHECKPOINT_INTERVAL_S="1")
     assert "restored from its checkpoint" in (tmp_path / "worker2.log").read_text(errors="replace")
-    versions = [r.value["version"] for r in run(read_topic(settings, "state-results")) if r.key == MN_PRESIDENT]
-    assert versions == sorted(versions), "a version went down across the restart"

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +117,21 @@ def test_replay_speed_does_not_change_the_final_snapshots(settings: Settings, mn
 
 
 def test_a_worker_killed_mid_replay_restarts_exact(settings: Settings, mn_recording: Path, tmp_path: Path) -> None:
-    replay = [sys.executable, "-m", "streams.cli", "replay", "--speed", "600", "--max-gap", "1", str(mn_recording)]
-    with running_worker(settings, tmp_path / "worker1.log") as first:
+    kill_mid_replay_and_restart(settings, mn_recording, tmp_path)
+
+
+def kill_mid_replay_and_restart(settings: Settings, recording: Path, tmp_path: Path,
+                                before_kill: Callable[[subprocess.Popen[bytes]], None] = lambda worker: None,
+                                **env: str) -> None:
+    """SIGKILL a worker mid-night (once it has published, then `before_kill`), start another on
+    the same data dir, and check the night still ends official with versions never going down."""
+    replay = [sys.executable, "-m", "streams.cli", "replay", "--speed", "600", "--max-gap", "1", str(recording)]
+    with running_worker(settings, tmp_path / "worker1.log", **env) as first:
         # A paced replay (about 50 s) in the background, so that the kill lands mid-night.
         replaying = subprocess.Popen(replay, env=_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: MN_PRESIDENT in state_results(settings), 120, what="first snapshots", alive=first)
+            before_kill(first)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
             assert replaying.poll() is None, "the replay ended before the kill: nothing was tested"
@@ -129,7 +139,7 @@ def test_a_worker_killed_mid_replay_restarts_exact(settings: Settings, mn_record
             replaying.kill()
             raise
     try:
-        with running_worker(settings, tmp_path / "worker2.log") as second:
+        with running_worker(settings, tmp_path / "worker2.log", **env) as second:
             replaying.wait(timeout=300)
             wait_for(lambda: final_figures(state_results(settings).get(MN_PRESIDENT) or _EMPTY) == OFFICIAL, 240,
                      what="official final after a SIGKILL", alive=second)
