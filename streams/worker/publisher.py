@@ -61,21 +61,30 @@ class SnapshotPublisher:
 
     async def publish(self, producer: AIOKafkaProducer, due: Callable[[], Iterable[Snapshot]]) -> float:
         """Send every snapshot `due()` gives and wait until the broker has them. Returns the
-        seconds spent building and handing them over: the worker's own time, which the pacing
-        is about (the wait for the broker's acks lets the agent count meanwhile)."""
+        seconds spent building and encoding them: the worker's own time, which the pacing is
+        about. Not the awaits: while a send waits for buffer room or the acks come back, the
+        agent counts, and that time is not publishing's."""
         worker = self.worker
         if not (worker.book_ready.is_set() and worker.tallies_ready.is_set()):
             return 0.0
         started = time.perf_counter()
+        busy = 0.0
         sent: list[asyncio.Future[object]] = []
-        for snap in due():
-            sent.append(await producer.send(self.topics[snap.kind], orjson.dumps(snap.value), snap.key.encode()))
+        snapshots = iter(due())
+        while True:
+            began = time.perf_counter()
+            snap = next(snapshots, None)  # the snapshot is built here
+            if snap is None:
+                busy += time.perf_counter() - began
+                break
+            value = orjson.dumps(snap.value)
             worker.snapshot_counters[snap.kind].inc()
             if snap.kind == "state":
                 worker.note_progress(snap.value)
+            busy += time.perf_counter() - began
+            sent.append(await producer.send(self.topics[snap.kind], value, snap.key.encode()))
         if not sent:
-            return 0.0
-        busy = time.perf_counter() - started
+            return busy
         await asyncio.gather(*sent)  # published when the broker has them
         per_snapshot = (time.perf_counter() - started) / len(sent)
         for _ in sent:
