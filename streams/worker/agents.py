@@ -40,7 +40,7 @@ from streams.tally import RaceTally
 from streams.topics import key_hash
 from streams.worker import book_reader
 from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
-from streams.worker.checkpoint import checkpoint_path, read_checkpoint, usable, write_checkpoint
+from streams.worker.checkpoint import checkpoint_path, usable_checkpoint, write_checkpoint
 from streams.worker.counting import CountingRoom
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
@@ -178,8 +178,8 @@ class TallyWorker:
         starts: dict[TopicPartition, int] = {}
         for partition in sorted({tp.partition for tp in committed}):
             ends = {tp.topic: end for tp, end in committed.items() if tp.partition == partition}
-            found = read_checkpoint(checkpoint_path(self.checkpoints, partition))
-            if found is None or not usable(found, ends):
+            found = usable_checkpoint(checkpoint_path(self.checkpoints, partition), ends)
+            if found is None:
                 continue
             units = 0
             for key, rows in found.tallies:
@@ -202,6 +202,8 @@ class TallyWorker:
         quiet = self.positions == self.positions_last_tick
         self.positions_last_tick = dict(self.positions)
         now = self.app.loop.time()
+        if not self.checkpoint_at:
+            self.checkpoint_at = now  # the interval counts from the first tick with whole tallies
         if not quiet and now - self.checkpoint_at < self.settings.checkpoint_interval_s:
             return
         self.checkpoint_at = now

@@ -1,18 +1,21 @@
 """Checkpoints: a partition's tallies on local disk, so that a restart need not re-read the night.
 
-The input log is the source of truth (streams.worker.rebuild); a checkpoint only shortens the read.
-Every `checkpoint_interval_s`, and whenever input goes quiet, the worker writes, per owned
-partition, every unit of the tallies that live there together with the input offsets they
-include (the next offset to read of `precinct-results[p]` and of the re-keyed topic's `[p]`). One file per partition,
-written whole to a temporary name and renamed over the old one: one atomic write for all of
-its reports (design rule 1), never a file half old and half new.
+The input log is the source of truth (streams.worker.rebuild); a checkpoint only shortens the
+read. Every `checkpoint_interval_s`, and whenever input goes quiet, the worker writes, per
+owned partition, every unit of the tallies that live there together with the input offsets
+they include (the next offset to read of `precinct-results[p]` and of the re-keyed topic's
+`[p]`). One file per partition, written whole to a temporary name and renamed over the old
+one: one atomic write for all of its reports (design rule 1), never a file half old, half new.
 
-At assignment a checkpoint is used only when its offsets are at or below the group's
-committed offsets: the records between the two are then read from the log as usual. A newer
-checkpoint (the worker died after writing it but before faust committed those offsets) is set
-aside, because the records past the committed offset will come again as fresh ones and must
-raise their alerts then; a missing, unreadable or foreign file is set aside too. Setting one
-aside only costs time: the partition is rebuilt from the start of the log.
+The file before the newest is kept too (`.prev`): a worker killed mid-burst has often just
+written a checkpoint past faust's last commit (both happen every second or so), and the one
+before it is then at or below the commit. At assignment the newest checkpoint whose offsets
+are at or below the group's committed offsets is used, and the records between the two are
+read from the log as usual. A checkpoint past the committed offsets (the worker died after
+writing it, before faust committed them) is set aside, because the records past the commit
+will come again as fresh ones and must raise their alerts then; a missing, unreadable or
+foreign file is set aside too. Setting one aside only costs time: the partition is then
+rebuilt from the start of the log.
 """
 
 from __future__ import annotations
@@ -54,7 +57,22 @@ def write_checkpoint(path: Path, offsets: dict[str, int], tallies: Iterable[Race
         out.write(orjson.dumps(doc))
         out.flush()
         os.fsync(out.fileno())
+    if path.exists():
+        os.replace(path, previous_path(path))  # a crash between the two renames leaves the older
     os.replace(temporary, path)
+
+
+def previous_path(path: Path) -> Path:
+    return path.with_name(path.name + ".prev")
+
+
+def usable_checkpoint(path: Path, committed: dict[str, int]) -> Checkpoint | None:
+    """The newer of the checkpoint at `path` and its predecessor that `usable` allows, or None."""
+    for candidate in (path, previous_path(path)):
+        found = read_checkpoint(candidate)
+        if found is not None and usable(found, committed):
+            return found
+    return None
 
 
 def read_checkpoint(path: Path) -> Checkpoint | None:

@@ -8,7 +8,7 @@ import pytest
 
 from streams.contract import TallyKey
 from streams.tally import RaceTally
-from streams.worker.checkpoint import checkpoint_path, read_checkpoint, usable, write_checkpoint
+from streams.worker.checkpoint import checkpoint_path, read_checkpoint, usable, usable_checkpoint, write_checkpoint
 from tests.unit.test_counting import LIVE, report
 
 
@@ -64,3 +64,15 @@ def test_a_broken_or_foreign_checkpoint_is_set_aside(tmp_path: Path, content: by
 
 def test_no_checkpoint_is_no_checkpoint(tmp_path: Path) -> None:
     assert read_checkpoint(checkpoint_path(tmp_path, 3)) is None
+
+
+def test_the_newest_usable_of_a_checkpoint_and_its_predecessor_is_used(tmp_path: Path) -> None:
+    path = checkpoint_path(tmp_path, 0)
+    write_checkpoint(path, {"precinct-results": 10, "rekeyed": 0}, [a_tally()])
+    write_checkpoint(path, {"precinct-results": 20, "rekeyed": 0}, [a_tally()])
+    newest = usable_checkpoint(path, {"precinct-results": 25, "rekeyed": 0})
+    older = usable_checkpoint(path, {"precinct-results": 15, "rekeyed": 0})  # the newest is past the commit
+    assert newest is not None
+    assert older is not None
+    assert (newest.offsets["precinct-results"], older.offsets["precinct-results"]) == (20, 10)
+    assert usable_checkpoint(path, {"precinct-results": 5, "rekeyed": 0}) is None
