@@ -89,9 +89,6 @@ class CountingRoom:
     def _mark_race(self, race: str) -> None:
         self.dirty.update(k for k in self.tallies if k.race == race)
 
-    def mark_all_dirty(self) -> None:
-        self.dirty.update(self.tallies)
-
     def races_polls_closed(self) -> int:
         """Races whose polls have closed by source time (the latest live report seen) and that
         are not certified: the ones that should be reporting, for the "no reports" alert."""
