@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export VOTEWIRE_CACHE_DIR ?= $(HOME)/.cache/votewire
 
-.PHONY: install system-deps kafka-jars us-atlas lint typecheck unit integration test demo bench clean
+.PHONY: install system-deps kafka-jars us-atlas lint typecheck unit integration test demo bench fuzz clean
 
 install: $(VENV)/.installed kafka-jars us-atlas
 
@@ -52,6 +52,12 @@ demo: install
 # bench/results/latest.json and latest.md; exits 1 when any final snapshot is not exact.
 bench: install $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
+
+# A bounded, seeded fuzz run on the wire decoder and the recording parser (faults/FUZZING.md).
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+fuzz: install
+	$(BIN)/python -m faults.fuzz_decoder --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
 
 $(VENV)/.bench-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
