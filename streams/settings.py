@@ -42,6 +42,11 @@ class Settings:
     worker_web_addr: str = "127.0.0.1:6066"
     gateway_addr: str = "127.0.0.1:8080"
     gateway_show_test: bool = False
+    # Origins that may read the gateway from a browser: `*` (any: public, credential-free
+    # results), a comma-separated list, or `none` (streams/gateway/guard.py).
+    gateway_cors_origins: str = "*"
+    # Seconds a connection may take to send a whole request head, and may idle between requests.
+    gateway_idle_timeout_s: float = 15.0
     log_level: str = "info"
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"

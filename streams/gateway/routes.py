@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -23,7 +24,11 @@ LIVE: web.AppKey[LiveResults] = web.AppKey("live", LiveResults)
 PUBLIC_CACHE = "public, max-age=1"
 SSE_KINDS = frozenset({"state", "county", "alert"})
 HEARTBEAT_S = 15.0
+# A stream write the client has not taken (its socket buffers full) within this long drops the
+# client: one that stopped reading must not hold its connection and buffers for ever.
+SSE_WRITE_TIMEOUT_S = 10.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 
 
 def etag_of(body: bytes) -> str:
@@ -128,26 +133,49 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
                                                "X-Accel-Buffering": "no"})
         await response.prepare(request)
         run = live.events.run
-        await response.write(b"retry: 2000\n\n" + b"".join(ev.encode(run) for ev in backlog))
-        await follow(response, subscriber, run)
+        await write_or_drop(response, b"retry: 2000\n\n" + b"".join(ev.encode(run) for ev in backlog))
+        await follow(request, response, subscriber, run)
+        if subscriber.cut_off:
+            drop_client(request, "too_far_behind")
     except ConnectionResetError:  # the client went away: the normal end of a stream
         pass
+    except SlowReader:
+        drop_client(request, "slow_reader")
     finally:
         live.events.unsubscribe(subscriber)
         live.metrics.sse_clients.dec()
     return response
 
 
-async def follow(response: web.StreamResponse, subscriber: Subscriber, run: str) -> None:
+class SlowReader(Exception):
+    """A stream write was not taken within SSE_WRITE_TIMEOUT_S."""
+
+
+async def write_or_drop(response: web.StreamResponse, chunk: bytes) -> None:
+    try:
+        await asyncio.wait_for(response.write(chunk), SSE_WRITE_TIMEOUT_S)
+    except TimeoutError:
+        raise SlowReader from None
+
+
+def drop_client(request: web.Request, reason: str) -> None:
+    """Cut a stream client off: its buffered bytes are discarded (abort), not flushed."""
+    log.info("dropping /v1/stream client %s: %s", request.remote, reason.replace("_", " "))
+    request.app[LIVE].metrics.sse_dropped.labels(reason=reason).inc()
+    if request.transport is not None:
+        request.transport.abort()
+
+
+async def follow(request: web.Request, response: web.StreamResponse, subscriber: Subscriber, run: str) -> None:
     while not subscriber.closed:
         try:
             await asyncio.wait_for(subscriber.wake.wait(), HEARTBEAT_S)
         except TimeoutError:
-            await response.write(b": keepalive\n\n")  # keeps proxies from closing an idle stream
+            await write_or_drop(response, b": keepalive\n\n")  # keeps proxies from closing an idle stream
             continue
         pending = subscriber.take()
         if pending:
-            await response.write(b"".join(ev.encode(run) for ev in pending))
+            await write_or_drop(response, b"".join(ev.encode(run) for ev in pending))
 
 
 def add_routes(app: web.Application, live: LiveResults) -> None:

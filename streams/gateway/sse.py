@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 import orjson
 
 DEFAULT_BUFFER = 10_000
-# A subscriber this far behind is cut off rather than buffered without bound; its
-# EventSource reconnects with Last-Event-ID and resumes from the ring buffer.
+# A subscriber this far behind (events, or their bytes) is cut off rather than buffered without
+# bound; its EventSource reconnects with Last-Event-ID and resumes from the ring buffer. The
+# bytes bound is what keeps a thousand clients that stopped reading from costing gigabytes:
+# a national night's snapshots run to a few KB each.
 MAX_PENDING = 5_000
+MAX_PENDING_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -49,23 +52,30 @@ class Subscriber:
     pending: deque[Event] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    pending_bytes: int = 0
+    cut_off: bool = False  # closed for falling too far behind, not by a shutdown
 
     def offer(self, ev: Event) -> None:
         if self.closed or ev.kind not in self.kinds:
             return
-        if len(self.pending) >= MAX_PENDING:
+        if len(self.pending) >= MAX_PENDING or self.pending_bytes + len(ev.data) > MAX_PENDING_BYTES:
+            self.cut_off = True
             self.close()
             return
         self.pending.append(ev)
+        self.pending_bytes += len(ev.data)
         self.wake.set()
 
     def close(self) -> None:
         self.closed = True
+        self.pending.clear()  # nothing more will be sent: free it now, not when the handler ends
+        self.pending_bytes = 0
         self.wake.set()
 
     def take(self) -> list[Event]:
         taken = list(self.pending)
         self.pending.clear()
+        self.pending_bytes = 0
         self.wake.clear()
         return taken
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.gateway.sse import MAX_PENDING, EventLog, event
+from streams.gateway.sse import MAX_PENDING, MAX_PENDING_BYTES, EventLog, event
 
 ALL = ("state", "county", "alert")
 
@@ -89,3 +89,26 @@ def test_a_subscriber_too_far_behind_is_cut_off_not_buffered_forever() -> None:
     assert subscriber.closed
     log.unsubscribe(subscriber)
     assert not log.subscribers
+
+
+def test_a_subscriber_holding_a_megabyte_unsent_is_cut_off_and_its_buffer_freed() -> None:
+    log = EventLog(run="r1")
+    _, subscriber = log.subscribe(None, ALL, burst)
+    snapshot = {"pad": "x" * 10_000}
+    for _ in range(MAX_PENDING_BYTES // 10_000 - 1):
+        log.append("state", snapshot)
+    assert not subscriber.closed
+    assert subscriber.pending_bytes <= MAX_PENDING_BYTES
+    log.append("state", snapshot)
+    log.append("state", snapshot)
+    assert subscriber.closed
+    assert subscriber.cut_off
+    assert (len(subscriber.pending), subscriber.pending_bytes) == (0, 0)
+
+
+def test_a_shutdown_close_is_not_a_cut_off() -> None:
+    log = EventLog(run="r1")
+    _, subscriber = log.subscribe(None, ALL, burst)
+    log.close_all()
+    assert subscriber.closed
+    assert not subscriber.cut_off

@@ -19,3 +19,14 @@ def test_a_bad_value_names_the_variable() -> None:
         Settings.from_env({"VOTEWIRE_PARTITIONS": "many"})
     with pytest.raises(ConfigError, match="VOTEWIRE_BOOTSTRAP"):
         _ = Settings.from_env({"VOTEWIRE_BOOTSTRAP": "nohost"}).host_port
+
+
+def test_the_private_ports_bind_loopback_by_default_and_can_be_moved() -> None:
+    """Design rule 8: the worker's web port (metrics, health) and the gateway are loopback unless told."""
+    defaults = Settings.from_env({})
+    assert defaults.worker_web_addr.startswith("127.0.0.1:")
+    assert defaults.gateway_addr.startswith("127.0.0.1:")
+    moved = Settings.from_env({"VOTEWIRE_WORKER_WEB_ADDR": "0.0.0.0:7000", "VOTEWIRE_GATEWAY_CORS_ORIGINS": "none",
+                               "VOTEWIRE_GATEWAY_IDLE_TIMEOUT_S": "5"})
+    assert (moved.worker_web_addr, moved.gateway_cors_origins, moved.gateway_idle_timeout_s) == (
+        "0.0.0.0:7000", "none", 5.0)
