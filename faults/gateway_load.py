@@ -225,7 +225,8 @@ def metric_value(metrics: bytes, name: str, labels: str = "") -> float:
 
 
 @contextlib.contextmanager
-def pipeline(bootstrap: str, seed: int, work: Path, idle_timeout_s: float) -> Iterator[tuple[Processes, str, Path]]:
+def pipeline(bootstrap: str, seed: int, work: Path,
+             idle_timeout_s: float) -> Iterator[tuple[Processes, str, Path, int]]:
     """A worker and a gateway on a fresh topic prefix, and the night's second half to replay."""
     prefix = f"gwload-{seed}-{secrets.token_hex(3)}."
     env = {**os.environ, "VOTEWIRE_BOOTSTRAP": bootstrap, "VOTEWIRE_TOPIC_PREFIX": prefix,
@@ -236,7 +237,7 @@ def pipeline(bootstrap: str, seed: int, work: Path, idle_timeout_s: float) -> It
     night = work / "night.jsonl"
     subprocess.run([sys.executable, "-m", "streams.cli", "simulate", "--preset", "small", "--seed", str(seed),
                     "--jobs", "1", "--out", str(night)], env=env, check=True, capture_output=True, timeout=300)
-    first, second, _ = split_night(night, work)
+    first, second, second_lines = split_night(night, work)
     addr = f"127.0.0.1:{free_port()}"
     try:
         procs.start("worker", "worker")
@@ -248,12 +249,13 @@ def pipeline(bootstrap: str, seed: int, work: Path, idle_timeout_s: float) -> It
         procs.start("gateway", "gateway", "--addr", addr)
         subprocess.run([sys.executable, "-m", "streams.cli", "replay", "--max", "--no-progress", str(first)],
                        env=env, check=True, capture_output=True, timeout=300)
-        yield procs, addr, second
+        yield procs, addr, second, second_lines
     finally:
         procs.stop_all()
 
 
-async def load(procs: Processes, addr: str, second_half: Path, args: argparse.Namespace) -> dict[str, Any]:
+async def load(procs: Processes, addr: str, second_half: Path, second_lines: int,
+               args: argparse.Namespace) -> dict[str, Any]:
     gateway_pid = procs.started[1].pid
 
     async def has_snapshots() -> bool:
@@ -273,7 +275,7 @@ async def load(procs: Processes, addr: str, second_half: Path, args: argparse.Na
 
     await wait_until(all_streaming, "every stream client getting its resync burst")
     connected_rss = rss_mb(gateway_pid)
-    gap = max(0.001, args.wrk_seconds / max(1, len(second_half.read_bytes().splitlines())))
+    gap = max(0.001, args.wrk_seconds / max(1, second_lines))
     procs.start("replay", "replay", "--speed", "1000000", "--max-gap", f"{gap:.4f}", "--no-progress", str(second_half))
     peak = max(before, connected_rss)
     sampling = True
@@ -329,8 +331,9 @@ def run(seed: int, bootstrap: str, clients: int = 1000, slow_clients: int = 50, 
     with contextlib.ExitStack() as stack:
         work = work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gwload-")))
         work.mkdir(parents=True, exist_ok=True)
-        with pipeline(bootstrap, seed, work, idle_timeout_s=15.0) as (procs, addr, second_half):
-            figures = asyncio.run(asyncio.wait_for(load(procs, addr, second_half, args), DEADLINE_S + wrk_seconds))
+        with pipeline(bootstrap, seed, work, idle_timeout_s=15.0) as (procs, addr, second_half, second_lines):
+            figures = asyncio.run(asyncio.wait_for(load(procs, addr, second_half, second_lines, args),
+                                                   DEADLINE_S + wrk_seconds))
     return {"scenario": "gateway_load", "seed": seed, "fd_limit": fd_limit,
             "seconds": round(time.monotonic() - started, 1), **verdict(figures, rss_budget_mb)}
 
