@@ -13,9 +13,10 @@ in between), so no event can fall between the backlog and the live feed.
 
 Nothing is queued per client: a subscriber is a cursor into the ring, and `append` wakes all
 followers through one shared future, so an event costs O(1) however many clients follow. A
-subscriber that falls behind (a slow network, a burst while the gateway catches up with Kafka)
-gets only the newest snapshot per key of what it missed: a snapshot supersedes its key's older
-ones, so skipping those loses nothing a client shows. Alerts are never coalesced. Events are
+subscriber that falls far behind (a slow network, a burst while the gateway catches up with
+Kafka) gets only the newest snapshot per key of what it missed: a snapshot supersedes its key's
+older ones, so skipping those loses nothing a client shows. A client keeping up gets every
+event. Alerts are never coalesced. Events are
 encoded once and shared by every subscriber; each write takes at most `WRITE_CHUNK_BYTES`.
 """
 
@@ -32,6 +33,9 @@ DEFAULT_BUFFER = 10_000
 # A subscriber whose cursor falls out of the ring (DEFAULT_BUFFER events behind) is cut off; its
 # EventSource reconnects with Last-Event-ID, gets the current state and follows on.
 MAX_SCAN = 2_000  # events one take looks at: a client far behind catches up a chunk at a time
+# A client this many events behind gets the newest snapshot per key of what it missed; closer
+# than that, every event (a client keeping up sees every version of every snapshot).
+COALESCE_BEHIND = 1_000
 # Per write: a slow client's unsent bytes sit in its transport buffer (a copy of the chunk), so
 # this, plus the transport's 64 KiB high-water mark, is what one client can cost at most.
 WRITE_CHUNK_BYTES = 64 * 1024
@@ -147,6 +151,7 @@ class EventLog:
             subscriber.close()
             return []
         latest: dict[object, Event] = {}  # insertion order: the order of each slot's newest event
+        coalesce = self.head - subscriber.cursor > COALESCE_BEHIND
         size, n = 0, subscriber.cursor
         end = min(self.head, subscriber.cursor + max_scan)
         while n < end and size < max_bytes:
@@ -154,7 +159,7 @@ class EventLog:
             ev = self._at(n)
             if ev.kind not in subscriber.kinds:
                 continue
-            slot: object = ev.key if ev.key is not None else n
+            slot: object = ev.key if coalesce and ev.key is not None else n
             superseded = latest.pop(slot, None)
             size += len(ev.data) - (len(superseded.data) if superseded is not None else 0)
             latest[slot] = ev

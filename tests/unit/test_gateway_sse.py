@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 
-from streams.gateway.sse import EventLog, event
+from streams.gateway.sse import COALESCE_BEHIND, EventLog, event
 
 ALL = ("state", "county", "alert")
 
@@ -127,7 +127,16 @@ def snapshot(state: str, version: int, county: str | None = None) -> dict[str, o
     return {**message, "county_fips": county} if county else message
 
 
-def test_a_subscriber_behind_gets_only_the_newest_snapshot_per_key_in_log_order() -> None:
+def test_a_subscriber_keeping_up_gets_every_version() -> None:
+    log = EventLog(run="r1")
+    _, subscriber = log.subscribe(None, ALL, burst)
+    for version in range(1, COALESCE_BEHIND // 2):
+        log.append("state", snapshot("MN", version))
+        log.append("county", snapshot("MN", version, "27053"))
+    assert [ev.n for ev in subscriber.take(max_bytes=10**9)] == list(range(1, log.head + 1))
+
+
+def test_a_subscriber_far_behind_gets_only_the_newest_snapshot_per_key_in_log_order() -> None:
     log = EventLog(run="r1")
     _, subscriber = log.subscribe(None, ALL, burst)
     for version in range(1, 500):
@@ -140,6 +149,7 @@ def test_a_subscriber_behind_gets_only_the_newest_snapshot_per_key_in_log_order(
     taken = subscriber.take()
     assert [(ev.kind, orjson.loads(ev.data).get("version")) for ev in taken] == [
         ("county", 499), ("alert", None), ("alert", None), ("state", 1), ("state", 10**6)]
+    assert log.head > COALESCE_BEHIND
     assert [ev.n for ev in taken] == sorted(ev.n for ev in taken if ev.n is not None)
     assert subscriber.cursor == log.head
 
