@@ -18,7 +18,6 @@ here), which capped the worker near 6,000 reports/s on its own; see bench/README
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from streams.topics import key_hash
 from streams.worker import book_reader
 from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
 from streams.worker.checkpoint import checkpoint_path, encode_checkpoint, store_checkpoint, usable_checkpoint
+from streams.worker.collector import CollectorTending
 from streams.worker.counting import CountingRoom
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
@@ -49,6 +49,7 @@ from streams.worker.rebuild import rebuild_partitions
 log = logging.getLogger(__name__)
 
 CHECKPOINT_TICK_S = 2.0  # how often the checkpoint timer looks whether input went quiet
+COLLECTOR_TICK_S = 2.0  # how often survivors are frozen out of the cyclic collector's sight
 
 class TallyWorker:
     """One worker process: the faust app, its topics, and the counting room."""
@@ -73,6 +74,9 @@ class TallyWorker:
         self.positions_last_tick: dict[tuple[str, int], int] = {}
         self.checkpoint_at = 0.0  # loop time of the last round of checkpoints
         self.publisher = SnapshotPublisher(settings, self)
+        self.collector = CollectorTending()
+        self.records_taken = 0  # precinct records taken: the collector's tick asks whether any came
+        self.records_taken_last_tick = 0
         # Labelled children looked up once: `.labels()` on every record is measurable.
         self.outcome_counters = {o: self.metrics.reports.labels(outcome=o) for o in REPORT_OUTCOMES}
         self.snapshot_counters = {k: self.metrics.snapshots.labels(kind=k) for k in SNAPSHOT_KINDS}
@@ -91,6 +95,8 @@ class TallyWorker:
             tick = min(CHECKPOINT_TICK_S, self.settings.checkpoint_interval_s)
             self.app.timer(tick, name="write_checkpoints")(
                 survive_failures("write_checkpoints", self.write_checkpoints, failures))
+        self.app.timer(COLLECTOR_TICK_S, name="tend_collector")(
+            survive_failures("tend_collector", self.tend_collector, failures))
         self.app.task(restart_on_failure("follow_race_book", self.follow_race_book, failures))
         self.app.task(restart_on_failure("serve_private_web", self.serve_private_web, failures))
         self.app.on_partitions_assigned.connect(self.take_assignment)
@@ -156,7 +162,7 @@ class TallyWorker:
         self.forget_partitions(set(range(self.settings.partitions)) - self.owned)
         # A rebuilt national night is millions of long-lived objects: out of the cyclic
         # collector's sight, so that its full collections do not walk them again and again.
-        gc.freeze()
+        self.collector.tick(busy=True)
         if asyncio.current_task() is self.rebuilding:
             self.tallies_ready.set()
 
@@ -216,21 +222,21 @@ class TallyWorker:
             offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}
             if offsets != self.checkpointed.get(partition):
                 encoded.append((partition, offsets, encode_checkpoint(offsets, by_partition.get(partition, []))))
-        if encoded:
-            # What was just written is long-lived: out of the cyclic collector's sight, as after
-            # a rebuild. Without this a national catch-up spent about a quarter of its CPU in
-            # full collections walking the tallies (bench/README.md). Frozen objects are still
-            # freed by reference counting; only a cycle among them would wait for a restart.
-            gc.freeze()
         # The bytes are fixed: disk writes and fsyncs need not hold up the records meanwhile.
         for partition, offsets, data in encoded:
             await asyncio.to_thread(store_checkpoint, checkpoint_path(self.checkpoints, partition), data)
             self.checkpointed[partition] = offsets
 
+    async def tend_collector(self) -> None:
+        busy = self.records_taken != self.records_taken_last_tick
+        self.records_taken_last_tick = self.records_taken
+        self.collector.tick(busy)
+
     # --- one precinct record ------------------------------------------------------------------
 
     def take_precinct_record(self, message: Any) -> None:
         started = time.perf_counter()
+        self.records_taken += 1
         self.positions[(message.topic, message.partition)] = message.offset + 1
         try:
             record = contract.decode_precinct_record(message.value)

@@ -29,7 +29,7 @@ def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition |
     """Alerts are results too (a lead change names the leader and the shares): none from a tally
     still under embargo (design rule 7), but those that carry no count. They are not held back
     for later: the first alert after polls close compares with the standing at that moment."""
-    if not figures.embargoed(tally.as_of_ms, definition):
+    if not alerts or not figures.embargoed(tally.as_of_ms, definition):
         return alerts
     return [a for a in alerts if a.type in COUNTLESS_ALERTS]
 
