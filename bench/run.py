@@ -294,6 +294,7 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds any one wait may take")
     parser.add_argument("--profile", metavar="NAME", help="py-spy the catch-up worker into bench/profiles/NAME.json")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--keep", action="store_true", help="keep the logs and data of a run that passed too")
     args = parser.parse_args()
     full = not args.only and not args.skip and args.preset == "us"
     env = Settings.from_env()
@@ -312,7 +313,10 @@ def main() -> int:
     if board.failures:
         print(f"FAILED; logs kept in {tmp}", file=sys.stderr)
         return 1
-    shutil.rmtree(tmp, ignore_errors=True)
+    if args.keep:
+        print(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
