@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError
+from streams.security import kafka_connection
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tupl
 async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...]) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(**kafka_connection(settings), request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
