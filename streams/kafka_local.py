@@ -317,7 +317,10 @@ def _wait_ready(broker: LocalBroker, pid: int, deadline: float) -> None:
             broker.pid_file.unlink(missing_ok=True)
             raise BrokerError(f"kafka exited during start-up; last lines of {broker.log_file}:\n"
                               + _log_tail(broker))
-        if asyncio.run(metadata_ready(broker.bootstrap, security=kafka_security(broker.admin_settings))):
+        # The broker binds its port long before it accepts on it. A TLS handshake cancelled in
+        # that gap leaks its transport (asyncio), so a secured broker's probe waits it out.
+        timeout_s = 30.0 if broker.security else 2.0
+        if asyncio.run(metadata_ready(broker.bootstrap, timeout_s, kafka_security(broker.admin_settings))):
             return
         time.sleep(0.3)
     stop(broker)
