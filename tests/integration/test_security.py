@@ -176,7 +176,7 @@ def test_a_principal_cannot_use_another_ones_group(secure_kafka: SecureKafka, na
     async def join_workers_group() -> None:
         consumer = AIOKafkaConsumer(namespace.topic(contract.STATE_RESULTS),
                                     **kafka_connection(secure_kafka.login(namespace, "gateway")),
-                                    group_id=namespace.topic(namespace.app_id))
+                                    group_id=namespace.topic(namespace.app_id), enable_auto_commit=False)
         try:
             await consumer.start()
             await consumer.getmany(timeout_ms=5000)
