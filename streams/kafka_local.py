@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,14 +319,23 @@ def _wait_ready(broker: LocalBroker, pid: int, deadline: float) -> None:
             broker.pid_file.unlink(missing_ok=True)
             raise BrokerError(f"kafka exited during start-up; last lines of {broker.log_file}:\n"
                               + _log_tail(broker))
-        # The broker binds its port long before it accepts on it. A TLS handshake cancelled in
-        # that gap leaks its transport (asyncio), so a secured broker's probe waits it out.
-        timeout_s = 30.0 if broker.security else 2.0
-        if asyncio.run(metadata_ready(broker.bootstrap, timeout_s, kafka_security(broker.admin_settings))):
+        if _probe(broker):
             return
         time.sleep(0.3)
     stop(broker)
     raise BrokerError(f"kafka did not become ready in time; see {broker.log_file}")
+
+
+def _probe(broker: LocalBroker) -> bool:
+    """One readiness probe. The broker binds its port long before it accepts on it, and a TLS
+    handshake given up in that gap leaves its socket to the garbage collector (asyncio), which
+    warns: a secured broker's probe waits longer, and what a probe left is collected here."""
+    timeout_s = 30.0 if broker.security else 2.0
+    ready = asyncio.run(metadata_ready(broker.bootstrap, timeout_s, kafka_security(broker.admin_settings)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    return ready
 
 
 def _log_tail(broker: LocalBroker, lines: int = 15) -> str:
