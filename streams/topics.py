@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError
+from streams.security import kafka_connection
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -98,19 +99,33 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tupl
 async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...]) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(**kafka_connection(settings), request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         specs = [TopicSpec(settings.topic(s.name), s.compact, s.oversize, s.log) for s in CONTRACT_TOPICS] + list(extra)
         wanted = [s for s in specs if s.name not in existing]
-        if wanted:
-            await admin.create_topics([
-                NewTopic(s.name, num_partitions=settings.partitions, replication_factor=1,
-                         topic_configs=topic_configs(s)) for s in wanted])
-        return [s.name for s in wanted]
+        if not wanted:
+            return []
+        response = await admin.create_topics([
+            NewTopic(s.name, num_partitions=settings.partitions, replication_factor=1,
+                     topic_configs=topic_configs(s)) for s in wanted])
+        return created_topics(response.topic_errors)
     finally:
         await admin.close()
+
+
+# A client only sees the topics its ACLs let it describe: the others look missing, and it may
+# not create them either. That is no error here; a client that needs one of them fails on it.
+NOT_OURS = {29: "topic authorization failed", 31: "cluster authorization failed", 36: "topic already exists"}
+
+
+def created_topics(topic_errors: list[tuple[Any, ...]]) -> list[str]:
+    """The topics a CreateTopics response says were created; a `BrokerError` for a real failure."""
+    failed = [f"{name}: {err[-1] or err[0]}" for name, *err in topic_errors if err[0] and err[0] not in NOT_OURS]
+    if failed:
+        raise BrokerError("cannot create topics: " + "; ".join(failed))
+    return [name for name, code, *_ in topic_errors if code == 0]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

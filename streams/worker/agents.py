@@ -34,6 +34,7 @@ from streams.contract import Alert, PrecinctReport, RefusedElement
 from streams.deadletter import dead_letter_headers, element_dead_letter_headers
 from streams.errors import InvalidRecord
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
+from streams.security import kafka_connection
 from streams.settings import Settings
 from streams.tally import RaceTally
 from streams.topics import key_hash
@@ -171,7 +172,7 @@ class TallyWorker:
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
-        stats = await rebuild_partitions(self.settings.bootstrap, app_id(self.settings), tps,
+        stats = await rebuild_partitions(kafka_connection(self.settings), app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",

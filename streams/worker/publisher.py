@@ -27,6 +27,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams import contract
+from streams.security import kafka_connection
 from streams.settings import Settings
 from streams.worker.counting import Snapshot
 
@@ -44,7 +45,7 @@ class SnapshotPublisher:
                        "county": settings.topic(contract.COUNTY_RESULTS)}
 
     async def run(self) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, enable_idempotence=True,
+        producer = AIOKafkaProducer(**kafka_connection(self.settings), enable_idempotence=True,
                                     linger_ms=5, max_batch_size=256 * 1024)
         await producer.start()
         loop = asyncio.get_running_loop()
