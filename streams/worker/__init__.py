@@ -13,7 +13,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from streams.settings import Settings
+from streams.settings import Settings, split_addr
 from streams.topics import TopicSpec, ensure_topics
 
 
@@ -32,6 +32,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_(**{k: v for k, v in {
         "worker_web_addr": args.web_addr, "publish_interval_s": args.publish_interval,
         "partitions": args.partitions, "log_level": args.log_level}.items() if v is not None})
+    # A malformed address is one error now, not a task failing every second once faust runs.
+    split_addr(settings.worker_web_addr, "VOTEWIRE_WORKER_WEB_ADDR (--web-addr)")
     from streams.worker.app import rekeyed_topic_name  # imports faust: not at `votewire --help` time
 
     # The re-key topic too: faust subscribes to it at start and ignores it if it is missing.

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from streams.errors import ConfigError
@@ -30,3 +34,13 @@ def test_the_private_ports_bind_loopback_by_default_and_can_be_moved() -> None:
                                "VOTEWIRE_GATEWAY_IDLE_TIMEOUT_S": "5"})
     assert (moved.worker_web_addr, moved.gateway_cors_origins, moved.gateway_idle_timeout_s) == (
         "0.0.0.0:7000", "none", 5.0)
+
+
+def test_a_worker_with_a_malformed_web_address_stops_at_once_with_one_error() -> None:
+    # Before: faust started, and the private web task failed and logged a traceback every second.
+    env = {**os.environ, "VOTEWIRE_WORKER_WEB_ADDR": "127.0.0.1:0", "VOTEWIRE_BOOTSTRAP": "127.0.0.1:1"}
+    done = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "VOTEWIRE_WORKER_WEB_ADDR" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
