@@ -39,7 +39,7 @@ def build_app(settings: Settings) -> faust.App:
         broker=f"kafka://{settings.bootstrap}",
         datadir=str(Path(settings.data_dir) / "worker"),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
