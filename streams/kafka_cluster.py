@@ -209,9 +209,21 @@ def kill_node(cluster: LocalCluster, node_id: int) -> int:
 
 
 def stop(cluster: LocalCluster) -> str:
-    """Stop every node, one at a time (each a controlled shutdown while a quorum remains)."""
-    lines = [f"node {n.node_id}: {kafka_local.stop(cluster.broker(n))}" for n in reversed(nodes(cluster))]
-    return "\n".join(reversed(lines))
+    """Stop every node: SIGTERM to all at once, then wait for each. One at a time, the last node
+    would wait out its controlled shutdown for a controller quorum that is already gone."""
+    signalled = {}
+    for node in nodes(cluster):
+        pid = kafka_local.running_pid(cluster.broker(node))
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            signalled[node.node_id] = pid
+    lines = []
+    for node in nodes(cluster):
+        line = kafka_local.stop(cluster.broker(node))  # waits for it; SIGKILL past its deadline
+        if node.node_id in signalled and line.startswith("kafka is not running"):
+            line = f"kafka stopped (was pid {signalled[node.node_id]}); {cluster.host}:{node.port} is free"
+        lines.append(f"node {node.node_id}: {line}")
+    return "\n".join(lines)
 
 
 def status(cluster: LocalCluster) -> tuple[bool, str]:
