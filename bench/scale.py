@@ -50,6 +50,7 @@ from streams.topics import ensure_topics
 
 NODES = 3
 WORKERS = 3
+PARTS = ("cluster", "throughput")
 
 
 @dataclass(frozen=True)
@@ -254,9 +255,14 @@ def lose_a_worker(workers: list[Worker], settings: Settings, night: Night, run: 
     victim.kill()
     print("killed worker 0 (SIGKILL)", flush=True)
     # The survivors notice when its session times out, rebalance, rebuild what they gained.
+    def taken_over() -> int:
+        return sum(rebuilds_logged(w) - n for w, n in zip(survivors, before, strict=True))
+
+    # Done when a survivor has rebuilt what it gained (one may get all of the dead worker's
+    # partitions, the other none) and both are ready again.
     run.figures["rebalance_s"] = round(wait_until(
-        lambda: all(rebuilds_logged(w) > n for w, n in zip(survivors, before, strict=True))
-        and all(w.ready() for w in survivors), 180, "the survivors to take over"), 1)
+        lambda: taken_over() > 0 and all(w.ready() for w in survivors), 180, "the survivors to take over"), 1)
+    run.figures["takeover_rebuilds"] = taken_over()
     victim.start()
     run.figures["worker_ready_after_restart_s"] = round(victim.wait_ready(180), 1)
     # Its partitions come back to it: a second rebalance; done when all three are ready.
@@ -270,7 +276,7 @@ def watch_exact(settings: Settings, night: Night, workers: list[Worker]) -> tupl
         began = time.monotonic()
         async with SnapshotWatch(settings, night.truth) as w:
             await w.start_at()
-            exact = await w.wait_exact(300, alive=lambda: all(x.alive() for x in workers))
+            exact = await w.wait_exact(900, alive=lambda: all(x.alive() for x in workers))
             return exact, w.mismatches(), round(time.monotonic() - began, 1)
 
     return asyncio.run(watch())
@@ -311,12 +317,22 @@ def catch_up(settings: Settings, night: Night, tmp: Path, count: int) -> dict[st
     try:
         exact, mismatches, seconds = asyncio.run(watch())
         rss = [round(w.peak_rss_mib()) for w in workers]
+        cpu = sum(cpu_seconds(w.pid) for w in workers)
     finally:
         for w in workers:
             w.stop()
+    # CPU seconds make the figure readable on a shared machine: reports per worker CPU second
+    # is what more cores would multiply, as long as there are partitions and cores to go round.
     return {"workers": count, "exact": exact, "mismatches": mismatches, "seconds": round(seconds, 1),
             "reports_per_s": round(night.reports / seconds), "records_per_s": round(night.input_records / seconds),
-            "peak_rss_mib": rss}
+            "worker_cpu_s": round(cpu, 1), "reports_per_cpu_s": round(night.reports / cpu) if cpu else None,
+            "peak_rss_mib": rss, "load_1min_at_end": round(os.getloadavg()[0], 2)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a live process has used (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -338,6 +354,7 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=6, help="partitions per topic (default 6)")
     parser.add_argument("--replay-seconds", type=float, default=75.0,
                         help="about how long the paced replay of the cluster part lasts (default 75)")
+    parser.add_argument("--only", action="append", choices=PARTS, help="run this part only (repeatable)")
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md (default bench/results/scale "
                                                  "without --quick, none with it)")
     args = parser.parse_args()
@@ -349,8 +366,9 @@ def main() -> int:
         if args.quick:
             result = {"cluster": quick(tmp, args.preset or "full-tiny", args.replay_seconds, args.partitions)}
         else:
-            result = full_run(tmp, args.preset or "full-small", args.replay_seconds, args.partitions)
-    exact = result["cluster"]["exact"] and all(r["exact"] for r in result.get("throughput", []))
+            result = full_run(tmp, args.preset or "full-small", args.replay_seconds, args.partitions,
+                              set(args.only or PARTS))
+    exact = result.get("cluster", {}).get("exact", True) and all(r["exact"] for r in result.get("throughput", []))
     result.update({"status": "exact" if exact else "failed", "minutes": round((time.monotonic() - began) / 60, 1),
                    "command": " ".join(["bench/scale.py", *sys.argv[1:]]), "machine": machine(),
                    "versions": versions(Settings())})
@@ -360,14 +378,20 @@ def main() -> int:
     return 0 if exact else 1
 
 
-def full_run(tmp: Path, preset: str, replay_s: float, partitions: int) -> dict[str, Any]:
+def full_run(tmp: Path, preset: str, replay_s: float, partitions: int, parts: set[str]) -> dict[str, Any]:
     night = simulate_night(preset, tmp / "night.jsonl.gz")
+    result: dict[str, Any] = {"night_command": " ".join(night.command)}
     with local_cluster(tmp / "cluster") as cluster:
-        run = cluster_night(cluster, night, tmp, partitions, replay_s)
-        rows = throughput(cluster, night, tmp, partitions)
-    cluster_part = {"preset": preset, "reports": night.reports, "records": night.input_records,
-                    "partitions": partitions, "exact": run.exact, "mismatches": run.mismatches, **run.figures}
-    return {"cluster": cluster_part, "throughput": rows, "night_command": " ".join(night.command)}
+        if "cluster" in parts:
+            run = cluster_night(cluster, night, tmp, partitions, replay_s)
+            result["cluster"] = {"preset": preset, "reports": night.reports, "records": night.input_records,
+                                 "partitions": partitions, "exact": run.exact, "mismatches": run.mismatches,
+                                 **run.figures}
+        if "throughput" in parts:
+            result["throughput"] = throughput(cluster, night, tmp, partitions)
+            result["throughput_night"] = {"preset": preset, "reports": night.reports, "records": night.input_records,
+                                          "partitions": partitions}
+    return result
 
 
 def write_results(out: Path, result: dict[str, Any]) -> None:
@@ -378,23 +402,30 @@ def write_results(out: Path, result: dict[str, Any]) -> None:
 
 
 def as_markdown(result: dict[str, Any]) -> str:
-    c, m = result["cluster"], result["machine"]
+    m = result["machine"]
     lines = [f"# make scale: {result['status']}", "",
              f"`{result['command']}` at {result['versions']['votewire_git']}, {result['minutes']} min; "
              f"{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, load {m['load_1min_at_start']} at start; "
              f"Kafka {result['versions']['kafka']} (3 local KRaft nodes), faust-streaming "
              f"{result['versions']['faust-streaming']}, aiokafka {result['versions']['aiokafka']}, "
-             f"Python {result['versions']['python']}.", "",
-             "## Cluster night: 3 brokers, 3 workers, a broker and a worker SIGKILLed", "",
-             f"Night: preset `{c['preset']}`, {c['reports']:,} reports in {c['records']:,} records, "
-             f"{c['partitions']} partitions. Final snapshots exact: **{c['exact']}**.", "",
-             "| measure | seconds |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in c.items() if k.endswith("_s")]
+             f"Python {result['versions']['python']}."]
+    if "cluster" in result:
+        c = result["cluster"]
+        lines += ["", "## Cluster night: 3 brokers, 3 workers, a broker and a worker SIGKILLed", "",
+                  f"Night: preset `{c['preset']}`, {c['reports']:,} reports in {c['records']:,} records, "
+                  f"{c['partitions']} partitions. Final snapshots exact: **{c['exact']}**.", "",
+                  "| measure | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in c.items() if k.endswith("_s")]
     if result.get("throughput"):
+        n = result["throughput_night"]
         lines += ["", "## Catch-up throughput by worker count", "",
-                  "| workers | exact | seconds | reports/s | records/s | peak RSS MiB |", "|---|---|---|---|---|---|"]
+                  f"Night: preset `{n['preset']}`, {n['reports']:,} reports in {n['records']:,} records, "
+                  f"{n['partitions']} partitions, on the topics before the workers start; a fresh group each time.", "",
+                  "| workers | exact | seconds | reports/s | records/s | workers' CPU s | reports per CPU s "
+                  "| peak RSS MiB | load at end |", "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['workers']} | {r['exact']} | {r['seconds']} | {r['reports_per_s']:,} | "
-                  f"{r['records_per_s']:,} | {r['peak_rss_mib']} |" for r in result["throughput"]]
+                  f"{r['records_per_s']:,} | {r.get('worker_cpu_s')} | {r.get('reports_per_cpu_s')} | "
+                  f"{r['peak_rss_mib']} | {r.get('load_1min_at_end')} |" for r in result["throughput"]]
     return "\n".join(lines) + "\n"
 
 

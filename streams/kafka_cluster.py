@@ -150,13 +150,10 @@ def start(cluster: LocalCluster, deadline_s: float = 120.0) -> str:
     if len(laid) != cluster.size:
         raise SetupError(f"{cluster.home} holds a {len(laid)}-node cluster: start it with --nodes {len(laid)}, "
                          f"or `votewire kafka stop` it and remove that directory for a new one")
-    launched = [node for node in laid if _launch_node(cluster, node, laid, cluster_id)]
+    pids = {node.node_id: _launch_node(cluster, node, laid, cluster_id) for node in laid}
+    launched = [node_id for node_id, (_, new) in pids.items() if new]
     for node in laid:
-        broker = cluster.broker(node)
-        pid = kafka_local.running_pid(broker)
-        if pid is None:
-            raise BrokerError(f"kafka node {node.node_id} is not running; see {broker.log_file}")
-        kafka_local.wait_ready(broker, pid, began + deadline_s)
+        kafka_local.wait_ready(cluster.broker(node), pids[node.node_id][0], began + deadline_s)
     what = f"started {len(launched)} of {len(laid)} nodes" if launched else "already running"
     took = time.monotonic() - began
     return f"kafka cluster ready at {cluster.bootstrap} in {took:.1f}s ({what}; data {cluster.home})"
@@ -167,20 +164,18 @@ def start_node(cluster: LocalCluster, node_id: int, deadline_s: float = 120.0) -
     began = time.monotonic()
     cluster_id, laid = _lay_out(cluster)
     node = next(n for n in laid if n.node_id == node_id)
-    _launch_node(cluster, node, laid, cluster_id)
-    broker = cluster.broker(node)
-    pid = kafka_local.running_pid(broker)
-    if pid is None:
-        raise BrokerError(f"kafka node {node_id} did not start; see {broker.log_file}")
-    kafka_local.wait_ready(broker, pid, began + deadline_s)
+    pid, _ = _launch_node(cluster, node, laid, cluster_id)
+    kafka_local.wait_ready(cluster.broker(node), pid, began + deadline_s)
     return time.monotonic() - began
 
 
-def _launch_node(cluster: LocalCluster, node: Node, laid: list[Node], cluster_id: str) -> bool:
-    """Launches the node unless it runs already; True when it was launched."""
+def _launch_node(cluster: LocalCluster, node: Node, laid: list[Node], cluster_id: str) -> tuple[int, bool]:
+    """Launches the node unless it runs already: (its pid, whether it was launched now). The pid
+    of a new one is the one spawned, not read back: a process just spawned under heavy load has
+    been seen not to show its command line in /proc yet."""
     broker = cluster.broker(node)
-    if kafka_local.running_pid(broker) is not None:
-        return False
+    if (running := kafka_local.running_pid(broker)) is not None:
+        return running, False
     if kafka_local.port_in_use(cluster.host, node.port):
         raise SetupError(f"port {node.port} on {cluster.host} (kafka node {node.node_id}) is already in use by "
                          f"another process: stop it, or set VOTEWIRE_BOOTSTRAP={cluster.host}:<free port> "
@@ -189,8 +184,7 @@ def _launch_node(cluster: LocalCluster, node: Node, laid: list[Node], cluster_id
     kafka_local.fetch_jars(broker)
     config = _write_node_config(cluster, node, laid)
     kafka_local.format_storage(broker, java, config, cluster_id)
-    kafka_local.launch(broker, java, config)
-    return True
+    return kafka_local.launch(broker, java, config), True
 
 
 def kill_node(cluster: LocalCluster, node_id: int) -> int:

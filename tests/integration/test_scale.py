@@ -19,6 +19,4 @@ def test_a_night_survives_losing_a_broker_and_a_worker(tmp_path: Path) -> None:
     for measure in ("broker_answers_after_restart_s", "broker_in_sync_after_restart_s", "rebalance_s",
                     "worker_ready_after_restart_s", "all_ready_after_restart_s"):
         assert measure in result, measure
-    rebuilds = result["worker_rebuilds_logged"]
-    assert rebuilds[1] >= 2, "a survivor took over partitions after the kill: a second rebuild"
-    assert rebuilds[2] >= 2, "a survivor took over partitions after the kill: a second rebuild"
+    assert result["takeover_rebuilds"] >= 1, "the survivors rebuilt the dead worker's partitions"
