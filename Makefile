@@ -59,6 +59,14 @@ FUZZ_SEED ?= 1
 fuzz: install
 	$(BIN)/python -m faults.fuzz_decoder --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
 
+# Not part of `make test` (its short form is: tests/integration/test_scale.py): a three-node
+# local cluster, three workers, a broker and a worker SIGKILLed mid-night, then throughput with
+# 1, 2 and 3 workers. About ten minutes; writes bench/results/scale.json and scale.md; exits 1
+# when any final snapshot is not exact.
+.PHONY: scale
+scale: install
+	$(BIN)/python bench/scale.py
+
 $(VENV)/.bench-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	@touch $@

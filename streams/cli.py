@@ -27,7 +27,7 @@ class Verb(Protocol):
 
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
-    "kafka": ("streams.kafka_cli", "start, stop or check the local single-node Kafka broker"),
+    "kafka": ("streams.kafka_cli", "start, stop or check the local Kafka broker (or a local cluster: --nodes 3)"),
     "worker": ("streams.worker", "run a tally worker: precinct reports in, results and alerts out"),
     "gateway": ("streams.gateway.server", "serve results over HTTP, Server-Sent Events and the live board"),
     "replay": ("streams.replay", "replay recorded nights (JSON Lines) into the topics"),

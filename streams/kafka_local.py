@@ -265,11 +265,12 @@ def _write_config(broker: LocalBroker) -> Path:
     return config
 
 
-def _format_storage(broker: LocalBroker, java: str, config: Path) -> None:
+def _format_storage(broker: LocalBroker, java: str, config: Path, cluster_id: str | None = None) -> None:
+    """Formats the data dir once; the nodes of a cluster (`streams.kafka_cluster`) share `cluster_id`."""
     if (broker.home / "data" / "meta.properties").exists():
         return
     cmd = [java, "-cp", f"{broker.libs}/*", "kafka.tools.StorageTool", "format",
-           "-t", uuid.uuid4().hex[:22], "-c", str(config), "--ignore-formatted"]
+           "-t", cluster_id or uuid.uuid4().hex[:22], "-c", str(config), "--ignore-formatted"]
     if broker.security is not None:  # SCRAM users exist from the first start on
         sec = broker.security
         for user, password in ((sec.admin, sec.admin_password), *sec.users):
@@ -378,3 +379,8 @@ def status(broker: LocalBroker) -> tuple[bool, str]:
     ready = asyncio.run(metadata_ready(broker.bootstrap, security=kafka_security(broker.admin_settings)))
     state = "ready" if ready else "starting or not answering"
     return ready, f"kafka {state} at {broker.bootstrap} (pid {pid}, data {broker.home}, log {broker.log_file})"
+
+
+# --- for streams.kafka_cluster, which runs the same broker process N times -------------------
+
+format_storage, launch, wait_ready, exited = _format_storage, _launch, _wait_ready, _exited

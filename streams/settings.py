@@ -77,6 +77,13 @@ class Settings:
     log_level: str = "info"
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"
+    # Nodes of the local cluster `votewire kafka start` runs (1: the single development broker).
+    kafka_nodes: int = 1
+    # Replication of the topics votewire creates, production defaults: three copies, and a write
+    # acknowledged once two have it, so one broker can die without losing or refusing a report.
+    # A single-broker cluster (development) gets 1 and 1, with a note (streams.topics).
+    replication_factor: int = 3
+    min_insync_replicas: int = 2
     cache_dir: str = field(default_factory=lambda: str(Path.home() / ".cache" / "votewire"))
     # Kafka client security, for every client of every command (streams.security):
     # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; the password from a file keeps it out of `ps`.

@@ -14,7 +14,7 @@ import asyncio
 from pathlib import Path
 
 from streams.settings import Settings, split_addr
-from streams.topics import TopicSpec, ensure_topics
+from streams.topics import TopicSpec, ensure_topics, live_brokers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     created = asyncio.run(ensure_topics(settings, extra=(rekeyed,)))
     if created:
         print(f"created topics: {', '.join(created)}")
-    return start_worker(settings)
+    # Faust creates one internal topic itself (its assignor's leader topic): as replicated as
+    # ours, but never more than the brokers that answer (1 on a development broker).
+    brokers = asyncio.run(live_brokers(settings))
+    return start_worker(settings.with_(replication_factor=min(settings.replication_factor, brokers)))
 
 
 def start_worker(settings: Settings) -> int:

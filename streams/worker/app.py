@@ -42,7 +42,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_credentials=broker_credentials(settings),
         datadir=str(Path(settings.data_dir) / "worker"),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
