@@ -62,7 +62,10 @@ SHADED = ("([sel, side, leader]) => { const p = document.querySelector(sel); "
           "return p && p.dataset.side === side && p.dataset.leader === leader; }")
 FILL = "(sel) => getComputedStyle(document.querySelector(sel)).fill"
 # The first snapshot after polls close has no votes yet: that is the real night.
-READOUT = re.compile(r"^(No votes counted yet|\w+ \d+\.\d% · \w+ \d+\.\d%) · \d+% of expected vote counted$")
+# Counted against the expected vote once an estimate is known; before it arrives (the first
+# seconds of a replay, when a unit has reported before the estimate's record), against precincts.
+READOUT = re.compile(r"^(No votes counted yet|\w+ \d+\.\d% · \w+ \d+\.\d%) · "
+                     r"\d+% of (expected vote counted|precincts reporting)$")
 
 
 async def wait_until(page: Page, predicate: str, arg: list[str], timeout_s: float, what: str) -> None:
