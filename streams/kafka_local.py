@@ -32,7 +32,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@{host}:{controller_port}
 listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{port}
+advertised.listeners=PLAINTEXT://{host}:{advertised_port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -79,6 +79,9 @@ class LocalBroker:
     """Where one local broker keeps its files, and how to reach it."""
 
     settings: Settings
+    # The port clients are told to use (advertised.listeners), when not the broker's own:
+    # a TCP proxy in front of the broker (faults/proxy.py) must carry every client's traffic.
+    advertised_port: int | None = None
 
     @property
     def home(self) -> Path:
@@ -203,7 +206,8 @@ def _write_config(broker: LocalBroker) -> Path:
     broker.home.mkdir(parents=True, exist_ok=True)
     config = broker.home / "server.properties"
     config.write_text(SERVER_PROPERTIES.format(
-        host=host, port=port, controller_port=free_port(host), log_dir=broker.home / "data"))
+        host=host, port=port, advertised_port=broker.advertised_port or port, controller_port=free_port(host),
+        log_dir=broker.home / "data"))
     (broker.home / "log4j2.yaml").write_text(LOG4J2)
     return config
 

@@ -21,6 +21,7 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from prometheus_client import CollectorRegistry
 
 from streams import contract
 from streams.alerts import alert_value
-from streams.contract import Alert, PrecinctReport, RefusedElement
+from streams.contract import Alert, PrecinctReport, RefusedElement, TallyKey
 from streams.deadletter import dead_letter_headers, element_dead_letter_headers
 from streams.errors import InvalidRecord
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
@@ -44,11 +45,16 @@ from streams.worker.checkpoint import checkpoint_path, usable_checkpoint, write_
 from streams.worker.counting import CountingRoom
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
-from streams.worker.rebuild import rebuild_partitions
+from streams.worker.rebuild import committed_offsets, rebuild_partitions
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_TICK_S = 2.0  # how often the checkpoint timer looks whether input went quiet
+FREEZE_TICK_S = 0.5  # how often the freeze watch looks at the clock
+# A loop that was away longer than this share of the session timeout may have lost its
+# partitions (the whole process frozen: SIGSTOP, a paused VM). Faust heartbeats from a thread
+# of its own, so a merely busy loop does not lose them; this only has to catch a freeze.
+FREEZE_SHARE = 0.8
 
 class TallyWorker:
     """One worker process: the faust app, its topics, and the counting room."""
@@ -72,6 +78,13 @@ class TallyWorker:
         self.checkpointed: dict[int, dict[str, int]] = {}  # partition -> offsets of its last checkpoint
         self.positions_last_tick: dict[tuple[str, int], int] = {}
         self.checkpoint_at = 0.0  # loop time of the last round of checkpoints
+        self.checkpoint_failures = 0  # in a row: logged on the first and when they stop
+        self.alive_at: float | None = None  # loop time of the freeze watch's last look
+        self.fenced = False  # woken from a freeze: nothing published until the group has had its say
+        # (input topic, partition) -> log end at its last rebuild, while the agent is short of it.
+        self.hold_until: dict[tuple[str, int], int] = {}
+        self.held_partitions: set[int] = set()
+        self.room.held = self.is_held
         self.publisher = SnapshotPublisher(settings, self)
         # Labelled children looked up once: `.labels()` on every record is measurable.
         self.outcome_counters = {o: self.metrics.reports.labels(outcome=o) for o in REPORT_OUTCOMES}
@@ -93,6 +106,7 @@ class TallyWorker:
                 survive_failures("write_checkpoints", self.write_checkpoints, failures))
         self.app.task(restart_on_failure("follow_race_book", self.follow_race_book, failures))
         self.app.task(restart_on_failure("serve_private_web", self.serve_private_web, failures))
+        self.app.task(restart_on_failure("watch_for_freezes", self.watch_for_freezes, failures))
         self.app.on_partitions_assigned.connect(self.take_assignment)
 
     # --- agents and tasks ----------------------------------------------------------------------
@@ -120,6 +134,46 @@ class TallyWorker:
         """Caught up with the race book, tallies whole, not in a rebalance: reports are being consumed."""
         return self.book_ready.is_set() and self.tallies_ready.is_set() and not self.app.rebalancing
 
+    # --- a zombie must not publish: fenced after a freeze until the group has had its say ------
+
+    async def watch_for_freezes(self) -> None:
+        while True:
+            self.check_freeze()
+            await asyncio.sleep(FREEZE_TICK_S)
+
+    def check_freeze(self) -> None:
+        """A worker frozen past its session timeout (SIGSTOP) wakes up a zombie: its partitions
+        may belong to a successor that has published newer figures since. Until the group says
+        which partitions are still its own (a rebalance, whose rebuild re-checks every kept
+        partition against the committed offsets) or a session timeout passes without one, it
+        publishes nothing and writes no checkpoint (`fenced`). The agent is not paused: faust
+        waits for it to finish its record before it revokes, and the rebuild puts right
+        whatever it counts meanwhile. The publisher looks too before it sends, so that the
+        first round after the wake-up cannot slip out before this task has run."""
+        now = asyncio.get_running_loop().time()
+        gap, self.alive_at = (0.0 if self.alive_at is None else now - self.alive_at), now
+        if gap <= FREEZE_SHARE * self.settings.session_timeout_s or self.fenced:
+            return
+        log.warning("the worker was frozen for %.1f s, past its session timeout: it publishes nothing until "
+                    "the group confirms its partitions", gap)
+        self.fenced = True
+        generation = getattr(self.app, "consumer_generation_id", None)
+        asyncio.get_running_loop().call_later(self.settings.session_timeout_s, self.lift_fence, generation)
+
+    def lift_fence(self, generation: Any) -> None:
+        """No rebalance came within a session timeout of the wake-up: the session had held."""
+        if self.app.rebalancing or getattr(self.app, "consumer_generation_id", None) != generation:
+            return  # the group is moving: the assignment's rebuild makes the tallies whole again
+        if not self.fenced or not (self.rebuilding is None or self.rebuilding.done()):
+            return
+        log.info("no rebalance after the freeze: the partitions are still this worker's; publishing again")
+        self.room.mark_all_dirty()  # a round may have been cut short by the freeze
+        self.fenced = False
+
+    def may_publish(self) -> bool:
+        self.check_freeze()
+        return self.book_ready.is_set() and self.tallies_ready.is_set() and not self.fenced
+
     # --- rebalance: rebuild what was gained, drop what was lost ---------------------------------
 
     async def take_assignment(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -127,22 +181,25 @@ class TallyWorker:
         del sender, signal, kwargs
         assigned: set[TopicPartition] = args[0]
         owned = {tp.partition for tp in assigned if tp.topic in self.input_topics}
-        gained, lost = owned - self.owned, self.owned - owned
+        gained, kept, lost = owned - self.owned, owned & self.owned, self.owned - owned
         self.owned = owned
         if lost:
             self.forget_partitions(lost)
-        if gained:
+        if gained or kept:
             # Cleared before faust resumes the stream: the agent must not apply a fresh record
             # to a tally that is half rebuilt, nor the publisher send one.
             self.tallies_ready.clear()
-            self.rebuilding = asyncio.ensure_future(self.rebuild(gained, self.rebuilding))
+            self.rebuilding = asyncio.ensure_future(self.rebuild(gained, self.rebuilding, kept))
         elif self.rebuilding is None or self.rebuilding.done():
+            self.fenced = False  # nothing of its own left to publish stale
             self.tallies_ready.set()
 
-    async def rebuild(self, partitions: set[int], earlier: asyncio.Future[None] | None) -> None:
+    async def rebuild(self, partitions: set[int], earlier: asyncio.Future[None] | None,
+                      kept: AbstractSet[int] = frozenset()) -> None:
         if earlier is not None:
             await asyncio.wait([earlier])  # one rebuild at a time; its outcome is its own
-        while True:
+        partitions = partitions | await self.moved_on(kept & self.owned)
+        while partitions & self.owned:
             here = partitions & self.owned
             self.forget_partitions(here)  # what an interrupted rebuild may have left half done
             try:
@@ -158,9 +215,32 @@ class TallyWorker:
         # collector's sight, so that its full collections do not walk them again and again.
         gc.freeze()
         if asyncio.current_task() is self.rebuilding:
+            self.fenced = False  # every partition it holds is checked against the group's commits
             self.tallies_ready.set()
 
+    async def moved_on(self, kept: AbstractSet[int]) -> set[int]:
+        """The kept partitions whose committed offsets are past what this worker has applied:
+        another member counted them meanwhile (this one was frozen or cut off and lost them
+        for a while), so its tallies of them are stale and are rebuilt. Normally none: a
+        member commits only what it applied itself."""
+        if not kept:
+            return set()
+        tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(kept)]
+        try:
+            committed = await asyncio.wait_for(committed_offsets(self.settings.bootstrap, app_id(self.settings), tps),
+                                               30)
+        except Exception:  # noqa: BLE001 - the broker away: rebuilding is always right, only slower
+            log.warning("could not read the committed offsets of partitions %s: rebuilding them", sorted(kept))
+            return set(kept)
+        stale = {tp.partition for tp, end in committed.items() if end > self.positions.get((tp.topic, tp.partition), 0)}
+        if stale:
+            log.warning("partitions %s were counted by another worker meanwhile: rebuilding them", sorted(stale))
+        return stale
+
     def forget_partitions(self, partitions: set[int]) -> None:
+        for partition in partitions & self.held_partitions:
+            self.hold_until = {tp: end for tp, end in self.hold_until.items() if tp[1] != partition}
+            self.held_partitions.discard(partition)
         self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
@@ -168,8 +248,35 @@ class TallyWorker:
         stats = await rebuild_partitions(self.settings.bootstrap, app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
+        self.hold_back(stats.log_ends)
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
+
+    def hold_back(self, log_ends: dict[TopicPartition, int]) -> None:
+        """Hold a rebuilt partition's snapshots until the agent has read up to the end its log
+        had when the rebuild began. The rebuild stops at the committed offset, but an earlier
+        owner that was killed or frozen may have counted and published records past it: a
+        snapshot of the rebuilt tallies could carry a lower version than one already out.
+        Those records come again to the agent (from the committed offset), and past them the
+        tallies hold everything the earlier owner could have counted."""
+        for tp, end in log_ends.items():
+            if end > self.positions.get((tp.topic, tp.partition), 0):
+                self.hold_until[(tp.topic, tp.partition)] = end
+                self.held_partitions.add(tp.partition)
+        if self.held_partitions:
+            log.info("snapshots of partitions %s held until the records an earlier owner may have published "
+                     "from are counted again", sorted(self.held_partitions))
+
+    def is_held(self, key: TallyKey) -> bool:
+        return bool(self.held_partitions) and self.home_partition(key.race) in self.held_partitions
+
+    def release_held(self, partition: int) -> None:
+        """Release `partition` once the agent's position has reached every held end of it."""
+        if any(p == partition and self.positions.get((topic, p), 0) < end
+               for (topic, p), end in self.hold_until.items()):
+            return
+        self.hold_until = {tp: end for tp, end in self.hold_until.items() if tp[1] != partition}
+        self.held_partitions.discard(partition)
 
     # --- checkpoints: a shorter rebuild after a restart ------------------------------------------
 
@@ -197,7 +304,7 @@ class TallyWorker:
 
         Synchronous from the first tally read to the rename: no record is applied in between,
         so a file holds exactly the records before its offsets."""
-        if not self.tallies_ready.is_set():
+        if not self.tallies_ready.is_set() or self.fenced:
             return
         quiet = self.positions == self.positions_last_tick
         self.positions_last_tick = dict(self.positions)
@@ -210,18 +317,36 @@ class TallyWorker:
         by_partition: dict[int, list[RaceTally]] = {}
         for key, tally in self.room.tallies.items():
             by_partition.setdefault(self.home_partition(key.race), []).append(tally)
-        for partition in sorted(self.owned):
-            offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}
-            if offsets != self.checkpointed.get(partition):
-                write_checkpoint(checkpoint_path(self.checkpoints, partition), offsets,
-                                 by_partition.get(partition, []))
-                self.checkpointed[partition] = offsets
+        try:
+            for partition in sorted(self.owned):
+                offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}
+                if offsets != self.checkpointed.get(partition):
+                    write_checkpoint(checkpoint_path(self.checkpoints, partition), offsets,
+                                     by_partition.get(partition, []))
+                    self.checkpointed[partition] = offsets
+        except OSError as exc:
+            self.note_checkpoint_failure(exc)
+            return
+        if self.checkpoint_failures:
+            log.warning("checkpoints are written again, after %d failed attempts", self.checkpoint_failures)
+            self.checkpoint_failures = 0
+
+    def note_checkpoint_failure(self, exc: OSError) -> None:
+        """A full or broken disk costs only a longer rebuild after a restart: counting goes on.
+        Logged once, not at every tick (the next tick tries again), counted every time."""
+        self.metrics.task_failures.labels(task="write_checkpoints").inc()
+        if not self.checkpoint_failures:
+            log.error("checkpoints cannot be written (%s); counting goes on, and they are tried again at "
+                      "every tick (a restart meanwhile reads more of the log)", exc)
+        self.checkpoint_failures += 1
 
     # --- one precinct record ------------------------------------------------------------------
 
     def take_precinct_record(self, message: Any) -> None:
         started = time.perf_counter()
         self.positions[(message.topic, message.partition)] = message.offset + 1
+        if self.held_partitions and message.partition in self.held_partitions:
+            self.release_held(message.partition)
         try:
             record = contract.decode_precinct_record(message.value)
         except InvalidRecord as error:

@@ -52,11 +52,17 @@ def write_checkpoint(path: Path, offsets: dict[str, int], tallies: Iterable[Race
     doc = {"format": FORMAT, "offsets": offsets,
            "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()]] for t in tallies]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as out:
-        out.write(orjson.dumps(doc))
-        out.flush()
-        os.fsync(out.fileno())
+    # Named per process: two workers sharing a data dir may write one partition's file at once
+    # (a frozen one waking up next to its successor); each renames a whole file of its own.
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as out:
+            out.write(orjson.dumps(doc))
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk: leave it no fuller than it was
+        raise
     if path.exists():
         os.replace(path, previous_path(path))  # a crash between the two renames leaves the older
     os.replace(temporary, path)

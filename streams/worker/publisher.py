@@ -51,10 +51,17 @@ class SnapshotPublisher:
         next_counties = 0.0
         try:
             while True:
-                took = await self.publish(producer, self.worker.room.due_state_snapshots)
-                if loop.time() >= next_counties:
-                    county_took = await self.publish(producer, self.worker.room.due_county_snapshots)
-                    next_counties = loop.time() + BUSY_FACTOR * county_took
+                try:
+                    took = await self.publish(producer, self.worker.room.due_state_snapshots)
+                    if loop.time() >= next_counties:
+                        county_took = await self.publish(producer, self.worker.room.due_county_snapshots)
+                        next_counties = loop.time() + BUSY_FACTOR * county_took
+                except Exception:
+                    # The round's snapshots were taken off the dirty marks; whether the broker
+                    # has them is unknown. Without this, a key whose last snapshot failed (the
+                    # broker away at the end of a night) would never be published again.
+                    self.worker.room.mark_all_dirty()
+                    raise
                 await asyncio.sleep(max(self.settings.publish_interval_s - took, BUSY_FACTOR * took))
         finally:
             await producer.stop()
@@ -65,7 +72,7 @@ class SnapshotPublisher:
         about. Not the awaits: while a send waits for buffer room or the acks come back, the
         agent counts, and that time is not publishing's."""
         worker = self.worker
-        if not (worker.book_ready.is_set() and worker.tallies_ready.is_set()):
+        if not worker.may_publish():
             return 0.0
         started = time.perf_counter()
         busy = 0.0
@@ -74,6 +81,9 @@ class SnapshotPublisher:
         while True:
             began = time.perf_counter()
             snap = next(snapshots, None)  # the snapshot is built here
+            if snap is not None and not worker.may_publish():  # frozen mid-round (a zombie's wake-up)
+                worker.room.mark_all_dirty()
+                snap = None
             if snap is None:
                 busy += time.perf_counter() - began
                 break

@@ -43,6 +43,7 @@ class RebuildStats:
     reports: int = 0
     seconds: float = 0.0
     ends: Offsets = field(default_factory=dict)  # the committed offsets read up to
+    log_ends: Offsets = field(default_factory=dict)  # the ends of the partitions when the rebuild began
 
 
 async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicPartition],
@@ -65,6 +66,7 @@ async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicP
     await consumer.start()
     try:
         stats.ends = ends = {tp: await consumer.committed(tp) or 0 for tp in tps}
+        stats.log_ends = await consumer.end_offsets(list(ends))
         starts = restore(ends)
         todo = [tp for tp, end in ends.items() if end > starts.get(tp, 0)]
         if todo:
@@ -76,6 +78,16 @@ async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicP
         await consumer.stop()
     stats.seconds = time.perf_counter() - began
     return stats
+
+
+async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
+    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return {tp: await consumer.committed(tp) or 0 for tp in tps}
+    finally:
+        await consumer.stop()
 
 
 async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
