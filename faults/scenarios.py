@@ -128,6 +128,14 @@ class Stage:
         self.monitor.fault_ended(fault)
         self.note(f"fault over: {fault}")
 
+    def log_lines(self, text: str) -> int:
+        """Lines of every worker log of this scenario that contain `text`."""
+        return sum(log.read_text(errors="replace").count(text) for log in self.logs.glob("worker*.log"))
+
+    def expect(self, what: str, ok: bool) -> None:
+        if not ok:
+            self.failures.append(what)
+
     def error_lines(self) -> int:
         """ERROR (and CRITICAL) lines in every worker log of this scenario."""
         return sum(_error_lines(log) for log in self.logs.glob("worker*.log"))
@@ -151,6 +159,7 @@ def worker_kill(stage: Stage) -> None:
     """The worker SIGKILLed mid-night three times, restarted at once each time."""
     stage.begin_night("worker-1")
     for i, when in enumerate((0.25, 0.5, 0.75), start=2):
+        stage.monitor.wait_recovered(30)  # type: ignore[union-attr]  # each kill's recovery its own
         stage.at(when)
         stage.kill_worker(f"worker-{i - 1}")
         stage.start_worker(f"worker-{i}")
@@ -168,6 +177,10 @@ def zombie(stage: Stage) -> None:
     frozen.send_signal(signal.SIGCONT)
     stage.note("SIGCONTed worker-a")
     stage.fault_ended("zombie")
+    stage.wait_ready("worker-a")  # alive after its wake-up, whatever the group made of it
+    fenced = wait_for(lambda: stage.log_lines("past its session timeout: it publishes nothing"), 30, every_s=0.5,
+                      what="the woken worker fencing itself")
+    stage.checks["zombie_fenced"] = fenced
 
 
 def join_leave(stage: Stage) -> None:
@@ -209,6 +222,13 @@ def broker_bounce(stage: Stage) -> None:
     took = stage.cluster.restart_broker()
     stage.note(f"broker back ({took:.1f} s to start)")
     stage.fault_ended("broker SIGTERM")
+    stage.monitor.wait_recovered(60)  # type: ignore[union-attr]
+    time.sleep(4)  # the collapser's quiet period: then it says the broker is back
+    lost, back = stage.log_lines("broker connection lost"), stage.log_lines("broker connection back")
+    stage.checks["outage_log_lines"] = {"lost": lost, "back": back, "errors": stage.error_lines()}
+    stage.expect(f"{lost} 'broker connection lost' lines for 2 outages", 1 <= lost <= 2)
+    stage.expect(f"{back} 'broker connection back' lines for 2 outages", 1 <= back <= 2)
+    stage.expect(f"{stage.error_lines()} ERROR lines through 2 outages", stage.error_lines() <= 4)
 
 
 def proxy_faults(stage: Stage) -> None:
@@ -255,6 +275,9 @@ def disk_full(stage: Stage) -> None:
     stage.at(0.8)
     wait_for(lambda: _checkpoints_since(mount, freed), 30, every_s=0.5, what="a checkpoint written after freeing")
     stage.checks["checkpoints_after_freeing"] = _checkpoints_since(mount, freed)
+    failed = stage.log_lines("checkpoints cannot be written")
+    stage.checks["checkpoint_failures_logged"] = failed
+    stage.expect(f"the full disk logged {failed} times, not once", failed == 1)
     stage.kill_worker("worker-1")
     stage.start_worker("worker-2")
     stage.fault_ended("kill after disk full")

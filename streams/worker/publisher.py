@@ -42,29 +42,35 @@ class SnapshotPublisher:
         self.worker = worker
         self.topics = {"state": settings.topic(contract.STATE_RESULTS),
                        "county": settings.topic(contract.COUNTY_RESULTS)}
+        self.next_counties = 0.0  # loop time before which no county round starts
 
     async def run(self) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, enable_idempotence=True,
                                     linger_ms=5, max_batch_size=256 * 1024)
         await producer.start()
-        loop = asyncio.get_running_loop()
-        next_counties = 0.0
         try:
             while True:
-                try:
-                    took = await self.publish(producer, self.worker.room.due_state_snapshots)
-                    if loop.time() >= next_counties:
-                        county_took = await self.publish(producer, self.worker.room.due_county_snapshots)
-                        next_counties = loop.time() + BUSY_FACTOR * county_took
-                except Exception:
-                    # The round's snapshots were taken off the dirty marks; whether the broker
-                    # has them is unknown. Without this, a key whose last snapshot failed (the
-                    # broker away at the end of a night) would never be published again.
-                    self.worker.room.mark_all_dirty()
-                    raise
+                took = await self.publish_round(producer)
                 await asyncio.sleep(max(self.settings.publish_interval_s - took, BUSY_FACTOR * took))
         finally:
             await producer.stop()
+
+    async def publish_round(self, producer: AIOKafkaProducer) -> float:
+        """The due state snapshots, then the counties' when their pace allows; the seconds the
+        states took. A failure leaves everything due again (and is raised): the round's
+        snapshots were taken off the dirty marks, and whether the broker has them is unknown.
+        Without that, a key whose last snapshot failed (the broker away at the end of a night)
+        would never be published again."""
+        loop = asyncio.get_running_loop()
+        try:
+            took = await self.publish(producer, self.worker.room.due_state_snapshots)
+            if loop.time() >= self.next_counties:
+                county_took = await self.publish(producer, self.worker.room.due_county_snapshots)
+                self.next_counties = loop.time() + BUSY_FACTOR * county_took
+        except Exception:
+            self.worker.room.mark_all_dirty()
+            raise
+        return took
 
     async def publish(self, producer: AIOKafkaProducer, due: Callable[[], Iterable[Snapshot]]) -> float:
         """Send every snapshot `due()` gives and wait until the broker has them. Returns the
