@@ -3,9 +3,12 @@
 A thread polls, every `every_s`, the end offsets of the input topics and the offsets the
 worker's consumer group has committed on them (a plain consumer that joins no group and
 commits nothing, as streams.worker.rebuild reads them). Lag = end - committed, summed over
-partitions; the peak is kept. A fault's recovery time runs from the moment the harness says
-the fault ended until the group has committed everything that had been written by then:
-every report sent before the end of the fault is counted and its snapshots are current.
+partitions; the peak is kept. It also tails the state snapshots for the probe races
+(faults.probe). For each fault:
+- `seconds` (recovery): from the moment the harness says the fault ended (and sent the
+  probes their next seq) until every probe's snapshot shows that seq: every partition is
+  counted and published again, as a reader of the output topics sees it;
+- `caught_up_s`: until the group has committed every input record written by then.
 Polls that fail (the broker away, the proxy blackholing) are skipped and counted.
 """
 
@@ -18,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.topics import topic_partitions
@@ -27,8 +31,10 @@ from streams.topics import topic_partitions
 class Recovery:
     fault: str
     ended_at: float  # monotonic
+    probe_seq: int  # the seq the probes were sent when the fault ended
     target: dict[TopicPartition, int] | None = None  # end offsets when the fault ended
     seconds: float | None = None
+    caught_up_s: float | None = None
 
 
 @dataclass
@@ -36,7 +42,10 @@ class LagMonitor:
     bootstrap: str
     group_id: str
     topics: tuple[str, ...]
+    snapshot_topic: str
+    probe_keys: tuple[str, ...]
     every_s: float = 0.5
+    probe_totals: dict[str, int] = field(default_factory=dict)
     peak_lag: int = 0
     failed_polls: int = 0
     recoveries: list[Recovery] = field(default_factory=list)
@@ -54,13 +63,13 @@ class LagMonitor:
         if self._thread is not None:
             self._thread.join(30)
 
-    def fault_ended(self, fault: str) -> None:
+    def fault_ended(self, fault: str, ended_at: float, probe_seq: int) -> None:
         with self._lock:
-            self.recoveries.append(Recovery(fault, time.monotonic()))
+            self.recoveries.append(Recovery(fault, ended_at, probe_seq))
 
     def wait_recovered(self, deadline_s: float) -> None:
         end = time.monotonic() + deadline_s
-        while time.monotonic() < end and any(r.seconds is None for r in self.recoveries):
+        while time.monotonic() < end and any(r.seconds is None or r.caught_up_s is None for r in self.recoveries):
             time.sleep(0.2)
 
     async def _watch(self) -> None:
@@ -76,17 +85,34 @@ class LagMonitor:
         """One consumer, polled until it fails or the monitor stops."""
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group_id,
                                     enable_auto_commit=False, request_timeout_ms=5000)
+        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                  auto_offset_reset="earliest", request_timeout_ms=5000)
         try:
             await consumer.start()
+            await reader.start()
             tps = [tp for topic in self.topics for tp in await topic_partitions(consumer, topic)]
-            if {tp.topic for tp in tps} != set(self.topics):
-                raise RuntimeError("the input topics are not known yet")  # the next session asks again
+            snapshots = await topic_partitions(reader, self.snapshot_topic)
+            if {tp.topic for tp in tps} != set(self.topics) or not snapshots:
+                raise RuntimeError("the topics are not known yet")  # the next session asks again
+            reader.assign(snapshots)
+            await reader.seek_to_beginning(*snapshots)
             while not self._stop.is_set():
+                await asyncio.wait_for(self._read_probes(reader), 10)
                 await asyncio.wait_for(self._poll(consumer, tps), 10)
                 await asyncio.sleep(self.every_s)
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), 10)
+            for client in (consumer, reader):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.stop(), 10)
+
+    async def _read_probes(self, reader: AIOKafkaConsumer) -> None:
+        batch = await reader.getmany(timeout_ms=100)
+        for messages in batch.values():
+            for m in messages:
+                key = m.key.decode() if m.key is not None else None
+                if key in self.probe_keys and m.value is not None:
+                    total = int(orjson.loads(m.value)["total_votes"])
+                    self.probe_totals[key] = max(self.probe_totals.get(key, 0), total)
 
     async def _poll(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
         ends = await consumer.end_offsets(tps)
@@ -95,9 +121,9 @@ class LagMonitor:
         self.peak_lag = max(self.peak_lag, sum(max(ends[tp] - committed[tp], 0) for tp in tps))
         with self._lock:
             for r in self.recoveries:
-                if r.seconds is not None:
-                    continue
                 if r.target is None:
                     r.target = dict(ends)  # the first poll after the fault's end
-                if all(committed[tp] >= end for tp, end in r.target.items()):
+                if r.caught_up_s is None and all(committed[tp] >= end for tp, end in r.target.items()):
+                    r.caught_up_s = round(now - r.ended_at, 2)
+                if r.seconds is None and all(self.probe_totals.get(k, 0) >= r.probe_seq for k in self.probe_keys):
                     r.seconds = round(now - r.ended_at, 2)

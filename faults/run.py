@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -102,8 +103,13 @@ def git_revision() -> str:
     return done.stdout.strip() or "unknown"
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the workers, the broker and the proxy are stopped on the way out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     names = list(args.only or (QUICK if args.quick else ALL))
     seconds = args.night_seconds or (12.0 if args.quick else 20.0)
     began, started_at = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")

@@ -23,6 +23,7 @@ from typing import Any
 from faults.monitor import LagMonitor
 from faults.night import Night
 from faults.oracle import final_outputs_match, judge
+from faults.probe import send_definitions, send_probes, snapshot_keys
 from faults.proxy import FaultProxy
 from streams import kafka_local
 from streams.settings import Settings
@@ -70,6 +71,7 @@ class Stage:
     failures: list[str] = field(default_factory=list)
     worker_env: dict[str, str] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
+    probe_seq: int = 0
 
     def note(self, what: str) -> None:
         line = f"{time.monotonic() - self.started:6.1f}s {what}"
@@ -124,8 +126,12 @@ class Stage:
         self.note(f"stopped {name} (SIGTERM)")
 
     def fault_ended(self, fault: str) -> None:
+        """Note the fault's end and send the probes their next seq (faults.probe)."""
         assert self.monitor is not None
-        self.monitor.fault_ended(fault)
+        ended_at = time.monotonic()
+        self.probe_seq += 1
+        run(send_probes(self.settings, self.probe_seq), 120)
+        self.monitor.fault_ended(fault, ended_at, self.probe_seq)
         self.note(f"fault over: {fault}")
 
     def log_lines(self, text: str) -> int:
@@ -346,13 +352,14 @@ def run_scenario(name: str, seed: int, cluster: Cluster, night: Night, replay_se
             stage.monitor.stop()
     verdict = judge(settings, night.reference)
     recoveries = stage.monitor.recoveries if stage.monitor else []
-    unrecovered = [r.fault for r in recoveries if r.seconds is None]
+    unrecovered = [r.fault for r in recoveries if r.seconds is None or r.caught_up_s is None]
     if unrecovered:
         stage.failures.append(f"no recovery measured after: {', '.join(unrecovered)}")
     if not verdict.passed:
         stage.failures.append("the outputs differ from the truth (see verdict)")
     return {**result, "status": "passed" if not stage.failures else "failed", "failures": stage.failures,
             **verdict.as_dict(), "recovery_s": {r.fault: r.seconds for r in recoveries},
+            "caught_up_s": {r.fault: r.caught_up_s for r in recoveries},
             "peak_lag": stage.monitor.peak_lag if stage.monitor else None,
             "worker_error_lines": stage.error_lines(), **stage.checks,
             "seconds": round(time.monotonic() - began, 1), "events": stage.events, "logs": str(logs)}
@@ -362,8 +369,10 @@ def _play(stage: Stage) -> None:
     settings = stage.settings
     rekeyed = TopicSpec(rekeyed_topic_name(settings), compact=False, oversize=True, log=True)
     run(ensure_topics(settings, extra=(rekeyed,)), 60)
+    run(send_definitions(settings), 60)
     stage.monitor = LagMonitor(settings.bootstrap, app_id(settings),
-                               (settings.topic("precinct-results"), rekeyed_topic_name(settings))).start()
+                               (settings.topic("precinct-results"), rekeyed_topic_name(settings)),
+                               settings.topic("state-results"), tuple(snapshot_keys(settings.partitions))).start()
     stage.started = time.monotonic()
     SCENARIOS[stage.name](stage)
     assert stage.replay is not None, f"{stage.name} never began its night"

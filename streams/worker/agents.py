@@ -35,6 +35,7 @@ from streams.alerts import alert_value
 from streams.contract import Alert, PrecinctReport, RefusedElement, TallyKey
 from streams.deadletter import dead_letter_headers, element_dead_letter_headers
 from streams.errors import InvalidRecord
+from streams.figures import snapshot_version
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
 from streams.settings import Settings
 from streams.tally import RaceTally
@@ -45,7 +46,7 @@ from streams.worker.checkpoint import checkpoint_path, usable_checkpoint, write_
 from streams.worker.counting import CountingRoom
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
-from streams.worker.rebuild import committed_offsets, rebuild_partitions
+from streams.worker.rebuild import committed_offsets, latest_versions, rebuild_partitions
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,8 @@ class TallyWorker:
         self.checkpoint_failures = 0  # in a row: logged on the first and when they stop
         self.alive_at: float | None = None  # loop time of the freeze watch's last look
         self.fenced = False  # woken from a freeze: nothing published until the group has had its say
-        # (input topic, partition) -> log end at its last rebuild, while the agent is short of it.
-        self.hold_until: dict[tuple[str, int], int] = {}
-        self.held_partitions: set[int] = set()
+        # state-results key -> the version an earlier owner published, while this one is short of it.
+        self.published: dict[str, int] = {}
         self.room.held = self.is_held
         self.publisher = SnapshotPublisher(settings, self)
         # Labelled children looked up once: `.labels()` on every record is measurable.
@@ -238,9 +238,9 @@ class TallyWorker:
         return stale
 
     def forget_partitions(self, partitions: set[int]) -> None:
-        for partition in partitions & self.held_partitions:
-            self.hold_until = {tp: end for tp, end in self.hold_until.items() if tp[1] != partition}
-            self.held_partitions.discard(partition)
+        if self.published:
+            self.published = {key: version for key, version in self.published.items()
+                              if self.home_partition(key.rsplit("/", 1)[0]) not in partitions}
         self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
@@ -248,35 +248,37 @@ class TallyWorker:
         stats = await rebuild_partitions(self.settings.bootstrap, app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
-        self.hold_back(stats.log_ends)
+        self.hold_back(partitions, await latest_versions(self.settings.bootstrap,
+                                                         self.settings.topic(contract.STATE_RESULTS)))
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
 
-    def hold_back(self, log_ends: dict[TopicPartition, int]) -> None:
-        """Hold a rebuilt partition's snapshots until the agent has read up to the end its log
-        had when the rebuild began. The rebuild stops at the committed offset, but an earlier
-        owner that was killed or frozen may have counted and published records past it: a
-        snapshot of the rebuilt tallies could carry a lower version than one already out.
-        Those records come again to the agent (from the committed offset), and past them the
-        tallies hold everything the earlier owner could have counted."""
-        for tp, end in log_ends.items():
-            if end > self.positions.get((tp.topic, tp.partition), 0):
-                self.hold_until[(tp.topic, tp.partition)] = end
-                self.held_partitions.add(tp.partition)
-        if self.held_partitions:
-            log.info("snapshots of partitions %s held until the records an earlier owner may have published "
-                     "from are counted again", sorted(self.held_partitions))
+    def hold_back(self, partitions: set[int], published: dict[str, int]) -> None:
+        """Hold the snapshots of a rebuilt partition's tallies until they reach the version an
+        earlier owner last published. The rebuild stops at the committed offset, but an owner
+        that was killed or frozen may have counted and published records past it: a snapshot
+        of the rebuilt tallies would carry a lower version than one already out. Those records
+        come again to the agent (from the committed offset); past them, the tally is whole."""
+        held = {key: version for key, version in published.items()
+                if self.home_partition(key.rsplit("/", 1)[0]) in partitions}
+        self.published.update(held)
+        if held:
+            log.info("partitions %s: %d snapshots held until their tallies reach the versions already published",
+                     sorted(partitions), len(held))
 
     def is_held(self, key: TallyKey) -> bool:
-        return bool(self.held_partitions) and self.home_partition(key.race) in self.held_partitions
-
-    def release_held(self, partition: int) -> None:
-        """Release `partition` once the agent's position has reached every held end of it."""
-        if any(p == partition and self.positions.get((topic, p), 0) < end
-               for (topic, p), end in self.hold_until.items()):
-            return
-        self.hold_until = {tp: end for tp, end in self.hold_until.items() if tp[1] != partition}
-        self.held_partitions.discard(partition)
+        """Whether `key`'s tally is still short of the version an earlier owner published."""
+        floor = self.published.get(key.state_result_key) if self.published else None
+        if floor is None:
+            return False
+        definition = self.room.book.definitions.get(key.race)
+        tally = self.room.tallies.get(key)
+        if definition is None or tally is None:
+            return True  # nothing to publish yet anyway
+        if snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition) < floor:
+            return True
+        del self.published[key.state_result_key]
+        return False
 
     # --- checkpoints: a shorter rebuild after a restart ------------------------------------------
 
@@ -345,8 +347,6 @@ class TallyWorker:
     def take_precinct_record(self, message: Any) -> None:
         started = time.perf_counter()
         self.positions[(message.topic, message.partition)] = message.offset + 1
-        if self.held_partitions and message.partition in self.held_partitions:
-            self.release_held(message.partition)
         try:
             record = contract.decode_precinct_record(message.value)
         except InvalidRecord as error:

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import contract
 from streams.errors import InvalidRecord
-from streams.topics import MAX_MESSAGE_BYTES
+from streams.topics import MAX_MESSAGE_BYTES, topic_partitions
 
 FETCH_RECORDS = 5000
 
@@ -43,7 +44,6 @@ class RebuildStats:
     reports: int = 0
     seconds: float = 0.0
     ends: Offsets = field(default_factory=dict)  # the committed offsets read up to
-    log_ends: Offsets = field(default_factory=dict)  # the ends of the partitions when the rebuild began
 
 
 async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicPartition],
@@ -66,7 +66,6 @@ async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicP
     await consumer.start()
     try:
         stats.ends = ends = {tp: await consumer.committed(tp) or 0 for tp in tps}
-        stats.log_ends = await consumer.end_offsets(list(ends))
         starts = restore(ends)
         todo = [tp for tp, end in ends.items() if end > starts.get(tp, 0)]
         if todo:
@@ -88,6 +87,32 @@ async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPa
         return {tp: await consumer.committed(tp) or 0 for tp in tps}
     finally:
         await consumer.stop()
+
+
+async def latest_versions(bootstrap: str, topic: str) -> dict[str, int]:
+    """The highest snapshot `version` per key in an output `topic`, read to its current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
+    await consumer.start()
+    versions: dict[str, int] = {}
+    try:
+        tps = await topic_partitions(consumer, topic)
+        ends = await consumer.end_offsets(tps) if tps else {}
+        left = {tp for tp, end in ends.items() if end > 0}
+        if left:
+            consumer.assign(list(left))
+            await consumer.seek_to_beginning(*left)
+        while left:
+            batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
+            for messages in batch.values():
+                for m in messages:
+                    if m.key is not None and m.value is not None:
+                        key, version = m.key.decode(), int(orjson.loads(m.value)["version"])
+                        versions[key] = max(version, versions.get(key, version))
+            left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+    return versions
 
 
 async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],

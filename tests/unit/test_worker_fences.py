@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from streams.contract import TallyKey
+from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
 from streams.settings import Settings
 from streams.tally import RaceTally
 from streams.worker.agents import TallyWorker
@@ -71,31 +71,32 @@ def _key_in(worker: TallyWorker, partition: int) -> TallyKey:
     raise AssertionError(f"no state of the list lives in partition {partition}")
 
 
-def test_a_rebuilt_partition_is_held_until_the_agent_reaches_the_log_end(worker: TallyWorker) -> None:
-    key = _key_in(worker, 2)
-    topic = worker.input_topics[0]
-    worker.positions[(topic, 2)] = 40  # rebuilt up to the committed offset
-    worker.hold_back({TopicPartition(topic, 2): 55, TopicPartition(worker.input_topics[1], 2): 0})
+DEFINITION = {"schema": "race-definition/1", "election_id": "2024-11-05", "race_id": "president", "office": "President",
+              "candidates": [{"candidate_id": "a", "name": "A", "party": "DEM"}], "precincts_total": 9,
+              "polls_close": "2024-11-05T12:00:00Z", "certified": False}
+
+
+def _report(key: TallyKey, unit: str, seq: int) -> PrecinctReport:
+    value = {"schema": "precinct-result/1", "election_id": key.election_id, "race_id": key.race_id,
+             "state": key.state, "county_fips": "10001", "precinct_id": unit, "seq": seq,
+             "reported_at": "2024-11-06T00:00:00Z", "votes": {"a": seq}, "complete": False}
+    return decode_precinct_record(orjson.dumps(value)).reports[0]
+
+
+def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published(worker: TallyWorker) -> None:
+    key, other = _key_in(worker, 2), _key_in(worker, 1)
+    worker.room.book.put_definition(decode_race_definition(orjson.dumps({**DEFINITION, "state": key.state})))
+    worker.room.replay_report(_report(key, "p1", 1))  # rebuilt up to the committed offset: seq_sum 2
+    worker.hold_back({2}, {key.state_result_key: 5, other.state_result_key: 9})
     assert worker.is_held(key)
-    assert not worker.is_held(_key_in(worker, 1))
-    worker.positions[(topic, 2)] = 54
-    worker.release_held(2)
-    assert worker.is_held(key), "one record short of what an earlier owner may have published from"
-    worker.positions[(topic, 2)] = 55
-    worker.release_held(2)
-    assert not worker.is_held(key)
-
-
-def test_held_tallies_stay_dirty_and_go_out_once_released(worker: TallyWorker) -> None:
-    key = _key_in(worker, 3)
-    worker.room.tallies[key] = RaceTally(key)
-    worker.room.dirty.add(key)
-    worker.held_partitions.add(3)
+    assert not worker.is_held(other), "not a rebuilt partition's: not held"
     assert list(worker.room.due_state_snapshots()) == []
     assert key in worker.room.dirty, "held, not dropped"
-    worker.held_partitions.clear()
-    list(worker.room.due_state_snapshots())  # no definition: embargoed, but taken off the dirty set
-    assert key not in worker.room.dirty
+    worker.room.apply_report(_report(key, "p1", 4))  # the records past the commit, counted again: seq_sum 5
+    assert not worker.is_held(key)
+    [snapshot] = list(worker.room.due_state_snapshots())
+    assert snapshot.value["version"] >= 5
+    assert key.state_result_key not in worker.published, "released for good"
 
 
 class FailingProducer:
