@@ -47,6 +47,7 @@ class LagMonitor:
     every_s: float = 0.5
     probe_totals: dict[str, int] = field(default_factory=dict)
     peak_lag: int = 0
+    input_records: int = 0  # the input topics' end offsets, summed, at the last poll
     failed_polls: int = 0
     recoveries: list[Recovery] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -76,7 +77,7 @@ class LagMonitor:
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its retries are this poll's own business
         while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._session(), 30)
+                await self._session()  # every step of it has a deadline of its own
             except Exception:  # the broker away: count it, try again
                 self.failed_polls += 1
             await asyncio.sleep(self.every_s)
@@ -88,14 +89,14 @@ class LagMonitor:
         reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
                                   auto_offset_reset="earliest", request_timeout_ms=5000)
         try:
-            await consumer.start()
-            await reader.start()
-            tps = [tp for topic in self.topics for tp in await topic_partitions(consumer, topic)]
-            snapshots = await topic_partitions(reader, self.snapshot_topic)
+            await asyncio.wait_for(consumer.start(), 30)
+            await asyncio.wait_for(reader.start(), 30)
+            tps = [tp for topic in self.topics for tp in await asyncio.wait_for(topic_partitions(consumer, topic), 30)]
+            snapshots = await asyncio.wait_for(topic_partitions(reader, self.snapshot_topic), 30)
             if {tp.topic for tp in tps} != set(self.topics) or not snapshots:
                 raise RuntimeError("the topics are not known yet")  # the next session asks again
             reader.assign(snapshots)
-            await reader.seek_to_beginning(*snapshots)
+            await asyncio.wait_for(reader.seek_to_beginning(*snapshots), 30)
             while not self._stop.is_set():
                 await asyncio.wait_for(self._read_probes(reader), 10)
                 await asyncio.wait_for(self._poll(consumer, tps), 10)
@@ -113,11 +114,17 @@ class LagMonitor:
                 if key in self.probe_keys and m.value is not None:
                     total = int(orjson.loads(m.value)["total_votes"])
                     self.probe_totals[key] = max(self.probe_totals.get(key, 0), total)
+        now = time.monotonic()
+        with self._lock:
+            for r in self.recoveries:
+                if r.seconds is None and all(self.probe_totals.get(k, 0) >= r.probe_seq for k in self.probe_keys):
+                    r.seconds = round(now - r.ended_at, 2)
 
     async def _poll(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
         ends = await consumer.end_offsets(tps)
         committed = {tp: await consumer.committed(tp) or 0 for tp in tps}
         now = time.monotonic()
+        self.input_records = sum(ends.values())
         self.peak_lag = max(self.peak_lag, sum(max(ends[tp] - committed[tp], 0) for tp in tps))
         with self._lock:
             for r in self.recoveries:
@@ -125,5 +132,3 @@ class LagMonitor:
                     r.target = dict(ends)  # the first poll after the fault's end
                 if r.caught_up_s is None and all(committed[tp] >= end for tp, end in r.target.items()):
                     r.caught_up_s = round(now - r.ended_at, 2)
-                if r.seconds is None and all(self.probe_totals.get(k, 0) >= r.probe_seq for k in self.probe_keys):
-                    r.seconds = round(now - r.ended_at, 2)

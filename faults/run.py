@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the main scenarios only, on shorter nights")
     parser.add_argument("--only", action="append", choices=ALL, metavar="SCENARIO",
                         help="run only this scenario (repeatable)")
-    parser.add_argument("--night-seconds", type=float, help="replay time of a night (default 20, quick 12)")
+    parser.add_argument("--night-seconds", type=float, help="replay time of a night (default 16, quick 12)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"report file (default {RESULTS})")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, data) even on success")
     args = parser.parse_args(argv)
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     names = list(args.only or (QUICK if args.quick else ALL))
-    seconds = args.night_seconds or (12.0 if args.quick else 20.0)
+    seconds = args.night_seconds or (12.0 if args.quick else 16.0)
     began, started_at = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")
     workdir = Path(tempfile.mkdtemp(prefix="votewire-faults-"))
     print(f"faults: scenarios {', '.join(names)} over seeds {args.seeds}; work folder {workdir}", flush=True)

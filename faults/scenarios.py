@@ -93,6 +93,12 @@ class Stage:
         with open(self.logs / "replay.log", "ab") as out:
             self.replay = subprocess.Popen(self.night.replay_args(), env=votewire_env(self.settings), stdout=out,
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        assert self.monitor is not None
+        # The fault clock starts once the night is being sent (the replay takes a few seconds
+        # to start on a busy machine: a fault before that would hit no night at all).
+        sent_before = self.monitor.input_records
+        wait_for(lambda: self.monitor is not None and self.monitor.input_records > sent_before + 20, 120,
+                 every_s=0.2, what="the replay sending", alive=self.replay)
         self.started = time.monotonic()
         self.note(f"replaying {self.night.records} records at {self.night.speed:.0f}x")
 
@@ -121,9 +127,14 @@ class Stage:
         proc.wait(timeout=10)
         self.note(f"SIGKILLed {name}")
 
-    def stop_worker(self, name: str) -> None:
-        stop_process(self.workers.pop(name))
-        self.note(f"stopped {name} (SIGTERM)")
+    def stop_workers(self, *names: str) -> None:
+        """SIGTERM these workers at once, and wait for each."""
+        leaving = [self.workers.pop(name) for name in names]
+        for proc in leaving:
+            proc.send_signal(signal.SIGTERM)
+        for proc in leaving:
+            stop_process(proc)
+        self.note(f"stopped {', '.join(names)} (SIGTERM)")
 
     def fault_ended(self, fault: str) -> None:
         """Note the fault's end and send the probes their next seq (faults.probe)."""
@@ -165,7 +176,7 @@ def worker_kill(stage: Stage) -> None:
     """The worker SIGKILLed mid-night three times, restarted at once each time."""
     stage.begin_night("worker-1")
     for i, when in enumerate((0.25, 0.5, 0.75), start=2):
-        stage.monitor.wait_recovered(30)  # type: ignore[union-attr]  # each kill's recovery its own
+        stage.monitor.wait_recovered(20)  # type: ignore[union-attr]  # each kill's recovery its own
         stage.at(when)
         stage.kill_worker(f"worker-{i - 1}")
         stage.start_worker(f"worker-{i}")
@@ -199,42 +210,40 @@ def join_leave(stage: Stage) -> None:
     stage.wait_ready("worker-3")
     stage.fault_ended("join")
     stage.at(0.6)
-    stage.stop_worker("worker-2")
-    stage.stop_worker("worker-3")
+    stage.stop_workers("worker-2", "worker-3")
     stage.fault_ended("leave")
 
 
 def broker_bounce(stage: Stage) -> None:
-    """The broker SIGKILLed, restarted; later SIGTERMed (controlled shutdown), restarted."""
+    """The broker SIGKILLed (odd seeds) or SIGTERMed (controlled shutdown, even seeds)
+    mid-night, then restarted. One outage per run: a restart takes 20-40 s on a busy machine,
+    and both in every run would not fit `make faults` in its 20 minutes. The worker's log must
+    hold one "lost" and one "back" line for the outage, not a line per retry."""
     stage.begin_night("worker-1")
     broker = stage.cluster.broker
-    stage.at(0.15)
-    pid = kafka_local.running_pid(broker)
-    assert pid is not None, "the broker is not running"
-    os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-    stage.note("SIGKILLed the broker")
+    stage.at(0.25)
+    if stage.seed % 2:
+        pid = kafka_local.running_pid(broker)
+        assert pid is not None, "the broker is not running"
+        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        how = "SIGKILL"
+    else:
+        stage.note(kafka_local.stop(broker))
+        how = "SIGTERM"
+    stage.note(f"{how}: the broker is down")
     time.sleep(3)
     took = stage.cluster.restart_broker()
     stage.note(f"broker back ({took:.1f} s to start)")
-    stage.fault_ended("broker SIGKILL")
-    # Restarting takes long on a busy machine: the second outage waits for the worker to have
-    # caught up with the first (so that each outage gets its own pair of log lines).
-    stage.monitor.wait_recovered(60)  # type: ignore[union-attr]
-    stage.at(0.6)
-    stage.note(kafka_local.stop(broker))
-    time.sleep(3)
-    took = stage.cluster.restart_broker()
-    stage.note(f"broker back ({took:.1f} s to start)")
-    stage.fault_ended("broker SIGTERM")
+    stage.fault_ended(f"broker {how}")
     stage.monitor.wait_recovered(60)  # type: ignore[union-attr]
     time.sleep(4)  # the collapser's quiet period: then it says the broker is back
     lost, back = stage.log_lines("broker connection lost"), stage.log_lines("broker connection back")
     stage.checks["outage_log_lines"] = {"lost": lost, "back": back, "errors": stage.error_lines()}
-    stage.expect(f"{lost} 'broker connection lost' lines for 2 outages", 1 <= lost <= 2)
-    stage.expect(f"{back} 'broker connection back' lines for 2 outages", 1 <= back <= 2)
-    stage.expect(f"{stage.error_lines()} ERROR lines through 2 outages", stage.error_lines() <= 4)
+    stage.expect(f"{lost} 'broker connection lost' lines for one outage", lost == 1)
+    stage.expect(f"{back} 'broker connection back' lines for one outage", back == 1)
+    stage.expect(f"{stage.error_lines()} ERROR lines through one outage", stage.error_lines() <= 2)
 
 
 def proxy_faults(stage: Stage) -> None:
@@ -344,7 +353,10 @@ def run_scenario(name: str, seed: int, cluster: Cluster, night: Night, replay_se
     except SkipScenario as skip:
         return {**result, "status": "skipped", "reason": str(skip)}
     finally:
-        for worker in list(stage.workers.values()):
+        for worker in stage.workers.values():  # all at once, then each waited for
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in stage.workers.values():
             stop_process(worker)
         if stage.replay is not None and stage.replay.poll() is None:
             stage.replay.kill()
