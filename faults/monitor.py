@@ -3,13 +3,11 @@
 A thread polls, every `every_s`, the end offsets of the input topics and the offsets the
 worker's consumer group has committed on them (a plain consumer that joins no group and
 commits nothing, as streams.worker.rebuild reads them). Lag = end - committed, summed over
-partitions; the peak is kept. It also tails the state snapshots for the probe races
-(faults.probe). For each fault:
-- `seconds` (recovery): from the moment the harness says the fault ended (and sent the
-  probes their next seq) until every probe's snapshot shows that seq: every partition is
-  counted and published again, as a reader of the output topics sees it;
-- `caught_up_s`: until the group has committed every input record written by then.
-Polls that fail (the broker away, the proxy blackholing) are skipped and counted.
+partitions; the peak is kept. For each fault, `caught_up_s` runs from the moment the
+harness says the fault ended until the group has committed every input record written by
+then. (`seconds`, the recovery as a reader sees it, is judged after the night from the probe
+races' snapshots: faults.scenarios.probe_recoveries.) Polls that fail (the broker away, the
+proxy blackholing) are skipped and counted; a poll session that breaks is started again.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.topics import topic_partitions
@@ -31,6 +28,7 @@ from streams.topics import topic_partitions
 class Recovery:
     fault: str
     ended_at: float  # monotonic
+    ended_wall: float  # time.time(), to compare with the snapshots' record timestamps
     probe_seq: int  # the seq the probes were sent when the fault ended
     target: dict[TopicPartition, int] | None = None  # end offsets when the fault ended
     seconds: float | None = None
@@ -42,10 +40,7 @@ class LagMonitor:
     bootstrap: str
     group_id: str
     topics: tuple[str, ...]
-    snapshot_topic: str
-    probe_keys: tuple[str, ...]
     every_s: float = 0.5
-    probe_totals: dict[str, int] = field(default_factory=dict)
     peak_lag: int = 0
     input_records: int = 0  # the input topics' end offsets, summed, at the last poll
     failed_polls: int = 0
@@ -64,13 +59,13 @@ class LagMonitor:
         if self._thread is not None:
             self._thread.join(30)
 
-    def fault_ended(self, fault: str, ended_at: float, probe_seq: int) -> None:
+    def fault_ended(self, fault: str, ended_at: float, ended_wall: float, probe_seq: int) -> None:
         with self._lock:
-            self.recoveries.append(Recovery(fault, ended_at, probe_seq))
+            self.recoveries.append(Recovery(fault, ended_at, ended_wall, probe_seq))
 
     def wait_recovered(self, deadline_s: float) -> None:
         end = time.monotonic() + deadline_s
-        while time.monotonic() < end and any(r.seconds is None or r.caught_up_s is None for r in self.recoveries):
+        while time.monotonic() < end and any(r.caught_up_s is None for r in self.recoveries):
             time.sleep(0.2)
 
     async def _watch(self) -> None:
@@ -78,7 +73,7 @@ class LagMonitor:
         while not self._stop.is_set():
             try:
                 await self._session()  # every step of it has a deadline of its own
-            except Exception:  # the broker away: count it, try again
+            except (Exception, asyncio.CancelledError):  # the broker away (aiokafka may cancel its own): again
                 self.failed_polls += 1
             await asyncio.sleep(self.every_s)
 
@@ -86,39 +81,17 @@ class LagMonitor:
         """One consumer, polled until it fails or the monitor stops."""
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group_id,
                                     enable_auto_commit=False, request_timeout_ms=5000)
-        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                  auto_offset_reset="earliest", request_timeout_ms=5000)
         try:
             await asyncio.wait_for(consumer.start(), 30)
-            await asyncio.wait_for(reader.start(), 30)
             tps = [tp for topic in self.topics for tp in await asyncio.wait_for(topic_partitions(consumer, topic), 30)]
-            snapshots = await asyncio.wait_for(topic_partitions(reader, self.snapshot_topic), 30)
-            if {tp.topic for tp in tps} != set(self.topics) or not snapshots:
-                raise RuntimeError("the topics are not known yet")  # the next session asks again
-            reader.assign(snapshots)
-            await asyncio.wait_for(reader.seek_to_beginning(*snapshots), 30)
+            if {tp.topic for tp in tps} != set(self.topics):
+                raise RuntimeError("the input topics are not known yet")  # the next session asks again
             while not self._stop.is_set():
-                await asyncio.wait_for(self._read_probes(reader), 10)
                 await asyncio.wait_for(self._poll(consumer, tps), 10)
                 await asyncio.sleep(self.every_s)
         finally:
-            for client in (consumer, reader):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(client.stop(), 10)
-
-    async def _read_probes(self, reader: AIOKafkaConsumer) -> None:
-        batch = await reader.getmany(timeout_ms=100)
-        for messages in batch.values():
-            for m in messages:
-                key = m.key.decode() if m.key is not None else None
-                if key in self.probe_keys and m.value is not None:
-                    total = int(orjson.loads(m.value)["total_votes"])
-                    self.probe_totals[key] = max(self.probe_totals.get(key, 0), total)
-        now = time.monotonic()
-        with self._lock:
-            for r in self.recoveries:
-                if r.seconds is None and all(self.probe_totals.get(k, 0) >= r.probe_seq for k in self.probe_keys):
-                    r.seconds = round(now - r.ended_at, 2)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(consumer.stop(), 10)
 
     async def _poll(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
         ends = await consumer.end_offsets(tps)

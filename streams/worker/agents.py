@@ -82,8 +82,8 @@ class TallyWorker:
         self.checkpoint_failures = 0  # in a row: logged on the first and when they stop
         self.alive_at: float | None = None  # loop time of the freeze watch's last look
         self.fenced = False  # woken from a freeze: nothing published until the group has had its say
-        # state-results key -> the version an earlier owner published, while this one is short of it.
-        self.published: dict[str, int] = {}
+        # state-results key -> (version, total votes) an earlier owner published, while this one is short of it.
+        self.published: dict[str, tuple[int, int]] = {}
         self.room.held = self.is_held
         self.publisher = SnapshotPublisher(settings, self)
         # Labelled children looked up once: `.labels()` on every record is measurable.
@@ -253,12 +253,15 @@ class TallyWorker:
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
 
-    def hold_back(self, partitions: set[int], published: dict[str, int]) -> None:
+    def hold_back(self, partitions: set[int], published: dict[str, tuple[int, int]]) -> None:
         """Hold the snapshots of a rebuilt partition's tallies until they reach the version an
         earlier owner last published. The rebuild stops at the committed offset, but an owner
         that was killed or frozen may have counted and published records past it: a snapshot
         of the rebuilt tallies would carry a lower version than one already out. Those records
-        come again to the agent (from the committed offset); past them, the tally is whole."""
+        come again to the agent (from the committed offset); past them, the tally is whole.
+        At the same version it waits for the same total too: the version is a sum (reports'
+        seqs, the estimate's seq, the definition's revision), so a tally with fewer reports and
+        a newer estimate can reach it with other figures."""
         held = {key: version for key, version in published.items()
                 if self.home_partition(key.rsplit("/", 1)[0]) in partitions}
         self.published.update(held)
@@ -275,7 +278,8 @@ class TallyWorker:
         tally = self.room.tallies.get(key)
         if definition is None or tally is None:
             return True  # nothing to publish yet anyway
-        if snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition) < floor:
+        version = snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition)
+        if version < floor[0] or (version == floor[0] and tally.total_votes != floor[1]):
             return True
         del self.published[key.state_result_key]
         return False

@@ -89,12 +89,13 @@ async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPa
         await consumer.stop()
 
 
-async def latest_versions(bootstrap: str, topic: str) -> dict[str, int]:
-    """The highest snapshot `version` per key in an output `topic`, read to its current end."""
+async def latest_versions(bootstrap: str, topic: str) -> dict[str, tuple[int, int]]:
+    """The (version, total_votes) of the highest-version snapshot per key in an output `topic`,
+    read to its current end."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
-    versions: dict[str, int] = {}
+    versions: dict[str, tuple[int, int]] = {}
     try:
         tps = await topic_partitions(consumer, topic)
         ends = await consumer.end_offsets(tps) if tps else {}
@@ -107,8 +108,9 @@ async def latest_versions(bootstrap: str, topic: str) -> dict[str, int]:
             for messages in batch.values():
                 for m in messages:
                     if m.key is not None and m.value is not None:
-                        key, version = m.key.decode(), int(orjson.loads(m.value)["version"])
-                        versions[key] = max(version, versions.get(key, version))
+                        value = orjson.loads(m.value)
+                        key, figures = m.key.decode(), (int(value["version"]), int(value["total_votes"]))
+                        versions[key] = max(figures, versions.get(key, figures))
             left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()

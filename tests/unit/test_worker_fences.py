@@ -87,15 +87,17 @@ def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published(
     key, other = _key_in(worker, 2), _key_in(worker, 1)
     worker.room.book.put_definition(decode_race_definition(orjson.dumps({**DEFINITION, "state": key.state})))
     worker.room.replay_report(_report(key, "p1", 1))  # rebuilt up to the committed offset: seq_sum 2
-    worker.hold_back({2}, {key.state_result_key: 5, other.state_result_key: 9})
+    worker.hold_back({2}, {key.state_result_key: (5, 4), other.state_result_key: (9, 9)})
     assert worker.is_held(key)
     assert not worker.is_held(other), "not a rebuilt partition's: not held"
     assert list(worker.room.due_state_snapshots()) == []
     assert key in worker.room.dirty, "held, not dropped"
-    worker.room.apply_report(_report(key, "p1", 4))  # the records past the commit, counted again: seq_sum 5
+    worker.room.apply_report(_report(key, "p2", 2))  # seq_sum 5, the published version, other figures
+    assert worker.is_held(key), "the same version with other figures would be a conflict"
+    worker.room.apply_report(_report(key, "p1", 2))  # the records past the commit, counted again: seq_sum 6
     assert not worker.is_held(key)
     [snapshot] = list(worker.room.due_state_snapshots())
-    assert snapshot.value["version"] >= 5
+    assert snapshot.value["version"] > 5
     assert key.state_result_key not in worker.published, "released for good"
 
 
