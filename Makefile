@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export VOTEWIRE_CACHE_DIR ?= $(HOME)/.cache/votewire
 
-.PHONY: install system-deps kafka-jars us-atlas lint typecheck unit integration test demo bench faults clean
+.PHONY: install system-deps kafka-jars us-atlas lint typecheck unit integration test demo bench fuzz faults clean
 
 install: $(VENV)/.installed kafka-jars us-atlas
 
@@ -53,6 +53,20 @@ demo: install
 bench: install $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
 
+# A bounded, seeded fuzz run on the wire decoder and the recording parser (faults/FUZZING.md).
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+fuzz: install
+	$(BIN)/python -m faults.fuzz_decoder --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+
+# Not part of `make test` (its short form is: tests/integration/test_scale.py): a three-node
+# local cluster, three workers, a broker and a worker SIGKILLed mid-night, then throughput with
+# 1, 2 and 3 workers. About ten minutes; writes bench/results/scale.json and scale.md; exits 1
+# when any final snapshot is not exact.
+.PHONY: scale
+scale: install
+	$(BIN)/python bench/scale.py
+
 $(VENV)/.bench-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	@touch $@
@@ -63,7 +77,7 @@ $(VENV)/.bench-installed: pyproject.toml
 # version goes down, or dead letters go missing. Then the decoder fuzzer, where it exists.
 faults: install
 	$(BIN)/python -m faults.run --seeds 1,2,3; rc=$$?; \
-	if test -f faults/fuzz_decoder.py; then $(BIN)/python -m faults.fuzz_decoder --seconds 60 --seed 1 || rc=1; fi; \
+	if test -f faults/fuzz_decoder.py; then $(BIN)/python -m faults.fuzz_decoder --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) || rc=1; fi; \
 	exit $$rc
 
 clean:

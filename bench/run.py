@@ -167,25 +167,27 @@ class Bench:
         settings = self.settings(name, prefix=settings.topic_prefix)
         records = records_in(settings, "precinct-results")
 
-        async def measure() -> tuple[bool, float, float, SnapshotWatch]:
+        async def measure() -> tuple[bool, float, float, float, SnapshotWatch]:
             async with SnapshotWatch(settings, night.truth) as watch:
                 await watch.start_at(await watch.end_offsets())
                 worker = self.worker(settings, name)
                 profiler = self.profile(worker.pid) if name == "catchup" else None
                 try:
                     exact = await watch.wait_exact(self.args.deadline, alive=worker.alive)
-                    return exact, time.perf_counter() - worker.started, worker.peak_rss_mib(), watch
+                    return (exact, time.perf_counter() - worker.started, worker.peak_rss_mib(),
+                            worker.cpu_seconds(), watch)
                 finally:
                     if profiler is not None:
                         profiler.send_signal(signal.SIGINT)
                         profiler.wait(timeout=120)
                     worker.stop()
 
-        exact, seconds, rss, watch = asyncio.run(measure())
+        exact, seconds, rss, cpu, watch = asyncio.run(measure())
         self.board.exactness(f"worker catch-up ({name})", exact, watch)
         return {"records": records, "reports": reports, "seconds": round(seconds, 2),
                 "records_per_s": round(records / seconds), "reports_per_s": round(reports / seconds),
-                "peak_rss_mb": round(rss * 2**20 / 1e6), "exact": f"{len(watch.exact)}/{len(night.truth)}"}
+                "peak_rss_mb": round(rss * 2**20 / 1e6), "cpu_seconds": round(cpu, 1),
+                "exact": f"{len(watch.exact)}/{len(night.truth)}"}
 
     def profile(self, pid: int) -> subprocess.Popen[bytes] | None:
         if not self.args.profile:
@@ -292,6 +294,7 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds any one wait may take")
     parser.add_argument("--profile", metavar="NAME", help="py-spy the catch-up worker into bench/profiles/NAME.json")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--keep", action="store_true", help="keep the logs and data of a run that passed too")
     args = parser.parse_args()
     full = not args.only and not args.skip and args.preset == "us"
     env = Settings.from_env()
@@ -310,7 +313,10 @@ def main() -> int:
     if board.failures:
         print(f"FAILED; logs kept in {tmp}", file=sys.stderr)
         return 1
-    shutil.rmtree(tmp, ignore_errors=True)
+    if args.keep:
+        print(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

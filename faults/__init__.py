@@ -1,2 +1,1 @@
-"""Fault injection for votewire: scenarios that break things while a simulated night runs,
-and an oracle that checks the output topics against the simulator's truth (make faults)."""
+"""The fault harness: seeded, bounded scenarios and fuzz runs against votewire (`make faults`)."""

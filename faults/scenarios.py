@@ -425,7 +425,7 @@ def gateway_load(seed: int, cluster: Cluster, quick: bool) -> dict[str, Any]:
     except ImportError as missing:
         return {"scenario": "gateway_load", "seed": seed, "status": "skipped",
                 "reason": f"faults.gateway_load is not on this branch yet ({missing})"}
-    offered = {"seed": seed, "bootstrap": cluster.bootstrap, "workdir": cluster.workdir / "gateway-load",
+    offered = {"seed": seed, "bootstrap": cluster.bootstrap, "work_dir": cluster.workdir / "gateway-load",
                "quick": quick, "broker": cluster.broker, "proxy": cluster.proxy}
     accepted = inspect.signature(module.run).parameters
     takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())

@@ -10,6 +10,7 @@ drop the repeat that at-least-once delivery may bring.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
 
@@ -109,9 +110,9 @@ def standing(tally: RaceTally, definition: RaceDefinition | None, expected: Expe
         leader = runner = None  # a tie for first (or no votes): no leader, so no trailer
     elif runner is None and definition is not None:  # only the leader has votes: the next by id
         runner = min((c.candidate_id for c in definition.candidates if c.candidate_id != leader), default=None)
-    bare = Standing(dict(tally.votes), tally.total_votes, leader, first - second, expected_votes, certified,
-                    runner)
-    result = Standing(*bare[:-1], _marks(bare))  # a NamedTuple's _replace is a slow path
+    total, margin = tally.total_votes, first - second
+    result = Standing(dict(tally.votes), total, leader, margin, expected_votes, certified, runner,
+                      _marks(total, margin, expected_votes, certified, runner))
     tally.memo = (token, result)
     return result
 
@@ -154,6 +155,8 @@ def report_alerts(key: TallyKey, report: PrecinctReport, applied: Applied, befor
     """
     if applied.outcome != "applied" or applied.unit is None:
         return []
+    if _quiet(applied.unit, applied.previous, before, after, definition):
+        return []  # the common case, decided without building an event
     event = _Event(key, definition, report.reported_at, ("precinct", report.precinct_id, str(report.seq)),
                    report.county_fips, report.precinct_id)
     alerts = _unit_alerts(event, applied.unit, applied.previous, before)
@@ -161,6 +164,22 @@ def report_alerts(key: TallyKey, report: PrecinctReport, applied: Applied, befor
     if lead is not None:
         alerts.append(lead)
     return alerts + _standing_alerts(event, before, after)
+
+
+def _quiet(unit: StoredUnit, previous: StoredUnit | None, before: Standing, after: Standing,
+           definition: RaceDefinition | None) -> bool:
+    """No alert can come of this report: the conditions of `_unit_alerts`, `_lead_change` and
+    `_standing_alerts`, each in its cheapest form (anything not plainly quiet takes the full path)."""
+    if after.expected_votes is not None and not (after.marks == before.marks and after.trailer == before.trailer
+                                                 and after.marks):
+        return False
+    if before.leader is not None and after.leader is not None and before.leader != after.leader:
+        return False
+    if previous is not None and _any_decrease(previous.votes, unit.votes):
+        return False
+    if unit.registered_voters is not None and _over_registered(unit):
+        return False
+    return definition is None or _candidate_ids(definition).issuperset(unit.votes)
 
 
 def expected_alerts(old: ExpectedVote | None, new: ExpectedVote, tallies: Iterable[RaceTally],
@@ -199,25 +218,33 @@ def _unit_alerts(event: _Event, unit: StoredUnit, previous: StoredUnit | None, b
         alerts.append(_count_decreased(event, previous, unit))
     if _over_registered(unit) and (previous is None or not _over_registered(previous)):
         alerts.append(_turnout_exceeds_registered(event, unit))
-    if event.definition is not None and not unit.votes.keys() <= _candidate_ids(event.definition):
+    if event.definition is not None and not _candidate_ids(event.definition).issuperset(unit.votes):
         known = _candidate_ids(event.definition)
         alerts += [_unknown_candidate(event, cid, n) for cid, n in sorted(unit.votes.items())
                    if n and cid not in known and not before.votes.get(cid)]
     return alerts
 
 
-def _marks(s: Standing) -> tuple[object, ...]:
-    """Counts of thresholds passed stand for the yes/no of each: both kinds are monotone in the
-    threshold, so equal counts mean equal answers at every threshold."""
-    if s.expected_votes is None:
+def _marks(total: int, margin: int, expected: int | None, certified: bool,
+           trailer: str | None) -> tuple[object, ...]:
+    """Every yes/no a standing alert fires on, from the raw figures (one `standing` per report).
+
+    Counts of thresholds passed stand for the yes/no of each: both kinds are monotone in the
+    threshold, so equal counts mean equal answers at every threshold. The thresholds are whole
+    percents, so "t% or more" is "t <= the floor of the exact percent", one `bisect` each. The
+    `Standing` methods (`reached`, `needs_at_least`, ...) say the same thing slowly; a test holds
+    the two together.
+    """
+    if expected is None:
         return ()
-    counted, expected = 100 * s.total_votes, s.expected_votes
-    milestones = sum(1 for t in MILESTONES if counted >= t * expected)
-    left = s.outstanding
-    needs = 0
-    if s.trailer is not None and left:
-        needs = sum(1 for t in NEEDS_THRESHOLDS if 100 * (left + s.margin_votes) >= 2 * t * left)
-    return (milestones, s.exceeds_expected, s.out_of_reach, needs, s.needs_more_than_remaining)
+    milestones = bisect_right(MILESTONES, 100 * total // expected) if expected > 0 else len(MILESTONES)
+    remaining = expected - total
+    left = 0 if certified else (None if total > expected else remaining)  # figures.votes_outstanding
+    needs, more = 0, False
+    if trailer is not None and left:
+        needs = bisect_right(NEEDS_THRESHOLDS, 100 * (left + margin) // (2 * left))
+        more = left < margin
+    return (milestones, total > expected, margin > remaining >= 0, needs, more)
 
 
 def _standing_alerts(event: _Event, before: Standing, after: Standing) -> list[Alert]:
@@ -244,19 +271,21 @@ def _needs_alerts(event: _Event, before: Standing, after: Standing) -> list[Aler
     return alerts
 
 
-# race key -> (the definition, its candidate ids): built once per definition, not per record.
-_known_ids: dict[str, tuple[RaceDefinition, frozenset[str]]] = {}
+# id(definition) -> (the definition, its candidate ids): built once per definition, not per
+# record. The entry holds the definition, so its id cannot be reused while the entry lives; a
+# replaced definition leaves one small entry behind (a race has a handful of revisions).
+_known_ids: dict[int, tuple[RaceDefinition, frozenset[str]]] = {}
 
 
 def _candidate_ids(definition: RaceDefinition) -> frozenset[str]:
-    cached = _known_ids.get(definition.key)
-    if cached is None or cached[0] is not definition:
-        cached = _known_ids[definition.key] = (definition, frozenset(c.candidate_id for c in definition.candidates))
+    cached = _known_ids.get(id(definition))
+    if cached is None:
+        cached = _known_ids[id(definition)] = (definition, frozenset(c.candidate_id for c in definition.candidates))
     return cached[1]
 
 
 def _any_decrease(old: dict[str, int], new: dict[str, int]) -> bool:
-    return any(new.get(candidate_id, 0) < n for candidate_id, n in old.items())
+    return any(n and new.get(candidate_id, 0) < n for candidate_id, n in old.items())
 
 
 def _decreases(old: dict[str, int], new: dict[str, int]) -> dict[str, list[int]]:

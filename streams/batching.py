@@ -18,6 +18,7 @@ import orjson
 
 from streams.contract import MAX_PAYLOAD_BYTES, PRECINCT_BATCH_SCHEMA, PRECINCT_RESULT_SCHEMA, race_key
 from streams.errors import InvalidRecord
+from streams.validation import MAX_BATCH_REPORTS
 
 # The fields a batch states once for all its reports (and `schema`, which differs).
 ENVELOPE_FIELDS = ("election_id", "race_id", "state", "mode")
@@ -27,8 +28,8 @@ _LEFT_OUT = frozenset((*ENVELOPE_FIELDS, "schema"))
 def batch_records(reports: Sequence[Mapping[str, Any]], max_bytes: int = MAX_PAYLOAD_BYTES) -> Iterator[dict[str, Any]]:
     """`precinct-batch/1` values for `reports` (whole `precinct-result/1` dicts of ONE race,
     state and mode, in the order they must be applied), each at most `max_bytes` as orjson
-    writes it. Nothing for no reports. A report too large to fit even alone raises
-    `InvalidRecord` (`too_large`): sent, it would only be a dead letter.
+    writes it and of at most `MAX_BATCH_REPORTS` reports. Nothing for no reports. A report too
+    large to fit even alone raises `InvalidRecord` (`too_large`): sent, it would only be a dead letter.
     """
     if not reports:
         return
@@ -39,7 +40,7 @@ def batch_records(reports: Sequence[Mapping[str, Any]], max_bytes: int = MAX_PAY
         element = batch_element(report, envelope)
         # +1: the comma before it, or the difference between `[]` and `[x]` for the first one.
         added = len(orjson.dumps(element)) + (1 if elements else 0)
-        if elements and size + added > max_bytes:
+        if elements and (size + added > max_bytes or len(elements) == MAX_BATCH_REPORTS):
             yield {**envelope, "reports": elements}
             elements, size = [], len(orjson.dumps({**envelope, "reports": []}))
             added -= 1

@@ -8,6 +8,7 @@ top of the `VOTEWIRE_*` environment, and turns errors into one clear line and an
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from typing import Protocol, cast
 
 from streams import __version__
 from streams.errors import ConfigError, SetupError, VotewireError
+from streams.security import MECHANISMS, PROTOCOLS, check_login
 from streams.settings import Settings
 
 
@@ -25,7 +27,7 @@ class Verb(Protocol):
 
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
-    "kafka": ("streams.kafka_cli", "start, stop or check the local single-node Kafka broker"),
+    "kafka": ("streams.kafka_cli", "start, stop or check the local Kafka broker (or a local cluster: --nodes 3)"),
     "worker": ("streams.worker", "run a tally worker: precinct reports in, results and alerts out"),
     "gateway": ("streams.gateway.server", "serve results over HTTP, Server-Sent Events and the live board"),
     "replay": ("streams.replay", "replay recorded nights (JSON Lines) into the topics"),
@@ -38,12 +40,26 @@ VERBS: dict[str, tuple[str, str]] = {
 }
 
 
+# Verbs that talk to a Kafka broker as clients (`kafka` runs the local broker itself).
+KAFKA_CLIENT_VERBS = frozenset({"worker", "gateway", "replay", "record", "watch", "demo", "topics"})
+
+
 def common_flags() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options (override VOTEWIRE_* variables)")
     g.add_argument("--bootstrap", help="Kafka address host:port (VOTEWIRE_BOOTSTRAP, default 127.0.0.1:9092)")
     g.add_argument("--topic-prefix", help="prefix for every topic name (VOTEWIRE_TOPIC_PREFIX, default none)")
     g.add_argument("--data-dir", help="local state: broker data, worker tables (VOTEWIRE_DATA_DIR)")
+    s = p.add_argument_group("Kafka security (override VOTEWIRE_* variables; see README, Security)")
+    s.add_argument("--security-protocol", choices=PROTOCOLS,
+                   help="how clients reach Kafka (VOTEWIRE_SECURITY_PROTOCOL, default PLAINTEXT)")
+    s.add_argument("--sasl-mechanism", choices=MECHANISMS,
+                   help="SASL mechanism (VOTEWIRE_SASL_MECHANISM, default SCRAM-SHA-512)")
+    s.add_argument("--sasl-username", help="SASL user (VOTEWIRE_SASL_USERNAME)")
+    s.add_argument("--sasl-password-file", help="file holding the SASL password (VOTEWIRE_SASL_PASSWORD_FILE; "
+                                                "or VOTEWIRE_SASL_PASSWORD, never a flag: flags show in `ps`)")
+    s.add_argument("--ssl-cafile", help="PEM file of the CA(s) that signed the broker's certificate "
+                                        "(VOTEWIRE_SSL_CAFILE, default the system's)")
     return p
 
 
@@ -63,13 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(bootstrap=args.bootstrap, topic_prefix=args.topic_prefix, data_dir=args.data_dir)
+    return Settings.from_env(bootstrap=args.bootstrap, topic_prefix=args.topic_prefix, data_dir=args.data_dir,
+                             security_protocol=args.security_protocol, sasl_mechanism=args.sasl_mechanism,
+                             sasl_username=args.sasl_username, sasl_password_file=args.sasl_password_file,
+                             ssl_cafile=args.ssl_cafile)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_for(args)
+        if args.verb in KAFKA_CLIENT_VERBS:  # a wrong password: one error now, not retries later
+            asyncio.run(check_login(settings))
         verb = cast(Verb, importlib.import_module(VERBS[args.verb][0]))
         return verb.run(args, settings)
     except KeyboardInterrupt:

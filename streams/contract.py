@@ -18,7 +18,11 @@ from streams.errors import InvalidRecord
 from streams.validation import (
     COUNT,
     EXPECTED,
+    MAX_BATCH_REPORTS,
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
     SEQ,
+    check_entries,
     expect_schema,
     missing,
     shown,
@@ -28,6 +32,7 @@ from streams.validation import (
     take_string,
     take_time,
     take_votes,
+    too_long,
     wrong_type,
 )
 
@@ -258,6 +263,7 @@ def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
     items = take_list(obj, "reports")
     if not items:
         raise InvalidRecord("reports is empty, a batch carries at least one report", "empty_batch")
+    check_entries("reports", items, MAX_BATCH_REPORTS)
     envelope = {"election_id": ids[0], "race_id": ids[1], "state": ids[2], "mode": mode}
     reports: list[PrecinctReport] = []
     refused: list[RefusedElement] = []
@@ -363,13 +369,18 @@ def _county_expected(obj: Mapping[str, Any]) -> dict[str, int]:
         return {}
     if type(counties) is not dict:
         raise wrong_type("county_expected", counties, "an object of {county_fips: expected votes}")
+    check_entries("county_expected", counties)
     if "" in counties:
         raise InvalidRecord("county_expected has an empty county_fips", "empty_id")
+    for fips in counties:
+        if len(fips) > MAX_ID_CHARS:
+            raise too_long("a county_fips in county_expected", fips, MAX_ID_CHARS)
     return {fips: EXPECTED.take(counties, fips, "county_expected.") for fips in counties}
 
 
 def _candidates(obj: Mapping[str, Any]) -> tuple[Candidate, ...]:
     items = take_list(obj, "candidates")
+    check_entries("candidates", items)
     candidates = tuple(_candidate(item, f"candidates[{i}].") for i, item in enumerate(items))
     seen: set[str] = set()
     for candidate in candidates:
@@ -389,6 +400,8 @@ def _candidate(item: object, label: str) -> Candidate:
     short_name = item.get("short_name")
     if short_name is not None and type(short_name) is not str:
         raise wrong_type(f"{label}short_name", short_name, "a string or null")
+    if short_name is not None and len(short_name) > MAX_TEXT_CHARS:
+        raise too_long(f"{label}short_name", short_name, MAX_TEXT_CHARS)
     return Candidate(take_id(item, "candidate_id", label), name, take_string(item, "party", label), short_name)
 
 
@@ -396,6 +409,7 @@ def _previous_results(obj: Mapping[str, Any]) -> tuple[PreviousResult, ...]:
     if obj.get("previous") is None:  # optional; null means the same as absent
         return ()
     items = take_list(obj, "previous")
+    check_entries("previous", items)
     return tuple(_previous_result(item, f"previous[{i}].") for i, item in enumerate(items))
 
 
@@ -406,6 +420,10 @@ def _previous_result(item: object, label: str) -> PreviousResult:
     shares = item.get("shares")
     if type(shares) is not dict:
         raise missing(item, "shares", label) or wrong_type(f"{label}shares", shares, "an object of {party: percent}")
+    check_entries(f"{label}shares", shares)
+    for party in shares:
+        if len(party) > MAX_TEXT_CHARS:
+            raise too_long(f"a party in {label}shares", party, MAX_TEXT_CHARS)
     return PreviousResult(election_id, {party: _percent(n, f"{label}shares.{party}") for party, n in shares.items()})
 
 

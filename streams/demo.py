@@ -25,6 +25,7 @@ import orjson
 from streams import contract, kafka_local
 from streams.errors import SetupError
 from streams.replay import replay_files
+from streams.security import kafka_connection, kafka_security
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     settings = settings.with_(topic_prefix=settings.topic_prefix or f"demo{int(time.time())}.")
     broker = kafka_local.LocalBroker(settings)
-    if asyncio.run(kafka_local.metadata_ready(settings.bootstrap)):
+    if asyncio.run(kafka_local.metadata_ready(settings.bootstrap, security=kafka_security(settings))):
         started_broker = False  # someone's broker already answers there: use it, leave it running
         print(f"using the Kafka broker at {settings.bootstrap}", flush=True)
     else:
@@ -149,7 +150,7 @@ class ReadoutPrinter:
         from aiokafka import AIOKafkaConsumer
 
         consumer = AIOKafkaConsumer(self.settings.topic(contract.STATE_RESULTS), enable_auto_commit=False,
-                                    bootstrap_servers=self.settings.bootstrap, auto_offset_reset="earliest")
+                                    **kafka_connection(self.settings), auto_offset_reset="earliest")
         await consumer.start()
         shown: dict[bytes, str] = {}
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -18,11 +19,15 @@ import socket
 import subprocess
 import time
 import uuid
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from streams.errors import BrokerError, SetupError
-from streams.settings import Settings
+from streams.security import kafka_security
+from streams.settings import Secret, Settings
 
 REPO_POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
 
@@ -31,11 +36,11 @@ SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@{host}:{controller_port}
-listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{advertised_port}
+listeners={listener}://{host}:{port},CONTROLLER://{host}:{controller_port}
+advertised.listeners={listener}://{host}:{advertised_port}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name={listener}
+listener.security.protocol.map={listener}:{listener},CONTROLLER:PLAINTEXT
 log.dirs={log_dir}
 num.partitions=1
 # One node: every internal topic must live with replication factor and min ISR 1, or
@@ -52,6 +57,25 @@ group.initial.rebalance.delay.ms=0
 log.cleaner.enable=true
 auto.create.topics.enable=true
 delete.topic.enable=true
+"""
+
+# Added for a broker with `BrokerSecurity`: clients log in with SCRAM-SHA-512 over TLS (PEM
+# files), and the StandardAuthorizer allows only what an ACL allows. The controller listener
+# stays PLAINTEXT on loopback, so the broker's own requests to its controller arrive as
+# User:ANONYMOUS, which must therefore be a super user: fine for a local broker, whose
+# controller port is a random loopback one, not for a shared machine.
+SECURITY_PROPERTIES = """\
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=\
+  org.apache.kafka.common.security.scram.ScramLoginModule required username="{admin}" password="{password}";
+ssl.keystore.type=PEM
+ssl.keystore.location={keystore}
+ssl.truststore.type=PEM
+ssl.truststore.location={truststore}
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:{admin};User:ANONYMOUS
 """
 
 LOG4J2 = """\
@@ -75,6 +99,24 @@ Configuration:
 
 
 @dataclass(frozen=True)
+class BrokerSecurity:
+    """A SASL_SSL listener instead of PLAINTEXT: SCRAM-SHA-512 users created when the storage is
+    formatted, a PEM key and certificate chain, and ACLs enforced (`admin` is the super user)."""
+
+    keystore: Path  # PEM: the broker's private key (PKCS#8, unencrypted) and its certificate chain
+    cafile: Path  # PEM: the CA that signed it, which clients trust
+    admin: str
+    admin_password: Secret
+    users: tuple[tuple[str, Secret], ...] = ()
+
+    def login(self, settings: Settings, user: str, password: Secret) -> Settings:
+        """`settings` for a client of this broker logging in as `user`."""
+        return settings.with_(security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
+                              sasl_username=user, sasl_password=password, sasl_password_file="",
+                              ssl_cafile=str(self.cafile))
+
+
+@dataclass(frozen=True)
 class LocalBroker:
     """Where one local broker keeps its files, and how to reach it."""
 
@@ -82,6 +124,7 @@ class LocalBroker:
     # The port clients are told to use (advertised.listeners), when not the broker's own:
     # a TCP proxy in front of the broker (faults/proxy.py) must carry every client's traffic.
     advertised_port: int | None = None
+    security: BrokerSecurity | None = None
 
     @property
     def home(self) -> Path:
@@ -103,6 +146,13 @@ class LocalBroker:
     def bootstrap(self) -> str:
         host, port = self.settings.host_port
         return f"{host}:{port}"
+
+    @property
+    def admin_settings(self) -> Settings:
+        """Settings that reach this broker with every right (its super user when secured)."""
+        if self.security is None:  # a broker without security: whatever VOTEWIRE_SECURITY_* say
+            return self.settings.with_(security_protocol="PLAINTEXT", ssl_cafile="")
+        return self.security.login(self.settings, self.security.admin, self.security.admin_password)
 
 
 # --- jars ------------------------------------------------------------------------------------
@@ -182,13 +232,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-async def metadata_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """True when the broker answers a metadata request and lists itself."""
+async def metadata_ready(bootstrap: str, timeout_s: float = 2.0, security: Mapping[str, Any] | None = None) -> bool:
+    """True when the broker answers a metadata request and lists itself (logging in with
+    `security`, `streams.security.kafka_security`'s arguments, when given)."""
     from aiokafka.client import AIOKafkaClient
 
     # A broker still starting refuses connections; aiokafka logs each refusal as an error.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000),
+                            **(security or {}))
     try:
         await asyncio.wait_for(client.bootstrap(), timeout_s)
         return bool(client.cluster.brokers())
@@ -205,18 +257,28 @@ def _write_config(broker: LocalBroker) -> Path:
     host, port = broker.settings.host_port
     broker.home.mkdir(parents=True, exist_ok=True)
     config = broker.home / "server.properties"
-    config.write_text(SERVER_PROPERTIES.format(
-        host=host, port=port, advertised_port=broker.advertised_port or port, controller_port=free_port(host),
-        log_dir=broker.home / "data"))
+    text = SERVER_PROPERTIES.format(listener="SASL_SSL" if broker.security else "PLAINTEXT", host=host,
+                                    port=port, advertised_port=broker.advertised_port or port,
+                                    controller_port=free_port(host), log_dir=broker.home / "data")
+    if broker.security is not None:
+        sec = broker.security
+        text += SECURITY_PROPERTIES.format(admin=sec.admin, password=sec.admin_password.reveal(),
+                                           keystore=sec.keystore, truststore=sec.cafile)
+    config.write_text(text)
     (broker.home / "log4j2.yaml").write_text(LOG4J2)
     return config
 
 
-def _format_storage(broker: LocalBroker, java: str, config: Path) -> None:
+def _format_storage(broker: LocalBroker, java: str, config: Path, cluster_id: str | None = None) -> None:
+    """Formats the data dir once; the nodes of a cluster (`streams.kafka_cluster`) share `cluster_id`."""
     if (broker.home / "data" / "meta.properties").exists():
         return
     cmd = [java, "-cp", f"{broker.libs}/*", "kafka.tools.StorageTool", "format",
-           "-t", uuid.uuid4().hex[:22], "-c", str(config), "--ignore-formatted"]
+           "-t", cluster_id or uuid.uuid4().hex[:22], "-c", str(config), "--ignore-formatted"]
+    if broker.security is not None:  # SCRAM users exist from the first start on
+        sec = broker.security
+        for user, password in ((sec.admin, sec.admin_password), *sec.users):
+            cmd += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password.reveal()}]"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BrokerError(f"formatting {broker.home / 'data'} failed: {done.stdout}{done.stderr}".strip())
@@ -262,11 +324,23 @@ def _wait_ready(broker: LocalBroker, pid: int, deadline: float) -> None:
             broker.pid_file.unlink(missing_ok=True)
             raise BrokerError(f"kafka exited during start-up; last lines of {broker.log_file}:\n"
                               + _log_tail(broker))
-        if asyncio.run(metadata_ready(broker.bootstrap)):
+        if _probe(broker):
             return
         time.sleep(0.3)
     stop(broker)
     raise BrokerError(f"kafka did not become ready in time; see {broker.log_file}")
+
+
+def _probe(broker: LocalBroker) -> bool:
+    """One readiness probe. The broker binds its port long before it accepts on it, and a TLS
+    handshake given up in that gap leaves its socket to the garbage collector (asyncio), which
+    warns: a secured broker's probe waits longer, and what a probe left is collected here."""
+    timeout_s = 30.0 if broker.security else 2.0
+    ready = asyncio.run(metadata_ready(broker.bootstrap, timeout_s, kafka_security(broker.admin_settings)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    return ready
 
 
 def _log_tail(broker: LocalBroker, lines: int = 15) -> str:
@@ -306,6 +380,11 @@ def status(broker: LocalBroker) -> tuple[bool, str]:
     pid = running_pid(broker)
     if pid is None:
         return False, f"kafka is not running (data dir {broker.home})"
-    ready = asyncio.run(metadata_ready(broker.bootstrap))
+    ready = asyncio.run(metadata_ready(broker.bootstrap, security=kafka_security(broker.admin_settings)))
     state = "ready" if ready else "starting or not answering"
     return ready, f"kafka {state} at {broker.bootstrap} (pid {pid}, data {broker.home}, log {broker.log_file})"
+
+
+# --- for streams.kafka_cluster, which runs the same broker process N times -------------------
+
+format_storage, launch, wait_ready, exited = _format_storage, _launch, _wait_ready, _exited

@@ -123,6 +123,7 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
 class GatewayMetrics:
     requests: Counter
     sse_clients: Gauge
+    sse_dropped: Counter
     snapshots_held: Gauge
     events: Counter
     ready: Gauge
@@ -133,6 +134,9 @@ def gateway_metrics(registry: CollectorRegistry) -> GatewayMetrics:
         requests=Counter("votewire_gateway_requests_total", "HTTP requests by route and status",
                          ["route", "status"], registry=registry),
         sse_clients=Gauge("votewire_gateway_sse_clients", "Connected /v1/stream clients", registry=registry),
+        sse_dropped=Counter("votewire_gateway_sse_dropped_total",
+                            "/v1/stream clients cut off: too far behind, or a write not taken within the timeout",
+                            ["reason"], registry=registry),
         snapshots_held=Gauge("votewire_gateway_snapshots_held", "Latest snapshots held", ["kind"], registry=registry),
         events=Counter("votewire_gateway_events_total", "Snapshots and alerts received", ["kind"], registry=registry),
         ready=Gauge("votewire_gateway_ready", "1 once caught up with the topics' end offsets", registry=registry),

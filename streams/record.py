@@ -24,6 +24,7 @@ from streams.errors import BrokerError, ConfigError
 from streams.progress import Progress
 from streams.recording import RecordingWriter
 from streams.replay import stop_on_interrupt
+from streams.security import kafka_connection
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -66,7 +67,7 @@ async def check_topics_exist(settings: Settings, topics: Sequence[str]) -> None:
     # auto.create.topics.enable create a misspelt topic instead of failing.
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_connection(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -106,7 +107,7 @@ async def record_topics(settings: Settings, out: Path, topics: Sequence[str] = I
     await check_topics_exist(settings, topics)
     # No group: every partition is ours, nothing is committed, and with no committed offset
     # the start is the reset policy (earliest for --from-beginning, else latest).
-    consumer = AIOKafkaConsumer(*[settings.topic(t) for t in topics], bootstrap_servers=settings.bootstrap,
+    consumer = AIOKafkaConsumer(*[settings.topic(t) for t in topics], **kafka_connection(settings),
                                 group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest" if from_beginning else "latest")
     try:

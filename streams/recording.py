@@ -21,6 +21,7 @@ from typing import IO, Any, cast
 import orjson
 
 from streams.adapters.base import OutRecord
+from streams.validation import MAX_COUNT, MAX_DEPTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,8 @@ def parse_line(line_no: int, line: str | bytes) -> RecordedLine | BadLine:
     if not isinstance(obj, dict):
         return BadLine(line_no, "not a JSON object")
     ts, topic, key = obj.get("ts"), obj.get("topic"), obj.get("key")
-    if not isinstance(ts, int) or isinstance(ts, bool):
-        return BadLine(line_no, "'ts' must be an integer (ms since epoch)")
+    if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts <= MAX_COUNT:
+        return BadLine(line_no, f"'ts' must be an integer (ms since epoch) from 0 to 2^53 ({MAX_COUNT})")
     if not isinstance(topic, str) or not topic:
         return BadLine(line_no, "'topic' must be a non-empty string")
     if key is not None and not isinstance(key, str):
@@ -72,7 +73,11 @@ def parse_line(line_no: int, line: str | bytes) -> RecordedLine | BadLine:
         return RecordedLine(line_no, ts, topic, key, None if payload is None else payload.encode("utf-8"))
     if "value" not in obj:
         return BadLine(line_no, "neither 'value' nor 'payload'")
-    return RecordedLine(line_no, ts, topic, key, orjson.dumps(obj["value"]))
+    try:
+        value = orjson.dumps(obj["value"])
+    except orjson.JSONEncodeError:  # orjson reads 1,024 levels of nesting but writes 254
+        return BadLine(line_no, f"'value' nests deeper than {MAX_DEPTH} levels of arrays and objects")
+    return RecordedLine(line_no, ts, topic, key, value)
 
 
 def read_recording(path: Path) -> Iterator[RecordedLine | BadLine]:

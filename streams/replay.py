@@ -33,6 +33,7 @@ from streams.adapters.base import OutRecord
 from streams.errors import BrokerError, ConfigError
 from streams.progress import Progress
 from streams.recording import BadLine, RecordingReader
+from streams.security import kafka_connection
 from streams.settings import Settings
 from streams.topics import MAX_MESSAGE_BYTES, ensure_topics, key_hash
 
@@ -60,7 +61,7 @@ class ReplayStats:
 
 def producer_config(settings: Settings) -> dict[str, Any]:
     return {
-        "bootstrap_servers": settings.bootstrap,
+        **kafka_connection(settings),
         # acks=all + idempotence: a retried batch is neither lost nor written twice.
         "acks": "all",
         "enable_idempotence": True,

@@ -18,6 +18,33 @@ from streams.errors import ConfigError
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
+class Secret:
+    """A value (a SASL password) that never shows in a repr, a str, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself: only for the Kafka client that sends it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
 def _default_data_dir() -> str:
     return str(Path.home() / ".local" / "share" / "votewire")
 
@@ -42,10 +69,34 @@ class Settings:
     worker_web_addr: str = "127.0.0.1:6066"
     gateway_addr: str = "127.0.0.1:8080"
     gateway_show_test: bool = False
+    # Origins that may read the gateway from a browser: `*` (any: public, credential-free
+    # results), a comma-separated list, or `none` (streams/gateway/guard.py).
+    gateway_cors_origins: str = "*"
+    # Seconds a connection may take to send a whole request head, and may idle between requests.
+    gateway_idle_timeout_s: float = 15.0
     log_level: str = "info"
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"
+    # Nodes of the local cluster `votewire kafka start` runs (1: the single development broker).
+    kafka_nodes: int = 1
+    # Replication of the topics votewire creates, production defaults: three copies, and a write
+    # acknowledged once two have it, so one broker can die without losing or refusing a report.
+    # A single-broker cluster (development) gets 1 and 1, with a note (streams.topics).
+    replication_factor: int = 3
+    min_insync_replicas: int = 2
     cache_dir: str = field(default_factory=lambda: str(Path.home() / ".cache" / "votewire"))
+    # Kafka client security, for every client of every command (streams.security):
+    # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; the password from a file keeps it out of `ps`.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: Secret = field(default_factory=lambda: Secret(""))
+    sasl_password_file: str = ""
+    ssl_cafile: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sasl_password, str):  # given as an override: hide it all the same
+            object.__setattr__(self, "sasl_password", Secret(self.sasl_password))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -81,6 +132,8 @@ def split_addr(addr: str, what: str) -> tuple[str, int]:
 
 def _parse(name: str, raw: str, kind: Any) -> Any:
     kind = str(kind)
+    if kind == "Secret":
+        return Secret(raw)
     bad = ConfigError(f"VOTEWIRE_{name.upper()}={raw!r} is not a valid {kind}")
     if "bool" in kind:
         if raw.lower() in ("1", "true", "yes", "on"):

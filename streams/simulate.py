@@ -27,15 +27,18 @@ little less than single; `.jsonl` is a little faster than `.jsonl.gz`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import os
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -45,10 +48,13 @@ from streams.progress import Progress
 from streams.settings import Settings
 from streams.simulation.ballot import Race, parse_targets, races_for
 from streams.simulation.clock import MINUTE_MS
+from streams.simulation.downballot import down_ballot_races
 from streams.simulation.geography import STATE_BY_POSTAL, STATES, State
 from streams.simulation.lines import Lines
 from streams.simulation.malformed import ALL_KIND_NAMES
 from streams.simulation.night import NightOutput, Options, simulate_state
+from streams.simulation.places import county_codes
+from streams.simulation.spill import SpilledLines, simulate_state_spilled
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,21 @@ class Preset:
     max_counties: int | None  # None: real county counts
     precinct_scale: float  # share of the real precinct count
     senate: bool = True
+    down_ballot: bool = False  # House, governors, legislatures, measures, county contests
+    spill: bool = False  # too big for memory: states go to files, merged as written (simulation.spill)
 
 
+SWING_STATES = ("AZ", "GA", "MI", "NV", "PA", "WI", "NC")
 PRESETS = {
     # ~178,000 precincts in ~3,150 counties, president everywhere, 33 senate races: ~1M reports.
     "us": Preset((), None, 1.0),
     "small": Preset(("AZ", "GA", "MI", "NV", "PA", "WI", "CA"), None, 0.05),
     "tiny": Preset(("DE", "NH"), 3, 0.05),
+    # The whole ballot (streams.simulation.downballot): the us preset's places, ~18 contests a
+    # precinct, ~10M reports; and scaled-down forms of it for benchmarks and tests.
+    "full": Preset((), None, 1.0, down_ballot=True, spill=True),
+    "full-small": Preset(SWING_STATES, None, 0.1, down_ballot=True),
+    "full-tiny": Preset(("DE", "NH"), 3, 0.05, down_ballot=True),
 }
 
 
@@ -74,20 +88,29 @@ def layout(preset: Preset) -> Iterator[tuple[State, int, int]]:
         yield state, counties, max(counties, round(state.precincts * preset.precinct_scale))
 
 
-def build_night(args: argparse.Namespace, progress: Progress) -> NightOutput:
+def build_night(args: argparse.Namespace, progress: Progress, spill: Path | None = None) -> NightOutput:
     """All states' nights, made in `args.jobs` processes (states are independent), added up in
-    the preset's order: the same bytes whatever the number of processes."""
+    the preset's order: the same bytes whatever the number of processes. With `spill`, each
+    state's lines go to a file there and only its counts and truth come back."""
     preset, targets = PRESETS[args.preset], parse_targets(args.target)
     options = Options(args.election_id, args.mode, args.malformed, args.duplicates, args.out_of_order,
                       args.corrections, None if args.single else args.batch_window * 1000, MAX_BATCH_BYTES)
     day_ms = int(datetime.fromisoformat(args.election_id).replace(tzinfo=UTC).timestamp() * 1000)
-    jobs = [(args.seed, options, state, races_for(state, preset.senate, targets), counties, precincts, day_ms)
-            for state, counties, precincts in layout(preset)]
-    night = NightOutput(Lines(day_ms))
-    for done, part in enumerate(made_in_order(jobs, args.jobs)):
+    jobs = [(args.seed, options, state, ballot(preset, state, counties, precincts, targets), counties, precincts,
+             day_ms) for state, counties, precincts in layout(preset)]
+    night = NightOutput(Lines(day_ms) if spill is None else SpilledLines(day_ms))
+    for done, part in enumerate(made_in_order(jobs, args.jobs, spill)):
         night.add(part)
         progress.update(len(night.out), 0.5 * (done + 1) / len(jobs), f"generated {jobs[done][2].postal}")
     return night
+
+
+def ballot(preset: Preset, state: State, counties: int, precincts: int,
+           targets: dict[tuple[str, str], dict[str, float]]) -> list[Race]:
+    races = races_for(state, preset.senate, targets)
+    if preset.down_ballot:
+        races += down_ballot_races(state, county_codes(state, counties), precincts)
+    return races
 
 
 # The contract's record limit; a test lowers it to see batches split.
@@ -96,15 +119,20 @@ MAX_BATCH_BYTES = contract.MAX_PAYLOAD_BYTES
 StateJob = tuple[int, Options, State, list[Race], int, int, int]  # simulate_state's arguments
 
 
-def made_in_order(jobs: list[StateJob], processes: int) -> Iterator[NightOutput]:
+def made_in_order(jobs: list[StateJob], processes: int, spill: Path | None = None) -> Iterator[NightOutput]:
     """`simulate_state(*job)` for each job, in order; with processes > 1 the biggest states are
-    started first, so that no process is left with California at the end."""
+    started first, so that no process is left with California at the end. With `spill`, the
+    state's lines are written to a file there instead (`simulate_state_spilled`)."""
+    def make(i: int) -> tuple[Any, ...]:
+        return (simulate_state, *jobs[i]) if spill is None else (simulate_state_spilled, spill / f"{i:03d}.jsonl",
+                                                                 *jobs[i])
+
     if processes <= 1:
-        yield from (simulate_state(*job) for job in jobs)
+        yield from (call(*args) for call, *args in map(make, range(len(jobs))))
         return
     with ProcessPoolExecutor(max_workers=processes) as pool:
         by_size = sorted(range(len(jobs)), key=lambda i: -jobs[i][5] * len(jobs[i][3]))
-        futures = {i: pool.submit(simulate_state, *jobs[i]) for i in by_size}
+        futures = {i: pool.submit(*make(i)) for i in by_size}
         for i in range(len(jobs)):
             yield futures.pop(i).result()
 
@@ -205,6 +233,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="one precinct-result/1 record per report instead of batches")
 
 
+@contextlib.contextmanager
+def spill_dir(args: argparse.Namespace) -> Iterator[Path | None]:
+    """A scratch directory beside the output for a preset that spills (removed at the end), else None."""
+    if not PRESETS[args.preset].spill:
+        yield None
+        return
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".simulate-", dir=args.out.parent) as scratch:
+        yield Path(scratch)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     del settings  # writes a file; no broker involved
     try:
@@ -212,8 +251,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise ConfigError(f"--election-id {args.election_id!r} is not a date (YYYY-MM-DD)") from None
     progress = Progress("simulate")
-    night = build_night(args, progress)
-    records = write_night(night, args.out, progress)
+    with spill_dir(args) as spill:
+        night = build_night(args, progress, spill)
+        records = write_night(night, args.out, progress)
     truth = write_truth(night, args)
     progress.close()
     print(f"votewire simulate: wrote {records:,} records ({night.out.report_count:,} precinct reports, "

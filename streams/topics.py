@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from streams import contract
-from streams.errors import BrokerError
+from streams.errors import BrokerError, ConfigError
+from streams.security import kafka_connection
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 # records up to 4 MiB, instead of Kafka's default ~1 MiB that would refuse it at the producer,
 # where nobody downstream would ever see it.
 MAX_MESSAGE_BYTES = 4 * contract.MAX_PAYLOAD_BYTES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,29 @@ def topic_configs(spec: TopicSpec) -> dict[str, str]:
     return {"cleanup.policy": "delete", "retention.ms": str(retention_ms), **size}
 
 
+def replication_for(settings: Settings, brokers: int) -> tuple[int, int]:
+    """(replication factor, min ISR) for new topics on a cluster of `brokers` live brokers.
+
+    The settings' production defaults (3 and 2) as they are when the cluster has enough brokers.
+    A single broker is a development one (`votewire kafka start`): 1 and 1, with a note, so the
+    defaults need no change on a laptop. Two brokers for three copies is not development: that
+    is a production cluster missing a broker, and topics made now would stay under-replicated
+    for good, so it is an error rather than a quiet downgrade."""
+    wanted, min_isr = settings.replication_factor, settings.min_insync_replicas
+    if not 1 <= min_isr <= wanted:
+        raise ConfigError(f"VOTEWIRE_MIN_INSYNC_REPLICAS={min_isr} must be between 1 and "
+                          f"VOTEWIRE_REPLICATION_FACTOR={wanted}")
+    if brokers >= wanted:
+        return wanted, min_isr
+    if brokers == 1:
+        log.warning("one broker at %s: new topics get replication factor 1 and min ISR 1 instead of "
+                    "VOTEWIRE_REPLICATION_FACTOR=%d and VOTEWIRE_MIN_INSYNC_REPLICAS=%d (fine for development, "
+                    "never for production)", settings.bootstrap, wanted, min_isr)
+        return 1, 1
+    raise BrokerError(f"{brokers} brokers answer at {settings.bootstrap}, fewer than VOTEWIRE_REPLICATION_FACTOR="
+                      f"{wanted}: bring the missing brokers back, or lower the setting on purpose")
+
+
 async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tuple[TopicSpec, ...] = ()) -> list[str]:
     """Create every missing contract topic (and `extra` ones, full names); returns the names created.
 
@@ -98,17 +125,45 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tupl
 async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...]) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(**kafka_connection(settings), request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         specs = [TopicSpec(settings.topic(s.name), s.compact, s.oversize, s.log) for s in CONTRACT_TOPICS] + list(extra)
         wanted = [s for s in specs if s.name not in existing]
-        if wanted:
-            await admin.create_topics([
-                NewTopic(s.name, num_partitions=settings.partitions, replication_factor=1,
-                         topic_configs=topic_configs(s)) for s in wanted])
-        return [s.name for s in wanted]
+        if not wanted:
+            return []
+        replication, min_isr = replication_for(settings, len((await admin.describe_cluster())["brokers"]))
+        response = await admin.create_topics([
+            NewTopic(s.name, num_partitions=settings.partitions, replication_factor=replication,
+                     topic_configs={**topic_configs(s), "min.insync.replicas": str(min_isr)})
+            for s in wanted])
+        return created_topics(response.topic_errors)
+    finally:
+        await admin.close()
+
+
+# A client only sees the topics its ACLs let it describe: the others look missing, and it may
+# not create them either. That is no error here; a client that needs one of them fails on it.
+NOT_OURS = {29: "topic authorization failed", 31: "cluster authorization failed", 36: "topic already exists"}
+
+
+def created_topics(topic_errors: list[tuple[Any, ...]]) -> list[str]:
+    """The topics a CreateTopics response says were created; a `BrokerError` for a real failure."""
+    failed = [f"{name}: {err[-1] or err[0]}" for name, *err in topic_errors if err[0] and err[0] not in NOT_OURS]
+    if failed:
+        raise BrokerError("cannot create topics: " + "; ".join(failed))
+    return [name for name, code, *_ in topic_errors if code == 0]
+
+
+async def live_brokers(settings: Settings, timeout_s: float = 30.0) -> int:
+    """How many brokers answer in the cluster's metadata now."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**kafka_connection(settings), request_timeout_ms=int(timeout_s * 1000))
+    await admin.start()
+    try:
+        return len((await admin.describe_cluster())["brokers"])
     finally:
         await admin.close()
 

@@ -14,7 +14,7 @@ lookup and a `type(...) is` test; a reason is only built for a value already kno
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +25,15 @@ from streams.errors import InvalidRecord
 
 MAX_PAYLOAD_BYTES = 1 << 20
 MAX_COUNT = 1 << 53  # the largest integer every JSON reader holds exactly (a double's mantissa)
+# Limits that keep one hostile record from costing more than its bytes (fuzzing found each).
+MAX_SEQ = (1 << 63) - 1  # a Java long: every Kafka client and newsroom system can hold it
+# orjson reads 1,024 levels but writes back only 254: deeper, a record's refused elements and
+# a recording's values could not be written out again. Real messages nest 4 levels.
+MAX_DEPTH = 254
+MAX_ID_CHARS = 256  # election, race, state, county, precinct and candidate ids
+MAX_TEXT_CHARS = 1024  # display texts: office, names, parties
+MAX_BATCH_REPORTS = 10_000  # elements of a batch (1 MiB holds about 10,000 of the smallest)
+MAX_ENTRIES = 10_000  # votes per report, candidates per race, counties per estimate
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -44,7 +53,20 @@ def decode_object(raw: bytes | None) -> dict[str, Any]:
         value = _decode_after_bom(raw, error)
     if type(value) is not dict:
         raise InvalidRecord(f"value is {_json_type(value)}, want a JSON object", "not_object")
+    check_depth(raw, value)
     return value
+
+
+def check_depth(raw: bytes, value: object) -> None:
+    """Refuse JSON nested deeper than `MAX_DEPTH`. Counting brackets clears nearly every record
+    at C speed; for the rest (batches), orjson's writer is the cheapest exact test there is."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError as error:
+        raise InvalidRecord(f"value nests deeper than {MAX_DEPTH} levels of arrays and objects",
+                            "too_deep") from error
 
 
 def _decode_after_bom(raw: bytes, error: orjson.JSONDecodeError) -> Any:
@@ -111,17 +133,24 @@ class IntRule:
 
     def error(self, field: str, value: object) -> InvalidRecord:
         if type(value) is int:
-            bound = f">= {self.low}" if value < self.low else f"<= 2^53 ({MAX_COUNT})"
-            return InvalidRecord(f"{field} is {value}, {self.noun} must be {bound}", self.kind)
+            return InvalidRecord(f"{field} is {value}, {self.noun} must be {self.bound(value)}", self.kind)
+        if type(value) is float and not self.low <= value <= self.high:
+            # An integer past 2^64 reaches us as a float (orjson's reading of it): say the range, not "integers".
+            return InvalidRecord(f"{field} is {shown(value)}, {self.noun} must be {self.bound(value)}", self.kind)
         if type(value) is float:
             # 1.0 included: an integer-valued float is how a producer's rounding bug looks.
             return InvalidRecord(f"{field} is {shown(value)}, {self.noun} must be written as integers", self.kind)
         return wrong_type(field, value, f"an integer ({self.noun})")
 
+    def bound(self, value: float) -> str:
+        if value < self.low:
+            return f">= {self.low}"
+        return f"<= 2^53 ({MAX_COUNT})" if self.high == MAX_COUNT else f"<= 2^63-1 ({MAX_SEQ})"
+
 
 COUNT = IntRule("counts", 0, MAX_COUNT, "bad_count")
 EXPECTED = IntRule("expected votes", 1, MAX_COUNT, "bad_count")
-SEQ = IntRule("seq numbers", 0, float("inf"), "bad_seq")  # a version, not a count: no 2^53 cap
+SEQ = IntRule("seq numbers", 0, MAX_SEQ, "bad_seq")  # a version, not a count: past 2^53, up to a long
 
 
 def expect_schema(obj: Mapping[str, Any], schema: str) -> None:
@@ -133,18 +162,32 @@ def expect_schema(obj: Mapping[str, Any], schema: str) -> None:
 
 def take_id(obj: Mapping[str, Any], name: str, label: str = "") -> str:
     value = obj.get(name)
-    if type(value) is str and value:
+    if type(value) is str and value and len(value) <= MAX_ID_CHARS:
         return value
     if value == "":
         raise InvalidRecord(f"{label}{name} is empty", "empty_id")
+    if type(value) is str:
+        raise too_long(label + name, value, MAX_ID_CHARS)
     raise missing(obj, name, label) or wrong_type(label + name, value, "a non-empty string")
 
 
 def take_string(obj: Mapping[str, Any], name: str, label: str = "") -> str:
     value = obj.get(name)
-    if type(value) is str:
+    if type(value) is str and len(value) <= MAX_TEXT_CHARS:
         return value
+    if type(value) is str:
+        raise too_long(label + name, value, MAX_TEXT_CHARS)
     raise missing(obj, name, label) or wrong_type(label + name, value, "a string")
+
+
+def too_long(field: str, value: str, limit: int) -> InvalidRecord:
+    return InvalidRecord(f"{field} is {len(value)} characters ({shown(value)}), at most {limit}", "too_long")
+
+
+def check_entries(field: str, items: Sized, limit: int = MAX_ENTRIES) -> None:
+    """Refuse a list or object of more than `limit` entries."""
+    if len(items) > limit:
+        raise InvalidRecord(f"{field} has {len(items)} entries, at most {limit}", "too_many")
 
 
 def take_flag(obj: Mapping[str, Any], name: str) -> bool:
@@ -174,8 +217,9 @@ def take_votes(obj: Mapping[str, Any]) -> dict[str, int]:
     votes = obj.get("votes")
     if type(votes) is not dict:
         raise missing(obj, "votes") or wrong_type("votes", votes, "an object of {candidate_id: count}")
+    check_entries("votes", votes)
     for candidate_id, count in votes.items():
-        if type(count) is not int or not 0 <= count <= MAX_COUNT or not candidate_id:
+        if type(count) is not int or not 0 <= count <= MAX_COUNT or not 0 < len(candidate_id) <= MAX_ID_CHARS:
             raise _vote_error(candidate_id, count)
     return votes
 
@@ -183,6 +227,8 @@ def take_votes(obj: Mapping[str, Any]) -> dict[str, int]:
 def _vote_error(candidate_id: str, count: object) -> InvalidRecord:
     if not candidate_id:
         return InvalidRecord("votes has an empty candidate_id", "empty_id")
+    if len(candidate_id) > MAX_ID_CHARS:
+        return too_long("a candidate_id in votes", candidate_id, MAX_ID_CHARS)
     return COUNT.error(f"votes.{candidate_id}", count)
 
 
@@ -211,6 +257,6 @@ def shown(value: object) -> str:
     """The value as JSON, cut short: a reason stays one readable line whatever was sent."""
     try:
         text = orjson.dumps(value).decode()
-    except TypeError:  # parse_* may be handed values JSON cannot hold
-        text = repr(value)
+    except TypeError:  # parse_* may be handed values JSON cannot hold, or nested past orjson's writer
+        text = _json_type(value) if isinstance(value, list | dict) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

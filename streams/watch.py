@@ -24,6 +24,7 @@ import orjson
 
 from streams import contract
 from streams.atlas import Atlas, atlas_path
+from streams.security import kafka_connection
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ async def snapshots_from_topic(settings: Settings) -> AsyncIterator[object]:
 
     from streams.gateway.feed import decode, wait_for_topics
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka_connection(settings), group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id="votewire-watch")
     await consumer.start()
     try:

@@ -20,6 +20,7 @@ import orjson
 from streams import contract
 from streams.gateway.live import LiveResults
 from streams.gateway.store import Kind
+from streams.security import kafka_connection
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ async def read_topics(settings: Settings, live: LiveResults) -> None:
     kinds = kinds_by_topic(settings)
     # No group: with a subscription, aiokafka assigns this consumer every partition of the
     # topics, and with no committed offsets it starts at the earliest one.
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka_connection(settings), group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id="votewire-gateway")
     await consumer.start()
     try:

@@ -29,6 +29,7 @@ class LiveResults:
         self.registry = registry or CollectorRegistry()
         self.metrics: GatewayMetrics = gateway_metrics(self.registry)
         self.ready = False
+        self._burst: tuple[int, list[Event]] = (-1, [])
         for kind in SNAPSHOT_KINDS:
             self.metrics.snapshots_held.labels(kind=kind).set(0)
 
@@ -60,8 +61,14 @@ class LiveResults:
         self.metrics.ready.set(1 if ready else 0)
 
     def current_events(self) -> list[Event]:
-        """Every held snapshot and the latest alerts, as one resync burst (no event ids)."""
-        burst = [event("state", s) for s in self.store.states.values()]
-        burst += [event("county", c) for held in self.store.counties.values() for c in held.values()]
-        burst += [event("alert", a) for a in list(self.store.alerts.values())[-RESYNC_ALERTS:]]
-        return burst
+        """Every held snapshot and the latest alerts, as one resync burst (no event ids).
+
+        Built once per change of what is held and shared, encodings included, by every client
+        that resyncs meanwhile: a thousand clients reconnecting at once cost one burst, not a
+        thousand."""
+        if self._burst[0] != self.events.head:
+            burst = [event("state", s) for s in self.store.states.values()]
+            burst += [event("county", c) for held in self.store.counties.values() for c in held.values()]
+            burst += [event("alert", a) for a in list(self.store.alerts.values())[-RESYNC_ALERTS:]]
+            self._burst = (self.events.head, burst)
+        return self._burst[1]

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Iterator
 
 import orjson
 from aiohttp import web
 
 from streams.gateway.live import LiveResults
-from streams.gateway.sse import Subscriber
+from streams.gateway.sse import WRITE_CHUNK_BYTES, Event, Subscriber
 from streams.gateway.store import Message, RaceKey
 from streams.metrics import metrics_handler
 
@@ -23,7 +25,15 @@ LIVE: web.AppKey[LiveResults] = web.AppKey("live", LiveResults)
 PUBLIC_CACHE = "public, max-age=1"
 SSE_KINDS = frozenset({"state", "county", "alert"})
 HEARTBEAT_S = 15.0
+# A stream write the client has not taken (its socket buffers full) within this long drops the
+# client: one that stopped reading must not hold its connection and buffers for ever.
+SSE_WRITE_TIMEOUT_S = 10.0
+# The kernel's send buffer for a stream socket, capped: left to autotune it grows to megabytes
+# (net.ipv4.tcp_wmem), which a thousand clients that stopped reading would hold in kernel memory
+# long before the write timeout could notice them.
+SSE_SEND_BUFFER_BYTES = 128 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 
 
 def etag_of(body: bytes) -> str:
@@ -124,30 +134,75 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
     backlog, subscriber = live.events.subscribe(last_id, stream_kinds(request), live.current_events)
     live.metrics.sse_clients.inc()
     try:
+        cap_send_buffer(request)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                                "X-Accel-Buffering": "no"})
         await response.prepare(request)
         run = live.events.run
-        await response.write(b"retry: 2000\n\n" + b"".join(ev.encode(run) for ev in backlog))
+        await write_or_drop(response, b"retry: 2000\n\n")
+        for chunk in chunks(backlog, run):  # a resync burst can run to megabytes: a chunk at a time
+            await write_or_drop(response, chunk)
         await follow(response, subscriber, run)
+        if subscriber.cut_off:
+            drop_client(request, "too_far_behind")
     except ConnectionResetError:  # the client went away: the normal end of a stream
         pass
+    except SlowReader:
+        drop_client(request, "slow_reader")
     finally:
         live.events.unsubscribe(subscriber)
         live.metrics.sse_clients.dec()
     return response
 
 
+def cap_send_buffer(request: web.Request) -> None:
+    sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SSE_SEND_BUFFER_BYTES)
+
+
+class SlowReader(Exception):
+    """A stream write was not taken within SSE_WRITE_TIMEOUT_S."""
+
+
+async def write_or_drop(response: web.StreamResponse, chunk: bytes) -> None:
+    try:
+        await asyncio.wait_for(response.write(chunk), SSE_WRITE_TIMEOUT_S)
+    except TimeoutError:
+        raise SlowReader from None
+
+
+def drop_client(request: web.Request, reason: str) -> None:
+    """Cut a stream client off: its buffered bytes are discarded (abort), not flushed."""
+    log.info("dropping /v1/stream client %s: %s", request.remote, reason.replace("_", " "))
+    request.app[LIVE].metrics.sse_dropped.labels(reason=reason).inc()
+    if request.transport is not None:
+        request.transport.abort()
+
+
+def chunks(events: list[Event], run: str, max_bytes: int = WRITE_CHUNK_BYTES) -> Iterator[bytes]:
+    """The events' wire bytes, joined into chunks of about `max_bytes`."""
+    chunk: list[bytes] = []
+    size = 0
+    for ev in events:
+        wire = ev.encode(run)
+        chunk.append(wire)
+        size += len(wire)
+        if size >= max_bytes:
+            yield b"".join(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield b"".join(chunk)
+
+
 async def follow(response: web.StreamResponse, subscriber: Subscriber, run: str) -> None:
     while not subscriber.closed:
-        try:
-            await asyncio.wait_for(subscriber.wake.wait(), HEARTBEAT_S)
-        except TimeoutError:
-            await response.write(b": keepalive\n\n")  # keeps proxies from closing an idle stream
+        if not await subscriber.wait(HEARTBEAT_S):
+            await write_or_drop(response, b": keepalive\n\n")  # keeps proxies from closing an idle stream
             continue
         pending = subscriber.take()
         if pending:
-            await response.write(b"".join(ev.encode(run) for ev in pending))
+            await write_or_drop(response, b"".join(ev.encode(run) for ev in pending))
 
 
 def add_routes(app: web.Application, live: LiveResults) -> None:

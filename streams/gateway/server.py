@@ -4,7 +4,8 @@ It runs apart from the workers and only consumes their output topics (`state-res
 `county-results`, `results-alerts`), so no public request can slow down or reach the tally.
 It serves the JSON API and SSE stream in `routes.py`, county shapes for the board's maps in
 `maps.py`, the live board at `/`, and its own metrics at `/metrics`. Only GET and HEAD are
-accepted; test-mode data only with `--show-test`.
+served (and OPTIONS for CORS preflights), with bounded requests and timeouts (`guard.py`);
+test-mode data only with `--show-test`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from aiohttp import web
 from streams.atlas import atlas_path
 from streams.connection_log import collapse_connection_errors
 from streams.gateway.feed import follow_topics
+from streams.gateway.guard import DEFAULT_IDLE_TIMEOUT_S, CorsPolicy, GatewayRunner, refuse_unless_readable
 from streams.gateway.live import LiveResults
 from streams.gateway.maps import CountyMaps, add_map_routes
 from streams.gateway.routes import LIVE, Handler, add_routes
@@ -30,7 +33,7 @@ from streams.settings import Settings, split_addr
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-READ_METHODS = ("GET", "HEAD")
+CORS: web.AppKey[CorsPolicy] = web.AppKey("cors", CorsPolicy)
 
 
 def route_label(request: web.Request) -> str:
@@ -44,8 +47,10 @@ async def read_only_and_counted(request: web.Request, handler: Handler) -> web.S
     requests = request.app[LIVE].metrics.requests
     status = 500  # unless the handler returns or raises an HTTP status
     try:
-        if request.method not in READ_METHODS:
-            raise web.HTTPMethodNotAllowed(request.method, list(READ_METHODS))
+        refuse_unless_readable(request)
+        if request.method == "OPTIONS":
+            response: web.StreamResponse = request.app[CORS].preflight(request)
+            return response
         response = await handler(request)
     except web.HTTPException as e:
         status = e.status
@@ -64,13 +69,23 @@ async def get_board(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "public, max-age=60"})
 
 
-def build_app(live: LiveResults, settings: Settings | None = None, atlas_file: Path | None = None) -> web.Application:
+async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, streams and errors included, says which origins may read it."""
+    for name, value in request.app[CORS].headers(request.headers.get("Origin")).items():
+        held = response.headers.get(name)
+        response.headers[name] = f"{held}, {value}" if name == "Vary" and held else value
+
+
+def build_app(live: LiveResults, settings: Settings | None = None, atlas_file: Path | None = None,
+              cors: CorsPolicy | None = None) -> web.Application:
     """The gateway app; with `settings` it also follows the topics (tests may feed `live` directly).
 
     County maps come from `atlas_file`, else from the settings' cache directory; with neither
-    the board goes without its maps.
+    the board goes without its maps. CORS: `cors`, else the settings', else any origin.
     """
     app = web.Application(middlewares=[read_only_and_counted])
+    app[CORS] = cors or CorsPolicy(settings.gateway_cors_origins if settings is not None else "*")
+    app.on_response_prepare.append(add_cors_headers)
     add_routes(app, live)
     add_map_routes(app, CountyMaps(atlas_file or (atlas_path(settings) if settings is not None else None)))
     app.router.add_get("/", get_board)
@@ -98,9 +113,15 @@ def feed_context(settings: Settings, live: LiveResults) -> Callable[[web.Applica
 
 
 async def start_gateway(live: LiveResults, addr: str, settings: Settings | None = None) -> web.AppRunner:
-    """Serve the gateway on `addr` inside a running loop (tests, benchmarks); `runner.cleanup()` stops it."""
+    """Serve the gateway on `addr` inside a running loop; `runner.cleanup()` stops it."""
+    idle_timeout_s = settings.gateway_idle_timeout_s if settings is not None else DEFAULT_IDLE_TIMEOUT_S
+    return await serve_app(build_app(live, settings), addr, idle_timeout_s)
+
+
+async def serve_app(app: web.Application, addr: str, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> web.AppRunner:
+    """Serve a built gateway app on `addr` with the gateway's request limits (`guard.py`)."""
     host, port = split_addr(addr, "VOTEWIRE_GATEWAY_ADDR")
-    runner = web.AppRunner(build_app(live, settings), access_log=None, shutdown_timeout=2.0)
+    runner = GatewayRunner(app, idle_timeout_s)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
@@ -116,20 +137,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--addr", help="listen on host:port (VOTEWIRE_GATEWAY_ADDR, default 127.0.0.1:8080)")
     parser.add_argument("--show-test", action="store_true", default=None,
                         help="also serve test-mode results (VOTEWIRE_GATEWAY_SHOW_TEST, default off)")
+    parser.add_argument("--cors-origins", metavar="ORIGINS",
+                        help="origins browsers may read from: *, a comma-separated list, or none "
+                             "(VOTEWIRE_GATEWAY_CORS_ORIGINS, default *)")
+    parser.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                        help="seconds a connection may take to send its request head or idle between requests "
+                             "(VOTEWIRE_GATEWAY_IDLE_TIMEOUT_S, default 15)")
     parser.add_argument("--event-buffer", type=int, default=DEFAULT_BUFFER,
                         help=f"recent SSE events kept for resuming clients (default {DEFAULT_BUFFER})")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_(gateway_addr=args.addr or settings.gateway_addr,
-                              gateway_show_test=bool(args.show_test or settings.gateway_show_test))
+                              gateway_show_test=bool(args.show_test or settings.gateway_show_test),
+                              gateway_cors_origins=args.cors_origins or settings.gateway_cors_origins,
+                              gateway_idle_timeout_s=args.idle_timeout or settings.gateway_idle_timeout_s)
     host, port = split_addr(settings.gateway_addr, "VOTEWIRE_GATEWAY_ADDR")
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     collapse_connection_errors()  # one line per broker outage, not one per retry
     live = LiveResults(show_test=settings.gateway_show_test, buffer_size=args.event_buffer)
     log.info("gateway on http://%s:%d (test data %s), topics prefix %r on %s", host, port,
              "shown" if settings.gateway_show_test else "hidden", settings.topic_prefix, settings.bootstrap)
-    # run_app handles SIGINT and SIGTERM (docker stop) with a graceful shutdown.
-    web.run_app(build_app(live, settings), host=host, port=port, access_log=None, print=None,
-                shutdown_timeout=5.0)
+    asyncio.run(serve_until_signalled(live, settings))
     return 0
+
+
+async def serve_until_signalled(live: LiveResults, settings: Settings) -> None:
+    """Serve until SIGINT (Ctrl-C) or SIGTERM (docker stop), then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = await start_gateway(live, settings.gateway_addr, settings)
+    try:
+        await stop.wait()
+        log.info("gateway stopping")
+    finally:
+        await runner.cleanup()

@@ -72,6 +72,11 @@ class Race:
     state: State
     candidates: tuple[Candidate, ...]
     shares: tuple[float, ...]  # final percent per candidate, same order; sums to 100
+    # Where it is on the ballot (streams.simulation.downballot): the k-th of n contiguous runs
+    # of the state's precincts (a district), or one county's precincts; by default all of them.
+    districts: int = 1
+    district: int = 0
+    county_fips: str | None = None
 
 
 def senate_candidates(state: str) -> tuple[Candidate, ...]:

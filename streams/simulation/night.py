@@ -22,7 +22,7 @@ from streams.simulation.clock import DAY_MS, HOUR_MS, MINUTE_MS, Clock
 from streams.simulation.geography import State
 from streams.simulation.lines import Lines
 from streams.simulation.packaging import deliveries_for
-from streams.simulation.places import Precinct, state_precincts
+from streams.simulation.places import Precinct, split_evenly, state_precincts
 from streams.simulation.reports import Options, RaceReports, final_votes, precinct_reports
 
 __all__ = ["NightOutput", "Options", "simulate_state"]
@@ -118,6 +118,25 @@ def simulate_race(night: Night, race: Race, places: list[Precinct], close_ms: in
     night.truth[f"{key}/{night.options.mode}"] = race_truth(race, finals)
 
 
+class BallotPlaces:
+    """The precincts that vote in a race: all of the state's, a district's, or a county's."""
+
+    def __init__(self, places: list[Precinct]) -> None:
+        self.places = places
+        self.by_county: dict[str, list[Precinct]] = {}
+        for p in places:
+            self.by_county.setdefault(p.county_fips, []).append(p)
+
+    def of(self, race: Race) -> list[Precinct]:
+        if race.county_fips is not None:
+            return self.by_county[race.county_fips]
+        if race.districts == 1:
+            return self.places
+        sizes = split_evenly(len(self.places), [1.0] * race.districts)
+        start = sum(sizes[:race.district])
+        return self.places[start:start + sizes[race.district]]
+
+
 def simulate_state(seed: int, options: Options, state: State, races: list[Race], counties: int, precincts: int,
                    day_ms: int) -> NightOutput:
     """Every record of one state's night. `day_ms` is election day, 00:00 UTC. A state needs
@@ -127,7 +146,8 @@ def simulate_state(seed: int, options: Options, state: State, races: list[Race],
     packing_rng = random.Random(f"{seed}/{state.postal}/packing")  # noqa: S311 - as above
     night = Night(rng, packing_rng, options, Lines(day_ms))
     places = state_precincts(rng, night.clock, state, counties, precincts, close_ms)
+    ballot = BallotPlaces(places)
     for race in races:
-        simulate_race(night, race, places, close_ms)
+        simulate_race(night, race, ballot.of(race), close_ms)
     night.out.sort()
     return NightOutput(night.out, night.truth)

@@ -106,7 +106,12 @@ def county_layout(rng: random.Random, state: State, counties: int, precincts: in
     """(FIPS, precincts, lean) per county: sizes lognormal (a few big cities, many small ones)."""
     weights = [rng.lognormvariate(0, 1.2) for _ in range(counties)]
     spare = split_evenly(precincts - counties, weights) if precincts > counties else [0] * counties
-    return [(f"{state.fips}{2 * i + 1:03d}", 1 + n, rng.gauss(0, 0.35)) for i, n in enumerate(spare)]
+    return [(code, 1 + n, rng.gauss(0, 0.35)) for code, n in zip(county_codes(state, counties), spare, strict=True)]
+
+
+def county_codes(state: State, counties: int) -> list[str]:
+    """The simulated counties' FIPS codes: odd numbers, as the Census gives original counties."""
+    return [f"{state.fips}{2 * i + 1:03d}" for i in range(counties)]
 
 
 def state_precincts(rng: random.Random, clock: Clock, state: State, counties: int, precincts: int,

@@ -14,8 +14,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from streams.settings import Settings
-from streams.topics import TopicSpec, ensure_topics
+from streams.settings import Settings, split_addr
+from streams.topics import TopicSpec, ensure_topics, live_brokers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +33,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_(**{k: v for k, v in {
         "worker_web_addr": args.web_addr, "publish_interval_s": args.publish_interval,
         "partitions": args.partitions, "log_level": args.log_level}.items() if v is not None})
+    # A malformed address is one error now, not a task failing every second once faust runs.
+    split_addr(settings.worker_web_addr, "VOTEWIRE_WORKER_WEB_ADDR (--web-addr)")
     from streams.worker.app import rekeyed_topic_name  # imports faust: not at `votewire --help` time
 
     # The re-key topic too: faust subscribes to it at start and ignores it if it is missing.
@@ -40,7 +42,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     created = asyncio.run(ensure_topics(settings, extra=(rekeyed,)))
     if created:
         print(f"created topics: {', '.join(created)}")
-    return start_worker(settings)
+    # Faust creates one internal topic itself (its assignor's leader topic): as replicated as
+    # ours, but never more than the brokers that answer (1 on a development broker).
+    brokers = asyncio.run(live_brokers(settings))
+    return start_worker(settings.with_(replication_factor=min(settings.replication_factor, brokers)))
 
 
 def start_worker(settings: Settings) -> int:

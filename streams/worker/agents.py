@@ -18,7 +18,6 @@ here), which capped the worker near 6,000 reports/s on its own; see bench/README
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Set as AbstractSet
@@ -37,12 +36,14 @@ from streams.deadletter import dead_letter_headers, element_dead_letter_headers
 from streams.errors import InvalidRecord
 from streams.figures import snapshot_version
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
+from streams.security import kafka_connection
 from streams.settings import Settings
 from streams.tally import RaceTally
 from streams.topics import key_hash
 from streams.worker import book_reader
 from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
-from streams.worker.checkpoint import checkpoint_path, usable_checkpoint, write_checkpoint
+from streams.worker.checkpoint import checkpoint_path, encode_checkpoint, store_checkpoint, usable_checkpoint
+from streams.worker.collector import CollectorTending
 from streams.worker.counting import CountingRoom
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
@@ -56,6 +57,7 @@ FREEZE_TICK_S = 0.5  # how often the freeze watch looks at the clock
 # partitions (the whole process frozen: SIGSTOP, a paused VM). Faust heartbeats from a thread
 # of its own, so a merely busy loop does not lose them; this only has to catch a freeze.
 FREEZE_SHARE = 0.8
+COLLECTOR_TICK_S = 2.0  # how often survivors are frozen out of the cyclic collector's sight
 
 class TallyWorker:
     """One worker process: the faust app, its topics, and the counting room."""
@@ -86,6 +88,9 @@ class TallyWorker:
         self.published: dict[str, tuple[int, int]] = {}
         self.room.held = self.is_held
         self.publisher = SnapshotPublisher(settings, self)
+        self.collector = CollectorTending()
+        self.records_taken = 0  # precinct records taken: the collector's tick asks whether any came
+        self.records_taken_last_tick = 0
         # Labelled children looked up once: `.labels()` on every record is measurable.
         self.outcome_counters = {o: self.metrics.reports.labels(outcome=o) for o in REPORT_OUTCOMES}
         self.snapshot_counters = {k: self.metrics.snapshots.labels(kind=k) for k in SNAPSHOT_KINDS}
@@ -104,6 +109,8 @@ class TallyWorker:
             tick = min(CHECKPOINT_TICK_S, self.settings.checkpoint_interval_s)
             self.app.timer(tick, name="write_checkpoints")(
                 survive_failures("write_checkpoints", self.write_checkpoints, failures))
+        self.app.timer(COLLECTOR_TICK_S, name="tend_collector")(
+            survive_failures("tend_collector", self.tend_collector, failures))
         self.app.task(restart_on_failure("follow_race_book", self.follow_race_book, failures))
         self.app.task(restart_on_failure("serve_private_web", self.serve_private_web, failures))
         self.app.task(restart_on_failure("watch_for_freezes", self.watch_for_freezes, failures))
@@ -213,7 +220,7 @@ class TallyWorker:
         self.forget_partitions(set(range(self.settings.partitions)) - self.owned)
         # A rebuilt national night is millions of long-lived objects: out of the cyclic
         # collector's sight, so that its full collections do not walk them again and again.
-        gc.freeze()
+        self.collector.tick(busy=True)
         if asyncio.current_task() is self.rebuilding:
             self.fenced = False  # every partition it holds is checked against the group's commits
             self.tallies_ready.set()
@@ -245,7 +252,7 @@ class TallyWorker:
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
-        stats = await rebuild_partitions(self.settings.bootstrap, app_id(self.settings), tps,
+        stats = await rebuild_partitions(kafka_connection(self.settings), app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
         self.hold_back(partitions, await latest_versions(self.settings.bootstrap,
@@ -308,8 +315,9 @@ class TallyWorker:
         last tick: the end of a burst, a night caught up), write the checkpoint of every owned
         partition whose tallies moved since its last one.
 
-        Synchronous from the first tally read to the rename: no record is applied in between,
-        so a file holds exactly the records before its offsets."""
+        Synchronous from the first tally read to the last file's bytes: no record is applied in
+        between, so a file holds exactly the records before its offsets. The writes that follow
+        run in a thread; a checkpoint counts as written (`checkpointed`) once it is renamed."""
         if not self.tallies_ready.is_set() or self.fenced:
             return
         quiet = self.positions == self.positions_last_tick
@@ -323,13 +331,16 @@ class TallyWorker:
         by_partition: dict[int, list[RaceTally]] = {}
         for key, tally in self.room.tallies.items():
             by_partition.setdefault(self.home_partition(key.race), []).append(tally)
+        encoded = []
+        for partition in sorted(self.owned):
+            offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}
+            if offsets != self.checkpointed.get(partition):
+                encoded.append((partition, offsets, encode_checkpoint(offsets, by_partition.get(partition, []))))
+        # The bytes are fixed: disk writes and fsyncs need not hold up the records meanwhile.
         try:
-            for partition in sorted(self.owned):
-                offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}
-                if offsets != self.checkpointed.get(partition):
-                    write_checkpoint(checkpoint_path(self.checkpoints, partition), offsets,
-                                     by_partition.get(partition, []))
-                    self.checkpointed[partition] = offsets
+            for partition, offsets, data in encoded:
+                await asyncio.to_thread(store_checkpoint, checkpoint_path(self.checkpoints, partition), data)
+                self.checkpointed[partition] = offsets
         except OSError as exc:
             self.note_checkpoint_failure(exc)
             return
@@ -346,10 +357,16 @@ class TallyWorker:
                       "every tick (a restart meanwhile reads more of the log)", exc)
         self.checkpoint_failures += 1
 
+    async def tend_collector(self) -> None:
+        busy = self.records_taken != self.records_taken_last_tick
+        self.records_taken_last_tick = self.records_taken
+        self.collector.tick(busy)
+
     # --- one precinct record ------------------------------------------------------------------
 
     def take_precinct_record(self, message: Any) -> None:
         started = time.perf_counter()
+        self.records_taken += 1
         self.positions[(message.topic, message.partition)] = message.offset + 1
         try:
             record = contract.decode_precinct_record(message.value)

@@ -19,6 +19,7 @@ from typing import Any
 import faust
 
 from streams import contract
+from streams.security import kafka_security
 from streams.settings import Settings
 from streams.topics import MAX_MESSAGE_BYTES
 
@@ -37,9 +38,11 @@ def build_app(settings: Settings) -> faust.App:
     return faust.App(
         app_id(settings),
         broker=f"kafka://{settings.bootstrap}",
+        # Every client faust makes (consumer, producer, the topic-creating admin) logs in with these.
+        broker_credentials=broker_credentials(settings),
         datadir=str(Path(settings.data_dir) / "worker"),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
@@ -58,6 +61,18 @@ def build_app(settings: Settings) -> faust.App:
         producer_max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
         stream_buffer_maxsize=8192,
     )
+
+
+def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """The security of `streams.security.kafka_security`, in faust's terms."""
+    security = kafka_security(settings)
+    if "sasl_mechanism" in security:
+        return faust.SASLCredentials(
+            username=security["sasl_plain_username"], password=security["sasl_plain_password"],
+            ssl_context=security.get("ssl_context"), mechanism=security["sasl_mechanism"])
+    if "ssl_context" in security:
+        return faust.SSLCredentials(security["ssl_context"])
+    return None
 
 
 def app_id(settings: Settings) -> str:

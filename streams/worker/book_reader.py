@@ -18,6 +18,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from streams import contract
 from streams.errors import InvalidRecord
+from streams.security import kafka_connection
 from streams.settings import Settings
 from streams.topics import topic_partitions
 from streams.worker.app import app_id
@@ -30,7 +31,7 @@ COMMIT_EVERY_S = 2.0
 
 async def follow_race_book(settings: Settings, worker: TallyWorker) -> None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap, group_id=f"{app_id(settings)}-race-book",
+        **kafka_connection(settings), group_id=f"{app_id(settings)}-race-book",
         enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:

@@ -20,6 +20,7 @@ rebuilt from the start of the log.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Iterable
@@ -49,15 +50,33 @@ def checkpoint_path(directory: Path, partition: int) -> Path:
 
 
 def write_checkpoint(path: Path, offsets: dict[str, int], tallies: Iterable[RaceTally]) -> None:
-    doc = {"format": FORMAT, "offsets": offsets,
-           "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()]] for t in tallies]}
+    store_checkpoint(path, encode_checkpoint(offsets, tallies))
+
+
+def encode_checkpoint(offsets: dict[str, int], tallies: Iterable[RaceTally]) -> bytes:
+    """The file's bytes: the tallies as they are now (the worker calls this between records)."""
+    # Hundreds of thousands of short-lived rows: with the cyclic collector on, their allocation
+    # set off full collections over the whole national state (measured: 2.1 s of CPU for 310,000
+    # units against 0.4 s without). The rows hold no cycles; reference counting frees them.
+    gc.disable()
+    try:
+        doc = {"format": FORMAT, "offsets": offsets,
+               "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()]] for t in tallies]}
+        return orjson.dumps(doc)
+    finally:
+        gc.enable()
+
+
+def store_checkpoint(path: Path, data: bytes) -> None:
+    """Write the bytes to a temporary file, fsync, and rename it over the checkpoint (keeping the
+    one before as `.prev`): safe to run in a thread, the bytes are already fixed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Named per process: two workers sharing a data dir may write one partition's file at once
     # (a frozen one waking up next to its successor); each renames a whole file of its own.
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as out:
-            out.write(orjson.dumps(doc))
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
     except OSError:

@@ -21,6 +21,18 @@ from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition
 from streams.tally import Applied, RaceTally, StoredUnit
 from streams.worker.race_book import RaceBook
 
+# Alerts that say nothing of the count (an estimate's revision): released even under embargo.
+COUNTLESS_ALERTS = frozenset({"expected_vote_revised"})
+
+
+def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
+    """Alerts are results too (a lead change names the leader and the shares): none from a tally
+    still under embargo (design rule 7), but those that carry no count. They are not held back
+    for later: the first alert after polls close compares with the standing at that moment."""
+    if not alerts or not figures.embargoed(tally.as_of_ms, definition):
+        return alerts
+    return [a for a in alerts if a.type in COUNTLESS_ALERTS]
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -60,7 +72,8 @@ class CountingRoom:
             return applied, []
         self.dirty.add(key)
         after = standing(tally, definition, expected)
-        return applied, report_alerts(key, report, applied, before, after, definition, expected)
+        alerts = report_alerts(key, report, applied, before, after, definition, expected)
+        return applied, released(alerts, tally, definition)
 
     def replay_report(self, report: PrecinctReport) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
@@ -87,7 +100,14 @@ class CountingRoom:
     def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
         self._mark_race(new.key)
         tallies = [t for k, t in self.tallies.items() if k.race == new.key]
-        return expected_alerts(old, new, tallies, self.book.definitions.get(new.key))
+        definition = self.book.definitions.get(new.key)
+        alerts = expected_alerts(old, new, tallies, definition)
+        return [a for a in alerts if not figures.embargoed(self._as_of(a), definition)
+                or a.type in COUNTLESS_ALERTS]
+
+    def _as_of(self, alert: Alert) -> int | None:
+        tally = self.tallies.get(TallyKey(alert.election_id, alert.race_id, alert.state, alert.mode))
+        return tally.as_of_ms if tally is not None else None
 
     def _mark_race(self, race: str) -> None:
         self.dirty.update(k for k in self.tallies if k.race == race)

@@ -19,7 +19,7 @@ The input topics must therefore keep their records (`retention.ms=-1`, streams.t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ class RebuildStats:
     ends: Offsets = field(default_factory=dict)  # the committed offsets read up to
 
 
-async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicPartition],
+async def rebuild_partitions(connection: Mapping[str, Any], group_id: str, tps: Iterable[TopicPartition],
                              take_report: Callable[[contract.PrecinctReport], None],
                              is_home: IsHome, restore: Callable[[Offsets], Offsets]) -> RebuildStats:
     """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets.
@@ -60,7 +60,7 @@ async def rebuild_partitions(bootstrap: str, group_id: str, tps: Iterable[TopicP
     """
     began = time.perf_counter()
     stats = RebuildStats()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**connection, group_id=group_id, enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_partition_fetch_bytes=2 * MAX_MESSAGE_BYTES,
                                 fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()

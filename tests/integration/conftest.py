@@ -17,6 +17,7 @@ import pytest
 
 from streams import kafka_local
 from streams.settings import Settings
+from tests.integration.secure import SecureKafka, secure_broker
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     print(kafka_local.start(broker))
     try:
         yield broker.bootstrap
+    finally:
+        print(kafka_local.stop(broker))
+
+
+@pytest.fixture(scope="session")
+def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKafka]:
+    """A second broker, only for the security tests: SASL_SSL with SCRAM users, ACLs enforced."""
+    broker = secure_broker(tmp_path_factory.mktemp("secure-kafka"))
+    assert broker.security is not None
+    print(kafka_local.start(broker))
+    try:
+        yield SecureKafka(broker, dict(broker.security.users))
     finally:
         print(kafka_local.stop(broker))
 

@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import kafka_local
+from streams.security import kafka_connection
 from streams.settings import Settings
 from streams.topics import topic_partitions
 
@@ -82,7 +83,7 @@ class TopicRecord:
 async def read_topic(settings: Settings, topic: str, idle_s: float = 2.0) -> list[TopicRecord]:
     """Everything in `topic` from the beginning up to its end offsets when the read began
     (a topic still being written to would otherwise never be read to its end)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(**kafka_connection(settings), auto_offset_reset="earliest",
                                 enable_auto_commit=False)
     await consumer.start()
     out: list[TopicRecord] = []

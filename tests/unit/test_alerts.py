@@ -6,8 +6,19 @@ import dataclasses
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from streams.alerts import alert_value, expected_alerts, report_alerts, standing
+from streams.alerts import (
+    MILESTONES,
+    NEEDS_THRESHOLDS,
+    Standing,
+    _marks,
+    alert_value,
+    expected_alerts,
+    report_alerts,
+    standing,
+)
 from streams.contract import Alert, Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.tally import RaceTally
 
@@ -271,3 +282,34 @@ def test_needs_alerts_are_o1_figures_of_the_standing() -> None:
     assert (s.leader, s.trailer, s.margin_votes, s.outstanding) == ("oliver", "harris", 4, 81)
     assert s.needs_pct == 52.5  # (81 + 4) / 162 = 52.47
     assert standing(tally, dataclasses.replace(DEFINITION, certified=True), estimate(100)).needs_pct is None
+
+
+# --- the marks: the fast form agrees with the Standing's spelled-out yes/no ---------------------
+
+@given(total=st.integers(0, 10**9), margin=st.integers(0, 10**9), expected=st.none() | st.integers(1, 10**9),
+       certified=st.booleans(), trailer=st.none() | st.just("b"))
+@settings(max_examples=3000, deadline=None)
+def test_marks_say_what_the_standing_methods_say(total: int, margin: int, expected: int | None, certified: bool,
+                                                 trailer: str | None) -> None:
+    margin = min(margin, total)  # a margin is never more than the votes counted
+    s = Standing({}, total, "a" if margin else None, margin, expected, certified, trailer)
+    marks = _marks(total, margin, expected, certified, trailer)
+    if expected is None:
+        assert marks == ()
+        return
+    milestones, exceeds, out, needs, more = marks
+    assert milestones == sum(1 for t in MILESTONES if s.reached(t))
+    assert exceeds == s.exceeds_expected
+    assert out == s.out_of_reach
+    assert needs == sum(1 for t in NEEDS_THRESHOLDS if s.needs_at_least(t))
+    assert more == s.needs_more_than_remaining
+
+
+def test_marks_at_the_exact_thresholds() -> None:
+    # 75% exactly is reached, one vote short is not; 60% of what is left exactly is "needs 60%".
+    assert _marks(750, 0, 1000, False, None)[0] == 3
+    assert _marks(749, 0, 1000, False, None)[0] == 2
+    # 100 left, a margin of 20: the trailer needs (100 + 20) / 2 = 60 of the 100, exactly 60%.
+    assert _marks(900, 20, 1000, False, "b")[3] == 1
+    assert _marks(900, 21, 1000, False, "b")[3] == 1
+    assert _marks(900, 19, 1000, False, "b")[3] == 0

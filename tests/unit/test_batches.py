@@ -25,6 +25,7 @@ from streams.contract import (
     parse_precinct_batch,
 )
 from streams.errors import InvalidRecord
+from streams.validation import MAX_SEQ
 from tests.unit.test_contract import _changed, json_values, precinct
 
 ENVELOPE = {"election_id": "2024-11-05", "race_id": "president", "state": "CA"}
@@ -231,7 +232,7 @@ counts = st.integers(min_value=0, max_value=MAX_COUNT)
 good_elements = st.fixed_dictionaries(
     {"county_fips": st.sampled_from(["06037", "06073", "6001"]),
      "precinct_id": st.text(min_size=1, max_size=6),
-     "seq": st.integers(min_value=0, max_value=2**63),
+     "seq": st.integers(min_value=0, max_value=MAX_SEQ),
      "reported_at": st.sampled_from(["2024-11-05T20:00:00Z", "2024-11-05T12:00:00.5-08:00"]),
      "votes": st.dictionaries(st.text(min_size=1, max_size=5), counts, max_size=4),
      "complete": st.booleans()},

@@ -54,6 +54,22 @@ def test_nothing_is_released_before_polls_close_and_the_count_is_kept() -> None:
     assert room.embargoed == set()
 
 
+def test_no_alert_is_raised_on_embargoed_counts_but_after_polls_close() -> None:
+    """A lead change before polls close would name the leader and the shares: an embargo leak."""
+    room = room_with_race()
+    room.book.put_expected(parse_expected_vote({
+        "schema": "expected-vote/1", "election_id": "e", "race_id": "president", "state": "MN",
+        "expected_votes": 40, "seq": 1, "issued_at": "2024-11-06T01:00:00Z"}))
+    assert room.apply_report(report("p1", 0, "2024-11-06T01:30:00Z", 10, 5))[1] == []
+    assert room.apply_report(report("p1", 1, "2024-11-06T01:59:59Z", 5, 30))[1] == []  # lead change, decrease
+    revised = room.expected_changed(room.book.expected.get(LIVE.race), parse_expected_vote({
+        "schema": "expected-vote/1", "election_id": "e", "race_id": "president", "state": "MN",
+        "expected_votes": 45, "seq": 2, "issued_at": "2024-11-06T01:59:59Z"}))
+    assert [a.type for a in revised] == ["expected_vote_revised"]  # an estimate carries no count
+    _, alerts = room.apply_report(report("p1", 2, "2024-11-06T02:00:00Z", 40, 5))
+    assert "lead_change" in [a.type for a in alerts]
+
+
 def test_without_a_definition_nothing_is_published() -> None:
     room = CountingRoom()
     room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
