@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export VOTEWIRE_CACHE_DIR ?= $(HOME)/.cache/votewire
 
-.PHONY: install system-deps kafka-jars us-atlas lint typecheck unit integration test demo bench fuzz clean
+.PHONY: install system-deps kafka-jars us-atlas lint typecheck unit integration test demo bench fuzz faults clean
 
 install: $(VENV)/.installed kafka-jars us-atlas
 
@@ -31,7 +31,7 @@ system-deps:
 	@bash deploy/install-system-deps.sh
 
 lint: install
-	$(BIN)/ruff check streams tests bench
+	$(BIN)/ruff check streams tests bench faults
 
 typecheck: install
 	$(BIN)/mypy
@@ -70,6 +70,15 @@ scale: install
 $(VENV)/.bench-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	@touch $@
+
+# Not part of `make test` (its quick form is, in tests/integration/test_faults.py): every fault
+# scenario over three seeds on its own broker behind a fault proxy, within 20 minutes; writes
+# faults/results/latest.json and exits 1 when a vote is lost or counted twice, a snapshot
+# version goes down, or dead letters go missing. Then the decoder fuzzer, where it exists.
+faults: install
+	$(BIN)/python -m faults.run --seeds 1,2,3; rc=$$?; \
+	if test -f faults/fuzz_decoder.py; then $(BIN)/python -m faults.fuzz_decoder --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) || rc=1; fi; \
+	exit $$rc
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -37,7 +37,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@{host}:{controller_port}
 listeners={listener}://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners={listener}://{host}:{port}
+advertised.listeners={listener}://{host}:{advertised_port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name={listener}
 listener.security.protocol.map={listener}:{listener},CONTROLLER:PLAINTEXT
@@ -121,6 +121,9 @@ class LocalBroker:
     """Where one local broker keeps its files, and how to reach it."""
 
     settings: Settings
+    # The port clients are told to use (advertised.listeners), when not the broker's own:
+    # a TCP proxy in front of the broker (faults/proxy.py) must carry every client's traffic.
+    advertised_port: int | None = None
     security: BrokerSecurity | None = None
 
     @property
@@ -255,7 +258,8 @@ def _write_config(broker: LocalBroker) -> Path:
     broker.home.mkdir(parents=True, exist_ok=True)
     config = broker.home / "server.properties"
     text = SERVER_PROPERTIES.format(listener="SASL_SSL" if broker.security else "PLAINTEXT", host=host,
-                                    port=port, controller_port=free_port(host), log_dir=broker.home / "data")
+                                    port=port, advertised_port=broker.advertised_port or port,
+                                    controller_port=free_port(host), log_dir=broker.home / "data")
     if broker.security is not None:
         sec = broker.security
         text += SECURITY_PROPERTIES.format(admin=sec.admin, password=sec.admin_password.reveal(),

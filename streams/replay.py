@@ -70,6 +70,9 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "max_batch_size": 256 * 1024,
         # An oversized report must reach the worker to become a dead letter (topics.py).
         "max_request_size": MAX_MESSAGE_BYTES + 64 * 1024,
+        # A broker restarting takes 20-50 s on a busy machine: the replay waits for it (its sends
+        # are retried, idempotent) instead of failing after aiokafka's default 40 s.
+        "request_timeout_ms": 120_000,
     }
 
 

@@ -248,6 +248,10 @@ class RaceTally:
         """Every unit's latest accepted report, by precinct_id."""
         return iter(self._units.items())
 
+    def mark_counties_dirty(self) -> None:
+        """Every county due again (their snapshots were lost in a failed send)."""
+        self._dirty_counties.update(self._counties)
+
     def take_dirty_counties(self) -> set[str]:
         """Counties changed since the last call (the publisher builds their snapshots)."""
         dirty, self._dirty_counties = self._dirty_counties, set()

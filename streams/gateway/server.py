@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from streams.atlas import atlas_path
+from streams.connection_log import collapse_connection_errors
 from streams.gateway.feed import follow_topics
 from streams.gateway.guard import DEFAULT_IDLE_TIMEOUT_S, CorsPolicy, GatewayRunner, refuse_unless_readable
 from streams.gateway.live import LiveResults
@@ -153,6 +154,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                               gateway_idle_timeout_s=args.idle_timeout or settings.gateway_idle_timeout_s)
     host, port = split_addr(settings.gateway_addr, "VOTEWIRE_GATEWAY_ADDR")
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    collapse_connection_errors()  # one line per broker outage, not one per retry
     live = LiveResults(show_test=settings.gateway_show_test, buffer_size=args.event_buffer)
     log.info("gateway on http://%s:%d (test data %s), topics prefix %r on %s", host, port,
              "shown" if settings.gateway_show_test else "hidden", settings.topic_prefix, settings.bootstrap)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from pathlib import Path
 
 from streams.settings import Settings, split_addr
@@ -51,13 +52,19 @@ def start_worker(settings: Settings) -> int:
     import faust
     from prometheus_client import REGISTRY
 
+    from streams.connection_log import collapse_connection_errors
     from streams.worker.agents import TallyWorker
+
+    class Worker(faust.Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            collapse_connection_errors(logger.handlers)  # one line per broker outage, not one per retry
 
     (Path(settings.data_dir) / "worker").mkdir(parents=True, exist_ok=True)
     tally = TallyWorker(settings, REGISTRY)
     print(f"votewire worker: {settings.bootstrap}, topics prefix {settings.topic_prefix!r}, "
           f"metrics on http://{settings.worker_web_addr}/metrics", flush=True)
-    worker = faust.Worker(tally.app, loglevel=settings.log_level, quiet=True)
+    worker = Worker(tally.app, loglevel=settings.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as done:  # faust's worker always exits through SystemExit

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,10 @@ from prometheus_client import CollectorRegistry
 
 from streams import contract
 from streams.alerts import alert_value
-from streams.contract import Alert, PrecinctReport, RefusedElement
+from streams.contract import Alert, PrecinctReport, RefusedElement, TallyKey
 from streams.deadletter import dead_letter_headers, element_dead_letter_headers
 from streams.errors import InvalidRecord
+from streams.figures import snapshot_version
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
 from streams.security import kafka_connection
 from streams.settings import Settings
@@ -45,11 +47,16 @@ from streams.worker.collector import CollectorTending
 from streams.worker.counting import CountingRoom
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
-from streams.worker.rebuild import rebuild_partitions
+from streams.worker.rebuild import committed_offsets, latest_versions, rebuild_partitions
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_TICK_S = 2.0  # how often the checkpoint timer looks whether input went quiet
+FREEZE_TICK_S = 0.5  # how often the freeze watch looks at the clock
+# A loop that was away longer than this share of the session timeout may have lost its
+# partitions (the whole process frozen: SIGSTOP, a paused VM). Faust heartbeats from a thread
+# of its own, so a merely busy loop does not lose them; this only has to catch a freeze.
+FREEZE_SHARE = 0.8
 COLLECTOR_TICK_S = 2.0  # how often survivors are frozen out of the cyclic collector's sight
 
 class TallyWorker:
@@ -74,6 +81,12 @@ class TallyWorker:
         self.checkpointed: dict[int, dict[str, int]] = {}  # partition -> offsets of its last checkpoint
         self.positions_last_tick: dict[tuple[str, int], int] = {}
         self.checkpoint_at = 0.0  # loop time of the last round of checkpoints
+        self.checkpoint_failures = 0  # in a row: logged on the first and when they stop
+        self.alive_at: float | None = None  # loop time of the freeze watch's last look
+        self.fenced = False  # woken from a freeze: nothing published until the group has had its say
+        # state-results key -> (version, total votes) an earlier owner published, while this one is short of it.
+        self.published: dict[str, tuple[int, int]] = {}
+        self.room.held = self.is_held
         self.publisher = SnapshotPublisher(settings, self)
         self.collector = CollectorTending()
         self.records_taken = 0  # precinct records taken: the collector's tick asks whether any came
@@ -100,6 +113,7 @@ class TallyWorker:
             survive_failures("tend_collector", self.tend_collector, failures))
         self.app.task(restart_on_failure("follow_race_book", self.follow_race_book, failures))
         self.app.task(restart_on_failure("serve_private_web", self.serve_private_web, failures))
+        self.app.task(restart_on_failure("watch_for_freezes", self.watch_for_freezes, failures))
         self.app.on_partitions_assigned.connect(self.take_assignment)
 
     # --- agents and tasks ----------------------------------------------------------------------
@@ -127,6 +141,46 @@ class TallyWorker:
         """Caught up with the race book, tallies whole, not in a rebalance: reports are being consumed."""
         return self.book_ready.is_set() and self.tallies_ready.is_set() and not self.app.rebalancing
 
+    # --- a zombie must not publish: fenced after a freeze until the group has had its say ------
+
+    async def watch_for_freezes(self) -> None:
+        while True:
+            self.check_freeze()
+            await asyncio.sleep(FREEZE_TICK_S)
+
+    def check_freeze(self) -> None:
+        """A worker frozen past its session timeout (SIGSTOP) wakes up a zombie: its partitions
+        may belong to a successor that has published newer figures since. Until the group says
+        which partitions are still its own (a rebalance, whose rebuild re-checks every kept
+        partition against the committed offsets) or a session timeout passes without one, it
+        publishes nothing and writes no checkpoint (`fenced`). The agent is not paused: faust
+        waits for it to finish its record before it revokes, and the rebuild puts right
+        whatever it counts meanwhile. The publisher looks too before it sends, so that the
+        first round after the wake-up cannot slip out before this task has run."""
+        now = asyncio.get_running_loop().time()
+        gap, self.alive_at = (0.0 if self.alive_at is None else now - self.alive_at), now
+        if gap <= FREEZE_SHARE * self.settings.session_timeout_s or self.fenced:
+            return
+        log.warning("the worker was frozen for %.1f s, past its session timeout: it publishes nothing until "
+                    "the group confirms its partitions", gap)
+        self.fenced = True
+        generation = getattr(self.app, "consumer_generation_id", None)
+        asyncio.get_running_loop().call_later(self.settings.session_timeout_s, self.lift_fence, generation)
+
+    def lift_fence(self, generation: Any) -> None:
+        """No rebalance came within a session timeout of the wake-up: the session had held."""
+        if self.app.rebalancing or getattr(self.app, "consumer_generation_id", None) != generation:
+            return  # the group is moving: the assignment's rebuild makes the tallies whole again
+        if not self.fenced or not (self.rebuilding is None or self.rebuilding.done()):
+            return
+        log.info("no rebalance after the freeze: the partitions are still this worker's; publishing again")
+        self.room.mark_all_dirty()  # a round may have been cut short by the freeze
+        self.fenced = False
+
+    def may_publish(self) -> bool:
+        self.check_freeze()
+        return self.book_ready.is_set() and self.tallies_ready.is_set() and not self.fenced
+
     # --- rebalance: rebuild what was gained, drop what was lost ---------------------------------
 
     async def take_assignment(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -134,22 +188,25 @@ class TallyWorker:
         del sender, signal, kwargs
         assigned: set[TopicPartition] = args[0]
         owned = {tp.partition for tp in assigned if tp.topic in self.input_topics}
-        gained, lost = owned - self.owned, self.owned - owned
+        gained, kept, lost = owned - self.owned, owned & self.owned, self.owned - owned
         self.owned = owned
         if lost:
             self.forget_partitions(lost)
-        if gained:
+        if gained or kept:
             # Cleared before faust resumes the stream: the agent must not apply a fresh record
             # to a tally that is half rebuilt, nor the publisher send one.
             self.tallies_ready.clear()
-            self.rebuilding = asyncio.ensure_future(self.rebuild(gained, self.rebuilding))
+            self.rebuilding = asyncio.ensure_future(self.rebuild(gained, self.rebuilding, kept))
         elif self.rebuilding is None or self.rebuilding.done():
+            self.fenced = False  # nothing of its own left to publish stale
             self.tallies_ready.set()
 
-    async def rebuild(self, partitions: set[int], earlier: asyncio.Future[None] | None) -> None:
+    async def rebuild(self, partitions: set[int], earlier: asyncio.Future[None] | None,
+                      kept: AbstractSet[int] = frozenset()) -> None:
         if earlier is not None:
             await asyncio.wait([earlier])  # one rebuild at a time; its outcome is its own
-        while True:
+        partitions = partitions | await self.moved_on(kept & self.owned)
+        while partitions & self.owned:
             here = partitions & self.owned
             self.forget_partitions(here)  # what an interrupted rebuild may have left half done
             try:
@@ -165,9 +222,32 @@ class TallyWorker:
         # collector's sight, so that its full collections do not walk them again and again.
         self.collector.tick(busy=True)
         if asyncio.current_task() is self.rebuilding:
+            self.fenced = False  # every partition it holds is checked against the group's commits
             self.tallies_ready.set()
 
+    async def moved_on(self, kept: AbstractSet[int]) -> set[int]:
+        """The kept partitions whose committed offsets are past what this worker has applied:
+        another member counted them meanwhile (this one was frozen or cut off and lost them
+        for a while), so its tallies of them are stale and are rebuilt. Normally none: a
+        member commits only what it applied itself."""
+        if not kept:
+            return set()
+        tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(kept)]
+        try:
+            committed = await asyncio.wait_for(committed_offsets(self.settings.bootstrap, app_id(self.settings), tps),
+                                               30)
+        except Exception:  # noqa: BLE001 - the broker away: rebuilding is always right, only slower
+            log.warning("could not read the committed offsets of partitions %s: rebuilding them", sorted(kept))
+            return set(kept)
+        stale = {tp.partition for tp, end in committed.items() if end > self.positions.get((tp.topic, tp.partition), 0)}
+        if stale:
+            log.warning("partitions %s were counted by another worker meanwhile: rebuilding them", sorted(stale))
+        return stale
+
     def forget_partitions(self, partitions: set[int]) -> None:
+        if self.published:
+            self.published = {key: version for key, version in self.published.items()
+                              if self.home_partition(key.rsplit("/", 1)[0]) not in partitions}
         self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
@@ -175,8 +255,41 @@ class TallyWorker:
         stats = await rebuild_partitions(kafka_connection(self.settings), app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
+        self.hold_back(partitions, await latest_versions(self.settings.bootstrap,
+                                                         self.settings.topic(contract.STATE_RESULTS)))
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
+
+    def hold_back(self, partitions: set[int], published: dict[str, tuple[int, int]]) -> None:
+        """Hold the snapshots of a rebuilt partition's tallies until they reach the version an
+        earlier owner last published. The rebuild stops at the committed offset, but an owner
+        that was killed or frozen may have counted and published records past it: a snapshot
+        of the rebuilt tallies would carry a lower version than one already out. Those records
+        come again to the agent (from the committed offset); past them, the tally is whole.
+        At the same version it waits for the same total too: the version is a sum (reports'
+        seqs, the estimate's seq, the definition's revision), so a tally with fewer reports and
+        a newer estimate can reach it with other figures."""
+        held = {key: version for key, version in published.items()
+                if self.home_partition(key.rsplit("/", 1)[0]) in partitions}
+        self.published.update(held)
+        if held:
+            log.info("partitions %s: %d snapshots held until their tallies reach the versions already published",
+                     sorted(partitions), len(held))
+
+    def is_held(self, key: TallyKey) -> bool:
+        """Whether `key`'s tally is still short of the version an earlier owner published."""
+        floor = self.published.get(key.state_result_key) if self.published else None
+        if floor is None:
+            return False
+        definition = self.room.book.definitions.get(key.race)
+        tally = self.room.tallies.get(key)
+        if definition is None or tally is None:
+            return True  # nothing to publish yet anyway
+        version = snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition)
+        if version < floor[0] or (version == floor[0] and tally.total_votes != floor[1]):
+            return True
+        del self.published[key.state_result_key]
+        return False
 
     # --- checkpoints: a shorter rebuild after a restart ------------------------------------------
 
@@ -205,7 +318,7 @@ class TallyWorker:
         Synchronous from the first tally read to the last file's bytes: no record is applied in
         between, so a file holds exactly the records before its offsets. The writes that follow
         run in a thread; a checkpoint counts as written (`checkpointed`) once it is renamed."""
-        if not self.tallies_ready.is_set():
+        if not self.tallies_ready.is_set() or self.fenced:
             return
         quiet = self.positions == self.positions_last_tick
         self.positions_last_tick = dict(self.positions)
@@ -224,9 +337,25 @@ class TallyWorker:
             if offsets != self.checkpointed.get(partition):
                 encoded.append((partition, offsets, encode_checkpoint(offsets, by_partition.get(partition, []))))
         # The bytes are fixed: disk writes and fsyncs need not hold up the records meanwhile.
-        for partition, offsets, data in encoded:
-            await asyncio.to_thread(store_checkpoint, checkpoint_path(self.checkpoints, partition), data)
-            self.checkpointed[partition] = offsets
+        try:
+            for partition, offsets, data in encoded:
+                await asyncio.to_thread(store_checkpoint, checkpoint_path(self.checkpoints, partition), data)
+                self.checkpointed[partition] = offsets
+        except OSError as exc:
+            self.note_checkpoint_failure(exc)
+            return
+        if self.checkpoint_failures:
+            log.warning("checkpoints are written again, after %d failed attempts", self.checkpoint_failures)
+            self.checkpoint_failures = 0
+
+    def note_checkpoint_failure(self, exc: OSError) -> None:
+        """A full or broken disk costs only a longer rebuild after a restart: counting goes on.
+        Logged once, not at every tick (the next tick tries again), counted every time."""
+        self.metrics.task_failures.labels(task="write_checkpoints").inc()
+        if not self.checkpoint_failures:
+            log.error("checkpoints cannot be written (%s); counting goes on, and they are tried again at "
+                      "every tick (a restart meanwhile reads more of the log)", exc)
+        self.checkpoint_failures += 1
 
     async def tend_collector(self) -> None:
         busy = self.records_taken != self.records_taken_last_tick

@@ -71,11 +71,17 @@ def store_checkpoint(path: Path, data: bytes) -> None:
     """Write the bytes to a temporary file, fsync, and rename it over the checkpoint (keeping the
     one before as `.prev`): safe to run in a thread, the bytes are already fixed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
+    # Named per process: two workers sharing a data dir may write one partition's file at once
+    # (a frozen one waking up next to its successor); each renames a whole file of its own.
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk: leave it no fuller than it was
+        raise
     if path.exists():
         os.replace(path, previous_path(path))  # a crash between the two renames leaves the older
     os.replace(temporary, path)

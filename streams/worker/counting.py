@@ -50,6 +50,9 @@ class CountingRoom:
     embargoed: set[TallyKey] = field(default_factory=set)
     # Tallies whose state snapshot went out and whose dirty counties are still to be sent.
     counties_due: set[TallyKey] = field(default_factory=set)
+    # Tallies not to publish yet, though dirty: rebuilt, and not yet past records that an
+    # earlier owner may have published from (streams.worker.agents.TallyWorker.hold_back).
+    held: Callable[[TallyKey], bool] = lambda _: False
 
     def tally_for(self, key: TallyKey) -> RaceTally:
         tally = self.tallies.get(key)
@@ -109,6 +112,13 @@ class CountingRoom:
     def _mark_race(self, race: str) -> None:
         self.dirty.update(k for k in self.tallies if k.race == race)
 
+    def mark_all_dirty(self) -> None:
+        """Everything due again: a send failed, and which snapshots reached the broker is not
+        known. Re-sending one that did is harmless (the same version, the same figures)."""
+        self.dirty.update(self.tallies)
+        for tally in self.tallies.values():
+            tally.mark_counties_dirty()
+
     def races_polls_closed(self) -> int:
         """Races whose polls have closed by source time (the latest live report seen) and that
         are not certified: the ones that should be reporting, for the "no reports" alert."""
@@ -125,7 +135,12 @@ class CountingRoom:
         wait for `due_county_snapshots`, which the publisher may call less often."""
         pending, self.dirty = self.dirty, set()
         for key in sorted(pending, key=lambda k: k.state_result_key):
-            tally = self.tallies[key]
+            tally = self.tallies.get(key)
+            if tally is None:
+                continue  # forgotten while the publisher awaited a send: a rebalance took it away
+            if self.held(key):
+                self.dirty.add(key)  # due once it is released
+                continue
             definition = self.book.definitions.get(key.race)
             if definition is None or figures.embargoed(tally.as_of_ms, definition):
                 # Counted, not released (design rule 7). The next report or definition marks it
@@ -141,7 +156,9 @@ class CountingRoom:
         """The latest snapshot of every dirty county of the tallies whose state snapshot went out."""
         pending, self.counties_due = self.counties_due, set()
         for key in sorted(pending, key=lambda k: k.state_result_key):
-            tally = self.tallies[key]
+            tally = self.tallies.get(key)
+            if tally is None:
+                continue  # forgotten while the publisher awaited a send: a rebalance took it away
             definition = self.book.definitions[key.race]  # a state snapshot went out: it has one
             expected = self.book.expected.get(key.race)
             for county in sorted(tally.take_dirty_counties()):

@@ -43,22 +43,35 @@ class SnapshotPublisher:
         self.worker = worker
         self.topics = {"state": settings.topic(contract.STATE_RESULTS),
                        "county": settings.topic(contract.COUNTY_RESULTS)}
+        self.next_counties = 0.0  # loop time before which no county round starts
 
     async def run(self) -> None:
         producer = AIOKafkaProducer(**kafka_connection(self.settings), enable_idempotence=True,
                                     linger_ms=5, max_batch_size=256 * 1024)
         await producer.start()
-        loop = asyncio.get_running_loop()
-        next_counties = 0.0
         try:
             while True:
-                took = await self.publish(producer, self.worker.room.due_state_snapshots)
-                if loop.time() >= next_counties:
-                    county_took = await self.publish(producer, self.worker.room.due_county_snapshots)
-                    next_counties = loop.time() + BUSY_FACTOR * county_took
+                took = await self.publish_round(producer)
                 await asyncio.sleep(max(self.settings.publish_interval_s - took, BUSY_FACTOR * took))
         finally:
             await producer.stop()
+
+    async def publish_round(self, producer: AIOKafkaProducer) -> float:
+        """The due state snapshots, then the counties' when their pace allows; the seconds the
+        states took. A failure leaves everything due again (and is raised): the round's
+        snapshots were taken off the dirty marks, and whether the broker has them is unknown.
+        Without that, a key whose last snapshot failed (the broker away at the end of a night)
+        would never be published again."""
+        loop = asyncio.get_running_loop()
+        try:
+            took = await self.publish(producer, self.worker.room.due_state_snapshots)
+            if loop.time() >= self.next_counties:
+                county_took = await self.publish(producer, self.worker.room.due_county_snapshots)
+                self.next_counties = loop.time() + BUSY_FACTOR * county_took
+        except Exception:
+            self.worker.room.mark_all_dirty()
+            raise
+        return took
 
     async def publish(self, producer: AIOKafkaProducer, due: Callable[[], Iterable[Snapshot]]) -> float:
         """Send every snapshot `due()` gives and wait until the broker has them. Returns the
@@ -66,7 +79,7 @@ class SnapshotPublisher:
         about. Not the awaits: while a send waits for buffer room or the acks come back, the
         agent counts, and that time is not publishing's."""
         worker = self.worker
-        if not (worker.book_ready.is_set() and worker.tallies_ready.is_set()):
+        if not worker.may_publish():
             return 0.0
         started = time.perf_counter()
         busy = 0.0
@@ -78,6 +91,9 @@ class SnapshotPublisher:
             # and pacing by it stretched the rounds to seconds under load (bench/README.md).
             began = time.thread_time()
             snap = next(snapshots, None)  # the snapshot is built here
+            if snap is not None and not worker.may_publish():  # frozen mid-round (a zombie's wake-up)
+                worker.room.mark_all_dirty()
+                snap = None
             if snap is None:
                 busy += time.thread_time() - began
                 break

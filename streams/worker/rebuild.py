@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import contract
 from streams.errors import InvalidRecord
-from streams.topics import MAX_MESSAGE_BYTES
+from streams.topics import MAX_MESSAGE_BYTES, topic_partitions
 
 FETCH_RECORDS = 5000
 
@@ -76,6 +77,44 @@ async def rebuild_partitions(connection: Mapping[str, Any], group_id: str, tps: 
         await consumer.stop()
     stats.seconds = time.perf_counter() - began
     return stats
+
+
+async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
+    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return {tp: await consumer.committed(tp) or 0 for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def latest_versions(bootstrap: str, topic: str) -> dict[str, tuple[int, int]]:
+    """The (version, total_votes) of the highest-version snapshot per key in an output `topic`,
+    read to its current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
+    await consumer.start()
+    versions: dict[str, tuple[int, int]] = {}
+    try:
+        tps = await topic_partitions(consumer, topic)
+        ends = await consumer.end_offsets(tps) if tps else {}
+        left = {tp for tp, end in ends.items() if end > 0}
+        if left:
+            consumer.assign(list(left))
+            await consumer.seek_to_beginning(*left)
+        while left:
+            batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
+            for messages in batch.values():
+                for m in messages:
+                    if m.key is not None and m.value is not None:
+                        value = orjson.loads(m.value)
+                        key, figures = m.key.decode(), (int(value["version"]), int(value["total_votes"]))
+                        versions[key] = max(figures, versions.get(key, figures))
+            left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+    return versions
 
 
 async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],

@@ -77,6 +77,7 @@ class TopicRecord:
     partition: int
     offset: int
     headers: dict[str, bytes]
+    timestamp_ms: int = 0  # the record's timestamp (its producer's clock when sent)
 
 
 async def read_topic(settings: Settings, topic: str, idle_s: float = 2.0) -> list[TopicRecord]:
@@ -106,7 +107,7 @@ def _record(m: Any) -> TopicRecord:
         with contextlib.suppress(orjson.JSONDecodeError):
             value = orjson.loads(m.value)
     return TopicRecord(m.key.decode() if m.key is not None else None, value, m.value, m.partition, m.offset,
-                       dict(m.headers or ()))
+                       dict(m.headers or ()), int(m.timestamp or 0))
 
 
 def latest_by_key(records: list[TopicRecord]) -> dict[str, Any]:

@@ -1,0 +1,109 @@
+"""Logs that stay readable while the broker is away.
+
+aiokafka logs every failed retry: a 10-second broker outage made a worker write thousands of
+ERROR lines ("Unable connect to node", "Unable to update metadata", "Failed fetch messages",
+...), burying whatever else happened. `ConnectionErrorCollapser`, a filter on the log
+handlers of the long-running commands (`votewire worker`, `votewire gateway`), lets the first
+connection error of an outage through, reworded to say the broker is away, drops the rest,
+and logs one line when no connection error has come for `quiet_s`: the broker is back, after
+how long and how many retried errors. Other records pass untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+# aiokafka's messages for a broker it cannot reach, or that has just come back and is still
+# electing leaders and loading its group coordinator.
+CONNECTION_ERRORS = (
+    "Unable connect to node", "Unable to update metadata", "Failed fetch messages", "Got error produce response",
+    "Group Coordinator Request failed", "Marking the coordinator dead", "Heartbeat failed", "Heartbeat session expired",
+    "Error sending", "coordinator dead", "Connect call failed", "KafkaConnectionError", "NodeNotReadyError",
+    "RequestTimedOutError", "CoordinatorNotAvailable", "NotCoordinator", "LeaderNotAvailable",
+    "NotLeaderForPartition", "Connection at",
+)
+QUIET_S = 3.0
+DECIDED = "votewire_connection_log_kept"
+
+log = logging.getLogger(__name__)
+
+
+def is_connection_error(record: logging.LogRecord) -> bool:
+    if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
+        return False
+    text = record.getMessage()
+    return any(pattern in text for pattern in CONNECTION_ERRORS)
+
+
+class ConnectionErrorCollapser(logging.Filter):
+    """One line when the broker goes away, one when it is back (see the module's doc)."""
+
+    def __init__(self, quiet_s: float = QUIET_S, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.quiet_s = quiet_s
+        self.clock = clock
+        self.lost_at: float | None = None
+        self.last_error_at = 0.0
+        self.retries = 0  # connection errors since the outage began, the first one included
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # One decision per record, however many handlers carry this filter: kept on the record.
+        decided = getattr(record, DECIDED, None)
+        if decided is not None:
+            return bool(decided)
+        with self._lock:
+            keep = self._decide(record)
+        setattr(record, DECIDED, keep)
+        return keep
+
+    def _decide(self, record: logging.LogRecord) -> bool:
+        if not is_connection_error(record):
+            return True
+        now = self.clock()
+        self.last_error_at = now
+        self.retries += 1
+        if self.lost_at is not None:
+            return False
+        self.lost_at = now
+        original = record.getMessage()
+        record.msg = "broker connection lost: %s (retrying; further connection errors are counted, not logged)"
+        record.args = (original,)
+        return True
+
+    def recovered(self) -> str | None:
+        """The line to log when the outage is over (no connection error for `quiet_s`), else None."""
+        with self._lock:
+            if self.lost_at is None or self.clock() - self.last_error_at < self.quiet_s:
+                return None
+            line = (f"broker connection back: {self.retries} connection errors over "
+                    f"{self.last_error_at - self.lost_at:.1f} s, {self.retries - 1} of them not logged")
+            self.lost_at, self.retries = None, 0
+            return line
+
+
+_installed: ConnectionErrorCollapser | None = None
+
+
+def collapse_connection_errors(handlers: Iterable[logging.Handler] | None = None) -> ConnectionErrorCollapser:
+    """Put one collapser on `handlers` (default: the root logger's), and start the thread that
+    logs the broker's return. Idempotent: a handler gets it once; the thread starts once."""
+    global _installed
+    if _installed is None:
+        _installed = ConnectionErrorCollapser()
+        threading.Thread(target=_watch, args=(_installed,), name="connection-log", daemon=True).start()
+    for handler in logging.getLogger().handlers if handlers is None else handlers:
+        if _installed not in handler.filters:
+            handler.addFilter(_installed)
+    return _installed
+
+
+def _watch(collapser: ConnectionErrorCollapser) -> None:
+    while True:
+        time.sleep(0.5)
+        line = collapser.recovered()
+        if line is not None:
+            log.warning(line)

@@ -1,0 +1,78 @@
+"""The connection-error collapser: one line when the broker goes away, one when it is back."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from streams.connection_log import ConnectionErrorCollapser, is_connection_error
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def record(message: str, name: str = "aiokafka.client", level: int = logging.ERROR) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, message, None, None)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_an_outage_is_one_line_when_lost_and_one_when_back(clock: Clock) -> None:
+    collapser = ConnectionErrorCollapser(quiet_s=3.0, clock=clock)
+    kept = []
+    for i in range(3526):  # what a 10-second outage logged before
+        clock.now += 10 / 3526
+        rec = record("Unable connect to node with id 1: [Errno 111] Connect call failed ('127.0.0.1', 9092)"
+                     if i % 2 else "Unable to update metadata from [1]")
+        if collapser.filter(rec):
+            kept.append(rec.getMessage())
+    assert len(kept) == 1
+    assert kept[0].startswith("broker connection lost: Unable")
+    assert collapser.recovered() is None, "still within the quiet period"
+    clock.now += 3.0
+    back = collapser.recovered()
+    assert back is not None
+    assert "3526 connection errors" in back
+    assert "3525 of them not logged" in back
+    assert collapser.recovered() is None, "said once"
+    clock.now += 60
+    again = record("Failed fetch messages from 1: NodeNotReadyError")
+    assert collapser.filter(again), "a later outage is reported again"
+
+
+def test_other_records_pass_untouched(clock: Clock) -> None:
+    collapser = ConnectionErrorCollapser(clock=clock)
+    assert collapser.filter(record("Unable to update metadata from [1]"))
+    for rec in (record("rebuilt the tallies of partitions [0]", name="streams.worker.agents"),
+                record("Unable connect to node with id 1", level=logging.DEBUG),
+                record("Unable connect to node", name="someone.else"),
+                record("Heartbeat failed: not a connection thing?", name="faust.transport")):
+        assert collapser.filter(rec)
+        assert "broker connection lost" not in rec.getMessage()
+
+
+def test_one_decision_per_record_across_handlers(clock: Clock) -> None:
+    collapser = ConnectionErrorCollapser(clock=clock)
+    first = record("Unable to update metadata from [1]")
+    assert collapser.filter(first)
+    assert collapser.filter(first), "the second handler sees the same decision"
+    second = record("Unable to update metadata from [1]")
+    assert not collapser.filter(second)
+    assert not collapser.filter(second)
+    clock.now += 5
+    assert "2 connection errors" in (collapser.recovered() or "")
+
+
+@pytest.mark.parametrize("message", ["Got error produce response: NodeNotReadyError", "Group Coordinator Request "
+                                     "failed: NodeNotReadyError", "Failed fetch messages from 1: KafkaConnectionError"])
+def test_the_errors_of_a_real_outage_are_recognised(message: str) -> None:
+    assert is_connection_error(record(message, level=logging.WARNING))
