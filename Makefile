@@ -74,10 +74,13 @@ $(VENV)/.bench-installed: pyproject.toml
 # Not part of `make test` (its quick form is, in tests/integration/test_faults.py): every fault
 # scenario over three seeds on its own broker behind a fault proxy, within 20 minutes; writes
 # faults/results/latest.json and exits 1 when a vote is lost or counted twice, a snapshot
-# version goes down, or dead letters go missing. Then the decoder fuzzer, where it exists.
+# version goes down, or dead letters go missing. Then a minute of the decoder fuzzer, and the
+# short form of the cluster test (bench/scale.py --quick: three brokers, three workers, one of
+# each SIGKILLed mid-night; faults/results/scale-quick.{json,md}).
 faults: install
 	$(BIN)/python -m faults.run --seeds 1,2,3; rc=$$?; \
-	if test -f faults/fuzz_decoder.py; then $(BIN)/python -m faults.fuzz_decoder --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) || rc=1; fi; \
+	$(BIN)/python -m faults.fuzz_decoder --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) || rc=1; \
+	$(BIN)/python bench/scale.py --quick --out faults/results/scale-quick || rc=1; \
 	exit $$rc
 
 clean:
