@@ -21,7 +21,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +123,8 @@ class LocalBroker:
     settings: Settings
     # The port clients are told to use (advertised.listeners), when not the broker's own:
     # a TCP proxy in front of the broker (faults/proxy.py) must carry every client's traffic.
-    advertised_port: int | None = None
-    security: BrokerSecurity | None = None
+    advertised_port: int | None = field(default=None, kw_only=True)
+    security: BrokerSecurity | None = field(default=None, kw_only=True)
 
     @property
     def home(self) -> Path:

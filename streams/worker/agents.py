@@ -255,7 +255,7 @@ class TallyWorker:
         stats = await rebuild_partitions(kafka_connection(self.settings), app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
-        self.hold_back(partitions, await latest_versions(self.settings.bootstrap,
+        self.hold_back(partitions, await latest_versions(kafka_connection(self.settings),
                                                          self.settings.topic(contract.STATE_RESULTS)))
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)

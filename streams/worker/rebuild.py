@@ -89,11 +89,10 @@ async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPa
         await consumer.stop()
 
 
-async def latest_versions(bootstrap: str, topic: str) -> dict[str, tuple[int, int]]:
+async def latest_versions(connection: Mapping[str, Any], topic: str) -> dict[str, tuple[int, int]]:
     """The (version, total_votes) of the highest-version snapshot per key in an output `topic`,
-    read to its current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
+    read to its current end. `connection`: streams.security.kafka_connection's."""
+    consumer = AIOKafkaConsumer(**connection, enable_auto_commit=False, fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
     versions: dict[str, tuple[int, int]] = {}
     try:

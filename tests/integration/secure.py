@@ -71,4 +71,4 @@ def secure_broker(data_dir: Path) -> kafka_local.LocalBroker:
                                           users=tuple(passwords.items()))
     settings = Settings.from_env({}, bootstrap=f"127.0.0.1:{kafka_local.free_port()}", data_dir=str(data_dir),
                                  kafka_heap="256m")
-    return kafka_local.LocalBroker(settings, security)
+    return kafka_local.LocalBroker(settings, security=security)
