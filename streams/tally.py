@@ -11,7 +11,7 @@ new ones, for the state and for the unit's county. No whole-state work per recor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -248,9 +248,10 @@ class RaceTally:
         """Every unit's latest accepted report, by precinct_id."""
         return iter(self._units.items())
 
-    def mark_counties_dirty(self) -> None:
-        """Every county due again (their snapshots were lost in a failed send)."""
-        self._dirty_counties.update(self._counties)
+    def mark_counties_dirty(self, counties: Iterable[str] | None = None) -> None:
+        """These counties (every county by default) due again: their snapshots were lost in a
+        failed send, or held back (streams.worker.counting)."""
+        self._dirty_counties.update(self._counties if counties is None else counties)
 
     def take_dirty_counties(self) -> set[str]:
         """Counties changed since the last call (the publisher builds their snapshots)."""

@@ -87,6 +87,9 @@ class TallyWorker:
         # state-results key -> (version, total votes) an earlier owner published, while this one is short of it.
         self.published: dict[str, tuple[int, int]] = {}
         self.room.held = self.is_held
+        # county-results key -> the same, for the county snapshots (CountingRoom.county_floor).
+        self.county_published: dict[str, tuple[int, int]] = {}
+        self.room.county_floor = self.county_floor
         self.publisher = SnapshotPublisher(settings, self)
         self.collector = CollectorTending()
         self.records_taken = 0  # precinct records taken: the collector's tick asks whether any came
@@ -248,6 +251,9 @@ class TallyWorker:
         if self.published:
             self.published = {key: version for key, version in self.published.items()
                               if self.home_partition(key.rsplit("/", 1)[0]) not in partitions}
+        if self.county_published:
+            self.county_published = {key: version for key, version in self.county_published.items()
+                                     if self.home_partition(key.rsplit("/", 2)[0]) not in partitions}
         self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
@@ -255,12 +261,14 @@ class TallyWorker:
         stats = await rebuild_partitions(kafka_connection(self.settings), app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
-        self.hold_back(partitions, await latest_versions(kafka_connection(self.settings),
-                                                         self.settings.topic(contract.STATE_RESULTS)))
+        connection = kafka_connection(self.settings)
+        self.hold_back(partitions, await latest_versions(connection, self.settings.topic(contract.STATE_RESULTS)),
+                       await latest_versions(connection, self.settings.topic(contract.COUNTY_RESULTS)))
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
 
-    def hold_back(self, partitions: set[int], published: dict[str, tuple[int, int]]) -> None:
+    def hold_back(self, partitions: set[int], published: dict[str, tuple[int, int]],
+                  county_published: dict[str, tuple[int, int]] | None = None) -> None:
         """Hold the snapshots of a rebuilt partition's tallies until they reach the version an
         earlier owner last published. The rebuild stops at the committed offset, but an owner
         that was killed or frozen may have counted and published records past it: a snapshot
@@ -268,10 +276,16 @@ class TallyWorker:
         come again to the agent (from the committed offset); past them, the tally is whole.
         At the same version it waits for the same total too: the version is a sum (reports'
         seqs, the estimate's seq, the definition's revision), so a tally with fewer reports and
-        a newer estimate can reach it with other figures."""
+        a newer estimate can reach it with other figures.
+
+        County snapshots are held per county the same way, against `county_published`: the
+        last county snapshot out may be newer than the last state snapshot (the county round
+        follows the state round, and records are counted in between)."""
         held = {key: version for key, version in published.items()
                 if self.home_partition(key.rsplit("/", 1)[0]) in partitions}
         self.published.update(held)
+        self.county_published.update({key: version for key, version in (county_published or {}).items()
+                                      if self.home_partition(key.rsplit("/", 2)[0]) in partitions})
         if held:
             log.info("partitions %s: %d snapshots held until their tallies reach the versions already published",
                      sorted(partitions), len(held))
@@ -290,6 +304,10 @@ class TallyWorker:
             return True
         del self.published[key.state_result_key]
         return False
+
+    def county_floor(self, county_key: str) -> tuple[int, int] | None:
+        """What an earlier owner last published for this county, while this worker may be short of it."""
+        return self.county_published.get(county_key) if self.county_published else None
 
     # --- checkpoints: a shorter rebuild after a restart ------------------------------------------
 

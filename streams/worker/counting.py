@@ -25,6 +25,13 @@ from streams.worker.race_book import RaceBook
 COUNTLESS_ALERTS = frozenset({"expected_vote_revised"})
 
 
+def reached(version: int, total_votes: int, floor: tuple[int, int]) -> bool:
+    """Whether a snapshot of `version` and `total_votes` may follow the one `floor` describes:
+    a higher version, or the same one with the same total (the version is a sum, see
+    TallyWorker.hold_back, so an equal one alone does not say the figures are the same)."""
+    return version > floor[0] or (version == floor[0] and total_votes == floor[1])
+
+
 def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
     """Alerts are results too (a lead change names the leader and the shares): none from a tally
     still under embargo (design rule 7), but those that carry no count. They are not held back
@@ -53,6 +60,10 @@ class CountingRoom:
     # Tallies not to publish yet, though dirty: rebuilt, and not yet past records that an
     # earlier owner may have published from (streams.worker.agents.TallyWorker.hold_back).
     held: Callable[[TallyKey], bool] = lambda _: False
+    # The same for county snapshots, per county key: the (version, total_votes) an earlier
+    # owner published last, or None. A county's snapshot can be newer than its state's (the
+    # county round runs after the state round, and records are counted in between).
+    county_floor: Callable[[str], tuple[int, int] | None] = lambda _: None
 
     def tally_for(self, key: TallyKey) -> RaceTally:
         tally = self.tallies.get(key)
@@ -161,8 +172,18 @@ class CountingRoom:
                 continue  # forgotten while the publisher awaited a send: a rebalance took it away
             definition = self.book.definitions[key.race]  # a state snapshot went out: it has one
             expected = self.book.expected.get(key.race)
+            held_back = []
             for county in sorted(tally.take_dirty_counties()):
-                if figures.embargoed(tally.counties[county].as_of_ms, definition):
+                totals = tally.counties[county]
+                if figures.embargoed(totals.as_of_ms, definition):
                     continue  # this county has nothing after polls close: nothing to release
-                yield Snapshot("county", key.county_result_key(county),
-                               figures.county_snapshot(tally, county, definition, expected))
+                county_key = key.county_result_key(county)
+                floor = self.county_floor(county_key)
+                if floor is not None and not reached(
+                        figures.snapshot_version(totals.seq_sum, expected, definition), totals.total_votes, floor):
+                    held_back.append(county)
+                    continue
+                yield Snapshot("county", county_key, figures.county_snapshot(tally, county, definition, expected))
+            if held_back:  # due again once the records an earlier owner published from come again
+                tally.mark_counties_dirty(held_back)
+                self.counties_due.add(key)

@@ -122,3 +122,22 @@ def test_forgetting_tallies_also_forgets_what_was_due_from_them() -> None:
     room.forget_tallies()
     assert list(room.due_snapshots()) == []
     assert room.book.definitions  # the race book is kept
+
+
+def test_a_county_is_held_until_it_reaches_what_an_earlier_owner_published() -> None:
+    """The zombie scenario's regression: an earlier owner's last county snapshot can be newer
+    than its last state snapshot, so the county needs a floor of its own."""
+    room = room_with_race()
+    room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
+    room.apply_report(report("p2", 0, "2024-11-06T03:00:00Z", 1, 1, county="27001"))
+    # An earlier owner published 27053 at version 3 (p1 at seq 2: 3 of seq_sum) with 20 votes.
+    floors = {"e/president/MN/27053/live": (3, 20)}
+    room.county_floor = floors.get
+    snaps = list(room.due_snapshots())
+    assert [s.key for s in snaps if s.kind == "county"] == ["e/president/MN/27001/live"]  # 27053 held
+    room.apply_report(report("p1", 1, "2024-11-06T03:01:00Z", 12, 6))  # version 2: still short
+    assert [s.key for s in room.due_snapshots() if s.kind == "county"] == []
+    room.apply_report(report("p1", 2, "2024-11-06T03:02:00Z", 14, 6))  # version 3, 20 votes: the same
+    county = [s for s in room.due_snapshots() if s.kind == "county"]
+    assert [(s.key, s.value["version"], s.value["total_votes"]) for s in county] == [
+        ("e/president/MN/27053/live", 3, 20)]
