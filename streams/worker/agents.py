@@ -44,7 +44,7 @@ from streams.worker import book_reader
 from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
 from streams.worker.checkpoint import checkpoint_path, encode_checkpoint, store_checkpoint, usable_checkpoint
 from streams.worker.collector import CollectorTending
-from streams.worker.counting import CountingRoom
+from streams.worker.counting import CountingRoom, reached
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
 from streams.worker.rebuild import committed_offsets, latest_versions, rebuild_partitions
@@ -300,7 +300,7 @@ class TallyWorker:
         if definition is None or tally is None:
             return True  # nothing to publish yet anyway
         version = snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition)
-        if version < floor[0] or (version == floor[0] and tally.total_votes != floor[1]):
+        if not reached(version, tally.total_votes, floor):
             return True
         del self.published[key.state_result_key]
         return False
