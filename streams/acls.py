@@ -8,7 +8,9 @@ Three principals, three roles (README, Security): a `producer` writes the input 
 Notes for a reader who knows Kafka's ACLs:
 - No DESCRIBE: Kafka implies it from READ and WRITE (clients fetch a topic's metadata first).
 - No IDEMPOTENT_WRITE on the cluster: since Kafka 3.0 (KIP-679) WRITE on a topic allows an
-  idempotent producer to write it, and replay and the worker's publisher are idempotent.
+  idempotent producer to write it (replay's).
+- The worker's snapshot producers are transactional, one id per home partition
+  (`<app_id>-snapshots-<partition>`, streams.worker.publisher): WRITE on that prefix.
 - The worker's internal topics (the re-key topic `<app_id>-precinct-results-rekeyed`, faust's
   own) and groups (`<app_id>`, `<app_id>-race-book`) all start with its app id, which starts
   with the topic prefix: one PREFIXED pattern each covers them.
@@ -65,7 +67,7 @@ def role_acls(role: str, settings: Settings) -> list[Acl]:
         own = settings.topic(settings.app_id)
         return [*topics(INPUTS, "READ"), *topics(OUTPUTS, "WRITE"),
                 *[Acl("TOPIC", "PREFIXED", own, op) for op in ("CREATE", "READ", "WRITE")],
-                Acl("GROUP", "PREFIXED", own, "READ")]
+                Acl("GROUP", "PREFIXED", own, "READ"), Acl("TRANSACTIONAL_ID", "PREFIXED", own, "WRITE")]
     raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
 
 

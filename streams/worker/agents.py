@@ -75,6 +75,7 @@ class TallyWorker:
         self.tallies_ready = asyncio.Event()
         self.owned: set[int] = set()  # home partitions whose tallies this worker holds
         self.rebuilding: asyncio.Future[None] | None = None
+        self.releasing: asyncio.Future[None] | None = None  # the producers of lost partitions closing
         # (input topic, partition) -> next offset: the tallies include every record before it.
         self.positions: dict[tuple[str, int], int] = {}
         self.checkpoints = Path(settings.data_dir) / "worker" / "checkpoints" / app_id(settings)
@@ -195,6 +196,7 @@ class TallyWorker:
         self.owned = owned
         if lost:
             self.forget_partitions(lost)
+            self.releasing = asyncio.ensure_future(self.publisher.release(lost))
         if gained or kept:
             # Cleared before faust resumes the stream: the agent must not apply a fresh record
             # to a tally that is half rebuilt, nor the publisher send one.
@@ -208,11 +210,16 @@ class TallyWorker:
                       kept: AbstractSet[int] = frozenset()) -> None:
         if earlier is not None:
             await asyncio.wait([earlier])  # one rebuild at a time; its outcome is its own
-        partitions = partitions | await self.moved_on(kept & self.owned)
+        # Kept partitions are rebuilt too when another worker counted them meanwhile: its
+        # commits moved on, or its snapshot producer fenced this worker's.
+        partitions = partitions | await self.moved_on(kept & self.owned) | (kept & self.publisher.fenced_out)
         while partitions & self.owned:
             here = partitions & self.owned
             self.forget_partitions(here)  # what an interrupted rebuild may have left half done
             try:
+                # The fence first: past it no earlier owner can publish, so what the holds read
+                # of the published snapshots is all there will be (streams.worker.publisher).
+                await self.publisher.claim(here)
                 await self._rebuild_from_log(here)
                 break
             except Exception:  # a broker away: log, count, try again (streams.worker.guard's rule)

@@ -45,6 +45,7 @@ def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition |
 class Snapshot:
     kind: str  # "state" | "county"
     key: str  # the output topic key
+    race: str  # the race key: its home partition publishes it
     value: dict[str, Any]
 
 
@@ -161,7 +162,7 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.add(key)
             expected = self.book.expected.get(key.race)
-            yield Snapshot("state", key.state_result_key, figures.state_snapshot(tally, definition, expected))
+            yield Snapshot("state", key.state_result_key, key.race, figures.state_snapshot(tally, definition, expected))
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
         """The latest snapshot of every dirty county of the tallies whose state snapshot went out."""
@@ -183,7 +184,8 @@ class CountingRoom:
                         figures.snapshot_version(totals.seq_sum, expected, definition), totals.total_votes, floor):
                     held_back.append(county)
                     continue
-                yield Snapshot("county", county_key, figures.county_snapshot(tally, county, definition, expected))
+                value = figures.county_snapshot(tally, county, definition, expected)
+                yield Snapshot("county", county_key, key.race, value)
             if held_back:  # due again once the records an earlier owner published from come again
                 tally.mark_counties_dirty(held_back)
                 self.counties_due.add(key)

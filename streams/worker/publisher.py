@@ -1,9 +1,9 @@
-"""Publishing the coalesced snapshots: `state-results` and `county-results`, on a producer of its own.
+"""Publishing the coalesced snapshots: `state-results` and `county-results`, on producers of its own.
 
 Snapshots are derived state: after a restart every tally is rebuilt and re-published with
 the same version, so a snapshot lost in a crash is sent again, and nothing ties snapshot
 sends to input offsets. They therefore skip faust's `send_soon` path (~140 us a record here)
-for a plain aiokafka producer (~11 us): a national night's catch-up publishes hundreds of
+for plain aiokafka producers (~11 us): a national night's catch-up publishes hundreds of
 thousands of county snapshots. Idempotent, so retries neither reorder nor repeat a key's
 snapshots, and a snapshot with a higher version never lands before a lower one.
 
@@ -14,27 +14,44 @@ as long, so that publishing takes at most a tenth of the worker's time and count
 county snapshots then come less often, the states' still every interval or so. In steady
 state the interval rules for both. The timer decides *when*;
 what a snapshot says depends only on the records (design rule 5).
+
+Fencing: each home partition publishes through a transactional producer of its own, whose
+transactional id is the partition's (`<app_id>-snapshots-<partition>`), one transaction per
+round. A worker that gains a partition starts that producer before it reads what was already
+published (the holds, TallyWorker.hold_back), and starting it fences every earlier producer
+with the id: an owner that was frozen (SIGSTOP, a paused VM) past its session timeout with
+snapshots still in its buffer has them refused by the broker when it wakes, instead of landing
+after its successor's newer ones (Kafka Streams fenced its zombie tasks the same way). A
+worker whose producer is fenced publishes nothing of that partition until the group gives it
+back, and then rebuilds it. Readers need no `read_committed`: a fenced producer's snapshots are
+refused, not aborted after the fact, and every snapshot stands alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import ProducerFenced
 
 from streams import contract
 from streams.security import kafka_connection
 from streams.settings import Settings
+from streams.worker.app import app_id
 from streams.worker.counting import Snapshot
 
 if TYPE_CHECKING:
     from streams.worker.agents import TallyWorker
 
 BUSY_FACTOR = 9.0
+STOP_TIMEOUT_S = 10.0  # a producer let go of (a partition lost or fenced) gets this long to close
+
+log = logging.getLogger(__name__)
 
 
 class SnapshotPublisher:
@@ -44,46 +61,85 @@ class SnapshotPublisher:
         self.topics = {"state": settings.topic(contract.STATE_RESULTS),
                        "county": settings.topic(contract.COUNTY_RESULTS)}
         self.next_counties = 0.0  # loop time before which no county round starts
+        self.producers: dict[int, AIOKafkaProducer] = {}  # home partition -> its transactional producer
+        # Owned partitions whose producer another worker fenced: dark until the group reassigns them.
+        self.fenced_out: set[int] = set()
+        self.lock = asyncio.Lock()  # a round, or a change of producers: one at a time
+
+    async def claim(self, partitions: Iterable[int]) -> None:
+        """Start a fresh producer for each partition, fencing every earlier one with its id
+        (this worker's own too: a rebuilt partition may have been counted elsewhere meanwhile)."""
+        async with self.lock:
+            await self._claim(partitions)
+
+    async def release(self, partitions: Iterable[int]) -> None:
+        """Let the producers of partitions this worker no longer owns go."""
+        async with self.lock:
+            for partition in list(partitions):
+                self.fenced_out.discard(partition)
+                await self._drop(partition)
+
+    async def _claim(self, partitions: Iterable[int]) -> None:
+        for partition in sorted(partitions):
+            await self._drop(partition)
+            producer = AIOKafkaProducer(**kafka_connection(self.settings), enable_idempotence=True,
+                                        transactional_id=f"{app_id(self.settings)}-snapshots-{partition}",
+                                        linger_ms=5, max_batch_size=256 * 1024)
+            try:
+                await producer.start()  # InitProducerId: the fence
+            except BaseException:
+                await _stop(producer)
+                raise
+            self.producers[partition] = producer
+            self.fenced_out.discard(partition)
+
+    async def _drop(self, partition: int) -> None:
+        producer = self.producers.pop(partition, None)
+        if producer is not None:
+            await _stop(producer)
 
     async def run(self) -> None:
-        producer = AIOKafkaProducer(**kafka_connection(self.settings), enable_idempotence=True,
-                                    linger_ms=5, max_batch_size=256 * 1024)
-        await producer.start()
         try:
             while True:
-                took = await self.publish_round(producer)
+                took = await self.publish_round()
                 await asyncio.sleep(max(self.settings.publish_interval_s - took, BUSY_FACTOR * took))
         finally:
-            await producer.stop()
+            await self.release(list(self.producers))
 
-    async def publish_round(self, producer: AIOKafkaProducer) -> float:
+    async def publish_round(self) -> float:
         """The due state snapshots, then the counties' when their pace allows; the seconds the
         states took. A failure leaves everything due again (and is raised): the round's
         snapshots were taken off the dirty marks, and whether the broker has them is unknown.
         Without that, a key whose last snapshot failed (the broker away at the end of a night)
         would never be published again."""
         loop = asyncio.get_running_loop()
-        try:
-            took = await self.publish(producer, self.worker.room.due_state_snapshots)
-            if loop.time() >= self.next_counties:
-                county_took = await self.publish(producer, self.worker.room.due_county_snapshots)
-                self.next_counties = loop.time() + BUSY_FACTOR * county_took
-        except Exception:
-            self.worker.room.mark_all_dirty()
-            raise
+        async with self.lock:
+            try:
+                # A producer dropped after a failure that was not a fence (the broker away): its
+                # owned partition gets a new one, once this worker may publish at all.
+                missing = self.worker.owned - self.producers.keys() - self.fenced_out
+                if missing and self.worker.may_publish():
+                    await self._claim(missing)
+                took = await self.publish(self.worker.room.due_state_snapshots)
+                if loop.time() >= self.next_counties:
+                    county_took = await self.publish(self.worker.room.due_county_snapshots)
+                    self.next_counties = loop.time() + BUSY_FACTOR * county_took
+            except Exception:
+                self.worker.room.mark_all_dirty()
+                raise
         return took
 
-    async def publish(self, producer: AIOKafkaProducer, due: Callable[[], Iterable[Snapshot]]) -> float:
-        """Send every snapshot `due()` gives and wait until the broker has them. Returns the
-        CPU seconds spent building and encoding them: the worker's own time, which the pacing is
-        about. Not the awaits: while a send waits for buffer room or the acks come back, the
-        agent counts, and that time is not publishing's."""
+    async def publish(self, due: Callable[[], Iterable[Snapshot]]) -> float:
+        """Send every snapshot `due()` gives, one transaction per home partition, and wait until
+        they are committed. Returns the CPU seconds spent building and encoding them: the
+        worker's own time, which the pacing is about. Not the awaits: while a send waits for
+        buffer room or the acks come back, the agent counts, and that time is not publishing's."""
         worker = self.worker
         if not worker.may_publish():
             return 0.0
         started = time.perf_counter()
         busy = 0.0
-        sent: list[asyncio.Future[object]] = []
+        sent: dict[int, list[asyncio.Future[object]]] = {}
         snapshots = iter(due())
         while True:
             # CPU time of this thread, not wall time: on a machine shared with the broker and
@@ -97,16 +153,67 @@ class SnapshotPublisher:
             if snap is None:
                 busy += time.thread_time() - began
                 break
+            partition = worker.home_partition(snap.race)
+            producer = self.producers.get(partition)
+            if producer is None:
+                busy += time.thread_time() - began
+                continue  # fenced out: the partition's new owner publishes it
             value = orjson.dumps(snap.value)
             worker.snapshot_counters[snap.kind].inc()
             if snap.kind == "state":
                 worker.note_progress(snap.value)
             busy += time.thread_time() - began
-            sent.append(await producer.send(self.topics[snap.kind], value, snap.key.encode()))
+            try:
+                if partition not in sent:
+                    await producer.begin_transaction()
+                    sent[partition] = []
+                sent[partition].append(await producer.send(self.topics[snap.kind], value, snap.key.encode()))
+            except Exception as exc:  # noqa: BLE001 - lost() sorts a fence from the rest and raises those
+                sent.pop(partition, None)
+                await self.lost(partition, exc)
         if not sent:
             return busy
-        await asyncio.gather(*sent)  # published when the broker has them
-        per_snapshot = (time.perf_counter() - started) / len(sent)
-        for _ in sent:
+        outcomes = await asyncio.gather(*(self.commit(p, futures) for p, futures in sent.items()),
+                                        return_exceptions=True)
+        count = sum(len(futures) for futures in sent.values())
+        per_snapshot = (time.perf_counter() - started) / count
+        for _ in range(count):
             worker.metrics.publish_seconds.observe(per_snapshot)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return busy
+
+    async def commit(self, partition: int, futures: list[asyncio.Future[object]]) -> None:
+        """Commit `partition`'s transaction once the broker has its snapshots."""
+        try:
+            await asyncio.gather(*futures)
+            await self.producers[partition].commit_transaction()
+        except Exception as exc:  # noqa: BLE001 - lost() sorts a fence from the rest and raises those
+            await self.lost(partition, exc)
+
+    async def lost(self, partition: int, exc: Exception) -> None:
+        """A send or commit of `partition` failed. Fenced: another worker owns it now, and this
+        one goes dark there. Otherwise the producer is dropped (its transaction's state is not
+        known; the next round starts a new one) and `exc` raised."""
+        await self._drop(partition)
+        if not isinstance(exc, ProducerFenced):
+            raise exc
+        log.warning("partition %d: another worker's snapshot producer fenced this one; publishing nothing of it "
+                    "until the group gives it back", partition)
+        self.fenced_out.add(partition)
+
+
+async def _stop(producer: AIOKafkaProducer) -> None:
+    """Close a producer let go of; a broker away or a fenced one must not hold anything up."""
+    try:
+        await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - it is being let go of either way
+        log.debug("closing a snapshot producer: %r", exc)
+    # A fenced producer's transaction waiter holds the fence's error (set as its sender stops),
+    # which nobody awaits once the producer is let go of: taken here, or asyncio logs it as
+    # "never retrieved".
+    manager = getattr(producer, "_txn_manager", None)
+    waiter = manager.wait_for_transaction_end() if manager is not None else None
+    if waiter is not None and waiter.done() and not waiter.cancelled():
+        waiter.exception()

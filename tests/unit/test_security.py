@@ -89,6 +89,7 @@ def test_roles_grant_only_their_topics() -> None:
     assert {a.operation for a in gateway} == {"READ"}
     assert "p.dead-letters" not in {a.name for a in gateway}
     assert acls.Acl("GROUP", "PREFIXED", "p.votewire", "READ") in worker
+    assert acls.Acl("TRANSACTIONAL_ID", "PREFIXED", "p.votewire", "WRITE") in worker
     assert not any(a.pattern == "PREFIXED" and a.name == "p." for a in worker)  # not the whole prefix
     with pytest.raises(ValueError, match="unknown role"):
         acls.role_acls("auditor", settings)

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import ProducerFenced
 from prometheus_client import CollectorRegistry
 
 from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
@@ -102,20 +104,87 @@ def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published(
 
 
 class FailingProducer:
+    """A partition's snapshot producer whose sends fail with `error`, or whose commit does."""
+
+    def __init__(self, send_error: Exception | None = None, commit_error: Exception | None = None) -> None:
+        self.send_error, self.commit_error = send_error, commit_error
+        self.stopped = False
+
+    async def begin_transaction(self) -> None:
+        pass
+
     async def send(self, *args: Any, **kwargs: Any) -> Any:
-        raise ConnectionError("the broker went away")
+        if self.send_error is not None:
+            raise self.send_error
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def commit_transaction(self) -> None:
+        if self.commit_error is not None:
+            raise self.commit_error
+
+    async def stop(self) -> None:
+        self.stopped = True
 
 
-def test_a_failed_round_leaves_everything_due_again(worker: TallyWorker) -> None:
-    key = _key_in(worker, 0)
+def _one_due_snapshot(worker: TallyWorker, key: TallyKey) -> None:
     worker.room.tallies[key] = RaceTally(key)
     worker.room.dirty.add(key)
 
     def due() -> Iterator[Snapshot]:
         worker.room.dirty.clear()  # as the real one does: taken off the dirty marks
-        yield Snapshot("county", "k", {})
+        yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
+                                                                "mode": "live", "pct_expected_counted": None,
+                                                                "precincts_reporting": 0})
 
     worker.room.due_state_snapshots = due  # type: ignore[method-assign]
+
+
+def test_a_failed_round_leaves_everything_due_again(worker: TallyWorker) -> None:
+    key = _key_in(worker, 0)
+    _one_due_snapshot(worker, key)
+    worker.owned = {0}
+    producer = FailingProducer(send_error=ConnectionError("the broker went away"))
+    worker.publisher.producers[0] = producer  # type: ignore[assignment]
     with pytest.raises(ConnectionError):
-        asyncio.run(worker.publisher.publish_round(FailingProducer()))  # type: ignore[arg-type]
+        asyncio.run(worker.publisher.publish_round())
     assert key in worker.room.dirty, "the snapshot that failed to go out is due again"
+    assert producer.stopped, "its transaction's state is unknown: replaced"
+    assert 0 not in worker.publisher.producers
+    assert 0 not in worker.publisher.fenced_out, "not fenced: the next round starts a new producer"
+
+
+def test_a_fenced_producer_leaves_its_partition_dark_until_the_group_gives_it_back(worker: TallyWorker) -> None:
+    key = _key_in(worker, 0)
+    _one_due_snapshot(worker, key)
+    worker.owned = {0}
+    worker.publisher.producers[0] = FailingProducer(commit_error=ProducerFenced())  # type: ignore[assignment]
+    asyncio.run(worker.publisher.publish_round())  # no error: the successor publishes it
+    assert worker.publisher.fenced_out == {0}
+    assert not worker.publisher.producers
+    claimed: list[set[int]] = []
+    rebuilt: list[set[int]] = []
+
+    async def claim(partitions: set[int]) -> None:
+        claimed.append(set(partitions))
+
+    async def rebuild_from_log(partitions: set[int]) -> None:
+        rebuilt.append(set(partitions))
+
+    async def moved_on(kept: object) -> set[int]:
+        return set()  # the successor committed nothing: only the fence tells
+
+    worker.publisher.claim = claim  # type: ignore[method-assign]
+    worker._rebuild_from_log = rebuild_from_log  # type: ignore[method-assign]
+    worker.moved_on = moved_on  # type: ignore[method-assign]
+
+    async def reassigned() -> None:
+        await worker.take_assignment(None, {TopicPartition(worker.input_topics[0], 0)}, signal=None)
+        assert worker.rebuilding is not None
+        await worker.rebuilding
+
+    asyncio.run(reassigned())
+    assert claimed == [{0}], "kept, but fenced meanwhile: claimed again"
+    assert rebuilt == [{0}]
+    assert worker.tallies_ready.is_set()

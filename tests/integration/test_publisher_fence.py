@@ -1,0 +1,103 @@
+"""The snapshot producers' fence on the real broker: a worker that gains a home partition
+starts that partition's transactional producer, and the broker then refuses whatever the
+earlier owner still sends for it, mid-transaction or in a later round (the zombie that wakes
+from a SIGSTOP with snapshots in its buffer, streams.worker.publisher)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from aiokafka.errors import ProducerFenced
+from prometheus_client import CollectorRegistry
+
+from streams import contract
+from streams.contract import TallyKey
+from streams.settings import Settings
+from streams.tally import RaceTally
+from streams.topics import ensure_topics
+from streams.worker.agents import TallyWorker
+from streams.worker.counting import Snapshot
+from tests.integration.harness import read_topic, run
+
+KEY = TallyKey("2024-11-05", "president", "MN", "live")
+
+
+def _worker(settings: Settings) -> TallyWorker:
+    worker = TallyWorker(settings, CollectorRegistry())
+    worker.book_ready.set()
+    worker.tallies_ready.set()
+    worker.owned = {worker.home_partition(KEY.race)}
+    worker.room.tallies[KEY] = RaceTally(KEY)
+    return worker
+
+
+def _snapshot(version: int) -> Snapshot:
+    return Snapshot("state", KEY.state_result_key, KEY.race,
+                    {"election_id": KEY.election_id, "race_id": KEY.race_id, "state": KEY.state, "mode": KEY.mode,
+                     "version": version, "pct_expected_counted": None, "precincts_reporting": 0})
+
+
+def _due(worker: TallyWorker, version: int) -> None:
+    """Make the next round publish one state snapshot of `version`."""
+    def due() -> Iterator[Snapshot]:
+        yield _snapshot(version)
+
+    worker.room.due_state_snapshots = due  # type: ignore[method-assign]
+    worker.room.due_county_snapshots = lambda: iter(())  # type: ignore[method-assign]
+
+
+def test_a_successor_fences_the_earlier_owners_snapshot_producer(settings: Settings) -> None:
+    run(ensure_topics(settings))
+    zombie, successor = _worker(settings), _worker(settings)
+    partition = zombie.home_partition(KEY.race)
+    topic = settings.topic(contract.STATE_RESULTS)
+
+    async def night() -> None:
+        await zombie.publisher.claim({partition})
+        _due(zombie, 1)
+        await zombie.publisher.publish_round()
+        # The zombie is mid-round when it freezes: its transaction is open, one snapshot out.
+        producer = zombie.publisher.producers[partition]
+        await producer.begin_transaction()
+        await (await producer.send(topic, b'{"version": 2}', KEY.state_result_key.encode()))
+        # Its successor takes the partition: the fence, then its own newer snapshot.
+        await successor.publisher.claim({partition})
+        _due(successor, 3)
+        await successor.publisher.publish_round()
+        # The zombie wakes and sends on: refused, in its open transaction and in a new round.
+        with pytest.raises(ProducerFenced):
+            await (await producer.send(topic, b'{"version": 4}', KEY.state_result_key.encode()))
+        await zombie.publisher.release({partition})
+        await successor.publisher.release({partition})
+
+    run(night())
+    versions = [r.value["version"] for r in run(read_topic(settings, contract.STATE_RESULTS))
+                if r.key == KEY.state_result_key]
+    assert versions == [1, 2, 3], "the zombie's open transaction was aborted with its snapshot before the fence; " \
+                                  "nothing of it after"
+
+
+def test_a_fenced_worker_goes_dark_on_that_partition_and_raises_nothing(settings: Settings) -> None:
+    run(ensure_topics(settings))
+    zombie, successor = _worker(settings), _worker(settings)
+    partition = zombie.home_partition(KEY.race)
+
+    async def night() -> None:
+        await zombie.publisher.claim({partition})
+        await successor.publisher.claim({partition})
+        _due(zombie, 7)  # a round it built from stale tallies
+        await zombie.publisher.publish_round()
+        assert zombie.publisher.fenced_out == {partition}
+        assert partition not in zombie.publisher.producers
+        _due(zombie, 8)
+        await zombie.publisher.publish_round()  # dark: no new producer, nothing sent
+        assert partition not in zombie.publisher.producers
+        _due(successor, 5)
+        await successor.publisher.publish_round()
+        await successor.publisher.release({partition})
+
+    run(night())
+    versions = [r.value["version"] for r in run(read_topic(settings, contract.STATE_RESULTS))
+                if r.key == KEY.state_result_key]
+    assert versions == [5]
