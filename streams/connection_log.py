@@ -6,7 +6,10 @@ ERROR lines ("Unable connect to node", "Unable to update metadata", "Failed fetc
 handlers of the long-running commands (`votewire worker`, `votewire gateway`), lets the first
 connection error of an outage through, reworded to say the broker is away, drops the rest,
 and logs one line when no connection error has come for `quiet_s`: the broker is back, after
-how long and how many retried errors. Other records pass untouched.
+how long and how many retried errors. Other aiokafka warnings and errors pass, but one that
+repeats the one before it word for word within `quiet_s` is dropped (aiokafka logs "OffsetCommit
+failed ... will rejoin" once per pending commit when the group forgot the member, three in the
+same millisecond). Everything else passes untouched.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class ConnectionErrorCollapser(logging.Filter):
         self.lost_at: float | None = None
         self.last_error_at = 0.0
         self.retries = 0  # connection errors since the outage began, the first one included
+        self.last_other: tuple[str, float] = ("", 0.0)  # the last other aiokafka warning let through, and when
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -62,7 +66,7 @@ class ConnectionErrorCollapser(logging.Filter):
 
     def _decide(self, record: logging.LogRecord) -> bool:
         if not is_connection_error(record):
-            return True
+            return not self._repeated(record)
         now = self.clock()
         self.last_error_at = now
         self.retries += 1
@@ -73,6 +77,14 @@ class ConnectionErrorCollapser(logging.Filter):
         record.msg = "broker connection lost: %s (retrying; further connection errors are counted, not logged)"
         record.args = (original,)
         return True
+
+    def _repeated(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
+            return False
+        text, now = record.getMessage(), self.clock()
+        repeated = text == self.last_other[0] and now - self.last_other[1] < self.quiet_s
+        self.last_other = (text, now)
+        return repeated
 
     def recovered(self) -> str | None:
         """The line to log when the outage is over (no connection error for `quiet_s`), else None."""

@@ -60,6 +60,19 @@ def test_other_records_pass_untouched(clock: Clock) -> None:
         assert "broker connection lost" not in rec.getMessage()
 
 
+def test_an_aiokafka_error_repeated_word_for_word_at_once_is_logged_once(clock: Clock) -> None:
+    collapser = ConnectionErrorCollapser(quiet_s=3.0, clock=clock)
+    text = ("OffsetCommit failed for group votewire due to group error ([Error 25] UnknownMemberIdError: "
+            "votewire), will rejoin")
+    name = "aiokafka.consumer.group_coordinator"
+    assert [collapser.filter(record(text, name=name)) for _ in range(3)] == [True, False, False]
+    assert collapser.filter(record("OffsetCommit failed for group votewire: another error", name=name))
+    clock.now += 3.0
+    assert collapser.filter(record(text, name=name)), "said again after a quiet while"
+    assert collapser.filter(record("rebuilt", name="streams.worker.agents"))
+    assert collapser.filter(record("rebuilt", name="streams.worker.agents")), "only aiokafka's are collapsed"
+
+
 def test_one_decision_per_record_across_handlers(clock: Clock) -> None:
     collapser = ConnectionErrorCollapser(clock=clock)
     first = record("Unable to update metadata from [1]")
