@@ -5,7 +5,7 @@
 #
 # Runs only the catch-up part of bench/run.py (simulate, pre-fill, a fresh worker to exact
 # final snapshots) and records that worker with
-#   py-spy record -p PID -f speedscope -o bench/profiles/NAME.json
+#   py-spy record -p PID -f speedscope -o bench/profiles/NAME-catchup.json
 # Open the file at https://www.speedscope.app. py-spy comes with the bench extra
 # (`pip install -e '.[bench]'`) and needs ptrace rights over the worker (root, or
 # kernel.yama.ptrace_scope=0). The figures go to bench/results/partial.{json,md}.

@@ -171,7 +171,7 @@ class Bench:
             async with SnapshotWatch(settings, night.truth) as watch:
                 await watch.start_at(await watch.end_offsets())
                 worker = self.worker(settings, name)
-                profiler = self.profile(worker.pid) if name == "catchup" else None
+                profiler = self.profile(worker.pid, name)
                 try:
                     exact = await watch.wait_exact(self.args.deadline, alive=worker.alive)
                     return (exact, time.perf_counter() - worker.started, worker.peak_rss_mib(),
@@ -189,15 +189,19 @@ class Bench:
                 "peak_rss_mb": round(rss * 2**20 / 1e6), "cpu_seconds": round(cpu, 1),
                 "exact": f"{len(watch.exact)}/{len(night.truth)}"}
 
-    def profile(self, pid: int) -> subprocess.Popen[bytes] | None:
+    def profile(self, pid: int, part: str) -> subprocess.Popen[bytes] | None:
+        """py-spy on `pid`, when --profile is given (see `py_spy_record`)."""
         if not self.args.profile:
             return None
-        out = ROOT / "bench" / "profiles" / f"{self.args.profile}.json"
+        return subprocess.Popen([*self.py_spy_record(part), "-p", str(pid)], stdout=subprocess.DEVNULL)
+
+    def py_spy_record(self, part: str) -> list[str]:
+        """py-spy's command line to record `part` into bench/profiles/<--profile>-<part>.json."""
+        out = ROOT / "bench" / "profiles" / f"{self.args.profile}-{part}.json"
         out.parent.mkdir(exist_ok=True)
         py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-        self.board.note(f"py-spy profile of the catch-up worker: {out.relative_to(ROOT)}")
-        return subprocess.Popen([py_spy, "record", "-p", str(pid), "-f", "speedscope", "-o", str(out)],
-                                stdout=subprocess.DEVNULL)
+        self.board.note(f"py-spy profile of {part}: `bench/profile_summary.py {out.relative_to(ROOT)}`")
+        return [py_spy, "record", "-f", "speedscope", "-o", str(out)]
 
     # --- single-report topic ------------------------------------------------------------------
 
@@ -207,10 +211,12 @@ class Bench:
         self.board.note(f"single-report topic: `{shlex.join(night.command)}`, pre-filled: {stats.summary()}")
         count = records_in(settings, "precinct-results")
         began = time.perf_counter()
-        done = subprocess.run([sys.executable, str(ROOT / "bench" / "peers" / "faust_floor.py"), "--bootstrap",
-                               self.bootstrap, "--topic", settings.topic("precinct-results"), "--count", str(count),
-                               "--data-dir", str(self.tmp / "floor")], capture_output=True, check=False,
-                              timeout=self.args.deadline)
+        floor = [sys.executable, str(ROOT / "bench" / "peers" / "faust_floor.py"), "--bootstrap", self.bootstrap,
+                 "--topic", settings.topic("precinct-results"), "--count", str(count),
+                 "--data-dir", str(self.tmp / "floor")]
+        if self.args.profile:  # py-spy starts it: attaching to a process this young can miss its start
+            floor = [*self.py_spy_record("floor"), "--", *floor]
+        done = subprocess.run(floor, capture_output=True, check=False, timeout=self.args.deadline)
         seconds = time.perf_counter() - began
         if done.returncode != 0:
             self.board.fail(f"faust floor exited {done.returncode}: {done.stderr.decode()[-2000:]}")
@@ -292,7 +298,8 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=float, default=60.0)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds any one wait may take")
-    parser.add_argument("--profile", metavar="NAME", help="py-spy the catch-up worker into bench/profiles/NAME.json")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="py-spy the catch-up workers and faust's floor into bench/profiles/NAME-<part>.json")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--keep", action="store_true", help="keep the logs and data of a run that passed too")
     args = parser.parse_args()

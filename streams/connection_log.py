@@ -9,15 +9,19 @@ and logs one line when no connection error has come for `quiet_s`: the broker is
 how long and how many retried errors. Other aiokafka warnings and errors pass, but one that
 repeats the one before it word for word within `quiet_s` is dropped (aiokafka logs "OffsetCommit
 failed ... will rejoin" once per pending commit when the group forgot the member, three in the
-same millisecond). Everything else passes untouched.
+same millisecond), and so is asyncio's report of an aiokafka future that failed unawaited
+(`is_aiokafka_leftover`). Everything else passes untouched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
 # aiokafka's messages for a broker it cannot reach, or that has just come back and is still
 # electing leaders and loading its group coordinator.
@@ -28,6 +32,8 @@ CONNECTION_ERRORS = (
     "RequestTimedOutError", "CoordinatorNotAvailable", "NotCoordinator", "LeaderNotAvailable",
     "NotLeaderForPartition", "Connection at",
 )
+# The exceptions of a connection that failed or closed (aiokafka wraps them in its own errors).
+CONNECTION_EXCEPTIONS = (KafkaConnectionError, NodeNotReadyError, ConnectionError, asyncio.IncompleteReadError)
 QUIET_S = 3.0
 DECIDED = "votewire_connection_log_kept"
 
@@ -35,10 +41,34 @@ log = logging.getLogger(__name__)
 
 
 def is_connection_error(record: logging.LogRecord) -> bool:
-    if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
+    """An aiokafka complaint about a broker it cannot reach: by its words, or by the exception
+    it carries (aiokafka's transactional sender logs "Unexpected error in sender routine" for a
+    lost connection, and asyncio then reports the batches it failed as "never retrieved")."""
+    if record.levelno < logging.WARNING or not (record.name.startswith("aiokafka") or record.name == "asyncio"):
         return False
-    text = record.getMessage()
-    return any(pattern in text for pattern in CONNECTION_ERRORS)
+    if record.name == "aiokafka" or record.name.startswith("aiokafka."):
+        text = record.getMessage()
+        if any(pattern in text for pattern in CONNECTION_ERRORS):
+            return True
+    return any(isinstance(exc, CONNECTION_EXCEPTIONS) for exc in _chain(record))
+
+
+def is_aiokafka_leftover(record: logging.LogRecord) -> bool:
+    """asyncio reporting an aiokafka future nobody awaited, failed with an aiokafka error: a
+    producer's internal batch future, whose error the code that sent the batch has had already
+    from its own futures (a fenced snapshot producer's ProducerFenced, streams.worker.publisher)."""
+    return (record.name == "asyncio" and record.getMessage().startswith("Future exception was never retrieved")
+            and any(type(exc).__module__.startswith("aiokafka") for exc in _chain(record)))
+
+
+def _chain(record: logging.LogRecord) -> list[BaseException]:
+    """The exception a record carries (logged with exc_info), its causes and contexts."""
+    exc = record.exc_info[1] if record.exc_info else None
+    found: list[BaseException] = []
+    while exc is not None and exc not in found and len(found) < 10:
+        found.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return found
 
 
 class ConnectionErrorCollapser(logging.Filter):
@@ -66,7 +96,7 @@ class ConnectionErrorCollapser(logging.Filter):
 
     def _decide(self, record: logging.LogRecord) -> bool:
         if not is_connection_error(record):
-            return not self._repeated(record)
+            return not (self._repeated(record) or is_aiokafka_leftover(record))
         now = self.clock()
         self.last_error_at = now
         self.retries += 1

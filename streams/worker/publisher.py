@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import KafkaError, ProducerFenced
 
 from streams import contract
 from streams.security import kafka_connection
@@ -99,9 +99,24 @@ class SnapshotPublisher:
             await _stop(producer)
 
     async def run(self) -> None:
+        failed = 0  # rounds in a row that failed: the first is logged, and the one that works again
         try:
             while True:
-                took = await self.publish_round()
+                try:
+                    took = await self.publish_round()
+                except KafkaError as exc:
+                    # The broker away: every snapshot stays due, and the next round starts new
+                    # producers for the partitions whose transaction failed (aiokafka's
+                    # transactional sender gives up on a lost connection instead of retrying).
+                    self.worker.metrics.task_failures.labels(task="publish_snapshots").inc()
+                    if not failed:
+                        log.warning("publishing snapshots failed (%r); they stay due, and every round tries "
+                                    "again", exc)
+                    failed, took = failed + 1, 0.0
+                else:
+                    if failed:
+                        log.warning("publishing snapshots again, after %d failed rounds", failed)
+                    failed = 0
                 await asyncio.sleep(max(self.settings.publish_interval_s - took, BUSY_FACTOR * took))
         finally:
             await self.release(list(self.producers))

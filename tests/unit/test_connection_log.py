@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from aiokafka.errors import KafkaConnectionError, KafkaError, ProducerFenced
 
 from streams.connection_log import ConnectionErrorCollapser, is_connection_error
 
@@ -71,6 +72,38 @@ def test_an_aiokafka_error_repeated_word_for_word_at_once_is_logged_once(clock: 
     assert collapser.filter(record(text, name=name)), "said again after a quiet while"
     assert collapser.filter(record("rebuilt", name="streams.worker.agents"))
     assert collapser.filter(record("rebuilt", name="streams.worker.agents")), "only aiokafka's are collapsed"
+
+
+def _raised(exc: BaseException, cause: BaseException | None = None) -> BaseException:
+    try:
+        raise exc from cause
+    except BaseException as caught:
+        return caught
+
+
+def with_exception(message: str, exc: BaseException, name: str) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.ERROR, __file__, 1, message, None, (type(exc), exc, exc.__traceback__))
+
+
+def test_a_lost_connection_is_recognised_by_the_exception_a_record_carries(clock: Clock) -> None:
+    lost = _raised(KafkaError("Unexpected error during batch delivery"), KafkaConnectionError("Connection closed"))
+    sender = with_exception("Unexpected error in sender routine", lost, "aiokafka.producer.sender")
+    leftover = with_exception("Future exception was never retrieved", lost, "asyncio")
+    assert is_connection_error(sender)
+    assert is_connection_error(leftover)
+    collapser = ConnectionErrorCollapser(clock=clock)
+    assert [collapser.filter(r) for r in (sender, leftover)] == [True, False], "one line for the outage"
+    assert not is_connection_error(with_exception("publish failed", lost, "streams.worker.guard")), \
+        "votewire's own lines are its own business"
+
+
+def test_an_aiokafka_future_failed_unawaited_is_not_reported_again(clock: Clock) -> None:
+    collapser = ConnectionErrorCollapser(clock=clock)
+    fenced = with_exception("Future exception was never retrieved", _raised(ProducerFenced()), "asyncio")
+    assert not is_connection_error(fenced)
+    assert not collapser.filter(fenced)
+    ours = with_exception("Future exception was never retrieved", _raised(ValueError("a bug")), "asyncio")
+    assert collapser.filter(ours), "anything but aiokafka's is a bug to see"
 
 
 def test_one_decision_per_record_across_handlers(clock: Clock) -> None:
