@@ -400,7 +400,22 @@ def _play(stage: Stage) -> None:
     except AssertionError as late:
         stage.failures.append(str(late)[:300])
     stage.monitor.wait_recovered(30)
+    # The last fault's probes may still be on their way when the night's own figures are final
+    # (proxy seed 2 reached the truth 0.2 s after its last fault and stopped the worker before
+    # the probes' snapshots were out). Recovery is judged from their record timestamps, so the
+    # wait changes no figure; a probe that never shows still fails the scenario.
+    with contextlib.suppress(AssertionError):
+        if stage.probe_seq:
+            wait_for(lambda: probes_shown(settings, stage.probe_seq), 30, every_s=0.5, what="the probes' snapshots")
     stage.checks["error_lines_before_stop"] = stage.error_lines()
+
+
+def probes_shown(settings: Settings, seq: int) -> bool:
+    """Whether every probe race's state snapshot shows the seq sent at the last fault's end."""
+    keys = snapshot_keys(settings.partitions)
+    shown = {rec.key for rec in run(read_topic(settings, "state-results"), 60)
+             if rec.key in keys and rec.value["total_votes"] >= seq}
+    return shown == set(keys)
 
 
 def probe_recoveries(settings: Settings, recoveries: list[Recovery]) -> None:
