@@ -43,22 +43,23 @@ log = logging.getLogger(__name__)
 def is_connection_error(record: logging.LogRecord) -> bool:
     """An aiokafka complaint about a broker it cannot reach: by its words, or by the exception
     it carries (aiokafka's transactional sender logs "Unexpected error in sender routine" for a
-    lost connection, and asyncio then reports the batches it failed as "never retrieved")."""
-    if record.levelno < logging.WARNING or not (record.name.startswith("aiokafka") or record.name == "asyncio"):
+    lost connection)."""
+    if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
         return False
-    if record.name == "aiokafka" or record.name.startswith("aiokafka."):
-        text = record.getMessage()
-        if any(pattern in text for pattern in CONNECTION_ERRORS):
-            return True
-    return any(isinstance(exc, CONNECTION_EXCEPTIONS) for exc in _chain(record))
+    text = record.getMessage()
+    return (any(pattern in text for pattern in CONNECTION_ERRORS)
+            or any(isinstance(exc, CONNECTION_EXCEPTIONS) for exc in _chain(record)))
 
 
 def is_aiokafka_leftover(record: logging.LogRecord) -> bool:
-    """asyncio reporting an aiokafka future nobody awaited, failed with an aiokafka error: a
-    producer's internal batch future, whose error the code that sent the batch has had already
-    from its own futures (a fenced snapshot producer's ProducerFenced, streams.worker.publisher)."""
+    """asyncio reporting, when it is collected, a future nobody awaited that failed with an
+    aiokafka error or a lost connection: a producer's internal batch future or a connection's
+    read task, whose error the code concerned has had already (a fenced snapshot producer's
+    ProducerFenced, streams.worker.publisher; an outage, already logged). It comes whenever the
+    garbage collector gets to it, seconds after the outage is over: it must not start another."""
     return (record.name == "asyncio" and record.getMessage().startswith("Future exception was never retrieved")
-            and any(type(exc).__module__.startswith("aiokafka") for exc in _chain(record)))
+            and any(type(exc).__module__.startswith("aiokafka") or isinstance(exc, CONNECTION_EXCEPTIONS)
+                    for exc in _chain(record)))
 
 
 def _chain(record: logging.LogRecord) -> list[BaseException]:
@@ -95,8 +96,10 @@ class ConnectionErrorCollapser(logging.Filter):
         return keep
 
     def _decide(self, record: logging.LogRecord) -> bool:
+        if is_aiokafka_leftover(record):
+            return False
         if not is_connection_error(record):
-            return not (self._repeated(record) or is_aiokafka_leftover(record))
+            return not self._repeated(record)
         now = self.clock()
         self.last_error_at = now
         self.retries += 1

@@ -7,7 +7,7 @@ import logging
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaError, ProducerFenced
 
-from streams.connection_log import ConnectionErrorCollapser, is_connection_error
+from streams.connection_log import ConnectionErrorCollapser, is_aiokafka_leftover, is_connection_error
 
 
 class Clock:
@@ -90,9 +90,15 @@ def test_a_lost_connection_is_recognised_by_the_exception_a_record_carries(clock
     sender = with_exception("Unexpected error in sender routine", lost, "aiokafka.producer.sender")
     leftover = with_exception("Future exception was never retrieved", lost, "asyncio")
     assert is_connection_error(sender)
-    assert is_connection_error(leftover)
+    assert is_aiokafka_leftover(leftover)
     collapser = ConnectionErrorCollapser(clock=clock)
     assert [collapser.filter(r) for r in (sender, leftover)] == [True, False], "one line for the outage"
+    clock.now += 5
+    assert collapser.recovered() is not None
+    reset = with_exception("Future exception was never retrieved", _raised(ConnectionResetError(104, "reset")),
+                           "asyncio")
+    assert not collapser.filter(reset), "collected after the outage: no line"
+    assert collapser.lost_at is None, "and no second outage"
     assert not is_connection_error(with_exception("publish failed", lost, "streams.worker.guard")), \
         "votewire's own lines are its own business"
 
