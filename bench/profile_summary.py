@@ -3,7 +3,8 @@
     .venv/bin/python bench/profile_summary.py bench/profiles/NAME.json [--top 25]
 
 Reads py-spy's speedscope JSON (`-f speedscope`) or its raw collapsed stacks (`-f raw`,
-one `frame;frame;... count` per line) and prints, for the samples of the busiest thread:
+one `frame;frame;... count` per line) and prints the seconds sampled per thread, then, for
+the busiest thread (or `--thread NAME`):
 - the share of samples by area (votewire's own code, faust and mode, aiokafka, asyncio, the
   rest), attributed by the innermost frame (self time);
 - the functions with the most samples on the stack (inclusive) and the most self time.
@@ -21,19 +22,29 @@ AREAS = (("streams/", "votewire"), ("faust/", "faust"), ("mode/", "faust"), ("ai
          ("kafka/", "aiokafka"), ("asyncio/", "asyncio"), ("orjson", "votewire"), ("prometheus_client/", "metrics"))
 
 
-def stacks(path: Path) -> Iterator[tuple[list[str], int]]:
-    """(frames outermost first, samples) for each distinct stack of the busiest thread."""
+def threads(path: Path) -> list[tuple[str, float]]:
+    """(thread, seconds sampled) of a speedscope file, busiest first."""
+    if path.suffix != ".json":
+        return []
+    profiles = json.loads(path.read_text())["profiles"]
+    return sorted(((p["name"], sum(p["weights"])) for p in profiles), key=lambda t: -t[1])
+
+
+def stacks(path: Path, thread: str | None = None) -> Iterator[tuple[list[str], float]]:
+    """(frames outermost first, weight) for each sample of the busiest thread (or of `thread`,
+    a part of its name). Speedscope weights are seconds; raw stacks count samples."""
     if path.suffix == ".json":
         data = json.loads(path.read_text())
         names = [f"{f['name']} ({f.get('file', '?')}:{f.get('line', '?')})" for f in data["shared"]["frames"]]
-        profile = max(data["profiles"], key=lambda p: sum(p["weights"]))
+        candidates = [p for p in data["profiles"] if thread is None or thread in p["name"]]
+        profile = max(candidates, key=lambda p: sum(p["weights"]))
         for sample, weight in zip(profile["samples"], profile["weights"], strict=True):
-            yield [names[i] for i in sample], int(weight)
+            yield [names[i] for i in sample], float(weight)
         return
     for line in path.read_text().splitlines():
         frames, _, count = line.rpartition(" ")
         if frames:
-            yield frames.split(";"), int(count)
+            yield frames.split(";"), float(count)
 
 
 def area(frame: str) -> str:
@@ -50,19 +61,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--thread", help="a thread whose name contains this (default: the busiest)")
     args = parser.parse_args()
-    total = 0
+    for name, seconds in threads(args.profile):
+        print(f"thread {name}: {seconds:.1f} s sampled")
+    total = 0.0
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     areas: Counter[str] = Counter()
-    for frames, count in stacks(args.profile):
+    for frames, count in stacks(args.profile, args.thread):
         total += count
         for name in {short(f) for f in frames}:
             inclusive[name] += count
         if frames:
             own[short(frames[-1])] += count
             areas[area(frames[-1])] += count
-    print(f"{args.profile}: {total} samples")
+    print(f"{args.profile}{f' thread {args.thread}' if args.thread else ''}: {total:g} sampled")
     print("\nself time by area:")
     for name, count in areas.most_common():
         print(f"  {100 * count / total:5.1f}%  {name}")
