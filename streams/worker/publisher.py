@@ -23,8 +23,9 @@ with the id: an owner that was frozen (SIGSTOP, a paused VM) past its session ti
 snapshots still in its buffer has them refused by the broker when it wakes, instead of landing
 after its successor's newer ones (Kafka Streams fenced its zombie tasks the same way). A
 worker whose producer is fenced publishes nothing of that partition until the group gives it
-back, and then rebuilds it. Readers need no `read_committed`: a fenced producer's snapshots are
-refused, not aborted after the fact, and every snapshot stands alone.
+back, and then rebuilds it. Readers need no `read_committed`: what a zombie wrote before the
+fence stays in the log (aborted) ahead of its successor's snapshots, what it sends after the
+fence is refused, and every snapshot stands alone.
 """
 
 from __future__ import annotations
