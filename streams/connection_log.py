@@ -44,7 +44,7 @@ def is_connection_error(record: logging.LogRecord) -> bool:
     """An aiokafka complaint about a broker it cannot reach: by its words, or by the exception
     it carries (aiokafka's transactional sender logs "Unexpected error in sender routine" for a
     lost connection)."""
-    if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
+    if not _aiokafka_warning(record):
         return False
     text = record.getMessage()
     return (any(pattern in text for pattern in CONNECTION_ERRORS)
@@ -60,6 +60,10 @@ def is_aiokafka_leftover(record: logging.LogRecord) -> bool:
     return (record.name == "asyncio" and record.getMessage().startswith("Future exception was never retrieved")
             and any(type(exc).__module__.startswith("aiokafka") or isinstance(exc, CONNECTION_EXCEPTIONS)
                     for exc in _chain(record)))
+
+
+def _aiokafka_warning(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING and record.name.startswith("aiokafka")
 
 
 def _chain(record: logging.LogRecord) -> list[BaseException]:
@@ -112,7 +116,7 @@ class ConnectionErrorCollapser(logging.Filter):
         return True
 
     def _repeated(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
+        if not _aiokafka_warning(record):
             return False
         text, now = record.getMessage(), self.clock()
         repeated = text == self.last_other[0] and now - self.last_other[1] < self.quiet_s

@@ -156,6 +156,7 @@ class SnapshotPublisher:
         started = time.perf_counter()
         busy = 0.0
         sent: dict[int, list[asyncio.Future[object]]] = {}
+        failures: list[Exception] = []  # raised once every other partition's transaction is ended
         snapshots = iter(due())
         while True:
             # CPU time of this thread, not wall time: on a machine shared with the broker and
@@ -173,7 +174,7 @@ class SnapshotPublisher:
             producer = self.producers.get(partition)
             if producer is None:
                 busy += time.thread_time() - began
-                continue  # fenced out: the partition's new owner publishes it
+                continue  # fenced out (its new owner publishes it), or failed in this round
             value = orjson.dumps(snap.value)
             worker.snapshot_counters[snap.kind].inc()
             if snap.kind == "state":
@@ -184,40 +185,43 @@ class SnapshotPublisher:
                     await producer.begin_transaction()
                     sent[partition] = []
                 sent[partition].append(await producer.send(self.topics[snap.kind], value, snap.key.encode()))
-            except Exception as exc:  # noqa: BLE001 - lost() sorts a fence from the rest and raises those
+            except Exception as exc:  # noqa: BLE001 - lost() sorts a fence from the rest
                 sent.pop(partition, None)
-                await self.lost(partition, exc)
-        if not sent:
-            return busy
-        outcomes = await asyncio.gather(*(self.commit(p, futures) for p, futures in sent.items()),
-                                        return_exceptions=True)
-        count = sum(len(futures) for futures in sent.values())
-        per_snapshot = (time.perf_counter() - started) / count
-        for _ in range(count):
-            worker.metrics.publish_seconds.observe(per_snapshot)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+                failures.extend(await self.lost(partition, exc))
+        if sent:
+            # Every transaction begun is ended, even when another partition failed: one left
+            # open would refuse the next round's begin_transaction.
+            for outcome in await asyncio.gather(*(self.commit(p, futures) for p, futures in sent.items())):
+                failures.extend(outcome)
+            count = sum(len(futures) for futures in sent.values())
+            per_snapshot = (time.perf_counter() - started) / count
+            for _ in range(count):
+                worker.metrics.publish_seconds.observe(per_snapshot)
+        if failures:
+            raise failures[0]
         return busy
 
-    async def commit(self, partition: int, futures: list[asyncio.Future[object]]) -> None:
-        """Commit `partition`'s transaction once the broker has its snapshots."""
+    async def commit(self, partition: int, futures: list[asyncio.Future[object]]) -> list[Exception]:
+        """Commit `partition`'s transaction once the broker has its snapshots; the failure, if any."""
         try:
             await asyncio.gather(*futures)
             await self.producers[partition].commit_transaction()
-        except Exception as exc:  # noqa: BLE001 - lost() sorts a fence from the rest and raises those
-            await self.lost(partition, exc)
+        except Exception as exc:  # noqa: BLE001 - lost() sorts a fence from the rest
+            return await self.lost(partition, exc)
+        return []
 
-    async def lost(self, partition: int, exc: Exception) -> None:
+    async def lost(self, partition: int, exc: Exception) -> list[Exception]:
         """A send or commit of `partition` failed. Fenced: another worker owns it now, and this
-        one goes dark there. Otherwise the producer is dropped (its transaction's state is not
-        known; the next round starts a new one) and `exc` raised."""
+        one goes dark there (nothing to raise). Otherwise the producer is dropped (its
+        transaction's state is not known; the next round starts a new one) and `exc` is the
+        round's failure."""
         await self._drop(partition)
         if not isinstance(exc, ProducerFenced):
-            raise exc
+            return [exc]
         log.warning("partition %d: another worker's snapshot producer fenced this one; publishing nothing of it "
                     "until the group gives it back", partition)
         self.fenced_out.add(partition)
+        return []
 
 
 async def _stop(producer: AIOKafkaProducer) -> None:

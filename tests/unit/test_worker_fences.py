@@ -109,6 +109,7 @@ class FailingProducer:
     def __init__(self, send_error: Exception | None = None, commit_error: Exception | None = None) -> None:
         self.send_error, self.commit_error = send_error, commit_error
         self.stopped = False
+        self.committed = 0
 
     async def begin_transaction(self) -> None:
         pass
@@ -123,6 +124,7 @@ class FailingProducer:
     async def commit_transaction(self) -> None:
         if self.commit_error is not None:
             raise self.commit_error
+        self.committed += 1
 
     async def stop(self) -> None:
         self.stopped = True
@@ -153,6 +155,28 @@ def test_a_failed_round_leaves_everything_due_again(worker: TallyWorker) -> None
     assert producer.stopped, "its transaction's state is unknown: replaced"
     assert 0 not in worker.publisher.producers
     assert 0 not in worker.publisher.fenced_out, "not fenced: the next round starts a new producer"
+
+
+def test_a_failed_partition_leaves_no_other_partitions_transaction_open(worker: TallyWorker) -> None:
+    failing_key, good_key = _key_in(worker, 0), _key_in(worker, 1)
+    for key in (failing_key, good_key):
+        worker.room.tallies[key] = RaceTally(key)
+
+    def due() -> Iterator[Snapshot]:
+        for key in (failing_key, good_key):
+            yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
+                                                                    "mode": "live", "pct_expected_counted": None,
+                                                                    "precincts_reporting": 0})
+
+    worker.room.due_state_snapshots = due  # type: ignore[method-assign]
+    worker.owned = {0, 1}
+    good = FailingProducer()
+    worker.publisher.producers[0] = FailingProducer(send_error=ConnectionError("the broker went away"))  # type: ignore[assignment]
+    worker.publisher.producers[1] = good  # type: ignore[assignment]
+    with pytest.raises(ConnectionError):
+        asyncio.run(worker.publisher.publish_round())
+    assert good.committed == 1, "the other partition's transaction was ended, not left open for the next round"
+    assert worker.publisher.producers == {1: good}
 
 
 def test_a_fenced_producer_leaves_its_partition_dark_until_the_group_gives_it_back(worker: TallyWorker) -> None:
