@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 import orjson
 
-from streams.contract import decode_object, decode_precinct_report
+from streams.contract import decode_object
+from streams.contract.messages import decode_precinct_report
 from streams.errors import InvalidRecord
 
 CANDIDATES = ("harris", "trump", "stein", "oliver", "kennedy", "de_la_cruz")

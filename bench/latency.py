@@ -21,11 +21,11 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.batching import batch_records
-from streams.replay import producer_config
+from streams.contract.batching import batch_records
+from streams.contract.validation import parse_time_ms
+from streams.kafka.replay import producer_config
+from streams.kafka.topics import ensure_topics, topic_partitions
 from streams.settings import Settings
-from streams.topics import ensure_topics, topic_partitions
-from streams.validation import parse_time_ms
 
 ELECTION, RACE = "2024-11-05", "latency"
 STATES = [f"L{i:02d}" for i in range(50)]

@@ -44,9 +44,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import ROOT, SnapshotWatch, Worker, end_offsets, machine, versions
-from streams import kafka_cluster, kafka_local
+from streams.kafka.topics import ensure_topics
+from streams.localkafka import kafka_cluster, kafka_local
 from streams.settings import Settings
-from streams.topics import ensure_topics
 
 NODES = 3
 WORKERS = 3

@@ -2,7 +2,7 @@
 
 `retriable` says whether trying the same thing again may succeed (a broker that is still
 starting) or never will (a malformed record). The one place that decides dead letter versus
-retry is `streams.deadletter.classify`.
+retry is `streams.contract.deadletter.classify`.
 """
 
 from __future__ import annotations

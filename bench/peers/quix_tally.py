@@ -32,10 +32,10 @@ from quixstreams import Application, State
 
 from bench.yardsticks import read_book
 from streams.contract import decode_precinct_record
+from streams.counting.room import CountingRoom
+from streams.counting.tally import encode_unit
 from streams.errors import InvalidRecord
 from streams.settings import Settings
-from streams.tally import encode_unit
-from streams.worker.counting import CountingRoom
 
 
 class QuixTally:

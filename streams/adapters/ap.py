@@ -42,9 +42,10 @@ from typing import Any
 import orjson
 
 from streams import contract
-from streams.adapters.base import OutRecord, UnitTracker, precinct_records
+from streams.adapters.base import UnitTracker, precinct_records
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from streams.simulation.geography import STATE_FIPS
+from streams.geo.geography import STATE_FIPS
 
 ErrorSink = Callable[[SourceError], None]
 

@@ -34,7 +34,7 @@ import aiohttp
 import orjson
 
 from streams.adapters.ap import LEVEL_RANK, APMapper, ErrorSink, error_sink
-from streams.adapters.base import OutRecord
+from streams.contract.recording import OutRecord
 from streams.errors import ConfigError, SourceError
 
 

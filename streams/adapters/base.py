@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams import contract
-from streams.batching import batch_key, batch_records, batch_reports
+from streams.contract.batching import batch_key, batch_records, batch_reports
+from streams.contract.recording import OutRecord
 
 # format name -> module implementing it (`add_arguments(parser)`, `records(args)`)
 FORMATS: dict[str, str] = {
@@ -25,16 +26,6 @@ FORMATS: dict[str, str] = {
     "clarity": "streams.adapters.clarity",
     "openelections": "streams.adapters.openelections",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """One record for a contract topic (name without prefix), as a recording line holds it."""
-
-    ts_ms: int
-    topic: str
-    key: str | None
-    value: Mapping[str, Any]
 
 
 @dataclass

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.adapters.base import OutRecord, UnitTracker, precinct_records
+from streams.adapters.base import UnitTracker, precinct_records
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 
 ELECTION_ID = "2024-11-05"

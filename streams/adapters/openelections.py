@@ -40,9 +40,10 @@ from typing import Any
 
 from streams import contract
 from streams.adapters.ap import ErrorSink, error_sink, rfc3339_ms
-from streams.adapters.base import OutRecord, UnitTracker, precinct_records
+from streams.adapters.base import UnitTracker, precinct_records
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from streams.simulation.geography import STATE_FIPS, county_fips_by_order
+from streams.geo.geography import STATE_FIPS, county_fips_by_order
 
 FILE_NAME = re.compile(r"^(\d{4})(\d{2})(\d{2})__([a-z]{2})__")
 PRECINCT_COLUMNS = ("precinct", "election_district")

@@ -30,21 +30,21 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from streams import contract
-from streams.alerts import alert_value
 from streams.contract import Alert, PrecinctReport, RefusedElement, TallyKey
-from streams.deadletter import dead_letter_headers, element_dead_letter_headers
+from streams.contract.deadletter import dead_letter_headers, element_dead_letter_headers
+from streams.counting.alerts import alert_value
+from streams.counting.figures import snapshot_version
+from streams.counting.room import CountingRoom, reached
+from streams.counting.tally import RaceTally
 from streams.errors import InvalidRecord
-from streams.figures import snapshot_version
+from streams.kafka.security import kafka_connection
+from streams.kafka.topics import key_hash
 from streams.metrics import REPORT_OUTCOMES, SNAPSHOT_KINDS, WorkerMetrics, serve_metrics, worker_metrics
-from streams.security import kafka_connection
 from streams.settings import Settings
-from streams.tally import RaceTally
-from streams.topics import key_hash
 from streams.worker import book_reader
 from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
 from streams.worker.checkpoint import checkpoint_path, encode_checkpoint, store_checkpoint, usable_checkpoint
 from streams.worker.collector import CollectorTending
-from streams.worker.counting import CountingRoom, reached
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
 from streams.worker.rebuild import committed_offsets, latest_versions, rebuild_partitions

@@ -18,9 +18,9 @@ from aiokafka.structs import OffsetAndMetadata
 
 from streams import contract
 from streams.errors import InvalidRecord
-from streams.security import kafka_connection
+from streams.kafka.security import kafka_connection
+from streams.kafka.topics import topic_partitions
 from streams.settings import Settings
-from streams.topics import topic_partitions
 from streams.worker.app import app_id
 
 if TYPE_CHECKING:

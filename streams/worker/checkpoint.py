@@ -31,8 +31,8 @@ from typing import Any
 import orjson
 
 from streams.contract import TallyKey
+from streams.counting.tally import RaceTally, StoredUnit, unit_from_row, unit_row
 from streams.errors import VotewireError
-from streams.tally import RaceTally, StoredUnit, unit_from_row, unit_row
 
 log = logging.getLogger(__name__)
 

@@ -41,10 +41,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from streams import contract
-from streams.security import kafka_connection
+from streams.counting.room import Snapshot
+from streams.kafka.security import kafka_connection
 from streams.settings import Settings
 from streams.worker.app import app_id
-from streams.worker.counting import Snapshot
 
 if TYPE_CHECKING:
     from streams.worker.agents import TallyWorker

@@ -13,7 +13,7 @@ Records below the committed offset were acted on by an earlier owner: here they 
 tallies (no alerts, no dead letters, no outcome metrics). The tally agent waits until this is
 done, and then takes the records from the committed offset on, as fresh ones.
 
-The input topics must therefore keep their records (`retention.ms=-1`, streams.topics).
+The input topics must therefore keep their records (`retention.ms=-1`, streams.kafka.topics).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import contract
 from streams.errors import InvalidRecord
-from streams.topics import MAX_MESSAGE_BYTES, topic_partitions
+from streams.kafka.topics import MAX_MESSAGE_BYTES, topic_partitions
 
 FETCH_RECORDS = 5000
 
@@ -91,7 +91,7 @@ async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPa
 
 async def latest_versions(connection: Mapping[str, Any], topic: str) -> dict[str, tuple[int, int]]:
     """The (version, total_votes) of the highest-version snapshot per key in an output `topic`,
-    read to its current end. `connection`: streams.security.kafka_connection's."""
+    read to its current end. `connection`: streams.kafka.security.kafka_connection's."""
     consumer = AIOKafkaConsumer(**connection, enable_auto_commit=False, fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
     versions: dict[str, tuple[int, int]] = {}

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.alerts import (
+from streams.contract import Alert, Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.counting.alerts import (
     MILESTONES,
     NEEDS_THRESHOLDS,
     Standing,
@@ -19,8 +20,7 @@ from streams.alerts import (
     report_alerts,
     standing,
 )
-from streams.contract import Alert, Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
-from streams.tally import RaceTally
+from streams.counting.tally import RaceTally
 
 T0 = 1_730_854_800_000
 MN = TallyKey("2024-11-05", "president", "MN", "live")

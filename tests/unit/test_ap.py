@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streams.adapters import ap
-from streams.adapters.base import OutRecord
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 from tests.unit.adapter_batches import as_single_reports, batches
 

@@ -15,17 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.contract import (
-    MAX_COUNT,
-    MAX_PAYLOAD_BYTES,
-    PrecinctRecord,
-    PrecinctReport,
-    decode_precinct_record,
-    decode_precinct_report,
-    parse_precinct_batch,
-)
+from streams.contract import MAX_COUNT, MAX_PAYLOAD_BYTES, PrecinctRecord, PrecinctReport, decode_precinct_record
+from streams.contract.messages import decode_precinct_report, parse_precinct_batch
+from streams.contract.validation import MAX_SEQ
 from streams.errors import InvalidRecord
-from streams.validation import MAX_SEQ
 from tests.unit.test_contract import _changed, json_values, precinct
 
 ENVELOPE = {"election_id": "2024-11-05", "race_id": "president", "state": "CA"}

@@ -14,8 +14,8 @@ import pytest
 
 from streams import contract
 from streams.adapters import mn_sos
+from streams.contract.recording import RecordedLine, RecordingWriter, read_recording
 from streams.errors import SourceError
-from streams.recording import RecordedLine, RecordingWriter, read_recording
 
 BUNDLED = Path(__file__).resolve().parents[2] / "streams" / "data" / "mn-2024-general.jsonl.gz"
 HARRIS, TRUMP = "cand-0201", "cand-0101"

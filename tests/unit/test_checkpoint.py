@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streams.contract import TallyKey
-from streams.tally import RaceTally
+from streams.counting.tally import RaceTally
 from streams.worker.checkpoint import checkpoint_path, read_checkpoint, usable, usable_checkpoint, write_checkpoint
 from tests.unit.test_counting import LIVE, report
 

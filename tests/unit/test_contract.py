@@ -17,12 +17,14 @@ from streams.contract import (
     PreviousResult,
     decode_expected_vote,
     decode_object,
-    decode_precinct_report,
     decode_race_definition,
+    parse_time_ms,
+)
+from streams.contract.messages import (
+    decode_precinct_report,
     parse_expected_vote,
     parse_precinct_report,
     parse_race_definition,
-    parse_time_ms,
 )
 from streams.errors import InvalidRecord
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.contract import TallyKey, parse_expected_vote, parse_precinct_report, parse_race_definition
-from streams.tally import decode_unit, encode_unit
-from streams.worker.counting import CountingRoom
+from streams.contract import TallyKey
+from streams.contract.messages import parse_expected_vote, parse_precinct_report, parse_race_definition
+from streams.counting.room import CountingRoom
+from streams.counting.tally import decode_unit, encode_unit
 
 RACE = {"schema": "race-definition/1", "election_id": "e", "race_id": "president", "state": "MN",
         "office": "U.S. President", "precincts_total": 3, "polls_close": "2024-11-06T02:00:00Z", "certified": False,

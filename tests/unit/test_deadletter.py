@@ -5,8 +5,8 @@ import asyncio
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaError, NotLeaderForPartitionError, TopicAuthorizationFailedError
 
-from streams.contract import decode_precinct_report
-from streams.deadletter import classify, dead_letter_headers
+from streams.contract.deadletter import classify, dead_letter_headers
+from streams.contract.messages import decode_precinct_report
 from streams.errors import BrokerError, ConfigError, InvalidRecord, SetupError
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from streams.contract import Candidate, ExpectedVote, PrecinctReport, PreviousResult, RaceDefinition, TallyKey
-from streams.figures import (
+from streams.counting.figures import (
     CandidateFigures,
     county_snapshot,
     embargoed,
@@ -26,7 +26,7 @@ from streams.figures import (
     state_snapshot,
     swing,
 )
-from streams.tally import RaceTally
+from streams.counting.tally import RaceTally
 
 T0 = 1_730_854_800_000
 CA = TallyKey("2024-11-05", "president", "CA", "live")

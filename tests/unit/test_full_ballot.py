@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from streams import contract, simulate
-from streams.simulation import downballot, geography
+from streams import contract
+from streams.commands import simulate
+from streams.geo import geography
+from streams.simulation import downballot
 from tests.unit.test_simulate import decoded, lines, run
 
 

@@ -8,8 +8,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.adapters.base import OutRecord
-from streams.recording import BadLine, RecordedLine, RecordingReader, RecordingWriter, parse_line, read_recording
+from streams.contract.recording import (
+    BadLine,
+    OutRecord,
+    RecordedLine,
+    RecordingReader,
+    RecordingWriter,
+    parse_line,
+    read_recording,
+)
 
 KCAT_LINE = ('{"topic":"precinct-results","partition":0,"offset":5,"tstype":"create","ts":1730851800000,'
              '"broker":1,"key":"2024-11-05/president/MN","payload":"{\\"a\\":  1}"}')

@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from streams import cli
+from streams.commands.record import write_message
+from streams.contract.recording import RecordedLine, RecordingWriter, read_recording
 from streams.errors import ConfigError
+from streams.kafka.replay import Pacer, ReplayStats, Sender, replay_file, replay_files, wait_seconds
 from streams.progress import Progress, format_duration, render
-from streams.record import write_message
-from streams.recording import RecordedLine, RecordingWriter, read_recording
-from streams.replay import Pacer, ReplayStats, Sender, replay_file, replay_files, wait_seconds
 from streams.settings import Settings
 
 

@@ -16,11 +16,13 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import batching, contract, simulate
-from streams.contract import PrecinctRecord, PrecinctReport
+from streams import contract
+from streams.commands import simulate
+from streams.contract import PrecinctRecord, PrecinctReport, batching, messages
 from streams.errors import ConfigError, InvalidRecord
+from streams.geo import geography
 from streams.settings import Settings
-from streams.simulation import ballot, geography, malformed, packaging
+from streams.simulation import ballot, malformed, packaging
 
 MINUTE_MS = 60_000
 PACKINGS = pytest.mark.parametrize("packing", [(), ("--single",)], ids=["batched", "single"])
@@ -268,7 +270,7 @@ def good_report(tmp_path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("kind", malformed.KIND_NAMES)
 def test_every_malformed_kind_is_refused_by_the_contract(tmp_path: Path, kind: str) -> None:
     good = good_report(tmp_path)
-    contract.decode_precinct_report(orjson.dumps(good))
+    messages.decode_precinct_report(orjson.dumps(good))
     with pytest.raises(InvalidRecord):
         contract.decode_precinct_record(malformed.KINDS[kind](good).encode())
 

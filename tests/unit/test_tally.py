@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from streams.contract import ExpectedVote, PrecinctReport, TallyKey
+from streams.counting.tally import RaceTally, StoredUnit, decode_unit, encode_unit, split_unit_table_key, unit_table_key
 from streams.errors import VotewireError
-from streams.tally import RaceTally, StoredUnit, decode_unit, encode_unit, split_unit_table_key, unit_table_key
 
 KEY = TallyKey("2024-11-05", "president", "MN", "live")
 T0 = 1_730_854_800_000  # 2024-11-06T01:00:00Z

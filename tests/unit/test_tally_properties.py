@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.contract import PrecinctReport, TallyKey
-from streams.tally import RaceTally, decode_unit, encode_unit
+from streams.counting.tally import RaceTally, decode_unit, encode_unit
 
 KEY = TallyKey("2024-11-05", "president", "MN", "live")
 CANDIDATES = ("harris", "trump", "oliver", "write-in")

@@ -16,10 +16,10 @@ from aiokafka.errors import ProducerFenced
 from prometheus_client import CollectorRegistry
 
 from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
+from streams.counting.room import Snapshot
+from streams.counting.tally import RaceTally
 from streams.settings import Settings
-from streams.tally import RaceTally
 from streams.worker.agents import TallyWorker
-from streams.worker.counting import Snapshot
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -20,8 +20,17 @@ from typing import IO, Any, cast
 
 import orjson
 
-from streams.adapters.base import OutRecord
-from streams.validation import MAX_COUNT, MAX_DEPTH
+from streams.contract.validation import MAX_COUNT, MAX_DEPTH
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One record for a contract topic (name without prefix), as a recording line holds it."""
+
+    ts_ms: int
+    topic: str
+    key: str | None
+    value: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,14 @@ from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
-from streams.figures import needs_pct_of_remaining, out_of_reach, pct_expected_counted, share, votes_outstanding
-from streams.tally import Applied, RaceTally, StoredUnit
+from streams.counting.figures import (
+    needs_pct_of_remaining,
+    out_of_reach,
+    pct_expected_counted,
+    share,
+    votes_outstanding,
+)
+from streams.counting.tally import Applied, RaceTally, StoredUnit
 
 Severity = Literal["info", "warning", "critical"]
 ALERT_SCHEMA = "alert/1"

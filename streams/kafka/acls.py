@@ -24,7 +24,7 @@ from typing import Any
 
 from streams import contract
 from streams.errors import BrokerError
-from streams.security import kafka_connection
+from streams.kafka.security import kafka_connection
 from streams.settings import Settings
 
 # Kafka's wire codes (org.apache.kafka.common.resource / acl).

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.errors import BrokerError, SetupError
-from streams.security import kafka_security
+from streams.kafka.security import kafka_security
 from streams.settings import Secret, Settings
 
 REPO_POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
@@ -234,7 +234,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 async def metadata_ready(bootstrap: str, timeout_s: float = 2.0, security: Mapping[str, Any] | None = None) -> bool:
     """True when the broker answers a metadata request and lists itself (logging in with
-    `security`, `streams.security.kafka_security`'s arguments, when given)."""
+    `security`, `streams.kafka.security.kafka_security`'s arguments, when given)."""
     from aiokafka.client import AIOKafkaClient
 
     # A broker still starting refuses connections; aiokafka logs each refusal as an error.
@@ -270,7 +270,7 @@ def _write_config(broker: LocalBroker) -> Path:
 
 
 def _format_storage(broker: LocalBroker, java: str, config: Path, cluster_id: str | None = None) -> None:
-    """Formats the data dir once; the nodes of a cluster (`streams.kafka_cluster`) share `cluster_id`."""
+    """Formats the data dir once; the nodes of a cluster (`streams.localkafka.kafka_cluster`) share `cluster_id`."""
     if (broker.home / "data" / "meta.properties").exists():
         return
     cmd = [java, "-cp", f"{broker.libs}/*", "kafka.tools.StorageTool", "format",
@@ -385,6 +385,6 @@ def status(broker: LocalBroker) -> tuple[bool, str]:
     return ready, f"kafka {state} at {broker.bootstrap} (pid {pid}, data {broker.home}, log {broker.log_file})"
 
 
-# --- for streams.kafka_cluster, which runs the same broker process N times -------------------
+# --- for streams.localkafka.kafka_cluster, which runs the same broker process N times -------------------
 
 format_storage, launch, wait_ready, exited = _format_storage, _launch, _wait_ready, _exited

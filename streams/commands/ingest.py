@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, cast
 
-from streams.adapters.base import FORMATS, OutRecord, one_report_per_record
+from streams.adapters.base import FORMATS, one_report_per_record
+from streams.commands.base import common_flags
+from streams.contract.recording import OutRecord, RecordingWriter
 from streams.errors import ConfigError
 from streams.progress import Progress
-from streams.recording import RecordingWriter
 from streams.settings import Settings
 
 
@@ -39,8 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def format_parser(name: str, adapter: Adapter) -> argparse.ArgumentParser:
-    from streams.cli import common_flags  # imported late: streams.cli imports this module
-
     parser = argparse.ArgumentParser(prog=f"votewire ingest {name}", parents=[common_flags()],
                                      description=f"Turn {name} source files into contract records.")
     adapter.add_arguments(parser)
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if fargs.single:
         records = one_report_per_record(records)
     if fargs.to_kafka:
-        from streams.replay import produce_records
+        from streams.kafka.replay import produce_records
 
         count = asyncio.run(produce_records(settings, records, progress=not fargs.no_progress))
         print(f"ingest {args.format}: {count:,} records produced to {settings.bootstrap}")

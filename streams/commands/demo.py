@@ -22,12 +22,13 @@ from pathlib import Path
 
 import orjson
 
-from streams import contract, kafka_local
+from streams import contract
 from streams.errors import SetupError
-from streams.replay import replay_files
-from streams.security import kafka_connection, kafka_security
+from streams.kafka.replay import replay_files
+from streams.kafka.security import kafka_connection, kafka_security
+from streams.kafka.topics import ensure_topics
+from streams.localkafka import kafka_local
 from streams.settings import Settings
-from streams.topics import ensure_topics
 
 BUNDLED_NIGHT = Path(__file__).resolve().parent / "data" / "mn-2024-general.jsonl.gz"
 

@@ -1,6 +1,6 @@
 """County shapes for the board: the `us-atlas` TopoJSON from npm, fetched and cached like the Kafka jars.
 
-`python -m streams.atlas fetch` (run by `make install`) takes the `us-atlas@3` package through
+`python -m streams.geo.atlas fetch` (run by `make install`) takes the `us-atlas@3` package through
 npm's own client (`npm pack`) and keeps `counties-albers-10m.json` and its licence (ISC, US
 Census Bureau shapes) in `$VOTEWIRE_CACHE_DIR/us-atlas-3/`. That file is already projected (Albers
 USA, a 975 x 610 frame, y downwards), so a county becomes an SVG path with no projection code:
@@ -159,7 +159,7 @@ def view_box(points: list[Point], pad: float = 0.02) -> tuple[float, float, floa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.atlas",
+    parser = argparse.ArgumentParser(prog="python -m streams.geo.atlas",
                                      description="Fetch the us-atlas county shapes into VOTEWIRE_CACHE_DIR.")
     parser.add_argument("action", choices=["fetch", "path"], help="fetch (idempotent), or print where they go")
     args = parser.parse_args(argv)
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(f"us-atlas county shapes in {fetch_atlas(settings)}")
     except SetupError as e:
-        print(f"streams.atlas: {e}", file=sys.stderr)
+        print(f"streams.geo.atlas: {e}", file=sys.stderr)
         return 2
     return 0
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from streams.contract import ExpectedVote, PreviousResult, RaceDefinition
 
 if TYPE_CHECKING:
-    from streams.tally import RaceTally
+    from streams.counting.tally import RaceTally
 
 # The AP convention: never say all of the expected vote is counted before certification.
 UNCERTIFIED_CAP = 99.0

@@ -18,8 +18,8 @@ from typing import Any, Literal, NamedTuple
 import orjson
 
 from streams.contract import MODES, ExpectedVote, PrecinctReport, TallyKey
+from streams.counting.figures import expected_vote_for
 from streams.errors import VotewireError
-from streams.figures import expected_vote_for
 
 
 @dataclass(slots=True)
@@ -224,7 +224,7 @@ class RaceTally:
         self._counties: dict[str, CountyTally] = {}
         self._dirty_counties: set[str] = set()
         self._expected_memo: tuple[tuple[int, int | None, int], int, int | None] | None = None
-        # The last figures streams.alerts took of this tally, kept here for it to reuse (its own
+        # The last figures streams.counting.alerts took of this tally, kept here for it to reuse (its own
         # business; a tally dropped after a rebalance takes its memo with it).
         self.memo: Any = None
 
@@ -250,7 +250,7 @@ class RaceTally:
 
     def mark_counties_dirty(self, counties: Iterable[str] | None = None) -> None:
         """These counties (every county by default) due again: their snapshots were lost in a
-        failed send, or held back (streams.worker.counting)."""
+        failed send, or held back (streams.counting.room)."""
         self._dirty_counties.update(self._counties if counties is None else counties)
 
     def take_dirty_counties(self) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from streams import kafka_cluster, kafka_local
+from streams.localkafka import kafka_cluster, kafka_local
 from streams.settings import Settings
 
 

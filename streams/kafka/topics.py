@@ -7,8 +7,6 @@ latest definition per key forever) would silently not happen.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import functools
 import logging
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError, ConfigError
-from streams.security import kafka_connection
+from streams.kafka.security import kafka_connection
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -168,14 +166,4 @@ async def live_brokers(settings: Settings, timeout_s: float = 30.0) -> int:
         await admin.close()
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["create"], help="create the missing contract topics")
-    parser.add_argument("--partitions", type=int, help="partitions per topic (VOTEWIRE_PARTITIONS, default 4)")
 
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.partitions:
-        settings = settings.with_(partitions=args.partitions)
-    created = asyncio.run(ensure_topics(settings))
-    print(f"created {len(created)} topics: {', '.join(created)}" if created else "all contract topics exist")
-    return 0

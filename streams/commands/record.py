@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from streams import contract
+from streams.contract.recording import RecordingWriter
 from streams.errors import BrokerError, ConfigError
+from streams.kafka.replay import stop_on_interrupt
+from streams.kafka.security import kafka_connection
+from streams.kafka.topics import ensure_topics
 from streams.progress import Progress
-from streams.recording import RecordingWriter
-from streams.replay import stop_on_interrupt
-from streams.security import kafka_connection
 from streams.settings import Settings
-from streams.topics import ensure_topics
 
 INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS)
 POLL_MS = 200

@@ -44,12 +44,12 @@ import orjson
 
 from streams import contract
 from streams.errors import ConfigError
+from streams.geo.geography import STATE_BY_POSTAL, STATES, State
 from streams.progress import Progress
 from streams.settings import Settings
 from streams.simulation.ballot import Race, parse_targets, races_for
 from streams.simulation.clock import MINUTE_MS
 from streams.simulation.downballot import down_ballot_races
-from streams.simulation.geography import STATE_BY_POSTAL, STATES, State
 from streams.simulation.lines import Lines
 from streams.simulation.malformed import ALL_KIND_NAMES
 from streams.simulation.night import NightOutput, Options, simulate_state

@@ -1,6 +1,6 @@
 """A local multi-node Apache Kafka cluster (KRaft): `votewire kafka start --nodes 3`.
 
-The same jars as the single broker (`streams.kafka_local`), run as N combined broker+controller
+The same jars as the single broker (`streams.localkafka.kafka_local`), run as N combined broker+controller
 processes on loopback, one data directory each under `$VOTEWIRE_DATA_DIR/kafka-cluster/node-<id>`.
 Node 1 listens on the port of `VOTEWIRE_BOOTSTRAP`, node k on that port + k - 1; the controller
 ports are picked once and kept in `cluster.json` beside the nodes, so that one node can be killed
@@ -8,7 +8,7 @@ and started again alone (the cluster test does) and find the same quorum.
 
 Every replicated thing is replicated as in production: Kafka's own internal topics (consumer
 offsets, transactions) with replication factor min(3, N) and min ISR min(2, N), and votewire's
-topics through `Settings.replication_factor` / `min_insync_replicas` (see `streams.topics`).
+topics through `Settings.replication_factor` / `min_insync_replicas` (see `streams.kafka.topics`).
 With three nodes, one can die and every producer (acks=all) and consumer carries on.
 """
 
@@ -23,9 +23,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams import kafka_local
 from streams.errors import BrokerError, SetupError
-from streams.kafka_local import LocalBroker
+from streams.localkafka import kafka_local
+from streams.localkafka.kafka_local import LocalBroker
 from streams.settings import Settings
 
 NODE_PROPERTIES = """\

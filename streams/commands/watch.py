@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from streams import contract
-from streams.atlas import Atlas, atlas_path
-from streams.security import kafka_connection
+from streams.geo.atlas import Atlas, atlas_path
+from streams.kafka.security import kafka_connection
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from streams.contract import MAX_PAYLOAD_BYTES, PRECINCT_BATCH_SCHEMA, PRECINCT_RESULT_SCHEMA, race_key
+from streams.contract.validation import MAX_BATCH_REPORTS
 from streams.errors import InvalidRecord
-from streams.validation import MAX_BATCH_REPORTS
 
 # The fields a batch states once for all its reports (and `schema`, which differs).
 ENVELOPE_FIELDS = ("election_id", "race_id", "state", "mode")

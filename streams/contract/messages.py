@@ -3,7 +3,7 @@
 Decoding and validation (`decode_*`) turn raw bytes into these values or raise
 `InvalidRecord` with a reason that says what is wrong and where; the JSON Schemas in
 `schemas/` describe the same rules and are tested against the same examples. The field
-rules themselves (counts, ids, times, JSON decoding) are in `streams.validation`.
+rules themselves (counts, ids, times, JSON decoding) are in `streams.contract.validation`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from streams.errors import InvalidRecord
-from streams.validation import (
+from streams.contract.validation import (
     COUNT,
     EXPECTED,
     MAX_BATCH_REPORTS,
@@ -37,10 +36,11 @@ from streams.validation import (
 )
 
 # Part of the contract, defined beside the rules that enforce them (`as`: an explicit re-export).
-from streams.validation import MAX_COUNT as MAX_COUNT
-from streams.validation import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
-from streams.validation import decode_object as decode_object
-from streams.validation import parse_time_ms as parse_time_ms
+from streams.contract.validation import MAX_COUNT as MAX_COUNT
+from streams.contract.validation import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
+from streams.contract.validation import decode_object as decode_object
+from streams.contract.validation import parse_time_ms as parse_time_ms
+from streams.errors import InvalidRecord
 
 Mode = Literal["live", "test"]
 MODES: tuple[Mode, ...] = ("live", "test")

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams import figures
-from streams.alerts import expected_alerts, report_alerts, standing
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
-from streams.tally import Applied, RaceTally, StoredUnit
-from streams.worker.race_book import RaceBook
+from streams.counting import figures
+from streams.counting.alerts import expected_alerts, report_alerts, standing
+from streams.counting.race_book import RaceBook
+from streams.counting.tally import Applied, RaceTally, StoredUnit
 
 # Alerts that say nothing of the count (an estimate's revision): released even under embargo.
 COUNTLESS_ALERTS = frozenset({"expected_vote_revised"})
