@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from streams.contract import Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting.alerts import report_alerts, standing
-from streams.counting.figures import county_snapshot, state_snapshot
+from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import RaceTally, encode_unit
 
 STATES = [f"S{i:02d}" for i in range(50)]

@@ -19,6 +19,7 @@ from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition
 from streams.counting import figures
 from streams.counting.alerts import expected_alerts, report_alerts, standing
 from streams.counting.race_book import RaceBook
+from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import Applied, RaceTally, StoredUnit
 
 # Alerts that say nothing of the count (an estimate's revision): released even under embargo.
@@ -162,7 +163,7 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.add(key)
             expected = self.book.expected.get(key.race)
-            yield Snapshot("state", key.state_result_key, key.race, figures.state_snapshot(tally, definition, expected))
+            yield Snapshot("state", key.state_result_key, key.race, state_snapshot(tally, definition, expected))
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
         """The latest snapshot of every dirty county of the tallies whose state snapshot went out."""
@@ -184,7 +185,7 @@ class CountingRoom:
                         figures.snapshot_version(totals.seq_sum, expected, definition), totals.total_votes, floor):
                     held_back.append(county)
                     continue
-                value = figures.county_snapshot(tally, county, definition, expected)
+                value = county_snapshot(tally, county, definition, expected)
                 yield Snapshot("county", county_key, key.race, value)
             if held_back:  # due again once the records an earlier owner published from come again
                 tally.mark_counties_dirty(held_back)

@@ -15,7 +15,6 @@ import pytest
 from streams.contract import Candidate, ExpectedVote, PrecinctReport, PreviousResult, RaceDefinition, TallyKey
 from streams.counting.figures import (
     CandidateFigures,
-    county_snapshot,
     embargoed,
     expected_vote_for,
     out_of_reach,
@@ -23,9 +22,9 @@ from streams.counting.figures import (
     readout,
     share,
     snapshot_version,
-    state_snapshot,
     swing,
 )
+from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import RaceTally
 
 T0 = 1_730_854_800_000

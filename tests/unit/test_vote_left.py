@@ -23,13 +23,8 @@ from jsonschema import Draft202012Validator
 import streams
 from streams import contract
 from streams.contract import ExpectedVote, RaceDefinition, TallyKey
-from streams.counting.figures import (
-    counties_outstanding,
-    county_snapshot,
-    needs_pct_of_remaining,
-    state_snapshot,
-    votes_outstanding,
-)
+from streams.counting.figures import needs_pct_of_remaining, votes_outstanding
+from streams.counting.snapshots import counties_outstanding, county_snapshot, state_snapshot
 from streams.counting.tally import RaceTally
 from tests.unit.test_figures import CA, DEFINITION, estimate, report
 
