@@ -13,7 +13,7 @@ from streams.gateway.sse import DEFAULT_BUFFER
 from streams.kafka.connection_log import collapse_connection_errors
 from streams.settings import Settings, split_addr
 
-log = logging.getLogger("streams.gateway.server")  # the name its lines have always carried
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting import figures
 from streams.counting.alerts import expected_alerts, report_alerts, standing
+from streams.counting.holds import reached
 from streams.counting.race_book import RaceBook
 from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import Applied, RaceTally, StoredUnit
@@ -25,12 +26,6 @@ from streams.counting.tally import Applied, RaceTally, StoredUnit
 # Alerts that say nothing of the count (an estimate's revision): released even under embargo.
 COUNTLESS_ALERTS = frozenset({"expected_vote_revised"})
 
-
-def reached(version: int, total_votes: int, floor: tuple[int, int]) -> bool:
-    """Whether a snapshot of `version` and `total_votes` may follow the one `floor` describes:
-    a higher version, or the same one with the same total (the version is a sum, see
-    TallyWorker.hold_back, so an equal one alone does not say the figures are the same)."""
-    return version > floor[0] or (version == floor[0] and total_votes == floor[1])
 
 
 def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
@@ -60,7 +55,7 @@ class CountingRoom:
     # Tallies whose state snapshot went out and whose dirty counties are still to be sent.
     counties_due: set[TallyKey] = field(default_factory=set)
     # Tallies not to publish yet, though dirty: rebuilt, and not yet past records that an
-    # earlier owner may have published from (streams.worker.agents.TallyWorker.hold_back).
+    # earlier owner may have published from (streams.counting.holds).
     held: Callable[[TallyKey], bool] = lambda _: False
     # The same for county snapshots, per county key: the (version, total_votes) an earlier
     # owner published last, or None. A county's snapshot can be newer than its state's (the

@@ -60,6 +60,12 @@ def key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
+def home_partition(race_key: str, partitions: int) -> int:
+    """The partition the default (murmur2) partitioner gives this key among `partitions`: where
+    a race's tally lives (design rule 3)."""
+    return key_hash(race_key.encode()) % partitions
+
+
 async def topic_partitions(consumer: Any, topic: str) -> list[TopicPartition]:
     """Every partition of `topic`, for a consumer that assigns itself (reads from the beginning).
 
