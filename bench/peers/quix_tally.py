@@ -30,10 +30,10 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 from quixstreams import Application, State
 
+from bench.peers.unit_codec import encode_unit
 from bench.yardsticks import read_book
 from streams.contract import decode_precinct_record
 from streams.counting.room import CountingRoom
-from streams.counting.tally import encode_unit
 from streams.errors import InvalidRecord
 from streams.settings import Settings
 

@@ -1,4 +1,4 @@
-"""Dead letters: the one place that decides dead letter versus retry, and the headers saying why.
+"""Dead letters: the headers saying where a refused record came from and why.
 
 A dead letter is the original record's bytes, sent unchanged to `dead-letters` under the
 original key, with three headers (DESIGN.md): `votewire-error` (the class, `InvalidRecord.kind`),
@@ -9,18 +9,12 @@ header, `votewire-index`, gives its position in `reports` (from 0).
 
 from __future__ import annotations
 
-from typing import Literal
-
-from aiokafka.errors import KafkaError
-
-from streams.errors import InvalidRecord, VotewireError
+from streams.errors import InvalidRecord
 
 ERROR_HEADER = "votewire-error"
 REASON_HEADER = "votewire-reason"
 SOURCE_HEADER = "votewire-source"
 INDEX_HEADER = "votewire-index"
-
-Verdict = Literal["dead_letter", "retry", "raise"]
 
 
 def dead_letter_headers(error: InvalidRecord, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
@@ -41,20 +35,6 @@ def element_dead_letter_headers(error: InvalidRecord, topic: str, partition: int
 def source_of(topic: str, partition: int, offset: int) -> str:
     """Where a record came from, as headers and log lines name it: `precinct-results[2]@1841`."""
     return f"{topic}[{partition}]@{offset}"
-
-
-def classify(exc: BaseException) -> Verdict:
-    """What to do about an exception raised while handling one record.
-
-    `dead_letter`: the record breaks the contract and never will be good; send it aside and go
-    on. `retry`: trying again may succeed (a broker still starting, a leader moving). `raise`:
-    anything else is a bug or a shutdown (CancelledError included) and must not be swallowed.
-    """
-    if isinstance(exc, InvalidRecord):
-        return "dead_letter"
-    if isinstance(exc, VotewireError | KafkaError) and exc.retriable:
-        return "retry"
-    return "raise"
 
 
 def _header_bytes(text: str) -> bytes:

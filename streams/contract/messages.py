@@ -241,10 +241,6 @@ def decode_expected_vote(raw: bytes | None) -> ExpectedVote:
     return parse_expected_vote(decode_object(raw))
 
 
-def decode_precinct_report(raw: bytes | None) -> PrecinctReport:
-    return parse_precinct_report(decode_object(raw))
-
-
 def decode_precinct_record(raw: bytes | None) -> PrecinctRecord:
     """A `precinct-results` record: a single `precinct-result/1` or a `precinct-batch/1`."""
     obj = decode_object(raw)

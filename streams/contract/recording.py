@@ -89,12 +89,6 @@ def parse_line(line_no: int, line: str | bytes) -> RecordedLine | BadLine:
     return RecordedLine(line_no, ts, topic, key, value)
 
 
-def read_recording(path: Path) -> Iterator[RecordedLine | BadLine]:
-    """Every non-blank line of a recording, parsed; bad lines are yielded, not raised."""
-    with RecordingReader(path) as reader:
-        yield from reader
-
-
 class RecordingReader:
     """Iterates a recording's parsed lines and knows how far through the file it is.
 

@@ -4,9 +4,10 @@ No Kafka here: the agents hand it decoded records and send what it returns. It i
 derived state, rebuilt from the input log after a start or a rebalance (`replay_report`,
 streams.worker.rebuild), so nothing in it must be written in step with anything else (design rule 1).
 
-Publishing is coalesced: applying a report only marks its tally dirty; `due_snapshots` is
-called on a wall-clock timer and builds at most one snapshot per key per call. The timer
-decides *when*; what a snapshot says depends only on the records (design rule 5).
+Publishing is coalesced: applying a report only marks its tally dirty; `due_state_snapshots`
+and `due_county_snapshots` are called on a wall-clock timer and build at most one snapshot per
+key per call. The timer decides *when*; what a snapshot says depends only on the records
+(design rule 5).
 """
 
 from __future__ import annotations
@@ -132,11 +133,6 @@ class CountingRoom:
         are not certified: the ones that should be reporting, for the "no reports" alert."""
         now = max((t.as_of_ms or 0 for k, t in self.tallies.items() if k.mode == "live"), default=0)
         return sum(1 for d in self.book.definitions.values() if d.polls_close_ms <= now and not d.certified)
-
-    def due_snapshots(self) -> Iterator[Snapshot]:
-        """The latest snapshot of every dirty tally past its embargo, then of its dirty counties."""
-        yield from self.due_state_snapshots()
-        yield from self.due_county_snapshots()
 
     def due_state_snapshots(self) -> Iterator[Snapshot]:
         """The latest state snapshot of every dirty tally past its embargo. Its dirty counties

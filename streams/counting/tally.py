@@ -15,9 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-import orjson
-
-from streams.contract import MODES, ExpectedVote, PrecinctReport, TallyKey
+from streams.contract import ExpectedVote, PrecinctReport, TallyKey
 from streams.counting.figures import expected_vote_for
 from streams.errors import VotewireError
 
@@ -76,50 +74,6 @@ def unit_from_row(row: list[Any]) -> tuple[str, StoredUnit]:
         raise VotewireError(f"not a unit row votewire wrote: {str(row)[:200]}") from exc
     return precinct_id, StoredUnit(county_fips, seq, reported_ms, reported_at, votes, complete, reporting,
                                    registered, total)
-
-
-def encode_unit(u: StoredUnit) -> bytes:
-    """Compact JSON with one-letter keys: the table holds ~178,000 of these per state race."""
-    doc: dict[str, Any] = {"c": u.county_fips, "s": u.seq, "t": u.reported_ms, "a": u.reported_at, "v": u.votes}
-    doc["x"] = u.complete
-    doc["r"] = u.reporting
-    if u.registered_voters is not None:
-        doc["g"] = u.registered_voters
-    if u.precincts_total is not None:
-        doc["p"] = u.precincts_total
-    return orjson.dumps(doc)
-
-
-def decode_unit(raw: bytes) -> StoredUnit:
-    try:
-        doc = orjson.loads(raw)
-        return StoredUnit(
-            county_fips=doc["c"],
-            seq=doc["s"],
-            reported_ms=doc["t"],
-            reported_at=doc["a"],
-            votes=doc["v"],
-            complete=doc["x"],
-            reporting=doc["r"],
-            registered_voters=doc.get("g"),
-            precincts_total=doc.get("p"),
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        # Only our own `encode_unit` writes the table: a bad value is a bug or a foreign writer.
-        raise VotewireError(f"stored unit is not one votewire wrote: {exc!r}: {raw[:200]!r}") from exc
-
-
-def unit_table_key(report: PrecinctReport) -> str:
-    return f"{report.key}/{report.mode}/{report.precinct_id}"
-
-
-def split_unit_table_key(key: str) -> tuple[TallyKey, str]:
-    """`(TallyKey, precinct_id)` back from `unit_table_key`; a precinct id may itself hold '/'."""
-    parts = key.split("/", 4)
-    if len(parts) != 5 or parts[3] not in MODES or not parts[4]:
-        raise VotewireError(f"not a unit table key: {key!r}")
-    election_id, race_id, state, mode, precinct_id = parts
-    return TallyKey(election_id, race_id, state, mode), precinct_id  # type: ignore[arg-type]  # checked in MODES
 
 
 class Totals:

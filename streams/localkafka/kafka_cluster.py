@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.errors import BrokerError, SetupError
+from streams.errors import SetupError
 from streams.localkafka import kafka_local
 from streams.localkafka.kafka_local import LocalBroker
 from streams.settings import Settings
@@ -159,14 +159,6 @@ def start(cluster: LocalCluster, deadline_s: float = 120.0) -> str:
     return f"kafka cluster ready at {cluster.bootstrap} in {took:.1f}s ({what}; data {cluster.home})"
 
 
-def start_node(cluster: LocalCluster, node_id: int, deadline_s: float = 120.0) -> float:
-    """Start one node again (after a crash); seconds until it answers."""
-    began = time.monotonic()
-    cluster_id, laid = _lay_out(cluster)
-    node = next(n for n in laid if n.node_id == node_id)
-    pid, _ = _launch_node(cluster, node, laid, cluster_id)
-    kafka_local.wait_ready(cluster.broker(node), pid, began + deadline_s)
-    return time.monotonic() - began
 
 
 def _launch_node(cluster: LocalCluster, node: Node, laid: list[Node], cluster_id: str) -> tuple[int, bool]:
@@ -186,20 +178,6 @@ def _launch_node(cluster: LocalCluster, node: Node, laid: list[Node], cluster_id
     kafka_local.format_storage(broker, java, config, cluster_id)
     return kafka_local.launch(broker, java, config), True
 
-
-def kill_node(cluster: LocalCluster, node_id: int) -> int:
-    """SIGKILL one node (no controlled shutdown: a crash). Returns the pid killed."""
-    node = next(n for n in nodes(cluster) if n.node_id == node_id)
-    broker = cluster.broker(node)
-    pid = kafka_local.running_pid(broker)
-    if pid is None:
-        raise BrokerError(f"kafka node {node_id} is not running")
-    os.kill(pid, signal.SIGKILL)
-    end = time.monotonic() + 30
-    while not kafka_local.exited(pid) and time.monotonic() < end:
-        time.sleep(0.1)
-    broker.pid_file.unlink(missing_ok=True)
-    return pid
 
 
 def stop(cluster: LocalCluster) -> str:

@@ -57,10 +57,6 @@ def checkpoint_path(directory: Path, partition: int) -> Path:
     return directory / f"partition-{partition}.json"
 
 
-def write_checkpoint(path: Path, offsets: dict[str, int], tallies: Iterable[RaceTally]) -> None:
-    store_checkpoint(path, encode_checkpoint(offsets, tallies))
-
-
 def encode_checkpoint(offsets: dict[str, int], tallies: Iterable[RaceTally]) -> bytes:
     """The file's bytes: the tallies as they are now (the worker calls this between records)."""
     # Hundreds of thousands of short-lived rows: with the cyclic collector on, their allocation

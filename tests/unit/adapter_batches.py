@@ -15,7 +15,6 @@ import orjson
 
 from streams import contract
 from streams.adapters.base import one_report_per_record
-from streams.contract import messages
 from streams.contract.recording import OutRecord
 
 
@@ -34,7 +33,7 @@ def check_batch(rec: OutRecord) -> None:
     batch = contract.decode_precinct_record(raw)
     assert batch.refused == []
     assert batch.key == rec.key
-    alone = [messages.decode_precinct_report(orjson.dumps(single.value))
+    alone = [contract.decode_precinct_record(orjson.dumps(single.value)).reports[0]
              for single in one_report_per_record([rec])]
     assert batch.reports == alone
 

@@ -34,14 +34,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from streams import contract
-from streams.contract import messages
 from streams.errors import InvalidRecord
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = SCHEMAS / "examples"
 
 DECODERS: dict[str, Callable[[bytes], object]] = {
-    "precinct-result": messages.decode_precinct_report,
+    "precinct-result": contract.decode_precinct_record,
     "precinct-batch": contract.decode_precinct_record,
     "expected-vote": contract.decode_expected_vote,
     "race-definition": contract.decode_race_definition,

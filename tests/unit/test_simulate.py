@@ -18,7 +18,7 @@ import pytest
 
 from streams import contract
 from streams.commands import simulate
-from streams.contract import PrecinctRecord, PrecinctReport, batching, messages
+from streams.contract import PrecinctRecord, PrecinctReport, batching
 from streams.errors import ConfigError, InvalidRecord
 from streams.geo import geography
 from streams.settings import Settings
@@ -270,7 +270,7 @@ def good_report(tmp_path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("kind", malformed.KIND_NAMES)
 def test_every_malformed_kind_is_refused_by_the_contract(tmp_path: Path, kind: str) -> None:
     good = good_report(tmp_path)
-    messages.decode_precinct_report(orjson.dumps(good))
+    contract.decode_precinct_record(orjson.dumps(good)).reports[0]
     with pytest.raises(InvalidRecord):
         contract.decode_precinct_record(malformed.KINDS[kind](good).encode())
 
