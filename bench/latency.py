@@ -23,7 +23,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.contract.batching import batch_records
 from streams.contract.validation import parse_time_ms
-from streams.kafka.replay import producer_config
+from streams.kafka.clients import kafka_client
+from streams.kafka.replay import producer_options
 from streams.kafka.topics import ensure_topics, topic_partitions
 from streams.settings import Settings
 
@@ -51,7 +52,7 @@ def definitions() -> list[tuple[str, str, dict[str, Any]]]:
 async def prepare(settings: Settings) -> None:
     """Topics and the race book, before the worker starts."""
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(**producer_config(settings))
+    producer = kafka_client(AIOKafkaProducer, settings, **producer_options())
     await producer.start()
     try:
         for topic, key, value in definitions():
@@ -86,7 +87,7 @@ class Offer:
         return f"{ELECTION}/{RACE}/{state}", value, parse_time_ms(at, "reported_at")
 
     async def produce(self) -> None:
-        producer = AIOKafkaProducer(**producer_config(self.settings))
+        producer = kafka_client(AIOKafkaProducer, self.settings, **producer_options())
         await producer.start()
         topic = self.settings.topic("precinct-results")
         try:

@@ -24,8 +24,8 @@ import orjson
 
 from streams import contract
 from streams.errors import SetupError
+from streams.kafka.clients import kafka_client
 from streams.kafka.replay import replay_files
-from streams.kafka.security import kafka_connection, kafka_security
 from streams.kafka.topics import ensure_topics
 from streams.localkafka import kafka_local
 from streams.settings import Settings
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     settings = settings.with_(topic_prefix=settings.topic_prefix or f"demo{int(time.time())}.")
     broker = kafka_local.LocalBroker(settings)
-    if asyncio.run(kafka_local.metadata_ready(settings.bootstrap, security=kafka_security(settings))):
+    if asyncio.run(kafka_local.metadata_ready(settings)):
         started_broker = False  # someone's broker already answers there: use it, leave it running
         print(f"using the Kafka broker at {settings.bootstrap}", flush=True)
     else:
@@ -150,8 +150,8 @@ class ReadoutPrinter:
     async def follow(self) -> None:
         from aiokafka import AIOKafkaConsumer
 
-        consumer = AIOKafkaConsumer(self.settings.topic(contract.STATE_RESULTS), enable_auto_commit=False,
-                                    **kafka_connection(self.settings), auto_offset_reset="earliest")
+        consumer = kafka_client(AIOKafkaConsumer, self.settings, self.settings.topic(contract.STATE_RESULTS),
+                                enable_auto_commit=False, auto_offset_reset="earliest")
         await consumer.start()
         shown: dict[bytes, str] = {}
         try:

@@ -22,8 +22,8 @@ from typing import Any
 from streams import contract
 from streams.contract.recording import RecordingWriter
 from streams.errors import BrokerError, ConfigError
+from streams.kafka.clients import kafka_client
 from streams.kafka.replay import stop_on_interrupt
-from streams.kafka.security import kafka_connection
 from streams.kafka.topics import ensure_topics
 from streams.progress import Progress
 from streams.settings import Settings
@@ -67,7 +67,7 @@ async def check_topics_exist(settings: Settings, topics: Sequence[str]) -> None:
     # auto.create.topics.enable create a misspelt topic instead of failing.
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(**kafka_connection(settings))
+    admin = kafka_client(AIOKafkaAdminClient, settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -107,9 +107,9 @@ async def record_topics(settings: Settings, out: Path, topics: Sequence[str] = I
     await check_topics_exist(settings, topics)
     # No group: every partition is ours, nothing is committed, and with no committed offset
     # the start is the reset policy (earliest for --from-beginning, else latest).
-    consumer = AIOKafkaConsumer(*[settings.topic(t) for t in topics], **kafka_connection(settings),
-                                group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest" if from_beginning else "latest")
+    consumer = kafka_client(AIOKafkaConsumer, settings, *[settings.topic(t) for t in topics],
+                            group_id=None, enable_auto_commit=False,
+                            auto_offset_reset="earliest" if from_beginning else "latest")
     try:
         await consumer.start()
         await fix_start_positions(consumer, settings, topics)

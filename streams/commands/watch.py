@@ -24,7 +24,7 @@ import orjson
 
 from streams import contract
 from streams.geo.atlas import Atlas, atlas_path
-from streams.kafka.security import kafka_connection
+from streams.kafka.clients import kafka_client
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,8 @@ async def snapshots_from_topic(settings: Settings) -> AsyncIterator[object]:
 
     from streams.gateway.feed import decode, wait_for_topics
 
-    consumer = AIOKafkaConsumer(**kafka_connection(settings), group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", client_id="votewire-watch")
+    consumer = kafka_client(AIOKafkaConsumer, settings, group_id=None, enable_auto_commit=False,
+                            auto_offset_reset="earliest", client_id="votewire-watch")
     await consumer.start()
     try:
         topic = settings.topic(contract.STATE_RESULTS)

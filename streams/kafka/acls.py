@@ -24,7 +24,7 @@ from typing import Any
 
 from streams import contract
 from streams.errors import BrokerError
-from streams.kafka.security import kafka_connection
+from streams.kafka.clients import kafka_client
 from streams.settings import Settings
 
 # Kafka's wire codes (org.apache.kafka.common.resource / acl).
@@ -77,7 +77,7 @@ async def grant(admin: Settings, principal: str, acls: list[Acl]) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.protocol.admin import CreateAclsRequest
 
-    client = AIOKafkaAdminClient(**kafka_connection(admin))
+    client = kafka_client(AIOKafkaAdminClient, admin)
     await client.start()
     try:
         for acl in acls:

@@ -29,7 +29,7 @@ import orjson
 
 from streams.contract.recording import BadLine, OutRecord, RecordingReader
 from streams.errors import BrokerError, ConfigError
-from streams.kafka.security import kafka_connection
+from streams.kafka.clients import kafka_client
 from streams.kafka.topics import MAX_MESSAGE_BYTES, ensure_topics, key_hash
 from streams.progress import Progress
 from streams.settings import Settings
@@ -56,9 +56,10 @@ class ReplayStats:
                 f"{self.seconds:.1f} s, {self.rate:,.0f} records/s")
 
 
-def producer_config(settings: Settings) -> dict[str, Any]:
+def producer_options() -> dict[str, Any]:
+    """The options of the producer replay, ingest, demo and record send with (the connection is
+    the factory's: streams.kafka.clients)."""
     return {
-        **kafka_connection(settings),
         # acks=all + idempotence: a retried batch is neither lost nor written twice.
         "acks": "all",
         "enable_idempotence": True,
@@ -95,7 +96,7 @@ async def open_producer(settings: Settings) -> AsyncIterator[Any]:
 
     quiet_retried_sends()
     # aiokafka's default partitioner hashes the key bytes with murmur2, like the Java client.
-    producer = AIOKafkaProducer(**producer_config(settings))
+    producer = kafka_client(AIOKafkaProducer, settings, **producer_options())
     try:
         await producer.start()
     except KafkaError as e:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError, ConfigError
-from streams.kafka.security import kafka_connection
+from streams.kafka.clients import kafka_client
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tupl
 async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...]) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(**kafka_connection(settings), request_timeout_ms=int(timeout_s * 1000))
+    admin = kafka_client(AIOKafkaAdminClient, settings, request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -164,7 +164,7 @@ async def live_brokers(settings: Settings, timeout_s: float = 30.0) -> int:
     """How many brokers answer in the cluster's metadata now."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(**kafka_connection(settings), request_timeout_ms=int(timeout_s * 1000))
+    admin = kafka_client(AIOKafkaAdminClient, settings, request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
         return len((await admin.describe_cluster())["brokers"])

@@ -20,13 +20,11 @@ import subprocess
 import time
 import uuid
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from streams.errors import BrokerError, SetupError
-from streams.kafka.security import kafka_security
+from streams.kafka.clients import kafka_client
 from streams.settings import Secret, Settings
 
 REPO_POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
@@ -232,15 +230,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-async def metadata_ready(bootstrap: str, timeout_s: float = 2.0, security: Mapping[str, Any] | None = None) -> bool:
-    """True when the broker answers a metadata request and lists itself (logging in with
-    `security`, `streams.kafka.security.kafka_security`'s arguments, when given)."""
+async def metadata_ready(settings: Settings, timeout_s: float = 2.0) -> bool:
+    """True when the broker at `settings.bootstrap` answers a metadata request and lists itself
+    (logging in as the settings say)."""
     from aiokafka.client import AIOKafkaClient
 
     # A broker still starting refuses connections; aiokafka logs each refusal as an error.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000),
-                            **(security or {}))
+    client = kafka_client(AIOKafkaClient, settings, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(client.bootstrap(), timeout_s)
         return bool(client.cluster.brokers())
@@ -336,7 +333,7 @@ def _probe(broker: LocalBroker) -> bool:
     handshake given up in that gap leaves its socket to the garbage collector (asyncio), which
     warns: a secured broker's probe waits longer, and what a probe left is collected here."""
     timeout_s = 30.0 if broker.security else 2.0
-    ready = asyncio.run(metadata_ready(broker.bootstrap, timeout_s, kafka_security(broker.admin_settings)))
+    ready = asyncio.run(metadata_ready(broker.admin_settings.with_(bootstrap=broker.bootstrap), timeout_s))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
@@ -380,7 +377,7 @@ def status(broker: LocalBroker) -> tuple[bool, str]:
     pid = running_pid(broker)
     if pid is None:
         return False, f"kafka is not running (data dir {broker.home})"
-    ready = asyncio.run(metadata_ready(broker.bootstrap, security=kafka_security(broker.admin_settings)))
+    ready = asyncio.run(metadata_ready(broker.admin_settings.with_(bootstrap=broker.bootstrap)))
     state = "ready" if ready else "starting or not answering"
     return ready, f"kafka {state} at {broker.bootstrap} (pid {pid}, data {broker.home}, log {broker.log_file})"
 

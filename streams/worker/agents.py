@@ -37,7 +37,6 @@ from streams.contract import PrecinctReport
 from streams.counting.holds import Holds
 from streams.counting.room import CountingRoom
 from streams.errors import InvalidRecord
-from streams.kafka.security import kafka_connection
 from streams.kafka.topics import home_partition
 from streams.metrics import REPORT_OUTCOMES, WorkerMetrics, serve_metrics, worker_metrics
 from streams.settings import Settings
@@ -205,7 +204,7 @@ class TallyWorker:
             return set()
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(kept)]
         try:
-            committed = await asyncio.wait_for(committed_offsets(self.settings.bootstrap, app_id(self.settings), tps),
+            committed = await asyncio.wait_for(committed_offsets(self.settings, app_id(self.settings), tps),
                                                30)
         except Exception:  # noqa: BLE001 - the broker away: rebuilding is always right, only slower
             log.warning("could not read the committed offsets of partitions %s: rebuilding them", sorted(kept))
@@ -221,12 +220,12 @@ class TallyWorker:
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
-        stats = await rebuild_partitions(kafka_connection(self.settings), app_id(self.settings), tps,
+        stats = await rebuild_partitions(self.settings, app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.checkpoints.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
-        connection = kafka_connection(self.settings)
-        self.holds.hold_back(partitions, await latest_versions(connection, self.settings.topic(contract.STATE_RESULTS)),
-                             await latest_versions(connection, self.settings.topic(contract.COUNTY_RESULTS)))
+        self.holds.hold_back(partitions,
+                             await latest_versions(self.settings, self.settings.topic(contract.STATE_RESULTS)),
+                             await latest_versions(self.settings, self.settings.topic(contract.COUNTY_RESULTS)))
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
 

@@ -20,7 +20,7 @@ from aiokafka.structs import OffsetAndMetadata
 from streams import contract
 from streams.counting.room import CountingRoom
 from streams.errors import InvalidRecord
-from streams.kafka.security import kafka_connection
+from streams.kafka.clients import kafka_client
 from streams.kafka.topics import topic_partitions
 from streams.settings import Settings
 from streams.worker.app import app_id
@@ -41,9 +41,8 @@ class BookReader:
 
     async def follow_race_book(self) -> None:
         settings = self.settings
-        consumer = AIOKafkaConsumer(
-            **kafka_connection(settings), group_id=f"{app_id(settings)}-race-book",
-            enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = kafka_client(AIOKafkaConsumer, settings, group_id=f"{app_id(settings)}-race-book",
+                                enable_auto_commit=False, auto_offset_reset="earliest")
         await consumer.start()
         try:
             await self._follow(consumer)

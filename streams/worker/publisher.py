@@ -43,7 +43,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 
 from streams import contract
 from streams.counting.room import CountingRoom, Snapshot
-from streams.kafka.security import kafka_connection
+from streams.kafka.clients import kafka_client
 from streams.kafka.topics import home_partition
 from streams.metrics import SNAPSHOT_KINDS, WorkerMetrics
 from streams.settings import Settings
@@ -92,9 +92,9 @@ class SnapshotPublisher:
     async def _claim(self, partitions: Iterable[int]) -> None:
         for partition in sorted(partitions):
             await self._drop(partition)
-            producer = AIOKafkaProducer(**kafka_connection(self.settings), enable_idempotence=True,
-                                        transactional_id=f"{app_id(self.settings)}-snapshots-{partition}",
-                                        linger_ms=5, max_batch_size=256 * 1024)
+            producer = kafka_client(AIOKafkaProducer, self.settings, enable_idempotence=True,
+                                    transactional_id=f"{app_id(self.settings)}-snapshots-{partition}",
+                                    linger_ms=5, max_batch_size=256 * 1024)
             try:
                 await producer.start()  # InitProducerId: the fence
             except BaseException:
