@@ -16,6 +16,7 @@ from typing import Any, Literal, NamedTuple
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting.figures import (
+    leader_and_trailer,
     needs_pct_of_remaining,
     out_of_reach,
     pct_expected_counted,
@@ -103,20 +104,9 @@ def standing(tally: RaceTally, definition: RaceDefinition | None, expected: Expe
     last = tally.memo
     if last is not None and last[0] == token:
         return last[1]  # type: ignore[no-any-return]  # the memo holds what this function put there
-    # The top two, O(candidates); equal counts go by candidate_id, as `ranked_candidates` sorts.
-    leader: str | None = None
-    runner: str | None = None
-    first = second = 0
-    for candidate_id, n in tally.votes.items():
-        if n > first or (n == first and leader is not None and candidate_id < leader):
-            leader, first, runner, second = candidate_id, n, leader, first
-        elif n > second or (n == second and runner is not None and candidate_id < runner):
-            runner, second = candidate_id, n
-    if first == second:
-        leader = runner = None  # a tie for first (or no votes): no leader, so no trailer
-    elif runner is None and definition is not None:  # only the leader has votes: the next by id
-        runner = min((c.candidate_id for c in definition.candidates if c.candidate_id != leader), default=None)
-    total, margin = tally.total_votes, first - second
+    # The same places as a snapshot's `leader` and `trailer` (figures.leader_and_trailer).
+    leader, margin, runner = leader_and_trailer(tally.votes, _candidate_ids(definition) if definition else ())
+    total = tally.total_votes
     result = Standing(dict(tally.votes), total, leader, margin, expected_votes, certified, runner,
                       _marks(total, margin, expected_votes, certified, runner))
     tally.memo = (token, result)

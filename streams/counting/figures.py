@@ -96,12 +96,27 @@ def ranked_candidates(votes: Mapping[str, int], definition: RaceDefinition) -> l
     return rows
 
 
-def leader_and_margin(ranked: Sequence[CandidateFigures]) -> tuple[str | None, int]:
-    """The leading candidate (None on a tie or with no votes) and the lead in votes."""
-    if not ranked or ranked[0].votes == 0:
-        return None, 0
-    second = ranked[1].votes if len(ranked) > 1 else 0
-    return (ranked[0].candidate_id if ranked[0].votes > second else None), ranked[0].votes - second
+def leader_and_trailer(votes: Mapping[str, int], candidate_ids: Iterable[str]) -> tuple[str | None, int, str | None]:
+    """The leading candidate (None on a tie for first or with no votes), the lead in votes, and
+    the candidate in second place behind a leader (None without a leader).
+
+    The places are those of `ranked_candidates`: by votes, ties by candidate_id, among
+    `candidate_ids` (the definition's, 0 votes included) and any other candidate the reports
+    name. O(candidates), no sort: alerts take a standing twice per record.
+    """
+    first: tuple[int, str] | None = None  # (-votes, candidate_id): the smaller, the higher the place
+    second: tuple[int, str] | None = None
+    for place in [(-n, cid) for cid, n in votes.items()] + [(0, cid) for cid in candidate_ids if cid not in votes]:
+        if first is None or place < first:
+            first, second = place, first
+        elif second is None or place < second:
+            second = place
+    top = -first[0] if first is not None else 0
+    runner_up = -second[0] if second is not None else 0
+    if top == 0 or top == runner_up:
+        return None, 0, None
+    assert first is not None  # top > 0
+    return first[1], top - runner_up, second[1] if second is not None else None
 
 
 def votes_outstanding(total: int, expected: int | None, certified: bool) -> int | None:
@@ -115,14 +130,6 @@ def votes_outstanding(total: int, expected: int | None, certified: bool) -> int 
     if expected is None or total > expected:
         return None
     return expected - total
-
-
-def trailer_of(ranked: Sequence[CandidateFigures], leader: str | None) -> str | None:
-    """The candidate in second place behind a leader (ties for second go by candidate_id, as
-    in `candidates`); None without a leader (a tie for first, or no votes)."""
-    if leader is None or len(ranked) < 2:
-        return None
-    return ranked[1].candidate_id
 
 
 def needs_pct_of_remaining(margin_votes: int, outstanding: int | None, trailer: str | None) -> float | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from streams.contract import ExpectedVote, RaceDefinition
 from streams.counting.figures import (
-    leader_and_margin,
+    leader_and_trailer,
     needs_pct_of_remaining,
     needs_readout,
     out_of_reach,
@@ -24,7 +24,6 @@ from streams.counting.figures import (
     shares_by_party,
     snapshot_version,
     swing,
-    trailer_of,
     votes_outstanding,
 )
 from streams.counting.tally import RaceTally
@@ -63,9 +62,10 @@ def counties_outstanding(tally: RaceTally, definition: RaceDefinition, expected:
 def _county_outstanding(tally: RaceTally, fips: str, county_expected: int,
                         definition: RaceDefinition) -> dict[str, Any]:
     county = tally.counties.get(fips)
-    ranked = ranked_candidates(county.votes if county is not None else {}, definition)
+    votes = county.votes if county is not None else {}
+    ranked = ranked_candidates(votes, definition)
     total = sum(r.votes for r in ranked)
-    leader, margin = leader_and_margin(ranked)
+    leader, margin, _ = leader_and_trailer(votes, [c.candidate_id for c in definition.candidates])
     return {"county_fips": fips, "votes_outstanding": county_expected - total, "expected_votes": county_expected,
             "total_votes": total, "pct_expected_counted": pct_expected_counted(total, county_expected, False),
             "leader": leader, "margin_votes": margin, "margin_pct": share(margin, total)}
@@ -109,12 +109,11 @@ def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes
             precincts_reporting: int, precincts_total: int | None) -> dict[str, Any]:
     ranked = ranked_candidates(votes, definition)
     total = sum(r.votes for r in ranked)
-    leader, margin = leader_and_margin(ranked)
+    leader, margin, trailer = leader_and_trailer(votes, [c.candidate_id for c in definition.candidates])
     counted = pct_expected_counted(total, expected_votes, definition.certified)
     remaining = expected_votes - total if expected_votes is not None else None
     pct_precincts = share(precincts_reporting, precincts_total) if precincts_total else None
     outstanding = votes_outstanding(total, expected_votes, definition.certified)
-    trailer = trailer_of(ranked, leader)
     return {
         "candidates": [r.as_wire() for r in ranked], "total_votes": total, "leader": leader,
         "margin_votes": margin, "margin_pct": share(margin, total), "expected_votes": expected_votes,
