@@ -34,8 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from streams import contract
 from streams.contract import PrecinctReport
-from streams.counting.holds import Holds
-from streams.counting.room import CountingRoom
+from streams.counting import CountingRoom, Holds
 from streams.errors import InvalidRecord
 from streams.kafka.topics import home_partition
 from streams.metrics import REPORT_OUTCOMES, WorkerMetrics, serve_metrics, worker_metrics

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from streams import contract
-from streams.counting.room import CountingRoom
+from streams.counting import CountingRoom
 from streams.errors import InvalidRecord
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import topic_partitions

@@ -12,7 +12,7 @@ import orjson
 
 from streams.contract import Alert, RefusedElement
 from streams.contract.deadletter import dead_letter_headers, element_dead_letter_headers
-from streams.counting.alerts import alert_value
+from streams.counting import alert_value
 from streams.errors import InvalidRecord
 from streams.metrics import WorkerMetrics
 from streams.worker.app import WorkerTopics

@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from streams import contract
-from streams.counting.room import CountingRoom, Snapshot
+from streams.counting import CountingRoom, Snapshot
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import home_partition
 from streams.metrics import SNAPSHOT_KINDS, WorkerMetrics
