@@ -30,7 +30,7 @@ from streams.kafka.topics import ensure_topics
 from streams.localkafka import kafka_local
 from streams.settings import Settings
 
-BUNDLED_NIGHT = Path(__file__).resolve().parent / "data" / "mn-2024-general.jsonl.gz"
+BUNDLED_NIGHT = Path(__file__).resolve().parents[1] / "data" / "mn-2024-general.jsonl.gz"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from streams.errors import BrokerError, SetupError
 from streams.kafka.clients import kafka_client
 from streams.settings import Secret, Settings
 
-REPO_POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
+REPO_POM = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "pom.xml"
 
 SERVER_PROPERTIES = """\
 # Written by `votewire kafka start`; rewritten on every start.
