@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.contract.batching import batch_records
 from streams.contract.validation import parse_time_ms
 from streams.kafka.clients import kafka_client
-from streams.kafka.replay import producer_options
+from streams.kafka.producer import producer_options
 from streams.kafka.topics import ensure_topics, topic_partitions
 from streams.settings import Settings
 

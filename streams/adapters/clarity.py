@@ -40,9 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.adapters.ap import ErrorSink, error_sink, rfc3339_ms
-from streams.adapters.base import UnitTracker, precinct_records
-from streams.adapters.openelections import read_fips_map, slug
+from streams.adapters.base import ErrorSink, UnitTracker, error_sink, precinct_records, read_fips_map, rfc3339_ms, slug
 from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 from streams.geo.geography import STATE_FIPS, county_fips_by_order

@@ -8,6 +8,10 @@ nothing else; the work itself lives in the package of its concept (as faust keep
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
 from typing import Protocol
 
 from streams.kafka.security import MECHANISMS, PROTOCOLS
@@ -36,3 +40,22 @@ def common_flags() -> argparse.ArgumentParser:
     s.add_argument("--ssl-cafile", help="PEM file of the CA(s) that signed the broker's certificate "
                                         "(VOTEWIRE_SSL_CAFILE, default the system's)")
     return p
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(stop: asyncio.Event) -> Iterator[None]:
+    """The first Ctrl-C (or SIGTERM) sets `stop` so the command can flush and report; a second
+    Ctrl-C interrupts the usual way."""
+    loop = asyncio.get_running_loop()
+
+    def first_interrupt(sig: signal.Signals) -> None:
+        stop.set()
+        loop.remove_signal_handler(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, first_interrupt, sig)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,10 +1,8 @@
 """`votewire ingest FORMAT ...`: an official feed -> a recording file or straight to Kafka.
 
-Each format is a module in `streams.adapters` (named in `base.FORMATS`) exposing
-`add_arguments(parser)` and `records(args) -> Iterator[OutRecord]`. It is imported only when
-chosen, so one format's missing dependency or work in progress never breaks the others. The
-output options (`--out FILE` or `--to-kafka`, `--single`) are common to every format: adapters
-emit `precinct-batch/1` records, and `--single` sends one `precinct-result/1` per record instead
+Each format is a module in `streams.adapters` (streams.adapters.formats). The output options
+(`--out FILE` or `--to-kafka`, `--single`) are common to every format: adapters emit
+`precinct-batch/1` records, and `--single` sends one `precinct-result/1` per record instead
 (for consumers that predate batches).
 """
 
@@ -12,22 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, cast
 
-from streams.adapters.base import FORMATS, one_report_per_record
+from streams.adapters.base import one_report_per_record
+from streams.adapters.formats import FORMATS, Adapter, load_adapter, write_recording
 from streams.commands.base import common_flags
-from streams.contract.recording import OutRecord, RecordingWriter
-from streams.errors import ConfigError
-from streams.progress import Progress
 from streams.settings import Settings
-
-
-class Adapter(Protocol):
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
-    def records(self, args: argparse.Namespace) -> Iterator[OutRecord]: ...
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,24 +42,6 @@ def format_parser(name: str, adapter: Adapter) -> argparse.ArgumentParser:
     return parser
 
 
-def load_adapter(name: str) -> Adapter:
-    try:
-        return cast(Adapter, importlib.import_module(FORMATS[name]))
-    except ModuleNotFoundError as e:
-        raise ConfigError(f"format {name!r} is not available in this build ({e})") from e
-
-
-def write_recording(records: Iterator[OutRecord], out: Path, progress: bool) -> int:
-    bar = Progress("ingest", enabled=progress)
-    try:
-        with RecordingWriter(out) as writer:
-            for rec in records:
-                writer.write(rec)
-                bar.update(writer.count)
-            return writer.count
-    finally:
-        bar.close()
-
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     adapter = load_adapter(args.format)
@@ -82,7 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if fargs.single:
         records = one_report_per_record(records)
     if fargs.to_kafka:
-        from streams.kafka.replay import produce_records
+        from streams.kafka.producer import produce_records
 
         count = asyncio.run(produce_records(settings, records, progress=not fargs.no_progress))
         print(f"ingest {args.format}: {count:,} records produced to {settings.bootstrap}")

@@ -7,7 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from streams.kafka.replay import replay_files, stop_on_interrupt
+from streams.commands.base import stop_on_interrupt
+from streams.kafka.replay import replay_files
 from streams.settings import Settings
 
 

@@ -15,9 +15,9 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from streams.commands.watch import SseParser
 from streams.gateway.live import LiveResults
 from streams.gateway.server import start_gateway
+from streams.gateway.watch import SseParser
 from streams.kafka.topics import ensure_topics
 from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings

@@ -15,8 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from streams.commands.demo import BUNDLED_NIGHT
 from streams.kafka.replay import replay_files
+from streams.localkafka.demo import BUNDLED_NIGHT
 from streams.settings import Settings
 from tests.integration.harness import run, running_worker
 from tests.integration.test_worker_mn import wait_for_official

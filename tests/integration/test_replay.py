@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
-from streams.commands.record import record_topics
+from streams.kafka.record import record_topics
 from streams.kafka.replay import ReplayStats, replay_files
 from streams.settings import Settings
 

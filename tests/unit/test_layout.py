@@ -3,9 +3,8 @@ folder takes its `Path(__file__)` arithmetic with it)."""
 
 from __future__ import annotations
 
-from streams.commands import demo
 from streams.gateway import server
-from streams.localkafka import kafka_local
+from streams.localkafka import demo, kafka_local
 
 
 def test_the_paths_the_package_names_exist() -> None:

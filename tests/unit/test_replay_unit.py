@@ -12,10 +12,11 @@ import orjson
 import pytest
 
 from streams import cli
-from streams.commands.record import write_message
 from streams.contract.recording import RecordedLine, RecordingWriter
 from streams.errors import ConfigError
-from streams.kafka.replay import Pacer, ReplayStats, Sender, replay_file, replay_files, wait_seconds
+from streams.kafka.producer import Sender
+from streams.kafka.record import write_message
+from streams.kafka.replay import Pacer, ReplayStats, replay_file, replay_files, wait_seconds
 from streams.progress import Progress, format_duration, render
 from streams.settings import Settings
 from tests.support.recordings import read_lines

@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from streams.commands.watch import ReadoutFilter, SseParser, format_line, snapshots_from_gateway, watch
 from streams.gateway.live import LiveResults
 from streams.gateway.server import build_app
+from streams.gateway.watch import ReadoutFilter, SseParser, format_line, snapshots_from_gateway, watch
 from tests.support.examples import state_result
 
 
