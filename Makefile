@@ -24,7 +24,7 @@ kafka-jars: $(VENV)/.installed
 # County shapes for the board's maps: the us-atlas package through npm, into VOTEWIRE_CACHE_DIR.
 # Without npm the board still works, without its maps (and says so); the browser test needs them.
 us-atlas: $(VENV)/.installed
-	@$(BIN)/python -m streams.geo.atlas fetch || echo "make: no county maps on the board: install npm and run make install again" >&2
+	@$(BIN)/python -m streams.commands.atlas fetch || echo "make: no county maps on the board: install npm and run make install again" >&2
 
 # Debian packages the tests use as real clients: Prometheus (server, promtool), kcat, Chromium.
 system-deps:

@@ -20,7 +20,7 @@ from streams.geo.geography import STATE_FIPS
 
 MAP_CACHE = "public, max-age=3600"
 MISSING = ("no county map: the us-atlas shapes are not in the cache "
-           "(run `make install`, or `.venv/bin/python -m streams.geo.atlas fetch`)")
+           "(run `make install`, or `.venv/bin/python -m streams.commands.atlas fetch`)")
 
 
 class CountyMaps:

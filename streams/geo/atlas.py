@@ -1,6 +1,6 @@
 """County shapes for the board: the `us-atlas` TopoJSON from npm, fetched and cached like the Kafka jars.
 
-`python -m streams.geo.atlas fetch` (run by `make install`) takes the `us-atlas@3` package through
+`python -m streams.commands.atlas fetch` (run by `make install`) takes the `us-atlas@3` package through
 npm's own client (`npm pack`) and keeps `counties-albers-10m.json` and its licence (ISC, US
 Census Bureau shapes) in `$VOTEWIRE_CACHE_DIR/us-atlas-3/`. That file is already projected (Albers
 USA, a 975 x 610 frame, y downwards), so a county becomes an SVG path with no projection code:
@@ -11,11 +11,9 @@ and says the map is missing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Sequence
@@ -158,22 +156,3 @@ def view_box(points: list[Point], pad: float = 0.02) -> tuple[float, float, floa
     return (min(xs) - margin, min(ys) - margin, width + 2 * margin, height + 2 * margin)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.geo.atlas",
-                                     description="Fetch the us-atlas county shapes into VOTEWIRE_CACHE_DIR.")
-    parser.add_argument("action", choices=["fetch", "path"], help="fetch (idempotent), or print where they go")
-    args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    if args.action == "path":
-        print(atlas_path(settings))
-        return 0
-    try:
-        print(f"us-atlas county shapes in {fetch_atlas(settings)}")
-    except SetupError as e:
-        print(f"streams.geo.atlas: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
