@@ -2,10 +2,11 @@
 
 `kafka_security(settings)` is the one place that turns the `VOTEWIRE_SECURITY_PROTOCOL`,
 `VOTEWIRE_SASL_*` and `VOTEWIRE_SSL_CAFILE` settings into aiokafka's keyword arguments; every
-producer, consumer and admin client gets them from `streams.kafka.clients.kafka_client` (and the
-faust app through `streams.worker.app`). An incomplete combination is a `ConfigError` naming the variable, raised at start-up
-by `check_login`, which also opens one connection to turn a refused login or an untrusted
-certificate into one clear error instead of a client retrying forever.
+producer, consumer and admin client gets them from `streams.kafka.clients.kafka_client` (and
+the faust app through `streams.worker.app`). An incomplete combination is a `ConfigError`
+naming the variable, raised at start-up by `check_login`, which also opens one connection to
+turn a refused login or an untrusted certificate into one clear error instead of a client
+retrying forever.
 """
 
 from __future__ import annotations
