@@ -26,7 +26,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,26 +133,27 @@ def usable(checkpoint: Checkpoint, committed: dict[str, int]) -> bool:
     return all(checkpoint.offsets.get(topic, 0) <= end for topic, end in committed.items())
 
 
+@dataclass
 class PartitionCheckpoints:
     """The checkpoints of the partitions this worker owns (`owned()`): restored at a rebuild,
     written on a timer while `may_write()` (tallies whole, no freeze fence). `positions` is the
     worker's own map of (input topic, partition) -> next offset, which the hot path keeps."""
 
-    def __init__(self, settings: Settings, room: CountingRoom, positions: dict[tuple[str, int], int],
-                 owned: Callable[[], AbstractSet[int]], input_topics: tuple[str, ...],
-                 may_write: Callable[[], bool], metrics: WorkerMetrics) -> None:
-        self.settings = settings
-        self.room = room
-        self.positions = positions
-        self.owned = owned
-        self.input_topics = input_topics
-        self.may_write = may_write
-        self.metrics = metrics
-        self.checkpoints = Path(settings.data_dir) / "worker" / "checkpoints" / app_id(settings)
-        self.checkpointed: dict[int, dict[str, int]] = {}  # partition -> offsets of its last checkpoint
-        self.positions_last_tick: dict[tuple[str, int], int] = {}
-        self.checkpoint_at = 0.0  # loop time of the last round of checkpoints
-        self.checkpoint_failures = 0  # in a row: logged on the first and when they stop
+    settings: Settings
+    room: CountingRoom
+    positions: dict[tuple[str, int], int]
+    owned: Callable[[], AbstractSet[int]]
+    input_topics: tuple[str, ...]
+    may_write: Callable[[], bool]
+    metrics: WorkerMetrics
+    checkpointed: dict[int, dict[str, int]] = field(default_factory=dict)  # partition -> offsets of its last one
+    positions_last_tick: dict[tuple[str, int], int] = field(default_factory=dict)
+    checkpoint_at: float = 0.0  # loop time of the last round of checkpoints
+    checkpoint_failures: int = 0  # in a row: logged on the first and when they stop
+
+    @property
+    def checkpoints(self) -> Path:
+        return Path(self.settings.data_dir) / "worker" / "checkpoints" / app_id(self.settings)
 
     def restore_checkpoints(self, committed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         """Restore each partition's usable checkpoint; where to start reading the log instead of 0."""
