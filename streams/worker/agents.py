@@ -80,7 +80,8 @@ class TallyWorker:
         self.fence = FreezeFence(self.app, settings.session_timeout_s, settled=self.rebuild_settled,
                                  on_lift=self.room.mark_all_dirty)
         self.book_reader = BookReader(settings, self.room, self.outbox, self.book_ready)
-        self.publisher = SnapshotPublisher(settings, self.room, lambda: self.owned, self.may_publish, self.metrics)
+        self.publisher = SnapshotPublisher(settings, self.room, lambda: self.owned, self.may_publish, self.metrics,
+                                           on_fenced=self.reclaim)
         self.checkpoints = PartitionCheckpoints(settings, self.room, self.positions, lambda: self.owned,
                                                 self.input_topics, self.may_write_checkpoints, self.metrics)
         self.collector = CollectorTending()
@@ -165,13 +166,33 @@ class TallyWorker:
             self.fence.fenced = False  # nothing of its own left to publish stale
             self.tallies_ready.set()
 
+    def reclaim(self, partition: int) -> None:
+        """The publisher found `partition`'s snapshot producer fenced: another worker claimed it
+        (a successor while this one was away, or a stale rebuild of a worker that has lost it
+        since). If the group gives it to this worker, it is claimed and rebuilt at once: left
+        dark until some unrelated rebalance, it would be counted and committed, never published.
+        While the group is moving, or this worker is fenced after a freeze (it may be the
+        zombie), the assignment to come decides instead: fencing the true owner back would let
+        a zombie publish."""
+        if partition not in self.owned or self.app.rebalancing or self.fence.fenced:
+            return
+        self.tallies_ready.clear()  # no record applied while the tallies are rebuilt
+        self.rebuilding = asyncio.ensure_future(self.rebuild(set(), self.rebuilding, {partition}, mid_generation=True))
+
     async def rebuild(self, partitions: set[int], earlier: asyncio.Future[None] | None,
-                      kept: AbstractSet[int] = frozenset()) -> None:
+                      kept: AbstractSet[int] = frozenset(), mid_generation: bool = False) -> None:
+        """Rebuild `partitions`, and those of `kept` that another worker may have counted. At an
+        assignment the log is read up to the group's commits (faust reads on from there);
+        `mid_generation` (a reclaim) reads up to this worker's own position, where it reads on."""
         if earlier is not None:
             await asyncio.wait([earlier])  # one rebuild at a time; its outcome is its own
         # Kept partitions are rebuilt too when another worker counted them meanwhile: its
-        # commits moved on, or its snapshot producer fenced this worker's.
-        partitions = partitions | await self.moved_on(kept & self.owned) | (kept & self.publisher.fenced_out)
+        # commits moved on, or its snapshot producer fenced this worker's, or this worker was
+        # frozen past its session timeout (then the group may have given them away and back
+        # without its seeing it, and its producers are fenced before it has published a thing).
+        kept = kept & self.owned
+        partitions = (partitions | await self.moved_on(kept) | (kept & self.publisher.fenced_out)
+                      | (kept if self.fence.fenced else set()))
         while partitions & self.owned:
             here = partitions & self.owned
             self.forget_partitions(here)  # what an interrupted rebuild may have left half done
@@ -179,7 +200,7 @@ class TallyWorker:
                 # The fence first: past it no earlier owner can publish, so what the holds read
                 # of the published snapshots is all there will be (streams.worker.publisher).
                 await self.publisher.claim(here)
-                await self._rebuild_from_log(here)
+                await self._rebuild_from_log(here, dict(self.positions) if mid_generation else {})
                 break
             except Exception:  # a broker away: log, count, try again (streams.worker.guard's rule)
                 self.metrics.task_failures.labels(task="rebuild").inc()
@@ -217,10 +238,12 @@ class TallyWorker:
         self.holds.forget(partitions)
         self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
 
-    async def _rebuild_from_log(self, partitions: set[int]) -> None:
+    async def _rebuild_from_log(self, partitions: set[int], at_least: dict[tuple[str, int], int]) -> None:
+        """Rebuild up to the group's committed offsets, or `at_least` (topic, partition) -> offset."""
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
-        stats = await rebuild_partitions(self.settings, app_id(self.settings), tps,
-                                         self.room.replay_report, self.is_home, self.checkpoints.restore_checkpoints)
+        floor = {tp: at_least[(tp.topic, tp.partition)] for tp in tps if (tp.topic, tp.partition) in at_least}
+        stats = await rebuild_partitions(self.settings, app_id(self.settings), tps, self.room.replay_report,
+                                         self.is_home, self.checkpoints.restore_checkpoints, at_least=floor)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
         self.holds.hold_back(partitions,
                              await latest_versions(self.settings, self.settings.topic(contract.STATE_RESULTS)),

@@ -50,8 +50,11 @@ class RebuildStats:
 
 async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[TopicPartition],
                              take_report: Callable[[contract.PrecinctReport], None],
-                             is_home: IsHome, restore: Callable[[Offsets], Offsets]) -> RebuildStats:
-    """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets.
+                             is_home: IsHome, restore: Callable[[Offsets], Offsets],
+                             at_least: Offsets | None = None) -> RebuildStats:
+    """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets, or
+    below `at_least`'s where it is further (a worker rebuilding a partition it is counting: up
+    to where it reads on).
 
     `is_home(race_key, record_key, partition)` says whether a record was tallied where it was
     read (the agent's own test): a stray of the input topic went round through the re-keyed
@@ -67,7 +70,8 @@ async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[To
                             fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
     try:
-        stats.ends = ends = {tp: await consumer.committed(tp) or 0 for tp in tps}
+        floor = at_least or {}
+        stats.ends = ends = {tp: max(await consumer.committed(tp) or 0, floor.get(tp, 0)) for tp in tps}
         starts = restore(ends)
         todo = [tp for tp, end in ends.items() if end > starts.get(tp, 0)]
         if todo:
