@@ -18,6 +18,7 @@ The input topics must therefore keep their records (`retention.ms=-1`, streams.k
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from streams.kafka.topics import MAX_MESSAGE_BYTES, topic_partitions
 from streams.settings import Settings
 
 FETCH_RECORDS = 5000
+
+log = logging.getLogger(__name__)
 
 IsHome = Callable[[str, bytes | None, int], bool]
 
@@ -102,6 +105,7 @@ async def latest_versions(settings: Settings, topic: str) -> dict[str, tuple[int
                             fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
     versions: dict[str, tuple[int, int]] = {}
+    unreadable: list[str] = []  # where the records that are no snapshot sit
     try:
         tps = await topic_partitions(consumer, topic)
         ends = await consumer.end_offsets(tps) if tps else {}
@@ -113,14 +117,29 @@ async def latest_versions(settings: Settings, topic: str) -> dict[str, tuple[int
             batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
             for messages in batch.values():
                 for m in messages:
-                    if m.key is not None and m.value is not None:
-                        value = orjson.loads(m.value)
-                        key, figures = m.key.decode(), (int(value["version"]), int(value["total_votes"]))
-                        versions[key] = max(figures, versions.get(key, figures))
+                    _take_snapshot_figures(m, versions, unreadable)
             left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
+    if unreadable:
+        # Not ours (our snapshots always parse): another writer, or a damaged record. Raising
+        # would make every rebuild fail and retry forever; the hold is only for our own versions.
+        log.warning("%s: %d records that are no snapshot skipped (the first at %s)", topic, len(unreadable),
+                    unreadable[0])
     return versions
+
+
+def _take_snapshot_figures(m: Any, versions: dict[str, tuple[int, int]], unreadable: list[str]) -> None:
+    """Keep the highest (version, total_votes) of a snapshot record's key; note where one is unreadable."""
+    if m.key is None or m.value is None:
+        return  # a tombstone, or a record with no key: nothing to hold against
+    try:
+        value = orjson.loads(m.value)
+        key, figures = m.key.decode(), (int(value["version"]), int(value["total_votes"]))
+    except (ValueError, TypeError, KeyError, IndexError) as error:  # orjson's errors are ValueErrors
+        unreadable.append(f"[{m.partition}]@{m.offset}: {error!r}")
+        return
+    versions[key] = max(figures, versions.get(key, figures))
 
 
 async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
