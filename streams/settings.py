@@ -66,6 +66,13 @@ class Settings:
     # broker's least (group.min.session.timeout.ms); heartbeats go every third of it, from
     # faust's consumer thread, which a busy worker does not hold up.
     session_timeout_s: float = 6.0
+    # A member that has not rejoined this long after a rebalance began is left out of the group
+    # (faust's broker_rebalance_timeout). A worker never holds a rebalance up for a rebuild.
+    rebalance_timeout_s: float = 60.0
+    # How long the worker's producer retries a send (a leader away, min ISR not met) before it
+    # gives it back failed; the outbox then logs the outage once and sends it again, never
+    # committing the input past it (streams.worker.outbox). faust's own default is 20 minutes.
+    send_timeout_s: float = 30.0
     worker_web_addr: str = "127.0.0.1:6066"
     gateway_addr: str = "127.0.0.1:8080"
     gateway_show_test: bool = False

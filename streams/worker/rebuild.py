@@ -18,6 +18,7 @@ The input topics must therefore keep their records (`retention.ms=-1`, streams.k
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import contract
+from streams.contract import ExpectedVote
 from streams.errors import InvalidRecord
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import MAX_MESSAGE_BYTES, topic_partitions
@@ -101,26 +103,9 @@ async def committed_offsets(settings: Settings, group_id: str, tps: Iterable[Top
 async def latest_versions(settings: Settings, topic: str) -> dict[str, tuple[int, int]]:
     """The (version, total_votes) of the highest-version snapshot per key in an output `topic`,
     read to its current end."""
-    consumer = kafka_client(AIOKafkaConsumer, settings, enable_auto_commit=False,
-                            fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
-    await consumer.start()
     versions: dict[str, tuple[int, int]] = {}
     unreadable: list[str] = []  # where the records that are no snapshot sit
-    try:
-        tps = await topic_partitions(consumer, topic)
-        ends = await consumer.end_offsets(tps) if tps else {}
-        left = {tp for tp, end in ends.items() if end > 0}
-        if left:
-            consumer.assign(list(left))
-            await consumer.seek_to_beginning(*left)
-        while left:
-            batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
-            for messages in batch.values():
-                for m in messages:
-                    _take_snapshot_figures(m, versions, unreadable)
-            left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
-    finally:
-        await consumer.stop()
+    await read_to_end(settings, topic, lambda m: _take_snapshot_figures(m, versions, unreadable))
     if unreadable:
         # Not ours (our snapshots always parse): another writer, or a damaged record. Raising
         # would make every rebuild fail and retry forever; the hold is only for our own versions.
@@ -140,6 +125,53 @@ def _take_snapshot_figures(m: Any, versions: dict[str, tuple[int, int]], unreada
         unreadable.append(f"[{m.partition}]@{m.offset}: {error!r}")
         return
     versions[key] = max(figures, versions.get(key, figures))
+
+
+async def alerted_estimates(settings: Settings, topic: str, wanted: Callable[[str], bool]) -> dict[str, ExpectedVote]:
+    """The latest estimate an `expected_vote_revised` alert in `topic` (results-alerts) was
+    raised on, per race key that is `wanted`: what earlier owners already said. Stand-ins
+    with the figure the alert gave (all that comparing a new estimate with it needs)."""
+    said: dict[str, ExpectedVote] = {}
+
+    def take(m: Any) -> None:
+        if m.key is None or m.value is None or REVISED not in m.value or not wanted(m.key.decode(errors="replace")):
+            return
+        with contextlib.suppress(ValueError, TypeError, KeyError):  # not one of ours: nothing said
+            value = orjson.loads(m.value)
+            details, race = value["details"], m.key.decode()
+            if value["type"] == "expected_vote_revised" and details["seq"] > said.get(race, _NONE).seq:
+                said[race] = ExpectedVote(value["election_id"], value["race_id"], value["state"],
+                                          details["expected_votes"], {}, int(details["seq"]), value["at"], 0)
+
+    await read_to_end(settings, topic, take)
+    return said
+
+
+REVISED = b'"expected_vote_revised"'
+_NONE = ExpectedVote("", "", "", None, {}, -1, "", 0)
+
+
+async def read_to_end(settings: Settings, topic: str, take: Callable[[Any], None]) -> None:
+    """Hand every record of `topic`, from its beginning to its end when the read began, to `take`."""
+    consumer = kafka_client(AIOKafkaConsumer, settings, enable_auto_commit=False,
+                            fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
+    await consumer.start()
+    try:
+        tps = await topic_partitions(consumer, topic)
+        ends = await consumer.end_offsets(tps) if tps else {}
+        left = {tp for tp, end in ends.items() if end > 0}
+        if left:
+            consumer.assign(list(left))
+            await consumer.seek_to_beginning(*left)
+        while left:
+            batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
+            for tp, messages in batch.items():
+                for m in messages:
+                    if m.offset < ends[tp]:
+                        take(m)
+            left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
 
 
 async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
