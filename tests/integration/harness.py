@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.kafka.clients import kafka_client
 from streams.kafka.security import kafka_connection
 from streams.kafka.topics import topic_partitions
 from streams.localkafka import kafka_local
@@ -78,6 +79,17 @@ class TopicRecord:
     offset: int
     headers: dict[str, bytes]
     timestamp_ms: int = 0  # the record's timestamp (its producer's clock when sent)
+
+
+async def send_raw(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """(key, value) records into the contract `topic`, as they are, each acknowledged by the broker."""
+    producer = kafka_client(AIOKafkaProducer, settings, acks="all")
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(settings.topic(topic), value, key)
+    finally:
+        await producer.stop()
 
 
 async def read_topic(settings: Settings, topic: str, idle_s: float = 2.0) -> list[TopicRecord]:

@@ -8,27 +8,15 @@ import logging
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from streams import contract
-from streams.kafka.clients import kafka_client
 from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
 from streams.worker.agents import TallyWorker
-from tests.integration.harness import run
+from tests.integration.harness import run, send_raw
 
 KEY = "2024-11-05/president/MN/live"
-
-
-async def send_raw(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = kafka_client(AIOKafkaProducer, settings, acks="all")
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send_and_wait(settings.topic(topic), value, key)
-    finally:
-        await producer.stop()
 
 
 def test_a_record_in_state_results_that_is_no_snapshot_is_skipped_and_the_rebuild_finishes(
