@@ -292,7 +292,10 @@ class TallyWorker:
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
 
     async def tend_collector(self) -> None:
-        busy = self.records_taken != self.records_taken_last_tick
+        # A rebuild is busy too, though the agent takes nothing: a full collection then would
+        # walk the half-rebuilt tallies, seconds with the loop held (a rebalance kept waiting,
+        # the freeze fence raised for nothing).
+        busy = self.records_taken != self.records_taken_last_tick or not self.rebuild_settled()
         self.records_taken_last_tick = self.records_taken
         self.collector.tick(busy)
 
