@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import contract
 from streams.kafka.clients import kafka_client
@@ -19,19 +19,17 @@ from streams.kafka.topics import ensure_topics, home_partition
 from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
 from streams.worker.app import app_id
-from streams.worker.rebuild import committed_offsets
 from tests.integration.harness import (
     latest_by_key,
     read_topic,
     run,
-    running_worker,
     votewire_env,
     votewire_process,
     wait_for,
 )
 
 STATES = ("PA", "MN")  # whose keys live in the two partitions (checked below)
-RECORDS_PER_STATE = 100_000  # a rebuild of tens of seconds here, longer than b takes to start
+RECORDS_PER_STATE = 250_000  # a rebuild of 10 to 60 s here, longer than b takes to join
 DEFINITION = {"schema": "race-definition/1", "election_id": "2024-11-05", "race_id": "house", "office": "House",
               "precincts_total": RECORDS_PER_STATE, "polls_close": "2024-11-06T02:00:00Z", "certified": False,
               "candidates": [{"candidate_id": "a", "name": "A", "party": "DFL"}]}
@@ -61,33 +59,46 @@ async def send_reports(settings: Settings, units: range, votes: int) -> None:
         await producer.stop()
 
 
-def all_committed(settings: Settings) -> bool:
-    tps = [TopicPartition(settings.topic(contract.PRECINCT_RESULTS), p) for p in range(2)]
-    return sum(run(committed_offsets(settings, app_id(settings), tps)).values()) >= 2 * RECORDS_PER_STATE
+async def commit_the_night(settings: Settings) -> None:
+    """Commit the group's offsets at the partitions' ends, as a worker that counted them would:
+    the next worker rebuilds up to there (no need to count it first)."""
+    consumer = kafka_client(AIOKafkaConsumer, settings, group_id=app_id(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(settings.topic(contract.PRECINCT_RESULTS), p) for p in range(2)]
+        consumer.assign(tps)
+        await consumer.commit(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
 
 
 def test_a_rebalance_during_a_long_rebuild_does_not_wait_for_it(settings: Settings, tmp_path: Path) -> None:
     assert {home_partition(f"2024-11-05/house/{s}", 2) for s in STATES} == {0, 1}
     run(ensure_topics(settings))
-    run(send_reports(settings, range(RECORDS_PER_STATE), 1), deadline_s=300)
-    quiet = {"VOTEWIRE_CHECKPOINT_INTERVAL_S": "0", "VOTEWIRE_REBALANCE_TIMEOUT_S": "10"}  # rebuilt from the log
-    with running_worker(settings, tmp_path / "first.log", **quiet) as first:
-        wait_for(lambda: all_committed(settings), 300, what="the night counted and committed", alive=first)
+    run(send_reports(settings, range(RECORDS_PER_STATE), 1), deadline_s=600)
+    run(commit_the_night(settings))
     run(send_reports(settings, range(10), 2))  # fresh records, past the commit: the agent holds one
+    quiet = {"VOTEWIRE_CHECKPOINT_INTERVAL_S": "0", "VOTEWIRE_REBALANCE_TIMEOUT_S": "10"}  # rebuilt from the log
     log_a = tmp_path / "a.log"
     env = votewire_env(settings, VOTEWIRE_WORKER_WEB_ADDR=f"127.0.0.1:{free_port()}", **quiet)
+    log_b = tmp_path / "b.log"
     with votewire_process(["worker"], env, log_a) as a:
-        wait_for(lambda: ASSIGNED in text(log_a), 120, every_s=0.2, what="a assigned, rebuilding", alive=a)
-        # b starts while a rebuilds both partitions (tens of seconds here) and joins the group
-        with running_worker(settings, tmp_path / "b.log", **quiet) as b:
+        # b starts as a joins (its own start takes seconds: a is assigned first) and joins while a
+        # rebuilds both partitions (seconds to tens of seconds here)
+        wait_for(lambda: JOINING in text(log_a), 120, every_s=0.1, what="a joining", alive=a)
+        env_b = {**env, "VOTEWIRE_WORKER_WEB_ADDR": f"127.0.0.1:{free_port()}"}
+        with votewire_process(["worker"], env_b, log_b) as b:
+            wait_for(lambda: JOINING in text(log_b), 120, every_s=0.2, what="b joining", alive=b)
             joined = time.monotonic()
+            assert ASSIGNED in text(log_a), "a and b joined together: no rebuild to interrupt"
             assert REBUILT not in text(log_a), "the rebuild was over before b joined: nothing tested"
             wait_for(lambda: text(log_a).count(ASSIGNED) >= 2, 120, every_s=0.2, what="a assigned again", alive=a)
-            assert time.monotonic() - joined < 10, "the group did not settle within the rebalance timeout"
             assert REBUILT not in text(log_a).split(ASSIGNED)[1], "the rebalance waited for the rebuild"
+            assert time.monotonic() - joined < 10, "the group did not settle within the rebalance timeout"
             wait_for(lambda: exact(settings), 300, what="both exact", alive=b)
 
 ASSIGNED = "Executing _on_partitions_assigned"
+JOINING = "(Re-)joining group"
 REBUILT = "rebuilt the tallies of partitions"
 
 
