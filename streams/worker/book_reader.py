@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import deque
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -46,7 +46,9 @@ class BookReader:
         self.ready = ready
         self.on_estimate = on_estimate  # a race's new estimate taken (EstimateAlerts.taken)
         self.receipt = Receipt()  # the dead letters sent since the last commit
-        self.delivered: list[dict[TopicPartition, OffsetAndMetadata]] = []  # positions whose dead letters are out
+        # Positions to commit, each behind the receipt of the dead letters sent before it, in order:
+        # one is committed only once its own and every earlier receipt are delivered.
+        self.to_commit: deque[tuple[Receipt, dict[TopicPartition, OffsetAndMetadata]]] = deque()
 
     async def follow_race_book(self) -> None:
         settings = self.settings
@@ -78,13 +80,18 @@ class BookReader:
             uncommitted = uncommitted or bool(batch)
             if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
                 positions = {tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps}
-                self.receipt.on_delivered = partial(self.delivered.append, positions)
+                self.to_commit.append((self.receipt, positions))
                 self.outbox.close(self.receipt)
                 self.receipt = Receipt()
                 last_commit, uncommitted = loop.time(), False
-            if self.delivered:
-                await consumer.commit(self.delivered[-1])
-                self.delivered.clear()
+            await self._commit_delivered(consumer)
+
+    async def _commit_delivered(self, consumer: AIOKafkaConsumer) -> None:
+        positions = None
+        while self.to_commit and self.to_commit[0][0].delivered:
+            positions = self.to_commit.popleft()[1]
+        if positions is not None:
+            await consumer.commit(positions)
 
     def take_book_record(self, message: Any, fresh: bool) -> None:
         if message.value is None:

@@ -15,6 +15,7 @@ from streams.counting.room import CountingRoom
 from streams.settings import Settings
 from streams.worker.book_reader import BookReader
 from streams.worker.estimates import EstimateAlerts
+from streams.worker.outbox import Receipt
 from tests.unit.test_counting import LIVE, report, room_with_race
 
 RACE_KEY = LIVE.race
@@ -102,3 +103,26 @@ def test_a_successor_neither_repeats_a_revision_said_nor_misses_one_that_was_not
     speaker.heard({RACE_KEY: parse_expected_vote(estimate(1000, 1))})
     speaker.tallies_whole(lambda race: True)
     assert [a.details["seq"] for a in outbox.alerts if a.type == "expected_vote_revised"] == [2]
+
+
+def test_the_race_book_is_committed_only_past_dead_letters_delivered_in_order() -> None:
+    """A later batch's dead letters delivered before an earlier batch's must not commit past those."""
+    book, _ = reader(CountingRoom(), RecordingOutbox(), owner=False)
+    commits: list[object] = []
+
+    class Consumer:
+        async def commit(self, positions: object) -> None:
+            commits.append(positions)
+
+    earlier, later = Receipt(), Receipt()
+    earlier.pending = 1  # a dead letter still on its way (failing, sent again)
+    for receipt, positions in ((earlier, "up to 10"), (later, "up to 20")):
+        receipt.closed = True
+        receipt.settle()
+        book.to_commit.append((receipt, positions))  # type: ignore[arg-type]
+    asyncio.run(book._commit_delivered(Consumer()))  # type: ignore[arg-type]
+    assert commits == [], "the later batch is delivered, the earlier is not: nothing committed"
+    earlier.pending = 0
+    earlier.settle()
+    asyncio.run(book._commit_delivered(Consumer()))  # type: ignore[arg-type]
+    assert commits == ["up to 20"]
