@@ -44,6 +44,7 @@ import orjson
 
 from streams import contract
 from streams.errors import ConfigError
+from streams.model.baselines import BASELINES
 from streams.progress import Progress
 from streams.settings import Settings
 from streams.simulation.ballot import Race, parse_targets, races_for
@@ -94,7 +95,8 @@ def build_night(args: argparse.Namespace, progress: Progress, spill: Path | None
     state's lines go to a file there and only its counts and truth come back."""
     preset, targets = PRESETS[args.preset], parse_targets(args.target)
     options = Options(args.election_id, args.mode, args.malformed, args.duplicates, args.out_of_order,
-                      args.corrections, None if args.single else args.batch_window * 1000, MAX_BATCH_BYTES)
+                      args.corrections, None if args.single else args.batch_window * 1000, MAX_BATCH_BYTES,
+                      args.baseline)
     day_ms = int(datetime.fromisoformat(args.election_id).replace(tzinfo=UTC).timestamp() * 1000)
     jobs = [(args.seed, options, state, ballot(preset, state, counties, precincts, targets), counties, precincts,
              day_ms) for state, counties, precincts in layout(preset)]
@@ -184,6 +186,17 @@ def write_truth(night: NightOutput, args: argparse.Namespace) -> Path:
     return path
 
 
+def write_baselines(night: NightOutput, out: Path) -> Path:
+    """`FILE.baseline.jsonl`: each race's previous election as a `baseline/1` recording line, ready
+    for `votewire replay` (topic `baselines`, keyed like the race)."""
+    path = Path(f"{out}.baseline.jsonl")
+    with path.open("wb") as f:
+        for key, value in sorted(night.baselines.items()):
+            ts_ms = contract.parse_time_ms(value["issued_at"], "issued_at")
+            f.write(orjson.dumps({"ts": ts_ms, "topic": BASELINES, "key": key, "value": value}) + b"\n")
+    return path
+
+
 def fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -224,6 +237,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes that make states in parallel; the file is the same for any N "
                              "(default: the number of CPUs)")
     parser.add_argument("--mode", choices=("live", "test"), default="live", help="mode of every report (default live)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also write FILE.baseline.jsonl: each race's previous election per precinct "
+                             "(baseline/1), turnout and swing varying by county; the night itself is unchanged")
     packing = parser.add_mutually_exclusive_group()
     packing.add_argument("--batch-window", type=seconds, default=MINUTE_MS // 1000, metavar="SECONDS",
                          help="send reports as a feed polled this often delivers them: one precinct-batch/1 "
@@ -255,6 +271,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         night = build_night(args, progress, spill)
         records = write_night(night, args.out, progress)
     truth = write_truth(night, args)
+    if args.baseline:
+        write_baselines(night, args.out)
     progress.close()
     print(f"votewire simulate: wrote {records:,} records ({night.out.report_count:,} precinct reports, "
           f"{night.out.malformed_count:,} of them malformed) to {args.out}; truth in {truth}", file=sys.stderr)
