@@ -139,8 +139,8 @@ def everything_in(frame: RaceFrame, parties: Mapping[str, str], levels: tuple[in
                       len(frame.reported), 0, len(frame.unmatched))
 
 
-def candidate_totals(counts: Iterable[UnitCount], parties: Mapping[str, str]) -> dict[str, int]:
-    totals = dict.fromkeys(parties, 0)
+def candidate_totals(counts: Iterable[UnitCount], candidates: Iterable[str]) -> dict[str, int]:
+    totals = dict.fromkeys(candidates, 0)
     for unit in counts:
         for candidate, votes in unit.votes.items():
             totals[candidate] = totals.get(candidate, 0) + votes
