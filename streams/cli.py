@@ -33,6 +33,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "replay": ("streams.replay", "replay recorded nights (JSON Lines) into the topics"),
     "record": ("streams.record", "record topics into a replayable JSON Lines file"),
     "ingest": ("streams.adapters.cli", "turn official feeds (mn-sos, ap, clarity, openelections) into records"),
+    "baseline": ("streams.baseline_cli", "a previous election's results per unit -> baseline/1 records for the model"),
     "simulate": ("streams.simulate", "write a seeded, deterministic election night at any scale"),
     "watch": ("streams.watch", "live readouts in the terminal"),
     "demo": ("streams.demo", "broker, worker and gateway, replaying the bundled Minnesota 2024 night"),
