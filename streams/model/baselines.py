@@ -17,9 +17,9 @@ party columns may add up to less, never to more.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from streams import contract
 from streams.errors import InvalidRecord
@@ -42,6 +42,7 @@ from streams.validation import (
     wrong_type,
 )
 
+T = TypeVar("T")
 BASELINE_SCHEMA = "baseline/1"
 BASELINES = "baselines"  # the topic (compacted), without the configured prefix
 # Units in one baseline: every precinct of the biggest state, with room to spare; the 1 MiB
@@ -68,6 +69,7 @@ class UnitBaseline:
     total_votes: int
     party_votes: dict[str, int]  # canonical party code -> votes
     registered_voters: int | None = None
+    county: str | None = None  # the unit's county FIPS when the unit is smaller (a precinct)
 
     def share(self, party: str) -> float:
         """The party's share of the unit's votes (0 to 1; 0 when the unit cast none)."""
@@ -101,6 +103,9 @@ class Baseline:
                       if u.registered_voters is not None}
         if registered:
             message["registered_voters"] = registered
+        counties = {uid: u.county for uid, u in sorted(self.units.items()) if u.county is not None}
+        if counties:
+            message["unit_counties"] = counties
         return message
 
 
@@ -117,8 +122,9 @@ def parse_baseline(obj: Mapping[str, Any]) -> Baseline:
     seq = SEQ.take(obj, "seq")
     source = take_string(obj, "source") if obj.get("source") is not None else ""
     parties = _parties(obj)
-    registered = _registered(obj)
-    units = {unit_id: _unit(unit_id, row, parties, registered.get(unit_id))
+    registered = _unit_map(obj, "registered_voters", "voters", lambda m, uid: COUNT.take(m, uid, "registered_voters."))
+    counties = _unit_map(obj, "unit_counties", "county FIPS", lambda m, uid: take_id(m, uid, "unit_counties."))
+    units = {unit_id: _unit(unit_id, row, parties, registered.get(unit_id), counties.get(unit_id))
              for unit_id, row in _rows(obj).items()}
     return Baseline(*ids, baseline_election_id, units, seq, issued_at, source)
 
@@ -155,7 +161,7 @@ def _check_unit_id(unit_id: str, field: str) -> None:
         raise too_long(f"a unit id in {field}", unit_id, MAX_ID_CHARS)
 
 
-def _unit(unit_id: str, row: object, parties: list[str], registered: int | None) -> UnitBaseline:
+def _unit(unit_id: str, row: object, parties: list[str], registered: int | None, county: str | None) -> UnitBaseline:
     field = f"units.{unit_id}"
     if type(row) is not list:
         raise wrong_type(field, row, "a list [total_votes, votes of each party]")
@@ -170,7 +176,7 @@ def _unit(unit_id: str, row: object, parties: list[str], registered: int | None)
     for party, votes in zip(parties, counts[1:], strict=True):  # `DFL` and `DEM` columns are one party
         code = party_code(party)
         party_votes[code] = party_votes.get(code, 0) + votes
-    return UnitBaseline(counts[0], party_votes, registered)
+    return UnitBaseline(counts[0], party_votes, registered, county)
 
 
 def _count(value: object, field: str) -> int:
@@ -179,13 +185,14 @@ def _count(value: object, field: str) -> int:
     raise COUNT.error(field, value)
 
 
-def _registered(obj: Mapping[str, Any]) -> dict[str, int]:
-    registered = obj.get("registered_voters")
-    if registered is None:  # optional; null means the same as absent
+def _unit_map(obj: Mapping[str, Any], name: str, what: str, take: Callable[[dict[str, Any], str], T]) -> dict[str, T]:
+    """An optional {unit_id: value} field (`registered_voters`, `unit_counties`)."""
+    mapping = obj.get(name)
+    if mapping is None:  # optional; null means the same as absent
         return {}
-    if type(registered) is not dict:
-        raise wrong_type("registered_voters", registered, "an object of {unit_id: voters}")
-    check_entries("registered_voters", registered, MAX_UNITS)
-    for unit_id in registered:
-        _check_unit_id(unit_id, "registered_voters")
-    return {unit_id: COUNT.take(registered, unit_id, "registered_voters.") for unit_id in registered}
+    if type(mapping) is not dict:
+        raise wrong_type(name, mapping, f"an object of {{unit_id: {what}}}")
+    check_entries(name, mapping, MAX_UNITS)
+    for unit_id in mapping:
+        _check_unit_id(unit_id, name)
+    return {unit_id: take(mapping, unit_id) for unit_id in mapping}

@@ -46,14 +46,18 @@ class Fit:
     value: float
     scores: tuple[float, ...]
     weights: tuple[float, ...]
+    correlation: float  # of two units' errors in the same county (0 when each unit is a county)
+    county_weights: dict[str, float]  # the fitted units' weight per county
 
     @classmethod
-    def of(cls, values: Sequence[float], weights: Sequence[float]) -> Fit:
+    def of(cls, values: Sequence[float], weights: Sequence[float], clusters: Sequence[str]) -> Fit:
+        """`clusters` names each unit's county: units of one county err partly together (`spread`)."""
         total_w = sum(weights)
         total = sum(w * y for y, w in zip(values, weights, strict=True))
-        scores = tuple(abs(y - (total - w * y) / (total_w - w)) if total_w > w else 0.0
-                       for y, w in zip(values, weights, strict=True))
-        return cls(total / total_w if total_w else 0.0, scores, tuple(weights))
+        residuals = [y - (total - w * y) / (total_w - w) if total_w > w else 0.0
+                     for y, w in zip(values, weights, strict=True)]
+        return cls(total / total_w if total_w else 0.0, tuple(map(abs, residuals)), tuple(weights),
+                   within_cluster_correlation(residuals, clusters), sums_by(weights, clusters))
 
     def half_width(self, level: float) -> float | None:
         """The conformal bound on one new unit's |error| at `level`, or None with too few units."""
@@ -62,16 +66,43 @@ class Fit:
             return None
         return weighted_quantile(self.scores, self.weights, corrected)
 
-    def spread(self, outstanding: Sequence[float]) -> float:
-        """How many units' worth of error a sum over `outstanding` units (their weights) carries.
-
-        Two errors add up in it: each outstanding unit's own departure from the fitted value,
-        independent of the others' (so sqrt of the sum of squares, not the plain sum elex uses,
-        which assumes every unit errs the same way at once and gives intervals far too wide to
-        be calibrated), and the error of the fitted value itself, shared by every outstanding
-        unit (the mean's standard error relative to one unit's: sqrt(sum w^2) / sum w).
+    def spread(self, outstanding: Sequence[float], clusters: Sequence[str]) -> float:
+        """How many units' worth of error a sum over `outstanding` units (their weights) carries:
+        its standard deviation over one unit's, under a random-effects reading of the residuals
+        (a county effect shared by the county's units, correlation `correlation`, and a unit's
+        own). The sum is (outstanding weight) x (fitted value) + its units' errors, and the fitted
+        value carries the fitted units' errors, weighted; a county with units on both sides
+        partly cancels out. With counties as units, this is the familiar sum of squares plus
+        the mean's standard error. elex-live-model adds unit bounds up instead, as if every unit
+        erred the same way at once: over dozens of counties, intervals far wider than the errors.
         """
         total_w = sum(self.weights)
-        shared = math.sqrt(sum(w * w for w in self.weights)) / total_w if total_w else 0.0
-        own = sum(u * u for u in outstanding)
-        return math.sqrt(own + (sum(outstanding) * shared) ** 2)
+        if total_w <= 0:
+            return 0.0
+        factor = sum(outstanding) / total_w  # each fitted unit's weight in the outstanding sum's error
+        mine = sums_by(outstanding, clusters)
+        shared = sum((mine.get(k, 0.0) - factor * self.county_weights.get(k, 0.0)) ** 2
+                     for k in mine.keys() | self.county_weights.keys())
+        own = sum(u * u for u in outstanding) + factor * factor * sum(w * w for w in self.weights)
+        return math.sqrt(self.correlation * shared + (1 - self.correlation) * own)
+
+
+def sums_by(weights: Sequence[float], clusters: Sequence[str]) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    for w, cluster in zip(weights, clusters, strict=True):
+        sums[cluster] = sums.get(cluster, 0.0) + w
+    return sums
+
+
+def within_cluster_correlation(residuals: Sequence[float], clusters: Sequence[str]) -> float:
+    """The intra-class correlation of the residuals: the mean product over pairs of units in the
+    same county, over the mean square; 0 without such pairs (a county map)."""
+    sums: dict[str, tuple[float, float, int]] = {}
+    for e, cluster in zip(residuals, clusters, strict=True):
+        s, sq, n = sums.get(cluster, (0.0, 0.0, 0))
+        sums[cluster] = (s + e, sq + e * e, n + 1)
+    pairs = sum(n * (n - 1) for _, _, n in sums.values())
+    mean_square = sum(e * e for e in residuals) / len(residuals) if residuals else 0.0
+    if not pairs or mean_square <= 0:
+        return 0.0
+    return min(1.0, max(0.0, sum(s * s - sq for s, sq, _ in sums.values()) / pairs / mean_square))

@@ -158,6 +158,8 @@ class Projector:
         codes = {c: party_code(parties.get(c, "")) for c in self.candidates}
         self.party_of = {c: (code, sum(1 for other in codes.values() if other == code)) for c, code in codes.items()}
         self.counted = sum(u.total for u in frame.all_counts())
+        self.reported_counties = [b.county or u.unit_id for u, b in frame.reported]
+        self.outstanding_counties = [b.county or u.unit_id for u, b in frame.outstanding]
 
     def base_share(self, base: UnitBaseline, candidate: str) -> float:
         party, candidates = self.party_of[candidate]
@@ -165,12 +167,12 @@ class Projector:
 
     def projection(self) -> Projection:
         turnout = Fit.of([u.total / b.total_votes for u, b in self.frame.reported],
-                         [float(b.total_votes) for _, b in self.frame.reported])
+                         [float(b.total_votes) for _, b in self.frame.reported], self.reported_counties)
         unit_expected = {u.unit_id: max(round(b.total_votes * turnout.value), u.total)
                          for u, b in self.frame.outstanding}
         expected = self.counted + sum(e - u.total for (u, _), e in zip(self.frame.outstanding,
                                                                          unit_expected.values(), strict=True))
-        spread = turnout.spread([float(b.total_votes) for _, b in self.frame.outstanding])
+        spread = turnout.spread([float(b.total_votes) for _, b in self.frame.outstanding], self.outstanding_counties)
         ranges = {}
         for level in self.levels:
             half = (turnout.half_width(level / 100) or 0.0) * spread
@@ -183,16 +185,18 @@ class Projector:
                                                                            dict[str, dict[int, tuple[float, float]]]]:
         weights = [float(u.total) for u, _ in self.frame.reported]
         fits = {c: Fit.of([u.votes.get(c, 0) / u.total - self.base_share(b, c) if u.total else 0.0
-                           for u, b in self.frame.reported], weights) for c in self.candidates}
+                           for u, b in self.frame.reported], weights, self.reported_counties) for c in self.candidates}
         finals = {c: float(v) for c, v in candidate_totals(self.frame.all_counts(), self.party_of).items()}
-        remaining = []
         for unit, base in self.frame.outstanding:
             left = unit_expected[unit.unit_id] - unit.total
-            remaining.append(float(left))
             for candidate, votes in self.split_remaining(unit, base, fits, left).items():
                 finals[candidate] += votes
         points = {c: 100 * v / expected if expected else 0.0 for c, v in finals.items()}
-        ranges = {c: {level: self.share_range(points[c], fits[c], remaining, expected, level) for level in self.levels}
+        # A unit's final share errs over all of its votes, not only those still out: what it has
+        # counted is fixed, so the rest makes up the whole unit's departure from its projection.
+        spreads = {c: fit.spread([float(e) for e in unit_expected.values()], self.outstanding_counties)
+                   for c, fit in fits.items()}
+        ranges = {c: {level: self.share_range(points[c], fits[c], spreads[c], expected, level) for level in self.levels}
                   for c in self.candidates}
         return points, ranges
 
@@ -208,7 +212,6 @@ class Projector:
             return {c: left * s / norm for c, s in raw.items()}
         return {c: left * n / total_need for c, n in need.items()}
 
-    def share_range(self, point: float, fit: Fit, remaining: list[float], expected: int,
-                    level: int) -> tuple[float, float]:
-        half = 100 * (fit.half_width(level / 100) or 0.0) * fit.spread(remaining) / expected if expected else 0.0
+    def share_range(self, point: float, fit: Fit, spread: float, expected: int, level: int) -> tuple[float, float]:
+        half = 100 * (fit.half_width(level / 100) or 0.0) * spread / expected if expected else 0.0
         return max(0.0, point - half), min(100.0, point + half)

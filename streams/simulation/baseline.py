@@ -53,7 +53,8 @@ def baseline_value(rng: random.Random, race: Race, election_id: str, issued_at: 
     return {"schema": BASELINE_SCHEMA, "election_id": election_id, "race_id": race.race_id,
             "state": race.state.postal, "baseline_election_id": BASELINE_ELECTION_ID,
             "source": "votewire simulate (invented)", "seq": 0, "issued_at": issued_at,
-            "parties": party_columns(race), "units": units}
+            "parties": party_columns(race), "units": units,
+            "unit_counties": {p.precinct_id.decode(): p.county_fips for p in places}}
 
 
 def party_columns(race: Race) -> list[str]:
