@@ -36,10 +36,10 @@ class UnitCount:
     unit_id: str
     votes: Mapping[str, int]
     complete: bool
+    total: int = field(init=False)  # summed once: a run reads it a few times per unit
 
-    @property
-    def total(self) -> int:
-        return sum(self.votes.values())
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", sum(self.votes.values()))  # frozen: set once, here
 
 
 @dataclass(frozen=True)
