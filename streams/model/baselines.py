@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from streams import contract
-from streams.errors import InvalidRecord
-from streams.validation import (
+from streams.contract.recording import OutRecord
+from streams.contract.validation import (
     COUNT,
     MAX_COUNT,
     MAX_ID_CHARS,
@@ -41,6 +41,7 @@ from streams.validation import (
     too_long,
     wrong_type,
 )
+from streams.errors import InvalidRecord
 
 T = TypeVar("T")
 BASELINE_SCHEMA = "baseline/1"
@@ -107,6 +108,10 @@ class Baseline:
         if counties:
             message["unit_counties"] = counties
         return message
+
+    def to_record(self) -> OutRecord:
+        """The record for the `baselines` topic (or a recording of it), stamped when issued."""
+        return OutRecord(contract.parse_time_ms(self.issued_at, "issued_at"), BASELINES, self.key, self.to_message())
 
 
 def decode_baseline(raw: bytes | None) -> Baseline:

@@ -1,35 +1,30 @@
-"""`make model-check`: the model's calibration on simulated nights and on the real Minnesota night.
+"""The model's calibration on a replayed night (`make model-check`, run by
+`python -m streams.commands.model_check`).
 
-    .venv/bin/python -m streams.model.check --seeds 20          # what the README shows
-
-Simulated: nights of the `small` preset made in process with their baselines
-(`votewire simulate --baseline`), each race's reports applied in delivery order (highest `seq`
-per unit wins, as the worker does); when a race first reaches 25%, 50% and 75% of its true
-final vote, the model runs and is scored against the truth. Minnesota: the bundled recording
-of the 2024 night with the 2020 county results as the baseline, scored the same way, and the
-president's estimate at every snapshot from polls close until every county is in. Prints
-Markdown; nothing is tuned here, it only measures.
+A race's reports are applied in delivery order (highest `seq` per unit wins, as the worker
+does); when the race first reaches 25%, 50% and 75% of its true final vote, the model runs
+and is scored against the truth (`RaceReplay`; the simulated nights are replayed through it by
+`streams.simulation.model_check`). Minnesota: the bundled recording of the 2024 night with
+the 2020 county results as the baseline, scored the same way, and the president's estimate at
+every snapshot from polls close until every county is in. Nothing is tuned here, it only measures.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from streams import contract
-from streams.model.baselines import UnitBaseline, parse_baseline
+from streams.contract.messages import parse_precinct_record
+from streams.contract.recording import BadLine, RecordingReader
+from streams.model.baselines import UnitBaseline
 from streams.model.calibration import Score, Truth, score, table
 from streams.model.estimate import NoEstimate, Projection, UnitCount, project
 from streams.model.sources import Target, from_us_county_president
-from streams.recording import BadLine, read_recording
-from streams.simulation.night import NightOutput, Options, simulate_state
 
 CHECKPOINTS = (25, 50, 75)
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -67,47 +62,8 @@ class RaceReplay:
             yield CHECKPOINTS[self.passed - 1]
 
 
-def reports_of(value: Mapping[str, Any]) -> list[contract.PrecinctReport]:
-    if value.get("schema") == contract.PRECINCT_BATCH_SCHEMA:
-        return contract.parse_precinct_batch(value).reports
-    return [contract.parse_precinct_report(value)]
-
-
-# --- simulated nights ------------------------------------------------------------------------
-
-
-def simulated_scores(seeds: Iterable[int], preset: str) -> list[Score]:
-    from streams.simulate import PRESETS, ballot, layout
-
-    day_ms = int(datetime(2024, 11, 5, tzinfo=UTC).timestamp() * 1000)
-    scores: list[Score] = []
-    for seed in seeds:
-        for state, counties, precincts in layout(PRESETS[preset]):
-            races = ballot(PRESETS[preset], state, counties, precincts, {})
-            night = simulate_state(seed, Options(baseline=True), state, races, counties, precincts, day_ms)
-            scores += night_scores(night)
-        print(f"model-check: seed {seed} done", file=sys.stderr)
-    return scores
-
-
-def night_scores(night: NightOutput) -> list[Score]:
-    races = {key: RaceReplay({}, parse_baseline(value).units) for key, value in night.baselines.items()}
-    for key, race in races.items():
-        final = night.truth[f"{key}/live"]
-        race.truth = Truth(final["total_votes"], final["votes"])
-    scores = []
-    for chunk in night.out.in_time_order(50_000):
-        for line in chunk.splitlines():
-            record = orjson.loads(line)
-            if record["topic"] == contract.RACE_DEFINITIONS and record["key"] in races:
-                races[record["key"]].parties = {c["candidate_id"]: c["party"] for c in record["value"]["candidates"]}
-            elif record["topic"] == contract.PRECINCT_RESULTS and "value" in record:
-                scores += apply_record(races, record["value"])
-    return scores
-
-
 def apply_record(races: Mapping[str, RaceReplay], value: Mapping[str, Any]) -> list[Score]:
-    reports = reports_of(value)
+    reports = parse_precinct_record(value).reports
     race = races[reports[0].key]
     for report in reports:
         race.apply(report)
@@ -116,6 +72,13 @@ def apply_record(races: Mapping[str, RaceReplay], value: Mapping[str, Any]) -> l
 
 
 # --- the Minnesota night ---------------------------------------------------------------------
+
+
+def minnesota_night() -> list[tuple[str, dict[str, Any]]]:
+    """The bundled night's (topic, value) in order (it has no bad lines and no tombstones)."""
+    with RecordingReader(MN_NIGHT) as lines:
+        return [(line.topic, orjson.loads(line.value)) for line in lines
+                if not isinstance(line, BadLine) and line.value is not None]
 
 
 @dataclass
@@ -129,12 +92,11 @@ def minnesota(race_id: str) -> tuple[RaceReplay, list[Snapshot], list[Score]]:
     """The race replayed from the bundled night: a snapshot after every record that moved it."""
     baseline = from_us_county_president(MN_BASELINE, Target("2024-11-05", race_id, "MN"))[0]
     race = RaceReplay({}, baseline.units)
-    records = [orjson.loads(line.value) for line in read_recording(MN_NIGHT)
-               if not isinstance(line, BadLine) and line.value is not None and line.topic != contract.EXPECTED_VOTES]
+    records = [value for topic, value in minnesota_night() if topic != contract.EXPECTED_VOTES]
     mine = [r for r in records if r.get("race_id") == race_id]
     for value in mine:  # the truth is the night's last word: replay once to find it
         if value["schema"] != contract.RACE_DEFINITION_SCHEMA:
-            for report in reports_of(value):
+            for report in parse_precinct_record(value).reports:
                 race.apply(report)
     race.truth = Truth(race.counted, candidate_votes(race))
     replay = RaceReplay({}, baseline.units, race.truth)
@@ -143,10 +105,11 @@ def minnesota(race_id: str) -> tuple[RaceReplay, list[Snapshot], list[Score]]:
         if value["schema"] == contract.RACE_DEFINITION_SCHEMA:
             replay.parties = {c["candidate_id"]: c["party"] for c in value["candidates"]}
             continue
-        for report in reports_of(value):
+        reports = parse_precinct_record(value).reports
+        for report in reports:
             replay.apply(report)
         projection = replay.projection()
-        snapshots.append(Snapshot(max(r.reported_at for r in reports_of(value)), replay.counted, projection))
+        snapshots.append(Snapshot(max(r.reported_at for r in reports), replay.counted, projection))
         scores += [score(checkpoint, projection, race.truth) for checkpoint in replay.due_checkpoints()]
     return replay, snapshots, scores
 
@@ -182,10 +145,9 @@ def yes_no(flag: bool) -> str:
 def minnesota_report() -> str:
     out, all_scores = [], []
     names = {}
-    for line in read_recording(MN_NIGHT):
-        if not isinstance(line, BadLine) and line.topic == contract.RACE_DEFINITIONS and line.value:
-            names.update({c["candidate_id"]: c.get("short_name") or c["name"]
-                          for c in orjson.loads(line.value)["candidates"]})
+    for topic, value in minnesota_night():
+        if topic == contract.RACE_DEFINITIONS:
+            names.update({c["candidate_id"]: c.get("short_name") or c["name"] for c in value["candidates"]})
     for race_id in ("president", "senate"):
         replay, snapshots, scores = minnesota(race_id)
         all_scores += scores
@@ -197,22 +159,3 @@ def minnesota_report() -> str:
                 "| final shares in theirs? |", "|---|---|---|---|---|",
                 *(readout_line(s, replay.truth, names) for s in shown)]
     return table(all_scores) + "\n" + "\n".join(out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.model.check", description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20, help="simulated nights (seeds 1..N; default 20)")
-    parser.add_argument("--preset", default="small", help="simulator preset (default small)")
-    parser.add_argument("--only", choices=("simulated", "minnesota"), help="one part only")
-    args = parser.parse_args(argv)
-    if args.only != "minnesota":
-        print(f"### Simulated nights: `{args.preset}` preset, seeds 1–{args.seeds}, every race/state\n")
-        print(table(simulated_scores(range(1, args.seeds + 1), args.preset)))
-    if args.only != "simulated":
-        print("\n### Minnesota 2024, county by county, baseline the 2020 presidential result\n")
-        print(minnesota_report())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

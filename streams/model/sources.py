@@ -7,14 +7,14 @@ Every loader returns `Baseline`s (one per state of the race) for an election bei
   figures per unit. `county-result/1` snapshots when it has them (the latest version of each
   county's), else the latest report (highest `seq`) of each unit in `precinct-results`, with the
   candidates' parties from `race-definitions`. Live mode only.
-- **An OpenElections CSV**: read by the `ingest openelections` adapter, then as a recording.
+- **An OpenElections CSV**: read by the `ingest openelections` adapter, then as a recording
+  (`streams.adapters.baselines`, which also picks the loader for a kind of file).
 - **us-county-president** (the 2016/2020/2024 county files): `votes_dem`, `votes_gop` and
   `total_votes` per county, so parties `DEM` and `REP` and the rest in the total.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,10 +24,11 @@ from typing import Any
 import orjson
 
 from streams import contract
+from streams.contract.messages import parse_precinct_record, parse_race_definition
+from streams.contract.recording import BadLine, RecordingReader
 from streams.errors import InvalidRecord, SourceError
+from streams.geo.geography import STATES
 from streams.model.baselines import Baseline, UnitBaseline, party_code
-from streams.recording import BadLine, read_recording
-from streams.simulation.geography import STATES
 
 # us-county-president's files are named by year; the election each one is.
 ELECTION_DAYS = {"2016": "2016-11-08", "2020": "2020-11-03", "2024": "2024-11-05"}
@@ -134,13 +135,11 @@ class FinalFiguresReader:
         if value.get("race_id") != self.race_id or value.get("mode", "live") != "live":
             return
         if topic == contract.RACE_DEFINITIONS:
-            definition = contract.parse_race_definition(value)
+            definition = parse_race_definition(value)
             self.race(definition.election_id, definition.state).parties = {
                 c.candidate_id: c.party for c in definition.candidates}
         elif topic == contract.PRECINCT_RESULTS:
-            record = (contract.parse_precinct_batch(value) if value.get("schema") == contract.PRECINCT_BATCH_SCHEMA
-                      else contract.PrecinctRecord("", [contract.parse_precinct_report(value)], []))
-            for report in record.reports:
+            for report in parse_precinct_record(value).reports:
                 held = self.race(report.election_id, report.state).reports
                 if report.precinct_id not in held or held[report.precinct_id][0] < report.seq:
                     held[report.precinct_id] = (report.seq, report.votes)
@@ -160,42 +159,13 @@ class FinalFiguresReader:
 
 
 def from_recording(path: Path, target: Target) -> list[Baseline]:
-    reader = FinalFiguresReader(target.race_id)
-    for line in read_recording(path):
-        if isinstance(line, BadLine) or line.value is None:
-            continue  # `votewire replay` says which lines are bad; a baseline needs the good ones
-        try:
-            reader.take(line.topic, orjson.loads(line.value))
-        except (InvalidRecord, KeyError, TypeError, ValueError) as e:
-            raise SourceError(str(path), f"line {line.line_no}", f"not a record of the contract ({e})") from e
-    return reader.baselines(target, f"recording {path.name}")
-
-
-def from_openelections(path: Path, target: Target) -> list[Baseline]:
-    from streams.adapters import openelections
-
-    args = argparse.Namespace(files=[path], election_id=None, state=target.state, at=None, county_fips=None,
-                              previous=[], strict=False)
-    reader = FinalFiguresReader(target.race_id)
-    for record in openelections.records(args):
-        reader.take(record.topic, record.value)
-    return reader.baselines(target, f"openelections {path.name}")
-
-
-def load_baselines(kind: str, path: Path, target: Target, previous_election: str | None = None) -> list[Baseline]:
-    """The baselines `kind` of file at `path` holds for `target`; none is an error."""
-    if not path.is_file():
-        raise SourceError(str(path), "file", "no such file")
-    loaded = (from_us_county_president(path, target, previous_election) if kind == "us-county-president"
-              else from_openelections(path, target) if kind == "openelections"
-              else from_recording(path, target))
-    if previous_election:
-        loaded = [Baseline(b.election_id, b.race_id, b.state, previous_election, b.units, b.seq, b.issued_at,
-                           b.source) for b in loaded]
-    if not loaded:
-        where = f" in {target.state}" if target.state else ""
-        raise SourceError(str(path), "races", f"no results for race {target.race_id!r}{where}")
-    return loaded
-
-
-KINDS = ("us-county-president", "openelections", "recording")
+    figures = FinalFiguresReader(target.race_id)
+    with RecordingReader(path) as lines:
+        for line in lines:
+            if isinstance(line, BadLine) or line.value is None:
+                continue  # `votewire replay` says which lines are bad; a baseline needs the good ones
+            try:
+                figures.take(line.topic, orjson.loads(line.value))
+            except (InvalidRecord, KeyError, TypeError, ValueError) as e:
+                raise SourceError(str(path), f"line {line.line_no}", f"not a record of the contract ({e})") from e
+    return figures.baselines(target, f"recording {path.name}")

@@ -7,12 +7,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.adapters.base import OutRecord
+from streams.adapters.baselines import from_openelections
 from streams.cli import main
+from streams.contract.recording import OutRecord, RecordingWriter
 from streams.errors import InvalidRecord, SourceError
 from streams.model.baselines import Baseline, UnitBaseline, decode_baseline, parse_baseline, party_code
-from streams.model.sources import Target, from_openelections, from_recording, from_us_county_president
-from streams.recording import RecordingWriter
+from streams.model.sources import Target, from_recording, from_us_county_president
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"

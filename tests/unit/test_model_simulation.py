@@ -8,12 +8,13 @@ from pathlib import Path
 
 import orjson
 
-from streams import simulate
+from streams.commands import simulate
 from streams.model import check
 from streams.model.baselines import decode_baseline
 from streams.model.calibration import Score, Truth, score, table
 from streams.model.estimate import NoEstimate, Projection
 from streams.settings import Settings
+from streams.simulation import model_check
 from streams.simulation.baseline import previous_row
 
 
@@ -73,7 +74,7 @@ def test_the_table_counts_estimates_and_coverage_per_checkpoint() -> None:
 
 
 def test_a_simulated_night_is_scored_at_each_checkpoint_it_reaches() -> None:
-    scores = check.simulated_scores([1], "tiny")
+    scores = model_check.simulated_scores(1, "tiny")
     assert {s.checkpoint for s in scores} == set(check.CHECKPOINTS)
     assert len(scores) == 3 * 3  # DE president and senate, NH president: three checkpoints each
 
