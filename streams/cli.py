@@ -28,6 +28,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "replay": ("streams.commands.replay", "replay recorded nights (JSON Lines) into the topics"),
     "record": ("streams.commands.record", "record topics into a replayable JSON Lines file"),
     "ingest": ("streams.commands.ingest", "turn official feeds (mn-sos, ap, clarity, openelections) into records"),
+    "baseline": ("streams.commands.baseline", "a previous election's results -> baseline/1 records for the model"),
     "simulate": ("streams.commands.simulate", "write a seeded, deterministic election night at any scale"),
     "watch": ("streams.commands.watch", "live readouts in the terminal"),
     "demo": ("streams.commands.demo", "broker, worker and gateway, replaying the bundled Minnesota 2024 night"),

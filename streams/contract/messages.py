@@ -242,8 +242,11 @@ def decode_expected_vote(raw: bytes | None) -> ExpectedVote:
 
 
 def decode_precinct_record(raw: bytes | None) -> PrecinctRecord:
+    return parse_precinct_record(decode_object(raw))
+
+
+def parse_precinct_record(obj: Mapping[str, Any]) -> PrecinctRecord:
     """A `precinct-results` record: a single `precinct-result/1` or a `precinct-batch/1`."""
-    obj = decode_object(raw)
     if obj.get("schema") == PRECINCT_BATCH_SCHEMA:
         return parse_precinct_batch(obj)
     report = parse_precinct_report(obj)

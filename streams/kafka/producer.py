@@ -1,5 +1,5 @@
 """The producer every command that writes the contract's topics sends with: replay, ingest
---to-kafka, demo (through replay) and record's tests. Idempotent with acks=all, keyed records
+--to-kafka, baseline --to-kafka, demo (through replay) and record's tests. Idempotent with acks=all, keyed records
 partitioned as any Kafka producer would (murmur2), and many sends in flight at once (`Sender`).
 """
 
@@ -18,7 +18,8 @@ import orjson
 from streams.contract.recording import OutRecord
 from streams.errors import BrokerError
 from streams.kafka.clients import kafka_client
-from streams.kafka.topics import MAX_MESSAGE_BYTES, ensure_topics, key_hash
+from streams.kafka.topics import MAX_MESSAGE_BYTES, TopicSpec, ensure_topics, key_hash
+from streams.model.baselines import BASELINES, Baseline
 from streams.progress import Progress
 from streams.settings import Settings
 
@@ -131,9 +132,11 @@ class Sender:
             raise BrokerError(f"the broker did not accept a record ({e})") from e
 
 
-async def produce_records(settings: Settings, records: Iterable[OutRecord], progress: bool) -> int:
-    """Send adapter records (values as JSON) to the prefixed topics as fast as possible."""
-    await ensure_topics(settings)
+async def produce_records(settings: Settings, records: Iterable[OutRecord], progress: bool,
+                          extra_topics: tuple[TopicSpec, ...] = ()) -> int:
+    """Send adapter records (values as JSON) to the prefixed topics as fast as possible, creating
+    the contract's topics and `extra_topics` (full names) first."""
+    await ensure_topics(settings, extra=extra_topics)
     bar = Progress("produce", enabled=progress)
     try:
         async with open_producer(settings) as producer:
@@ -145,3 +148,11 @@ async def produce_records(settings: Settings, records: Iterable[OutRecord], prog
             return sender.sent
     finally:
         bar.close()
+
+
+async def produce_baselines(settings: Settings, baselines: Iterable[Baseline]) -> int:
+    """Send `baseline/1` records to the `baselines` topic, creating it first: no worker reads it
+    yet, so it is not among the contract's topics that `ensure_topics` makes."""
+    # Compacted, like race-definitions: the latest baseline per race and state is kept for good.
+    spec = TopicSpec(settings.topic(BASELINES), compact=True, oversize=True)
+    return await produce_records(settings, (b.to_record() for b in baselines), progress=False, extra_topics=(spec,))
