@@ -2,7 +2,8 @@
 
 Records go out in the files' order (that is the source-time order), to the prefixed name of
 the topic they were recorded from, keyed as recorded, with the default murmur2 partitioner,
-so a key lands on the partition any Kafka producer would choose. Timing: the gap between two
+so a key lands on the partition any Kafka producer would choose; records of the worker's
+input topics carry their recorded `ts` as their Kafka timestamp (`RECORDED_TIME_TOPICS`). Timing: the gap between two
 records' `ts` is waited again, divided by `--speed` and capped by `--max-gap`; `--max` sends
 as fast as the broker takes them, never awaiting one send before the next, with a bounded
 number of unacknowledged records in flight.
@@ -29,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from streams import contract
 from streams.adapters.base import OutRecord
 from streams.errors import BrokerError, ConfigError
 from streams.progress import Progress
@@ -110,6 +112,15 @@ async def open_producer(settings: Settings) -> AsyncIterator[Any]:
         await producer.stop()  # flushes whatever is still batched
 
 
+# The worker's input topics get their records' recorded time (`ts`) as their Kafka timestamp:
+# a live race is released only when Kafka's time of its records says polls have closed too
+# (design rule 7), so a night replayed at --max is released at the recorded moment, not at
+# once. They keep their records whatever their age (precinct-results never deletes, the race
+# book is compacted). Any other topic (a recording of alerts, say) gets the send time, or a
+# 2024 timestamp would have its records deleted at once by the topic's retention.
+RECORDED_TIME_TOPICS = frozenset({contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS})
+
+
 @dataclass
 class Sender:
     """Sends without awaiting each delivery; keeps at most `MAX_IN_FLIGHT` unacknowledged.
@@ -123,13 +134,11 @@ class Sender:
     _pending: collections.deque[asyncio.Future[Any]] = field(default_factory=collections.deque)
     _partition_counts: dict[str, int] = field(default_factory=dict)
 
-    async def send(self, topic: str, key: str | None, value: bytes | None) -> None:
+    async def send(self, topic: str, key: str | None, value: bytes | None, timestamp_ms: int | None = None) -> None:
+        """`timestamp_ms` None: the producer stamps the send time."""
         key_bytes = None if key is None else key.encode()
-        # No timestamp: the broker stamps the send time. A recorded night's own times are in
-        # the values (`reported_at`); a 2024 CreateTime would make the 14-day retention delete
-        # the replayed records at once.
         future = await self.producer.send(topic, value=value, key=key_bytes,
-                                          partition=await self._partition(topic, key_bytes))
+                                          partition=await self._partition(topic, key_bytes), timestamp_ms=timestamp_ms)
         self._pending.append(future)
         self.sent += 1
         if len(self._pending) > MAX_IN_FLIGHT:
@@ -150,10 +159,14 @@ class Sender:
             await self._settle(self._pending.popleft())
 
     async def _settle(self, future: asyncio.Future[Any]) -> None:
-        from aiokafka.errors import KafkaError
+        from aiokafka.errors import InvalidTimestampError, KafkaError
 
         try:
             await future
+        except InvalidTimestampError as e:
+            # Kafka 4 refuses a CreateTime more than message.timestamp.after.max.ms (1 h) ahead of its clock.
+            raise BrokerError(f"the broker refused a record's recorded time ({e}): a recording dated in the future "
+                              "is replayed only once its times have come (or re-dated)") from e
         except KafkaError as e:
             raise BrokerError(f"the broker did not accept a record ({e})") from e
 
@@ -234,7 +247,8 @@ async def replay_file(settings: Settings, path: Path, sender: Sender, pacer: Pac
                 await pacer.wait_for(line.ts_ms, stop)
                 if stop.is_set():
                     return
-                await sender.send(settings.topic(line.topic), line.key, line.value)
+                timestamp = line.ts_ms if line.topic in RECORDED_TIME_TOPICS else None
+                await sender.send(settings.topic(line.topic), line.key, line.value, timestamp)
                 if bar.due:
                     bar.update(sender.sent, reader.fraction_read, path.name)
         except (OSError, EOFError) as e:  # a truncated or corrupt gzip stream: the rest is unreadable

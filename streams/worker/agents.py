@@ -44,7 +44,7 @@ from streams.worker import book_reader
 from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
 from streams.worker.checkpoint import checkpoint_path, encode_checkpoint, store_checkpoint, usable_checkpoint
 from streams.worker.collector import CollectorTending
-from streams.worker.counting import CountingRoom, reached
+from streams.worker.counting import CountingRoom, Floor, reached
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
 from streams.worker.rebuild import committed_offsets, latest_versions, rebuild_partitions
@@ -58,6 +58,13 @@ FREEZE_TICK_S = 0.5  # how often the freeze watch looks at the clock
 # of its own, so a merely busy loop does not lose them; this only has to catch a freeze.
 FREEZE_SHARE = 0.8
 COLLECTOR_TICK_S = 2.0  # how often survivors are frozen out of the cyclic collector's sight
+
+
+def kafka_time_ms(timestamp: float | None) -> int | None:
+    """faust gives a record's timestamp in seconds (Kafka's milliseconds / 1000): back to the
+    milliseconds the rebuild reads, so that both decide the embargo alike."""
+    return None if timestamp is None else round(timestamp * 1000)
+
 
 class TallyWorker:
     """One worker process: the faust app, its topics, and the counting room."""
@@ -85,11 +92,11 @@ class TallyWorker:
         self.checkpoint_failures = 0  # in a row: logged on the first and when they stop
         self.alive_at: float | None = None  # loop time of the freeze watch's last look
         self.fenced = False  # woken from a freeze: nothing published until the group has had its say
-        # state-results key -> (version, total votes) an earlier owner published, while this one is short of it.
-        self.published: dict[str, tuple[int, int]] = {}
+        # state-results key -> what an earlier owner published, while this one is short of it.
+        self.published: dict[str, Floor] = {}
         self.room.held = self.is_held
         # county-results key -> the same, for the county snapshots (CountingRoom.county_floor).
-        self.county_published: dict[str, tuple[int, int]] = {}
+        self.county_published: dict[str, Floor] = {}
         self.room.county_floor = self.county_floor
         self.publisher = SnapshotPublisher(settings, self)
         self.collector = CollectorTending()
@@ -274,16 +281,16 @@ class TallyWorker:
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
 
-    def hold_back(self, partitions: set[int], published: dict[str, tuple[int, int]],
-                  county_published: dict[str, tuple[int, int]] | None = None) -> None:
-        """Hold the snapshots of a rebuilt partition's tallies until they reach the version an
-        earlier owner last published. The rebuild stops at the committed offset, but an owner
+    def hold_back(self, partitions: set[int], published: dict[str, Floor],
+                  county_published: dict[str, Floor] | None = None) -> None:
+        """Hold the snapshots of a rebuilt partition's tallies until they reach what an earlier
+        owner last published. The rebuild stops at the committed offset, but an owner
         that was killed or frozen may have counted and published records past it: a snapshot
         of the rebuilt tallies would carry a lower version than one already out. Those records
         come again to the agent (from the committed offset); past them, the tally is whole.
-        At the same version it waits for the same total too: the version is a sum (reports'
-        seqs, the estimate's seq, the definition's revision), so a tally with fewer reports and
-        a newer estimate can reach it with other figures.
+        What is compared is the count (`counting.reached`): the version is a sum (reports'
+        seqs, the estimate's seq, the definition's revision), so a tally with fewer reports
+        and a newer estimate or definition can reach it with other figures.
 
         County snapshots are held per county the same way, against `county_published`: the
         last county snapshot out may be newer than the last state snapshot (the county round
@@ -307,12 +314,12 @@ class TallyWorker:
         if definition is None or tally is None:
             return True  # nothing to publish yet anyway
         version = snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition)
-        if not reached(version, tally.total_votes, floor):
+        if not reached(version, tally.seq_sum, tally.total_votes, floor):
             return True
         del self.published[key.state_result_key]
         return False
 
-    def county_floor(self, county_key: str) -> tuple[int, int] | None:
+    def county_floor(self, county_key: str) -> Floor | None:
         """What an earlier owner last published for this county, while this worker may be short of it."""
         return self.county_published.get(county_key) if self.county_published else None
 
@@ -327,9 +334,10 @@ class TallyWorker:
             if found is None:
                 continue
             units = 0
-            for key, rows in found.tallies:
+            for key, rows, kafka_ms in found.tallies:
                 for precinct_id, unit in rows:
                     self.room.restore(key, precinct_id, unit)
+                self.room.restore_kafka_time(key, kafka_ms)
                 units += len(rows)
             starts.update({TopicPartition(topic, partition): found.offsets.get(topic, 0) for topic in ends})
             log.info("partition %d: %d units restored from its checkpoint at %s", partition, units, found.offsets)
@@ -400,21 +408,23 @@ class TallyWorker:
             return
         if not self.is_home(record.key, message.key, message.partition):
             # Design rule 3: one state's tally lives in one place. A record keyed otherwise
-            # (or spread by another partitioner) goes round once through the re-keyed topic.
+            # (or spread by another partitioner) goes round once through the re-keyed topic,
+            # with the time Kafka gave it (design rule 7), not the moment it went round.
             self.topics.rekeyed.send_soon(key=record.key.encode(), value=message.value,
-                                          partition=self.home_partition(record.key))
+                                          partition=self.home_partition(record.key), timestamp=message.timestamp)
             return
         for refused in record.refused:
             self.dead_letter_element(message, refused)
-        self.apply(record.reports)
+        self.apply(record.reports, kafka_time_ms(message.timestamp))
         self.metrics.report_seconds.observe(time.perf_counter() - started)
 
-    def apply(self, reports: list[PrecinctReport]) -> None:
-        """Apply a record's reports in order, each as if it had come alone (design rule 1)."""
+    def apply(self, reports: list[PrecinctReport], kafka_ms: int | None) -> None:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1);
+        `kafka_ms` is the time Kafka gave the record."""
         outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
         latest_ms = None
         for report in reports:
-            applied, alerts = self.room.apply_report(report)
+            applied, alerts = self.room.apply_report(report, kafka_ms)
             outcomes[applied.outcome] += 1
             if applied.unit is not None:
                 latest_ms = report.reported_ms

@@ -44,7 +44,7 @@ from streams import contract
 from streams.security import kafka_connection
 from streams.settings import Settings
 from streams.worker.app import app_id
-from streams.worker.counting import Snapshot
+from streams.worker.counting import COUNTED_HEADER, Snapshot
 
 if TYPE_CHECKING:
     from streams.worker.agents import TallyWorker
@@ -184,7 +184,8 @@ class SnapshotPublisher:
                 if partition not in sent:
                     await producer.begin_transaction()
                     sent[partition] = []
-                sent[partition].append(await producer.send(self.topics[snap.kind], value, snap.key.encode()))
+                sent[partition].append(await producer.send(self.topics[snap.kind], value, snap.key.encode(),
+                                                           headers=[(COUNTED_HEADER, b"%d" % snap.counted)]))
             except Exception as exc:  # noqa: BLE001 - lost() sorts a fence from the rest
                 sent.pop(partition, None)
                 failures.extend(await self.lost(partition, exc))
