@@ -17,11 +17,11 @@ from aiokafka import AIOKafkaProducer
 
 from streams.gateway.live import LiveResults
 from streams.gateway.server import start_gateway
-from streams.kafka_local import free_port
-from streams.replay import replay_files
-from streams.security import kafka_connection
+from streams.kafka.clients import kafka_client
+from streams.kafka.replay import replay_files
+from streams.kafka.topics import ensure_topics
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
-from streams.topics import ensure_topics
 from tests.integration.harness import read_topic, run, running_worker, source_ms, wait_for
 from tests.integration.test_worker_mn import state_results
 from tests.integration.test_worker_robustness import write_lines
@@ -117,7 +117,7 @@ def test_embargoed_and_test_results_leave_by_no_public_endpoint(settings: Settin
 async def produce(settings: Settings, records: list[tuple[dict[str, Any], int]]) -> None:
     """Lines' values sent with the Kafka timestamp given, as a feed's producer (or a replay) sets it."""
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(**kafka_connection(settings))
+    producer = kafka_client(AIOKafkaProducer, settings)
     await producer.start()
     try:
         for record, timestamp_ms in records:

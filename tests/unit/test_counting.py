@@ -5,22 +5,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from streams.contract import (
-    Alert,
-    PrecinctReport,
-    TallyKey,
-    parse_expected_vote,
-    parse_precinct_report,
-    parse_race_definition,
-)
-from streams.tally import Applied, decode_unit, encode_unit
-from streams.worker.counting import CountingRoom, Floor, reached
+from streams.contract import Alert, PrecinctReport, TallyKey
+from streams.contract.messages import parse_expected_vote, parse_precinct_report, parse_race_definition
+from streams.counting.holds import Floor, reached
+from streams.counting.room import CountingRoom, Snapshot
+from streams.counting.tally import Applied, unit_from_row, unit_row
 
 RACE = {"schema": "race-definition/1", "election_id": "e", "race_id": "president", "state": "MN",
         "office": "U.S. President", "precincts_total": 3, "polls_close": "2024-11-06T02:00:00Z", "certified": False,
         "candidates": [{"candidate_id": "harris", "name": "Kamala Harris", "party": "DFL"},
                        {"candidate_id": "trump", "name": "Donald Trump", "party": "R"}]}
 LIVE = TallyKey("e", "president", "MN", "live")
+
+
+def due(room: CountingRoom) -> list[Snapshot]:
+    """What one publish round takes from the room: the state snapshots, then the counties'."""
+    return [*room.due_state_snapshots(), *room.due_county_snapshots()]
 
 
 def report(unit: str, seq: int, at: str, harris: int, trump: int, county: str = "27053") -> PrecinctReport:
@@ -46,21 +46,21 @@ def test_many_reports_make_one_snapshot_per_key_per_round() -> None:
     for seq in range(5):
         take(room, report("p1", seq, "2024-11-06T03:00:00Z", 10 + seq, 5))
     take(room, report("p2", 0, "2024-11-06T03:05:00Z", 1, 2, county="27001"))
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert [(s.kind, s.key) for s in snaps] == [
         ("state", "e/president/MN/live"), ("county", "e/president/MN/27001/live"),
         ("county", "e/president/MN/27053/live")]
     assert snaps[0].value["total_votes"] == 14 + 5 + 1 + 2
-    assert list(room.due_snapshots()) == []  # nothing new: nothing to send
+    assert list(due(room)) == []  # nothing new: nothing to send
 
 
 def test_nothing_is_released_before_polls_close_and_the_count_is_kept() -> None:
     room = room_with_race()
     take(room, report("p1", 0, "2024-11-06T01:59:59Z", 10, 5))
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
     assert room.embargoed == {LIVE}
     take(room, report("p2", 0, "2024-11-06T02:00:00Z", 1, 1, county="27001"))
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert snaps[0].value["total_votes"] == 17  # the early count is tallied, just not released early
     # Counties are released with their race: 27053's only report came before polls close, and
     # its votes are in the state's figures now, so its own snapshot goes out with them.
@@ -87,7 +87,7 @@ def test_no_alert_is_raised_on_embargoed_counts_but_after_polls_close() -> None:
 def test_without_a_definition_nothing_is_published() -> None:
     room = CountingRoom()
     take(room, report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
 
 
 def test_restored_room_republishes_the_same_snapshot_and_version() -> None:
@@ -96,27 +96,27 @@ def test_restored_room_republishes_the_same_snapshot_and_version() -> None:
     for unit, seq, h in (("p1", 0, 10), ("p1", 1, 12), ("p2", 0, 7)):
         applied, _ = take(room, report(unit, seq, "2024-11-06T03:00:00Z", h, 3))
         assert applied.unit is not None
-        stored[unit] = encode_unit(applied.unit)
-    before = [s.value for s in room.due_snapshots() if s.kind == "state"]
+        stored[unit] = unit_row(unit, applied.unit)
+    before = [s.value for s in due(room) if s.kind == "state"]
     again = room_with_race()
-    for unit, raw in stored.items():
-        again.restore(LIVE, unit, decode_unit(raw))
+    for row in stored.values():
+        again.restore(LIVE, *unit_from_row(row))
     again.restore_kafka_time(LIVE, room.tallies[LIVE].kafka_ms)  # a checkpoint holds it beside the units
-    after = [s.value for s in again.due_snapshots() if s.kind == "state"]
+    after = [s.value for s in due(again) if s.kind == "state"]
     assert after == before
 
 
 def test_an_expected_vote_revision_marks_its_race_and_raises_an_alert() -> None:
     room = room_with_race()
     take(room, report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
-    list(room.due_snapshots())
+    list(due(room))
     estimate = parse_expected_vote({"schema": "expected-vote/1", "election_id": "e", "race_id": "president",
                                     "state": "MN", "expected_votes": 60, "seq": 1, "issued_at": "2024-11-06T03:01:00Z"})
     taken, old = room.book.put_expected(estimate)
     assert (taken, old) == (True, None)
     alerts = room.expected_changed(old, estimate)
     assert "expected_vote_revised" in {a.type for a in alerts}
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert snaps[0].value["expected_votes"] == 60
     assert snaps[0].value["pct_expected_counted"] == 25.0
     assert room.book.put_expected(estimate) == (False, estimate)  # the same seq again: dropped
@@ -135,7 +135,7 @@ def test_forgetting_tallies_also_forgets_what_was_due_from_them() -> None:
     room = room_with_race()
     take(room, report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
     room.forget_tallies()
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
     assert room.book.definitions  # the race book is kept
 
 
@@ -148,18 +148,18 @@ def test_a_county_is_held_until_it_reaches_what_an_earlier_owner_published() -> 
     # An earlier owner published 27053 at version 3 (p1 at seq 2: 3 of seq_sum) with 20 votes.
     floors = {"e/president/MN/27053/live": Floor(3, 20, 3)}
     room.county_floor = floors.get
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert [s.key for s in snaps if s.kind == "county"] == ["e/president/MN/27001/live"]  # 27053 held
     take(room, report("p1", 1, "2024-11-06T03:01:00Z", 12, 6))  # version 2: still short
-    assert [s.key for s in room.due_snapshots() if s.kind == "county"] == []
+    assert [s.key for s in due(room) if s.kind == "county"] == []
     take(room, report("p1", 2, "2024-11-06T03:02:00Z", 14, 6))  # version 3, 20 votes: the same
-    county = [s for s in room.due_snapshots() if s.kind == "county"]
+    county = [s for s in due(room) if s.kind == "county"]
     assert [(s.key, s.value["version"], s.value["total_votes"]) for s in county] == [
         ("e/president/MN/27053/live", 3, 20)]
 
 
 def county_snapshots(room: CountingRoom) -> dict[str, dict[str, Any]]:
-    return {s.key: s.value for s in room.due_snapshots() if s.kind == "county"}
+    return {s.key: s.value for s in due(room) if s.kind == "county"}
 
 
 def test_a_county_a_unit_moves_out_of_publishes_its_correction_at_a_higher_version() -> None:
@@ -202,9 +202,9 @@ def test_a_county_is_not_released_by_a_re_emitted_definition_short_of_the_publis
     room.county_floor = {"e/president/MN/27053/live": Floor(3, 20, 3)}.get
     room.book.put_definition(dataclasses.replace(parse_race_definition(RACE), revision=50))
     room.definition_changed(room.book.definitions[LIVE.race])
-    assert [s.key for s in room.due_snapshots() if s.kind == "county"] == []
+    assert [s.key for s in due(room) if s.kind == "county"] == []
     take(room, report("p1", 2, "2024-11-06T03:02:00Z", 14, 6))
-    [county] = [s for s in room.due_snapshots() if s.kind == "county"]
+    [county] = [s for s in due(room) if s.kind == "county"]
     assert (county.value["total_votes"], county.value["version"]) == (20, 3 + 50)
 
 
@@ -220,11 +220,11 @@ def test_one_unit_with_a_skewed_clock_does_not_lift_the_embargo() -> None:
         "expected_votes": 40, "seq": 1, "issued_at": "2024-11-06T01:00:00Z"}))
     _, alerts = take(room, report("p1", 0, "2024-11-06T03:00:00Z", 10, 5), kafka_ms=CLOSE_MS - 1_800_000)
     assert alerts == [], "a milestone names the shares: an embargo leak"
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
     assert room.embargoed == {LIVE}
     _, alerts = take(room, report("p2", 0, "2024-11-06T02:01:00Z", 1, 20, county="27001"), kafka_ms=CLOSE_MS + 60_000)
     assert "lead_change" in [a.type for a in alerts], "both clocks agree: released, alerts too"
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert [s.value["total_votes"] for s in snaps if s.kind == "state"] == [36]
 
 
@@ -232,7 +232,7 @@ def test_kafka_time_after_polls_close_does_not_release_reports_from_before() -> 
     """The other way round: a feed replayed late, or delayed, is not released early either."""
     room = room_with_race()
     take(room, report("p1", 0, "2024-11-06T01:59:00Z", 10, 5), kafka_ms=CLOSE_MS + 3_600_000)
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
 
 
 def test_test_mode_is_released_by_its_reports_time_alone() -> None:
@@ -243,7 +243,7 @@ def test_test_mode_is_released_by_its_reports_time_alone() -> None:
         "county_fips": "27053", "precinct_id": "t1", "seq": 0, "reported_at": "2024-11-06T03:00:00Z",
         "votes": {"harris": 1}, "complete": True})
     room.apply_report(rehearsal, CLOSE_MS - 86_400_000)
-    assert [s.key for s in room.due_snapshots() if s.kind == "state"] == ["e/president/MN/test"]
+    assert [s.key for s in due(room) if s.kind == "state"] == ["e/president/MN/test"]
 
 
 def test_a_duplicate_that_kafka_times_after_polls_close_releases_the_race() -> None:
@@ -251,10 +251,10 @@ def test_a_duplicate_that_kafka_times_after_polls_close_releases_the_race() -> N
     at once, not at its next applied report."""
     room = room_with_race()
     take(room, report("p1", 0, "2024-11-06T03:00:00Z", 10, 5), kafka_ms=CLOSE_MS - 1)
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
     applied, _ = take(room, report("p1", 0, "2024-11-06T03:00:00Z", 10, 5), kafka_ms=CLOSE_MS)  # sent again
     assert applied.outcome == "duplicate"
-    assert [s.value["total_votes"] for s in room.due_snapshots() if s.kind == "state"] == [15]
+    assert [s.value["total_votes"] for s in due(room) if s.kind == "state"] == [15]
 
 
 def test_a_rebuild_decides_the_embargo_as_the_live_worker_did() -> None:
@@ -267,7 +267,7 @@ def test_a_rebuild_decides_the_embargo_as_the_live_worker_did() -> None:
         live.apply_report(r, kafka_ms)
         rebuilt.replay_report(r, kafka_ms)
     assert live.tallies[LIVE].embargo_ms == rebuilt.tallies[LIVE].embargo_ms == CLOSE_MS + 60_000
-    assert [s.value for s in live.due_snapshots()] == [s.value for s in rebuilt.due_snapshots()]
+    assert [s.value for s in due(live)] == [s.value for s in due(rebuilt)]
 
 
 def test_a_floor_published_before_snapshots_said_what_they_counted_is_reached_by_version() -> None:
