@@ -223,9 +223,8 @@ def snapshot_version(seq_sum: int, expected: ExpectedVote | None, definition: Ra
     return seq_sum + (expected.seq + 1 if expected is not None else 0) + definition.revision
 
 
-def embargoed(tally_as_of_ms: int | None, definition: RaceDefinition | None) -> bool:
-    """Design rule 7: nothing is released before polls close, by source time."""
-    return definition is None or tally_as_of_ms is None or tally_as_of_ms < definition.polls_close_ms
-
-
+def embargoed(embargo_ms: int | None, definition: RaceDefinition | None) -> bool:
+    """Design rule 7: nothing is released before polls close, by the tally's `embargo_ms` (its
+    source time, and for a live race Kafka's time of its records too)."""
+    return definition is None or embargo_ms is None or embargo_ms < definition.polls_close_ms
 

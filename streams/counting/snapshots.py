@@ -84,16 +84,20 @@ def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: Expec
 def county_snapshot(
     tally: RaceTally, county_fips: str, definition: RaceDefinition, expected: ExpectedVote | None
 ) -> dict[str, Any]:
-    """The `county-results` message: the county's own units and its own expected vote.
+    """The `county-results` message: the county's own units and its own expected vote. Its
+    version counts the units that moved away too (`CountyTally.version_seq_sum`), so the
+    correction of a county a unit left is newer than the snapshot it corrects.
 
     `swing` is null: the previous results are statewide shares, and a county's share against
     the state's would be a false comparison.
     """
     county = tally.counties[county_fips]
     county_expected = expected.county_expected.get(county_fips) if expected is not None else None
-    doc = _head(tally, definition, COUNTY_SCHEMA, snapshot_version(county.seq_sum, expected, definition))
+    doc = _head(tally, definition, COUNTY_SCHEMA, snapshot_version(county.version_seq_sum, expected, definition))
     doc["county_fips"] = county_fips
-    doc["as_of"] = county.as_of
+    # A county whose every unit moved away has no report of its own: its (empty) figures are as
+    # of the race's latest report.
+    doc["as_of"] = county.as_of if county.as_of is not None else tally.as_of
     doc.update(_counts(county.votes, definition, county_expected, county.precincts_reporting, county.precincts_total))
     doc["swing"] = None
     return doc

@@ -97,13 +97,11 @@ class Sender:
     _pending: collections.deque[asyncio.Future[Any]] = field(default_factory=collections.deque)
     _partition_counts: dict[str, int] = field(default_factory=dict)
 
-    async def send(self, topic: str, key: str | None, value: bytes | None) -> None:
+    async def send(self, topic: str, key: str | None, value: bytes | None, timestamp_ms: int | None = None) -> None:
+        """`timestamp_ms` None: the producer stamps the send time."""
         key_bytes = None if key is None else key.encode()
-        # No timestamp: the broker stamps the send time. A recorded night's own times are in
-        # the values (`reported_at`); a 2024 CreateTime would make the 14-day retention delete
-        # the replayed records at once.
         future = await self.producer.send(topic, value=value, key=key_bytes,
-                                          partition=await self._partition(topic, key_bytes))
+                                          partition=await self._partition(topic, key_bytes), timestamp_ms=timestamp_ms)
         self._pending.append(future)
         self.sent += 1
         if len(self._pending) > MAX_IN_FLIGHT:
@@ -124,10 +122,14 @@ class Sender:
             await self._settle(self._pending.popleft())
 
     async def _settle(self, future: asyncio.Future[Any]) -> None:
-        from aiokafka.errors import KafkaError
+        from aiokafka.errors import InvalidTimestampError, KafkaError
 
         try:
             await future
+        except InvalidTimestampError as e:
+            # Kafka 4 refuses a CreateTime more than message.timestamp.after.max.ms (1 h) ahead of its clock.
+            raise BrokerError(f"the broker refused a record's recorded time ({e}): a recording dated in the future "
+                              "is replayed only once its times have come (or re-dated)") from e
         except KafkaError as e:
             raise BrokerError(f"the broker did not accept a record ({e})") from e
 

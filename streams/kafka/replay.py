@@ -3,8 +3,9 @@ producer that ingest, demo and record send with (`open_producer`, `Sender`, `pro
 
 Records go out in the files' order (that is the source-time order), to the prefixed name of
 the topic they were recorded from, keyed as recorded, with the default murmur2 partitioner,
-so a key lands on the partition any Kafka producer would choose. Timing: the gap between two
-records' `ts` is waited again, divided by `--speed` and capped by `--max-gap`; `--max` sends
+so a key lands on the partition any Kafka producer would choose; records of the worker's
+input topics carry their recorded `ts` as their Kafka timestamp (`RECORDED_TIME_TOPICS`).
+Timing: the gap between two records' `ts` is waited again, divided by `--speed` and capped by `--max-gap`; `--max` sends
 as fast as the broker takes them, never awaiting one send before the next, with a bounded
 number of unacknowledged records in flight.
 
@@ -22,12 +23,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams import contract
 from streams.contract.recording import BadLine, RecordingReader
 from streams.errors import ConfigError
 from streams.kafka.producer import Sender, open_producer
 from streams.kafka.topics import ensure_topics
 from streams.progress import Progress
 from streams.settings import Settings
+
+# The worker's input topics get their records' recorded time (`ts`) as their Kafka timestamp:
+# a live race is released only when Kafka's time of its records says polls have closed too
+# (design rule 7), so a night replayed at --max is released at the recorded moment, not at
+# once. They keep their records whatever their age (precinct-results never deletes, the race
+# book is compacted). Any other topic (a recording of alerts, say) gets the send time, or a
+# 2024 timestamp would have its records deleted at once by the topic's retention.
+RECORDED_TIME_TOPICS = frozenset({contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS})
 
 
 @dataclass
@@ -124,7 +134,8 @@ async def replay_file(settings: Settings, path: Path, sender: Sender, pacer: Pac
                 await pacer.wait_for(line.ts_ms, stop)
                 if stop.is_set():
                     return
-                await sender.send(settings.topic(line.topic), line.key, line.value)
+                timestamp = line.ts_ms if line.topic in RECORDED_TIME_TOPICS else None
+                await sender.send(settings.topic(line.topic), line.key, line.value, timestamp)
                 if bar.due:
                     bar.update(sender.sent, reader.fraction_read, path.name)
         except (OSError, EOFError) as e:  # a truncated or corrupt gzip stream: the rest is unreadable

@@ -55,6 +55,12 @@ CHECKPOINT_TICK_S = 2.0  # how often the checkpoint timer looks whether input we
 COLLECTOR_TICK_S = 2.0  # how often survivors are frozen out of the cyclic collector's sight
 
 
+def kafka_time_ms(timestamp: float | None) -> int | None:
+    """faust gives a record's timestamp in seconds (Kafka's milliseconds / 1000): back to the
+    milliseconds the rebuild reads, so that both decide the embargo alike."""
+    return None if timestamp is None else round(timestamp * 1000)
+
+
 class TallyWorker:
     """One worker process: the faust app, its topics, and the counting room."""
 
@@ -246,21 +252,23 @@ class TallyWorker:
             return
         if not self.is_home(record.key, message.key, message.partition):
             # Design rule 3: one state's tally lives in one place. A record keyed otherwise
-            # (or spread by another partitioner) goes round once through the re-keyed topic.
+            # (or spread by another partitioner) goes round once through the re-keyed topic,
+            # with the time Kafka gave it (design rule 7), not the moment it went round.
             self.topics.rekeyed.send_soon(key=record.key.encode(), value=message.value,
-                                          partition=self.home_partition(record.key))
+                                          partition=self.home_partition(record.key), timestamp=message.timestamp)
             return
         for refused in record.refused:
             self.outbox.dead_letter_element(message, refused)
-        self.apply(record.reports)
+        self.apply(record.reports, kafka_time_ms(message.timestamp))
         self.metrics.report_seconds.observe(time.perf_counter() - started)
 
-    def apply(self, reports: list[PrecinctReport]) -> None:
-        """Apply a record's reports in order, each as if it had come alone (design rule 1)."""
+    def apply(self, reports: list[PrecinctReport], kafka_ms: int | None) -> None:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1);
+        `kafka_ms` is the time Kafka gave the record."""
         outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
         latest_ms = None
         for report in reports:
-            applied, alerts = self.room.apply_report(report)
+            applied, alerts = self.room.apply_report(report, kafka_ms)
             outcomes[applied.outcome] += 1
             if applied.unit is not None:
                 latest_ms = report.reported_ms

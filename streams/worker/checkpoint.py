@@ -16,6 +16,11 @@ writing it, before faust committed them) is set aside, because the records past 
 will come again as fresh ones and must raise their alerts then; a missing, unreadable or
 foreign file is set aside too. Setting one aside only costs time: the partition is then
 rebuilt from the start of the log.
+
+Besides its units, a tally's checkpoint holds the latest time Kafka gave its records (the
+embargo needs it, design rule 7: it is no unit's, so no unit row holds it). Format 1 files,
+written before, lack it (and the counties units moved from): they are set aside like any
+file of another format, and the partition is rebuilt from the log once, which finds both.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiokafka import TopicPartition
@@ -44,13 +49,21 @@ from streams.worker.app import app_id
 
 log = logging.getLogger(__name__)
 
-FORMAT = "votewire-checkpoint/1"
+# The one place the file format is named: a file of any other format is set aside (see above).
+# 2 (issue 18): a tally's Kafka time after its unit rows, and a unit row's former counties.
+FORMAT = "votewire-checkpoint/2"
+
+
+class TallyCheckpoint(NamedTuple):
+    key: TallyKey
+    units: list[tuple[str, StoredUnit]]  # precinct_id, its latest accepted report
+    kafka_ms: int | None  # RaceTally.kafka_ms
 
 
 @dataclass(frozen=True)
 class Checkpoint:
     offsets: dict[str, int]  # input topic name -> next offset to read in this partition
-    tallies: list[tuple[TallyKey, list[tuple[str, StoredUnit]]]]
+    tallies: list[TallyCheckpoint]
 
 
 def checkpoint_path(directory: Path, partition: int) -> Path:
@@ -65,7 +78,7 @@ def encode_checkpoint(offsets: dict[str, int], tallies: Iterable[RaceTally]) -> 
     gc.disable()
     try:
         doc = {"format": FORMAT, "offsets": offsets,
-               "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()]] for t in tallies]}
+               "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()], t.kafka_ms] for t in tallies]}
         return orjson.dumps(doc)
     finally:
         gc.enable()
@@ -124,8 +137,15 @@ def _parse(doc: Any) -> Checkpoint:
     if doc.get("format") != FORMAT:
         raise VotewireError(f"format is {doc.get('format')!r}, want {FORMAT!r}")
     offsets = {str(topic): int(offset) for topic, offset in doc["offsets"].items()}
-    tallies = [(TallyKey(*key), [unit_from_row(row) for row in rows]) for key, rows in doc["tallies"]]
+    tallies = [TallyCheckpoint(TallyKey(*key), [unit_from_row(row) for row in rows], _kafka_ms(kafka_ms))
+               for key, rows, kafka_ms in doc["tallies"]]
     return Checkpoint(offsets, tallies)
+
+
+def _kafka_ms(value: Any) -> int | None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise VotewireError(f"a tally's Kafka time is {value!r}, not milliseconds")
+    return value
 
 
 def usable(checkpoint: Checkpoint, committed: dict[str, int]) -> bool:
@@ -164,9 +184,10 @@ class PartitionCheckpoints:
             if found is None:
                 continue
             units = 0
-            for key, rows in found.tallies:
+            for key, rows, kafka_ms in found.tallies:
                 for precinct_id, unit in rows:
                     self.room.restore(key, precinct_id, unit)
+                self.room.restore_kafka_time(key, kafka_ms)
                 units += len(rows)
             starts.update({TopicPartition(topic, partition): found.offsets.get(topic, 0) for topic in ends})
             log.info("partition %d: %d units restored from its checkpoint at %s", partition, units, found.offsets)

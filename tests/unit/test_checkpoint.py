@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from streams.contract import TallyKey
@@ -24,6 +25,9 @@ def a_tally() -> RaceTally:
     tally.apply(report("p1", 3, "2024-11-06T03:00:00Z", 10, 5))
     tally.apply(report("p2", 0, "2024-11-06T03:05:00Z", 1, 2, county="27001"))
     tally.apply(report("MINNEAPOLIS W-1/A", 7, "2024-11-06T03:07:00Z", 4, 0))
+    tally.apply(report("p4", 0, "2024-11-06T03:01:00Z", 3, 3, county="27001"))
+    tally.apply(report("p4", 1, "2024-11-06T03:08:00Z", 3, 3, county="27123"))  # moved: 27001 keeps counting it
+    tally.note_kafka_time(1_730_862_480_000)
     return tally
 
 
@@ -34,15 +38,19 @@ def test_a_checkpoint_reads_back_the_same_units_and_offsets(tmp_path: Path) -> N
     back = read_checkpoint(path)
     assert back is not None
     assert back.offsets == {"precinct-results": 41, "rekeyed": 3}
-    [(key, rows)] = back.tallies
+    [(key, rows, kafka_ms)] = back.tallies
     assert key == LIVE
     assert isinstance(key, TallyKey)
     assert dict(rows) == dict(tally.units())
+    assert kafka_ms == 1_730_862_480_000, "the embargo's Kafka time is no unit's: the checkpoint carries it"
     rebuilt = RaceTally(key)
     for precinct_id, unit in rows:
         rebuilt.restore(precinct_id, unit)
-    assert (rebuilt.votes, rebuilt.total_votes, rebuilt.seq_sum, rebuilt.as_of) == (
-        tally.votes, tally.total_votes, tally.seq_sum, tally.as_of)
+    rebuilt.note_kafka_time(kafka_ms)
+    assert (rebuilt.votes, rebuilt.total_votes, rebuilt.seq_sum, rebuilt.as_of, rebuilt.embargo_ms) == (
+        tally.votes, tally.total_votes, tally.seq_sum, tally.as_of, tally.embargo_ms)
+    assert {f: c.version_seq_sum for f, c in rebuilt.counties.items()} == {
+        f: c.version_seq_sum for f, c in tally.counties.items()}
     assert not list(tmp_path.glob("*.tmp")), "the temporary file is renamed, not left"
 
 
@@ -58,14 +66,30 @@ def test_a_newer_checkpoint_than_the_committed_offsets_is_not_usable(tmp_path: P
 
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": "something-else/1"}',
-                                     b'{"format": "votewire-checkpoint/1", "offsets": {}, "tallies": [[["e"], []]]}',
-                                     b'{"format": "votewire-checkpoint/1", "offsets": {"t": 1}, "tallies": [[["e", '
-                                     b'"r", "s", "live"], [["p1", "27001"]]]]}'])
+                                     b'{"format": "votewire-checkpoint/2", "offsets": {}, "tallies": [[["e"], [], 1]]}',
+                                     b'{"format": "votewire-checkpoint/2", "offsets": {"t": 1}, "tallies": [[["e", '
+                                     b'"r", "s", "live"], [["p1", "27001"]], 1]]}',
+                                     b'{"format": "votewire-checkpoint/2", "offsets": {"t": 1}, "tallies": [[["e", '
+                                     b'"r", "s", "live"], [], "soon"]]}'])
 def test_a_broken_or_foreign_checkpoint_is_set_aside(tmp_path: Path, content: bytes,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     path = checkpoint_path(tmp_path, 1)
     path.write_bytes(content)
     assert read_checkpoint(path) is None
+    assert "rebuilding from the log" in caplog.text
+
+
+def test_a_checkpoint_from_before_kafka_times_were_kept_is_set_aside(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A format 1 file has no tally's Kafka time: restored, a live race would stay embargoed
+    until its next record (or, taking its source time instead, be released on one unit's
+    clock). The partition is rebuilt from the log instead, which has every record's time."""
+    path = checkpoint_path(tmp_path, 1)
+    row = ["p1", "27001", 0, 1_730_862_000_000, "2024-11-06T03:00:00Z", {"harris": 1}, True, 1, None, None]
+    path.write_bytes(orjson.dumps({"format": "votewire-checkpoint/1", "offsets": {"precinct-results": 4},
+                                   "tallies": [[list(LIVE), [row]]]}))
+    assert read_checkpoint(path) is None
+    assert "want 'votewire-checkpoint/2'" in caplog.text
     assert "rebuilding from the log" in caplog.text
 
 
