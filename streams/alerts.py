@@ -9,10 +9,14 @@ drop the repeat that at-least-once delivery may bring.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable
+from importlib import resources
 from typing import Any, Literal, NamedTuple
+
+import orjson
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.figures import needs_pct_of_remaining, out_of_reach, pct_expected_counted, share, votes_outstanding
@@ -297,11 +301,20 @@ def _over_registered(unit: StoredUnit) -> bool:
     return unit.registered_voters is not None and unit.total_votes > unit.registered_voters
 
 
+@functools.cache
+def county_names() -> dict[str, str]:
+    """County FIPS -> name ("Itasca County", "Orleans Parish"), every state but Alaska (streams/data/README.md)."""
+    names: dict[str, str] = orjson.loads((resources.files("streams") / "data" / "county-names.json").read_bytes())
+    return names
+
+
 def _unit_label(precinct_id: str | None, county_fips: str) -> str:
-    """How a message names the unit: a source without precincts reports whole counties."""
+    """How a message names the unit, its county by name when known: a source without precincts
+    reports whole counties."""
+    county = county_names().get(county_fips) or f"county {county_fips}"
     if precinct_id == county_fips:
-        return f"County {county_fips}"
-    return f"Precinct {precinct_id} (county {county_fips})"
+        return county[0].upper() + county[1:]
+    return f"Precinct {precinct_id} ({county})"
 
 
 def _count_decreased(event: _Event, previous: StoredUnit, unit: StoredUnit) -> Alert:
@@ -327,7 +340,8 @@ def _turnout_exceeds_registered(event: _Event, unit: StoredUnit) -> Alert:
 
 
 def _unknown_candidate(event: _Event, candidate_id: str, votes: int) -> Alert:
-    message = (f"Precinct {event.precinct_id} reports {votes:,} votes for {candidate_id!r}, who is not a "
+    unit = _unit_label(event.precinct_id, event.county_fips or "")
+    message = (f"{unit} reports {votes:,} votes for {candidate_id!r}, who is not a "
                f"candidate in the {event.place} race definition; the votes are counted.")
     return event.alert("unknown_candidate", "warning", message, {"candidate_id": candidate_id, "votes": votes},
                        candidate_id, local=True)

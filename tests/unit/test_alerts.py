@@ -15,6 +15,7 @@ from streams.alerts import (
     Standing,
     _marks,
     alert_value,
+    county_names,
     expected_alerts,
     report_alerts,
     standing,
@@ -110,13 +111,40 @@ def test_count_decreased_follows_a_lower_total() -> None:
     assert night.tally.total_votes == 490
 
 
-def test_a_unit_that_is_a_whole_county_is_called_a_county() -> None:
+def test_a_unit_that_is_a_whole_county_is_called_by_the_county_name() -> None:
     night = Night()
-    night.feed(report("27053", 0, {"harris": 300, "trump": 200}))
-    [alert] = night.feed(report("27053", 1, {"harris": 290, "trump": 200}))
-    assert alert.message.startswith("County 27053 lowered its total from 500 to 490 votes")
+    night.feed(report("27061", 0, {"harris": 300, "trump": 200}, county="27061"))
+    [alert] = night.feed(report("27061", 1, {"harris": 290, "trump": 200}, county="27061"))
+    assert alert.message.startswith("Itasca County lowered its total from 500 to 490 votes")
     [precinct] = Night().feed(report("p1", 0, {"harris": 1}, registered_voters=0))
-    assert precinct.message.startswith("Precinct p1 (county 27053) reports 1 votes")
+    assert precinct.message.startswith("Precinct p1 (Hennepin County) reports 1 votes")
+
+
+def test_a_county_without_a_known_name_is_called_by_its_fips() -> None:
+    night = Night()
+    night.feed(report("27999", 0, {"harris": 300, "trump": 200}, county="27999"))
+    [alert] = night.feed(report("27999", 1, {"harris": 290, "trump": 200}, county="27999"))
+    assert alert.message.startswith("County 27999 lowered its total")
+    [precinct] = Night().feed(report("p1", 0, {"harris": 1}, county="02013", registered_voters=0))
+    assert precinct.message.startswith("Precinct p1 (county 02013) reports")  # Alaska: no names (see data)
+
+
+def test_naming_the_county_leaves_the_alert_ids_as_they_were() -> None:
+    # The ids of these two alerts before counties were named in messages: consumers that drop
+    # repeats by id must see a re-processed night as repeats.
+    night = Night()
+    night.feed(report("27061", 0, {"harris": 300, "trump": 200}, county="27061"))
+    [decrease] = night.feed(report("27061", 1, {"harris": 290, "trump": 200}, county="27061"))
+    [unknown] = Night().feed(report("p1", 0, {"harris": 1, "stein": 2}, county="27061"))
+    assert (decrease.alert_id, unknown.alert_id) == ("a13dcf949b257d27af88c2ae", "ec2e8cf372d3813486d14eea")
+    assert unknown.message.startswith("Precinct p1 (Itasca County) reports 2 votes for 'stein'")
+
+
+def test_every_minnesota_county_has_a_name_and_no_alaska_code_does() -> None:
+    names = county_names()
+    assert len([f for f in names if f.startswith("27")]) == 87
+    assert (names["27053"], names["22071"], names["51760"]) == ("Hennepin County", "Orleans Parish", "Richmond city")
+    assert not [f for f in names if f.startswith("02")]
 
 
 def test_count_decreased_when_one_candidate_drops_even_if_the_total_rises() -> None:
