@@ -3,7 +3,8 @@
 It runs apart from the workers and only consumes their output topics (`state-results`,
 `county-results`, `results-alerts`), so no public request can slow down or reach the tally.
 It serves the JSON API and SSE stream in `routes.py`, county shapes for the board's maps in
-`maps.py`, the live board at `/`, and its own metrics at `/metrics`. Only GET and HEAD are
+`maps.py`, state names and time zones in `places.py`, a still of each race for articles at
+`/embed/...` (`embed.py`), the live board at `/`, and its own metrics at `/metrics`. Only GET and HEAD are
 served (and OPTIONS for CORS preflights), with bounded requests and timeouts (`guard.py`);
 test-mode data only with `--show-test`.
 """
@@ -22,10 +23,12 @@ from aiohttp import web
 
 from streams.atlas import atlas_path
 from streams.connection_log import collapse_connection_errors
+from streams.gateway.embed import add_embed_routes
 from streams.gateway.feed import follow_topics
 from streams.gateway.guard import DEFAULT_IDLE_TIMEOUT_S, CorsPolicy, GatewayRunner, refuse_unless_readable
 from streams.gateway.live import LiveResults
 from streams.gateway.maps import CountyMaps, add_map_routes
+from streams.gateway.places import add_place_routes
 from streams.gateway.routes import LIVE, Handler, add_routes
 from streams.gateway.sse import DEFAULT_BUFFER
 from streams.settings import Settings, split_addr
@@ -88,6 +91,8 @@ def build_app(live: LiveResults, settings: Settings | None = None, atlas_file: P
     app.on_response_prepare.append(add_cors_headers)
     add_routes(app, live)
     add_map_routes(app, CountyMaps(atlas_file or (atlas_path(settings) if settings is not None else None)))
+    add_place_routes(app)
+    add_embed_routes(app)
     app.router.add_get("/", get_board)
     app.router.add_static("/static", STATIC)
     app.on_shutdown.append(close_streams)
