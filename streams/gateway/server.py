@@ -4,9 +4,9 @@ It runs apart from the workers and only consumes their output topics (`state-res
 `county-results`, `results-alerts`), so no public request can slow down or reach the tally.
 It serves the JSON API and SSE stream in `routes.py`, county shapes for the board's maps in
 `maps.py`, state names and time zones in `places.py`, a still of each race for articles at
-`/embed/...` (`embed.py`), the live board at `/`, and its own metrics at `/metrics`. Only GET and HEAD are
-served (and OPTIONS for CORS preflights), with bounded requests and timeouts (`guard.py`);
-test-mode data only with `--show-test`.
+`/embed/...` (`embed.py`), the live board at `/`, and its own metrics at `/metrics`. Only GET
+and HEAD are served (and OPTIONS for CORS preflights), with bounded requests and timeouts
+(`guard.py`); test-mode data only with `--show-test`.
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the second readout line of what the trailing candidate needs (e.g. 'Trump needs 61.2% of the remaining "
         "1,204,000 expected votes'), a county map shaded by leader and margin and hatched where little is counted "
         "(shapes from the us-atlas package that `make install` caches in VOTEWIRE_CACHE_DIR; without it, the county "
-        "table alone), and where the vote is left. /v1/maps/{state} serves the county shapes.")
+        "table alone), and where the vote is left. /v1/maps/{state} serves the county shapes; "
+        "/embed/{election}/{race}/{state} (and .svg) a still of one race, with no script, for an article.")
     parser.add_argument("--addr", help="listen on host:port (VOTEWIRE_GATEWAY_ADDR, default 127.0.0.1:8080)")
     parser.add_argument("--show-test", action="store_true", default=None,
                         help="also serve test-mode results (VOTEWIRE_GATEWAY_SHOW_TEST, default off)")
