@@ -22,7 +22,7 @@ from aiohttp import web
 
 from streams.gateway.routes import cached
 from streams.gateway.store import parse_time
-from streams.simulation.geography import STATES
+from streams.geo.geography import STATES
 
 UTC = "UTC"
 PLACES_CACHE = "public, max-age=3600"  # the table changes only with a new release

@@ -27,14 +27,14 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from streams.atlas import fetch_atlas
-from streams.gateway.examples import state_result
 from streams.gateway.live import LiveResults
 from streams.gateway.places import as_of_text
 from streams.gateway.server import STATIC, build_app, serve_app
-from streams.kafka_local import free_port
+from streams.geo.atlas import fetch_atlas
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
 from tests.integration.pipeline import MN_OFFICIAL_READOUT, MN_PRESIDENT, live_pipeline, replay_mn_night
+from tests.support.examples import state_result
 
 pytestmark = pytest.mark.browser
 

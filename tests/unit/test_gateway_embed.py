@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from streams.gateway.embed import card_html, card_svg, race_card, winners_of
-from streams.gateway.examples import state_result
 from streams.gateway.live import LiveResults
+from tests.support.examples import state_result
 from tests.unit.test_gateway_http import serve
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from streams.gateway.live import LiveResults
 from streams.gateway.places import STATE_ZONES, as_of_text, place_of
 from streams.gateway.server import build_app
-from streams.simulation.geography import STATES
+from streams.geo.geography import STATES
 
 
 def test_every_state_has_a_name_and_a_real_zone() -> None:
