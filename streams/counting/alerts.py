@@ -9,14 +9,10 @@ drop the repeat that at-least-once delivery may bring.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable
-from importlib import resources
 from typing import Any, Literal, NamedTuple
-
-import orjson
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting.figures import (
@@ -28,6 +24,7 @@ from streams.counting.figures import (
     votes_outstanding,
 )
 from streams.counting.tally import Applied, RaceTally, StoredUnit
+from streams.geo.geography import county_names
 
 Severity = Literal["info", "warning", "critical"]
 ALERT_SCHEMA = "alert/1"
@@ -295,13 +292,6 @@ def _decreases(old: dict[str, int], new: dict[str, int]) -> dict[str, list[int]]
 
 def _over_registered(unit: StoredUnit) -> bool:
     return unit.registered_voters is not None and unit.total_votes > unit.registered_voters
-
-
-@functools.cache
-def county_names() -> dict[str, str]:
-    """County FIPS -> name ("Itasca County", "Orleans Parish"), every state but Alaska (streams/data/README.md)."""
-    names: dict[str, str] = orjson.loads((resources.files("streams") / "data" / "county-names.json").read_bytes())
-    return names
 
 
 def _unit_label(precinct_id: str | None, county_fips: str) -> str:

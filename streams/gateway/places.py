@@ -3,8 +3,9 @@
 The board and the embeds print "Minnesota", not "MN", and a time with its date and zone in the
 race's own time zone ("Nov 5, 2024, 9:40 PM CST"), never in the reader's browser's zone: a
 newsroom in New York and a reader in Berlin must see the same words. A state split between two
-zones gets the zone where most of its people live. A state not in the table is named by its
-code and its times are printed in UTC, labelled so.
+zones gets the zone where most of its people live (`streams/geo/geography.py` holds the names
+and zones). A state not in the table is named by its code and its times are printed in UTC,
+labelled so.
 
 `/v1/states` serves the table to the board, which formats times with `Intl.DateTimeFormat` in
 the same zone and the same words as `as_of_text` here.
@@ -22,22 +23,10 @@ from aiohttp import web
 
 from streams.gateway.routes import cached
 from streams.gateway.store import parse_time
-from streams.geo.geography import STATES
+from streams.geo.geography import STATE_ZONES, STATES
 
 UTC = "UTC"
 PLACES_CACHE = "public, max-age=3600"  # the table changes only with a new release
-EASTERN, CENTRAL, MOUNTAIN, PACIFIC = "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"
-STATE_ZONES: dict[str, str] = {
-    "AL": CENTRAL, "AK": "America/Anchorage", "AZ": "America/Phoenix", "AR": CENTRAL, "CA": PACIFIC,
-    "CO": MOUNTAIN, "CT": EASTERN, "DE": EASTERN, "DC": EASTERN, "FL": EASTERN, "GA": EASTERN,
-    "HI": "Pacific/Honolulu", "ID": "America/Boise", "IL": CENTRAL, "IN": "America/Indiana/Indianapolis",
-    "IA": CENTRAL, "KS": CENTRAL, "KY": EASTERN, "LA": CENTRAL, "ME": EASTERN, "MD": EASTERN, "MA": EASTERN,
-    "MI": "America/Detroit", "MN": CENTRAL, "MS": CENTRAL, "MO": CENTRAL, "MT": MOUNTAIN, "NE": CENTRAL,
-    "NV": PACIFIC, "NH": EASTERN, "NJ": EASTERN, "NM": MOUNTAIN, "NY": EASTERN, "NC": EASTERN, "ND": CENTRAL,
-    "OH": EASTERN, "OK": CENTRAL, "OR": PACIFIC, "PA": EASTERN, "RI": EASTERN, "SC": EASTERN, "SD": CENTRAL,
-    "TN": CENTRAL, "TX": CENTRAL, "UT": MOUNTAIN, "VT": EASTERN, "VA": EASTERN, "WA": PACIFIC, "WV": EASTERN,
-    "WI": CENTRAL, "WY": MOUNTAIN,
-}
 STATE_NAMES: dict[str, str] = {s.postal: s.name for s in STATES}
 
 

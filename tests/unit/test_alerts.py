@@ -16,7 +16,6 @@ from streams.counting.alerts import (
     Standing,
     _marks,
     alert_value,
-    county_names,
     expected_alerts,
     report_alerts,
     standing,
@@ -139,13 +138,6 @@ def test_naming_the_county_leaves_the_alert_ids_as_they_were() -> None:
     [unknown] = Night().feed(report("p1", 0, {"harris": 1, "stein": 2}, county="27061"))
     assert (decrease.alert_id, unknown.alert_id) == ("a13dcf949b257d27af88c2ae", "ec2e8cf372d3813486d14eea")
     assert unknown.message.startswith("Precinct p1 (Itasca County) reports 2 votes for 'stein'")
-
-
-def test_every_minnesota_county_has_a_name_and_no_alaska_code_does() -> None:
-    names = county_names()
-    assert len([f for f in names if f.startswith("27")]) == 87
-    assert (names["27053"], names["22071"], names["51760"]) == ("Hennepin County", "Orleans Parish", "Richmond city")
-    assert not [f for f in names if f.startswith("02")]
 
 
 def test_count_decreased_when_one_candidate_drops_even_if_the_total_rises() -> None:
