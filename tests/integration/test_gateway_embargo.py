@@ -31,7 +31,9 @@ POLLS_CLOSE = "2024-11-06T04:00:00Z"
 PUBLIC_PATHS = ("/", "/v1/races", "/v1/alerts", "/v1/alerts?since=0", "/v1/results/e1/president/CA",
                 "/v1/results/e1/president/CA?mode=test", "/v1/results/e1/president/CA/counties",
                 "/v1/results/e1/president/CA/counties?mode=test", "/v1/results/e1/president/CA/readout",
-                "/v1/results/e1/president/CA/readout?mode=test")
+                "/v1/results/e1/president/CA/readout?mode=test", "/embed/e1/president/CA",
+                "/embed/e1/president/CA?mode=test", "/embed/e1/president/CA.svg",
+                "/embed/e1/president/CA.svg?mode=test")
 
 
 def line(topic: str, value: dict[str, Any], at: str = "2024-11-06T00:00:00Z") -> dict[str, Any]:
@@ -107,6 +109,8 @@ def test_embargoed_and_test_results_leave_by_no_public_endpoint(settings: Settin
         wait_for(lambda: state_results(settings).get(f"{KEY}/live"), 120, what="live after polls close", alive=worker)
         after = run(gateway_shows(b'"as_of":"2024-11-06T04:30:00Z"'))
     assert b'"state":"CA"' in after
+    assert b"<h1>California" in after  # the embed page, once the polls have closed
+    assert b"<title>California: " in after  # and its image
     assert b'"mode":"test"' not in after
     early_alerts = [r.value for r in run(read_topic(settings, "results-alerts"))
                     if r.value["mode"] == "live" and r.value["at"] < POLLS_CLOSE]
