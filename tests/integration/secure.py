@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from streams import kafka_local
+from streams.acls import ROLES
 from streams.settings import Secret, Settings
 
 ADMIN = "votewire-admin"
-ROLES = ("producer", "worker", "gateway")
 
 
 def make_certificates(folder: Path) -> tuple[Path, Path]:
