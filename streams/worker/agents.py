@@ -244,8 +244,8 @@ class TallyWorker:
             return set()
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(kept)]
         try:
-            committed = await asyncio.wait_for(committed_offsets(self.settings.bootstrap, app_id(self.settings), tps),
-                                               30)
+            committed = await asyncio.wait_for(
+                committed_offsets(kafka_connection(self.settings), app_id(self.settings), tps), 30)
         except Exception:  # noqa: BLE001 - the broker away: rebuilding is always right, only slower
             log.warning("could not read the committed offsets of partitions %s: rebuilding them", sorted(kept))
             return set(kept)

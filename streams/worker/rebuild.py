@@ -79,9 +79,11 @@ async def rebuild_partitions(connection: Mapping[str, Any], group_id: str, tps: 
     return stats
 
 
-async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
-    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+async def committed_offsets(connection: Mapping[str, Any], group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
+    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group.
+    `connection`: streams.security.kafka_connection's (a bare client cannot log in to a secured
+    cluster, and its failure would make every rebalance rebuild every kept partition)."""
+    consumer = AIOKafkaConsumer(**connection, group_id=group_id, enable_auto_commit=False)
     await consumer.start()
     try:
         return {tp: await consumer.committed(tp) or 0 for tp in tps}
