@@ -42,12 +42,19 @@ from streams.tally import RaceTally
 from streams.topics import key_hash
 from streams.worker import book_reader
 from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
-from streams.worker.checkpoint import checkpoint_path, encode_checkpoint, store_checkpoint, usable_checkpoint
+from streams.worker.checkpoint import (
+    LogIdentity,
+    checkpoint_path,
+    encode_checkpoint,
+    store_checkpoint,
+    usable_checkpoint,
+)
 from streams.worker.collector import CollectorTending
 from streams.worker.counting import CountingRoom, reached
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.publisher import SnapshotPublisher
 from streams.worker.rebuild import committed_offsets, latest_versions, rebuild_partitions
+from streams.worker.topic_ids import log_identity
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +87,7 @@ class TallyWorker:
         self.positions: dict[tuple[str, int], int] = {}
         self.checkpoints = Path(settings.data_dir) / "worker" / "checkpoints" / app_id(settings)
         self.checkpointed: dict[int, dict[str, int]] = {}  # partition -> offsets of its last checkpoint
+        self.identity: LogIdentity | None = None  # the log the offsets count in, read at each rebuild
         self.positions_last_tick: dict[tuple[str, int], int] = {}
         self.checkpoint_at = 0.0  # loop time of the last round of checkpoints
         self.checkpoint_failures = 0  # in a row: logged on the first and when they stop
@@ -265,6 +273,8 @@ class TallyWorker:
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
+        # Which cluster and topics the offsets count in: a checkpoint of another is set aside.
+        self.identity = await log_identity(kafka_connection(self.settings), self.input_topics, app_id(self.settings))
         stats = await rebuild_partitions(kafka_connection(self.settings), app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
@@ -321,9 +331,12 @@ class TallyWorker:
     def restore_checkpoints(self, committed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         """Restore each partition's usable checkpoint; where to start reading the log instead of 0."""
         starts: dict[TopicPartition, int] = {}
+        identity = self.identity  # read just before (streams.worker.topic_ids)
+        if identity is None:
+            return starts
         for partition in sorted({tp.partition for tp in committed}):
             ends = {tp.topic: end for tp, end in committed.items() if tp.partition == partition}
-            found = usable_checkpoint(checkpoint_path(self.checkpoints, partition), ends)
+            found = usable_checkpoint(checkpoint_path(self.checkpoints, partition), ends, identity)
             if found is None:
                 continue
             units = 0
@@ -343,7 +356,7 @@ class TallyWorker:
         Synchronous from the first tally read to the last file's bytes: no record is applied in
         between, so a file holds exactly the records before its offsets. The writes that follow
         run in a thread; a checkpoint counts as written (`checkpointed`) once it is renamed."""
-        if not self.tallies_ready.is_set() or self.fenced:
+        if not self.tallies_ready.is_set() or self.fenced or self.identity is None:
             return
         quiet = self.positions == self.positions_last_tick
         self.positions_last_tick = dict(self.positions)
@@ -360,7 +373,8 @@ class TallyWorker:
         for partition in sorted(self.owned):
             offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}
             if offsets != self.checkpointed.get(partition):
-                encoded.append((partition, offsets, encode_checkpoint(offsets, by_partition.get(partition, []))))
+                encoded.append((partition, offsets,
+                                encode_checkpoint(self.identity, offsets, by_partition.get(partition, []))))
         # The bytes are fixed: disk writes and fsyncs need not hold up the records meanwhile.
         try:
             for partition, offsets, data in encoded:
