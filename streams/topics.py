@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # records up to 4 MiB, instead of Kafka's default ~1 MiB that would refuse it at the producer,
 # where nobody downstream would ever see it.
 MAX_MESSAGE_BYTES = 4 * contract.MAX_PAYLOAD_BYTES
+KEEP_FOREVER = ("retention.ms", "retention.bytes")  # of a log topic (TopicSpec.log), each must be -1
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,9 @@ def topic_configs(spec: TopicSpec) -> dict[str, str]:
         # Snapshots and definitions: the latest per key is what matters. A short dirty ratio
         # keeps a restarted gateway's catch-up read small.
         return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000", **size}
-    retention_ms = -1 if spec.log else 14 * 24 * 3600 * 1000
-    return {"cleanup.policy": "delete", "retention.ms": str(retention_ms), **size}
+    if spec.log:  # by age or by size (a broker's log.retention.bytes), nothing is deleted
+        return {"cleanup.policy": "delete", **dict.fromkeys(KEEP_FOREVER, "-1"), **size}
+    return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000), **size}
 
 
 def replication_for(settings: Settings, brokers: int) -> tuple[int, int]:
@@ -169,7 +171,6 @@ async def live_brokers(settings: Settings, timeout_s: float = 30.0) -> int:
 
 
 # The settings a worker's results depend on, checked at its start rather than trusted.
-KEEP_FOREVER = ("retention.ms", "retention.bytes")  # of a log topic, each must be -1
 UNKNOWN_TOPIC, NOT_AUTHORIZED = 3, 29
 
 
