@@ -15,12 +15,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams import contract
-from streams.replay import replay_files
-from streams.security import kafka_connection
+from streams.kafka.replay import replay_files
+from streams.kafka.security import kafka_connection
+from streams.kafka.topic_ids import log_identity
+from streams.kafka.topics import TopicSpec, ensure_topics
 from streams.settings import Settings
-from streams.topics import TopicSpec, ensure_topics
 from streams.worker.app import app_id, rekeyed_topic_name
-from streams.worker.topic_ids import log_identity
 from tests.integration.harness import run, running_worker, wait_for
 from tests.integration.test_worker_mn import state_results
 from tests.integration.test_worker_robustness import write_lines
@@ -125,12 +125,12 @@ def test_topic_ids_and_the_cluster_id_come_from_the_broker(settings: Settings) -
         finally:
             await admin.close()
 
-    first = run(log_identity(kafka_connection(settings), [topic], "app"))
+    first = run(log_identity(settings, [topic], "app"))
     [(name, topic_id, partitions)] = first.topics
     assert (first.cluster_id, first.app_id, name, partitions) == (run(cluster_id()), "app", topic, settings.partitions)
     assert len(topic_id) == 22  # Kafka's base64url form of a UUID, as its tools show it
     run(delete_namespace(settings))
     run(ensure_topics(settings))
-    again = run(log_identity(kafka_connection(settings), [topic], "app"))
+    again = run(log_identity(settings, [topic], "app"))
     assert again.cluster_id == first.cluster_id
     assert again.topics[0][1] != topic_id, "a topic created again under its name is another log"

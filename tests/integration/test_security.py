@@ -1,7 +1,7 @@
 """Security on a real broker: SASL/SCRAM-SHA-512 over TLS, and Kafka ACLs enforced by KRaft's
 StandardAuthorizer with nothing allowed unless an ACL says so (`secure_kafka` in conftest).
 
-Each role of `streams.acls` gets exactly its ACLs, and the real commands run under it: the
+Each role of `streams.kafka.acls` gets exactly its ACLs, and the real commands run under it: the
 desk's `votewire replay` writes a simulated night's race book and the feed's its reports, the
 worker's `votewire worker` turns them into snapshots equal to the simulator's truth, the
 gateway's `votewire gateway` serves them.
@@ -23,11 +23,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from streams import acls, contract
-from streams.kafka_local import free_port
-from streams.security import kafka_connection
+from streams import contract
+from streams.kafka import acls
+from streams.kafka.security import kafka_connection
+from streams.kafka.topics import ensure_topics
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
-from streams.topics import ensure_topics
 from tests.integration.harness import (
     latest_by_key,
     read_topic,
@@ -168,7 +169,7 @@ async def can_read(settings: Settings, topic: str, group: str | None = None) -> 
         await consumer.stop()
 
 
-# (role, topic, may write, may read): the contract of streams.acls, checked on the broker.
+# (role, topic, may write, may read): the contract of streams.kafka.acls, checked on the broker.
 RIGHTS = [
     ("feed", contract.PRECINCT_RESULTS, True, False),
     ("feed", contract.RACE_DEFINITIONS, False, False),  # a feed cannot move an embargo or certify a race

@@ -11,10 +11,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams import contract
-from streams.kafka_local import free_port
-from streams.security import kafka_connection
+from streams.kafka.security import kafka_connection
+from streams.kafka.topics import TopicSpec, check_topics, ensure_topics
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
-from streams.topics import TopicSpec, check_topics, ensure_topics
 from tests.integration.harness import run, votewire_env
 
 DAY_MS = "86400000"

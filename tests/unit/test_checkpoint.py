@@ -12,18 +12,18 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from streams.contract import TallyKey
+from streams.counting.tally import RaceTally
+from streams.kafka.topic_ids import LogIdentity
 from streams.settings import Settings
-from streams.tally import RaceTally
 from streams.worker.agents import TallyWorker
 from streams.worker.checkpoint import (
     FORMAT,
-    LogIdentity,
     checkpoint_path,
     encode_checkpoint,
     read_checkpoint,
+    store_checkpoint,
     usable,
     usable_checkpoint,
-    write_checkpoint,
 )
 from tests.unit.test_counting import LIVE, report
 
@@ -38,6 +38,10 @@ def a_tally() -> RaceTally:
     tally.apply(report("p2", 0, "2024-11-06T03:05:00Z", 1, 2, county="27001"))
     tally.apply(report("MINNEAPOLIS W-1/A", 7, "2024-11-06T03:07:00Z", 4, 0))
     return tally
+
+
+def write_checkpoint(path: Path, identity: LogIdentity, offsets: dict[str, int], tallies: list[RaceTally]) -> None:
+    store_checkpoint(path, encode_checkpoint(identity, offsets, tallies))
 
 
 def set_aside(directory: Path) -> list[Path]:
@@ -148,7 +152,10 @@ def test_a_file_of_the_wrong_types_is_set_aside(tmp_path: Path, change: str,
 
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": "something-else/1"}',
-                                     b'{"format": "votewire-checkpoint/1", "offsets": {"t": 1}, "tallies": []}'])
+                                     b'{"format": "votewire-checkpoint/1", "offsets": {"t": 1}, "tallies": []}',
+                                     b'{"format": "votewire-checkpoint/1", "offsets": {}, "tallies": [[["e"], []]]}',
+                                     b'{"format": "votewire-checkpoint/1", "offsets": {"t": 1}, "tallies": [[["e", '
+                                     b'"r", "s", "live"], [["p1", "27001"]]]]}'])
 def test_a_broken_or_foreign_checkpoint_is_set_aside(tmp_path: Path, content: bytes,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     path = checkpoint_path(tmp_path, 1)
@@ -182,13 +189,13 @@ def test_a_file_of_another_version_never_stops_a_rebuild(tmp_path: Path, version
     """The rebuild restores checkpoints first; one that raised there made it retry forever, and
     the worker never became ready. The file is set aside and the partition read from the start."""
     worker = TallyWorker(Settings(data_dir=str(tmp_path), partitions=4), CollectorRegistry())
-    worker.identity = IDENTITY
+    worker.checkpoints.identity = IDENTITY
     doc = changed(change)
     if isinstance(doc, dict):
         doc["format"] = version
-    path = checkpoint_path(worker.checkpoints, 0)
+    path = checkpoint_path(worker.checkpoints.checkpoints, 0)
     path.parent.mkdir(parents=True)
     path.write_bytes(orjson.dumps(doc))
     committed = {TopicPartition(topic, 0): 100 for topic in worker.input_topics}
-    assert worker.restore_checkpoints(committed) == {}
+    assert worker.checkpoints.restore_checkpoints(committed) == {}
     assert not worker.room.tallies

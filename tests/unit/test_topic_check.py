@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.topics import CONTRACT_TOPICS, TopicFacts, TopicSpec, topic_configs, topic_problems
+from streams.kafka.topics import CONTRACT_TOPICS, TopicFacts, TopicSpec, topic_configs, topic_problems
 
 LOG = TopicSpec("precinct-results", compact=False, log=True)
 BOOK = TopicSpec("race-definitions", compact=True)
