@@ -93,6 +93,8 @@ class Settings:
     sasl_password: Secret = field(default_factory=lambda: Secret(""))
     sasl_password_file: str = ""
     ssl_cafile: str = ""
+    # SASL_PLAINTEXT sends the login in the clear: refused unless a lab says it means it.
+    allow_plaintext_sasl: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.sasl_password, str):  # given as an override: hide it all the same

@@ -40,6 +40,10 @@ def kafka_security(settings: Settings) -> dict[str, Any]:
     elif settings.ssl_cafile:
         raise ConfigError(f"VOTEWIRE_SSL_CAFILE is set but VOTEWIRE_SECURITY_PROTOCOL={protocol} does "
                           "not use TLS: choose SSL or SASL_SSL, or unset VOTEWIRE_SSL_CAFILE")
+    if protocol == "SASL_PLAINTEXT" and not settings.allow_plaintext_sasl:
+        raise ConfigError("VOTEWIRE_SECURITY_PROTOCOL=SASL_PLAINTEXT logs in without TLS (the PLAIN password in "
+                          "the clear, a SCRAM exchange open to offline guessing): use SASL_SSL, or set "
+                          "VOTEWIRE_ALLOW_PLAINTEXT_SASL=1 on a lab network where that is meant")
     if protocol.startswith("SASL_"):
         kwargs.update(_sasl(settings))
     return kwargs

@@ -225,6 +225,7 @@ class TallyWorker:
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
+        await self.checkpoints.read_identity()
         stats = await rebuild_partitions(self.settings, app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.checkpoints.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})

@@ -86,7 +86,9 @@ async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[To
 
 
 async def committed_offsets(settings: Settings, group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
-    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group."""
+    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group.
+    Through kafka_client: a bare client cannot log in to a secured cluster, and its failure would
+    make every rebalance rebuild every kept partition (tests/integration/test_secure_rebalance.py)."""
     consumer = kafka_client(AIOKafkaConsumer, settings, group_id=group_id, enable_auto_commit=False)
     await consumer.start()
     try:
