@@ -9,6 +9,7 @@ reads, one `OutRecord` a line. What other packages need of the messages is re-ex
 """
 
 from streams.contract.messages import (
+    BASELINES,
     COUNTY_RESULTS,
     DEAD_LETTERS,
     EXPECTED_VOTE_SCHEMA,
@@ -43,6 +44,7 @@ from streams.contract.messages import (
 
 __all__ = [
     # topics (unprefixed names)
+    "BASELINES",
     "COUNTY_RESULTS",
     "DEAD_LETTERS",
     "EXPECTED_VOTES",

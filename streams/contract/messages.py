@@ -54,6 +54,7 @@ PRECINCT_BATCH_SCHEMA = "precinct-batch/1"
 # Contract topic names (without the configured prefix).
 RACE_DEFINITIONS = "race-definitions"
 EXPECTED_VOTES = "expected-votes"
+BASELINES = "baselines"  # `baseline/1`, a previous election per unit (streams.model.baselines)
 PRECINCT_RESULTS = "precinct-results"
 STATE_RESULTS = "state-results"
 COUNTY_RESULTS = "county-results"
