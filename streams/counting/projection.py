@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.contract import Alert, ExpectedVote, RaceDefinition, TallyKey
-from streams.counting.alerts import _Event
+from streams.counting.alerts import _Event  # how every alert is made: its deterministic id, its place
 from streams.counting.tally import RaceTally
 from streams.model.baselines import Baseline
 from streams.model.estimate import LEVELS, NoEstimate, Projection, UnitCount, project
@@ -56,6 +56,9 @@ class ModelRun:
         return self.result if isinstance(self.result, Projection) else None
 
 
+NO_BASELINE_RUN = ModelRun(None, NoEstimate(NO_BASELINE))  # one for every race without a baseline
+
+
 def _ignore(*_: Any) -> None:
     """The default hook: a room without a worker (tests, tools) observes nothing."""
 
@@ -70,7 +73,7 @@ class RaceModels:
     observe: Callable[[TallyKey, str, float, int], None] = _ignore
     send_alerts: Callable[[list[Alert]], None] = _ignore
     runs: dict[TallyKey, tuple[tuple[int, int, int], ModelRun]] = field(default_factory=dict)
-    alerted: set[tuple[str, ...]] = field(default_factory=set)  # alert ids' parts already raised
+    alerted: dict[TallyKey, set[tuple[str, ...]]] = field(default_factory=dict)  # (type, *ident) raised
 
     def run(self, tally: RaceTally, definition: RaceDefinition, baseline: Baseline | None) -> ModelRun:
         """The model's run for the tally as it stands: kept from the last call when nothing it
@@ -79,8 +82,7 @@ class RaceModels:
         kept = self.runs.get(tally.key)
         if kept is not None and kept[0] == token:
             return kept[1]
-        run = ModelRun(None, NoEstimate(NO_BASELINE)) if baseline is None else self._project(tally, definition,
-                                                                                             baseline)
+        run = NO_BASELINE_RUN if baseline is None else self._project(tally, definition, baseline)
         self.runs[tally.key] = (token, run)
         return run
 
@@ -112,16 +114,17 @@ class RaceModels:
             self.send_alerts(alerts)
 
     def _first(self, event: _Event, alert_type: str) -> bool:
-        parts = (alert_type, event.key.state_result_key, *event.ident)
-        if parts in self.alerted:
+        raised = self.alerted.setdefault(event.key, set())
+        if (alert_type, *event.ident) in raised:
             return False
-        self.alerted.add(parts)
+        raised.add((alert_type, *event.ident))
         return True
 
     def forget(self, key: TallyKey) -> None:
-        """A tally this worker no longer holds (a rebalance): its runs and alert marks go with it."""
+        """A tally this worker no longer holds (a rebalance): its runs and alert marks go with it
+        (its next owner may say them again, under the same ids)."""
         self.runs.pop(key, None)
-        self.alerted = {parts for parts in self.alerted if parts[1] != key.state_result_key}
+        self.alerted.pop(key, None)
 
 
 def county_out(tally: RaceTally, baseline: Baseline, result: Projection | NoEstimate) -> dict[str, int]:
