@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
 
-from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.contract import Alert, AlertType, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.figures import needs_pct_of_remaining, out_of_reach, pct_expected_counted, share, votes_outstanding
 from streams.tally import Applied, RaceTally, StoredUnit
 
@@ -137,7 +137,7 @@ class _Event(NamedTuple):
                 return c.display
         return str(candidate_id)
 
-    def alert(self, type_: str, severity: Severity, message: str, details: dict[str, object],
+    def alert(self, type_: AlertType, severity: Severity, message: str, details: dict[str, object],
               *extra: str, local: bool = False) -> Alert:
         """One alert; `local` ones (about one unit) carry its county and precinct."""
         parts = (type_, self.key.state_result_key, *self.ident, *extra)

@@ -260,7 +260,7 @@ def embargoed(tally_as_of_ms: int | None, definition: RaceDefinition | None) -> 
 
 
 def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None) -> dict[str, Any]:
-    """The `state-results` message (DESIGN "Output messages") for one tally."""
+    """The `state-results` message (docs/CONTRACT.md, "Output messages") for one tally."""
     expected_votes = tally.expected_votes(expected)
     doc = _head(tally, definition, STATE_SCHEMA, snapshot_version(tally.seq_sum, expected, definition))
     doc.update(_counts(tally.votes, definition, expected_votes, tally.precincts_reporting, definition.precincts_total))
