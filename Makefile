@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export VOTEWIRE_CACHE_DIR ?= $(HOME)/.cache/votewire
 
-.PHONY: install system-deps kafka-jars us-atlas lint typecheck unit integration test demo bench fuzz faults clean
+.PHONY: install system-deps kafka-jars us-atlas lint lint-imports typecheck unit integration test demo bench fuzz faults clean
 
 install: $(VENV)/.installed kafka-jars us-atlas
 
@@ -24,7 +24,7 @@ kafka-jars: $(VENV)/.installed
 # County shapes for the board's maps: the us-atlas package through npm, into VOTEWIRE_CACHE_DIR.
 # Without npm the board still works, without its maps (and says so); the browser test needs them.
 us-atlas: $(VENV)/.installed
-	@$(BIN)/python -m streams.atlas fetch || echo "make: no county maps on the board: install npm and run make install again" >&2
+	@$(BIN)/python -m streams.commands.atlas fetch || echo "make: no county maps on the board: install npm and run make install again" >&2
 
 # Debian packages the tests use as real clients: Prometheus (server, promtool), kcat, Chromium.
 system-deps:
@@ -32,6 +32,10 @@ system-deps:
 
 lint: install
 	$(BIN)/ruff check streams tests bench faults
+
+# Which way the imports point: the contracts in pyproject.toml ([tool.importlinter]).
+lint-imports: install
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
@@ -42,7 +46,7 @@ unit: install
 integration: install system-deps
 	$(BIN)/pytest -q tests/integration
 
-test: install system-deps lint typecheck
+test: install system-deps lint lint-imports typecheck
 	$(BIN)/pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$rc
 
 demo: install

@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 import orjson
 
-from streams.contract import decode_object, decode_precinct_report
+from streams.contract import decode_object
+from streams.contract.messages import decode_precinct_record
 from streams.errors import InvalidRecord
 
 CANDIDATES = ("harris", "trump", "stein", "oliver", "kennedy", "de_la_cruz")
@@ -63,7 +64,7 @@ def best_rate(decode: Callable[[bytes], object], records: list[bytes], rounds: i
 
 def refuse(raw: bytes) -> None:
     try:
-        decode_precinct_report(raw)
+        decode_precinct_record(raw)
     except InvalidRecord:
         return
     raise AssertionError("an invalid record was accepted")
@@ -82,8 +83,8 @@ def main() -> int:
     for label, decode, data in [
         ("orjson.loads only (floor)", orjson.loads, records),
         ("decode_object", decode_object, records),
-        ("decode_precinct_report", decode_precinct_report, records),
-        ("decode_precinct_report, invalid", refuse, invalid_records(records)),
+        ("decode_precinct_record", decode_precinct_record, records),
+        ("decode_precinct_record, invalid", refuse, invalid_records(records)),
     ]:
         rate = best_rate(decode, data, args.rounds)
         print(f"{label:34s} {rate:12,.0f} records/s  {1e6 / rate:6.2f} µs each")

@@ -23,10 +23,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.gateway.examples import state_result
 from streams.gateway.live import LiveResults
 from streams.gateway.server import start_gateway
-from streams.kafka_local import free_port
+from streams.localkafka.kafka_local import free_port
+from tests.support.examples import state_result
 
 STATES = (
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import machine
 from streams import contract
+from streams.counting.room import CountingRoom
 from streams.worker.collector import CollectorTending
-from streams.worker.counting import CountingRoom
 
 
 def load(path: Path) -> tuple[CountingRoom, list[bytes]]:

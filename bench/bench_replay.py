@@ -26,8 +26,8 @@ from pathlib import Path
 import aiokafka
 import orjson
 
-from streams import kafka_local
-from streams.replay import replay_files
+from streams.kafka.replay import replay_files
+from streams.localkafka import kafka_local
 from streams.settings import Settings
 
 BUNDLED = Path(__file__).resolve().parent.parent / "streams" / "data" / "mn-2024-general.jsonl.gz"

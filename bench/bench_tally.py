@@ -21,10 +21,11 @@ import sys
 import time
 from collections.abc import Iterator
 
-from streams.alerts import report_alerts, standing
+from bench.peers.unit_codec import encode_unit
 from streams.contract import Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
-from streams.figures import county_snapshot, state_snapshot
-from streams.tally import RaceTally, encode_unit
+from streams.counting.alerts import report_alerts, standing
+from streams.counting.snapshots import county_snapshot, state_snapshot
+from streams.counting.tally import RaceTally
 
 STATES = [f"S{i:02d}" for i in range(50)]
 CANDIDATES = ("harris", "trump", "oliver", "stein", "kennedy")

@@ -33,10 +33,10 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_replay import broker, machine
-from streams import kafka_local
-from streams.replay import replay_files
+from streams.kafka.replay import replay_files
+from streams.kafka.topics import topic_partitions
+from streams.localkafka import kafka_local
 from streams.settings import Settings
-from streams.topics import topic_partitions
 
 
 def simulate(preset: str, out: Path) -> tuple[Path, Path]:

@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams import kafka_local
+from streams.kafka.topics import topic_partitions
+from streams.localkafka import kafka_local
 from streams.settings import Settings
-from streams.topics import topic_partitions
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,11 +21,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.batching import batch_records
-from streams.replay import producer_config
+from streams.contract.batching import batch_records
+from streams.contract.validation import parse_time_ms
+from streams.kafka.clients import kafka_client
+from streams.kafka.producer import producer_options
+from streams.kafka.topics import ensure_topics, topic_partitions
 from streams.settings import Settings
-from streams.topics import ensure_topics, topic_partitions
-from streams.validation import parse_time_ms
 
 ELECTION, RACE = "2024-11-05", "latency"
 STATES = [f"L{i:02d}" for i in range(50)]
@@ -51,7 +52,7 @@ def definitions() -> list[tuple[str, str, dict[str, Any]]]:
 async def prepare(settings: Settings) -> None:
     """Topics and the race book, before the worker starts."""
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(**producer_config(settings))
+    producer = kafka_client(AIOKafkaProducer, settings, **producer_options())
     await producer.start()
     try:
         for topic, key, value in definitions():
@@ -86,7 +87,7 @@ class Offer:
         return f"{ELECTION}/{RACE}/{state}", value, parse_time_ms(at, "reported_at")
 
     async def produce(self) -> None:
-        producer = AIOKafkaProducer(**producer_config(self.settings))
+        producer = kafka_client(AIOKafkaProducer, self.settings, **producer_options())
         await producer.start()
         topic = self.settings.topic("precinct-results")
         try:

@@ -49,7 +49,7 @@ from bench import latency, yardsticks
 from bench.bench_replay import broker
 from bench.harness import ROOT, Night, SnapshotWatch, Worker, machine, records_in, same_tally, simulate, versions
 from bench.scoreboard import Scoreboard
-from streams.replay import ReplayStats, replay_files
+from streams.kafka.replay import ReplayStats, replay_files
 from streams.settings import Settings
 
 PARTS = ("night", "restart", "yardsticks", "catchup", "single", "latency")

@@ -23,10 +23,10 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.harness import same_tally
 from streams.contract import decode_expected_vote, decode_precinct_record, decode_race_definition
+from streams.counting.room import CountingRoom
 from streams.errors import InvalidRecord
+from streams.kafka.topics import topic_partitions
 from streams.settings import Settings
-from streams.topics import topic_partitions
-from streams.worker.counting import CountingRoom
 
 
 async def read_to_end(settings: Settings, topic: str, handle: Callable[[bytes], None]) -> int:

@@ -30,7 +30,8 @@ from typing import Any
 
 import orjson
 
-from streams import contract, recording
+from streams import contract
+from streams.contract import recording
 from streams.errors import InvalidRecord
 
 REPORT: dict[str, Any] = {

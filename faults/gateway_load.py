@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.kafka_local import free_port
+from streams.localkafka.kafka_local import free_port
 
 SNAPSHOT_PATH = "/v1/results/2024-11-05/president/{state}"
 DEADLINE_S = 240.0

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.topics import topic_partitions
+from streams.kafka.topics import topic_partitions
 
 
 @dataclass

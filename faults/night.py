@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from faults.oracle import Reference
-from streams.replay import wait_seconds
+from streams.kafka.replay import wait_seconds
 
 PRESET = "small"
 BATCHED_STATES = ("CA", "PA", "MI", "NV")  # the others (AZ, GA, WI) send single reports

@@ -12,8 +12,8 @@ from __future__ import annotations
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from streams.kafka.topics import key_hash
 from streams.settings import Settings
-from streams.topics import key_hash
 
 ELECTION, STATE = "2024-11-05", "DE"
 CANDIDATES = [{"candidate_id": "probe-a", "name": "Probe A", "party": "DEM"},

@@ -2,7 +2,7 @@
 
 There is no toxiproxy here, so this is the harness's own: an asyncio proxy on its own
 thread, controlled from the harness's (synchronous) code. The broker advertises the proxy's
-port (`advertised.listeners`, streams.kafka_local.LocalBroker.advertised_port), so metadata
+port (`advertised.listeners`, streams.localkafka.kafka_local.LocalBroker.advertised_port), so metadata
 sends every client - worker, replay, gateway, the oracle's readers - back through it.
 
 Modes (`set_mode`):

@@ -31,7 +31,7 @@ import orjson
 from faults.night import make_night
 from faults.proxy import FaultProxy
 from faults.scenarios import QUICK, SCENARIOS, Cluster, gateway_load, run_scenario
-from streams import kafka_local
+from streams.localkafka import kafka_local
 from streams.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"

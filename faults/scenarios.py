@@ -25,9 +25,9 @@ from faults.night import Night
 from faults.oracle import final_outputs_match, judge
 from faults.probe import send_definitions, send_probes, snapshot_keys
 from faults.proxy import FaultProxy
-from streams import kafka_local
+from streams.kafka.topics import TopicSpec, ensure_topics
+from streams.localkafka import kafka_local
 from streams.settings import Settings
-from streams.topics import TopicSpec, ensure_topics
 from streams.worker.app import app_id, rekeyed_topic_name
 from tests.integration.harness import read_topic, run, stop_process, votewire_env, wait_for
 

@@ -1,8 +1,9 @@
 """One error module: every votewire error derives from `VotewireError`.
 
 `retriable` says whether trying the same thing again may succeed (a broker that is still
-starting) or never will (a malformed record). The one place that decides dead letter versus
-retry is `streams.deadletter.classify`.
+starting) or never will (a malformed record). An `InvalidRecord` becomes a dead letter where a
+record is decoded (streams.worker.agents, streams.worker.book_reader); nothing else is
+swallowed there.
 """
 
 from __future__ import annotations
@@ -31,19 +32,14 @@ class BrokerError(VotewireError):
 class InvalidRecord(VotewireError):
     """An input record that breaks the wire contract: it becomes a dead letter.
 
-    `where` names the record (`precinct-results[2]@1841`) when known; `kind` is a short
-    class for the `votewire-error` header (`not_json`, `bad_field`, ...).
+    `kind` is a short class for the `votewire-error` header (`not_json`, `bad_field`, ...);
+    where the record came from travels beside it (streams.contract.deadletter.source_of).
     """
 
-    def __init__(self, reason: str, kind: str = "invalid", where: str | None = None) -> None:
+    def __init__(self, reason: str, kind: str = "invalid") -> None:
         self.reason = reason
         self.kind = kind
-        self.where = where
-        super().__init__(f"{where}: {reason}" if where else reason)
-
-    def at(self, where: str) -> InvalidRecord:
-        """The same error, located at `where`."""
-        return InvalidRecord(self.reason, self.kind, where)
+        super().__init__(reason)
 
 
 class SourceError(VotewireError):

@@ -81,11 +81,11 @@ class Settings:
     kafka_nodes: int = 1
     # Replication of the topics votewire creates, production defaults: three copies, and a write
     # acknowledged once two have it, so one broker can die without losing or refusing a report.
-    # A single-broker cluster (development) gets 1 and 1, with a note (streams.topics).
+    # A single-broker cluster (development) gets 1 and 1, with a note (streams.kafka.topics).
     replication_factor: int = 3
     min_insync_replicas: int = 2
     cache_dir: str = field(default_factory=lambda: str(Path.home() / ".cache" / "votewire"))
-    # Kafka client security, for every client of every command (streams.security):
+    # Kafka client security, for every client of every command (streams.kafka.security):
     # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; the password from a file keeps it out of `ps`.
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "SCRAM-SHA-512"

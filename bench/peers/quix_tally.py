@@ -30,12 +30,12 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 from quixstreams import Application, State
 
+from bench.peers.unit_codec import encode_unit
 from bench.yardsticks import read_book
 from streams.contract import decode_precinct_record
+from streams.counting.room import CountingRoom
 from streams.errors import InvalidRecord
 from streams.settings import Settings
-from streams.tally import encode_unit
-from streams.worker.counting import CountingRoom
 
 
 class QuixTally:

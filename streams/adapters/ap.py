@@ -32,21 +32,18 @@ stderr and skipped (`--strict` raises instead), and the good units around it are
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from streams import contract
-from streams.adapters.base import OutRecord, UnitTracker, precinct_records
+from streams.adapters.base import ErrorSink, UnitTracker, error_sink, precinct_records, rfc3339_ms
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from streams.simulation.geography import STATE_FIPS
-
-ErrorSink = Callable[[SourceError], None]
+from streams.geo.geography import STATE_FIPS
 
 # Coarse to fine. AP's `level` values; a finer level refines the coarser ones.
 LEVEL_RANK = {"national": 0, "state": 1, "district": 2, "county": 3, "fipscode": 3, "subunit": 4,
@@ -79,15 +76,6 @@ class Race:
     state: str | None = None
     updated: str | None = None
 
-
-def rfc3339_ms(text: Any, what: str) -> int:
-    try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):  # AttributeError: not a string at all
-        raise ValueError(f"{what} is {text!r}, not an RFC 3339 time") from None
-    if stamp.tzinfo is None:
-        raise ValueError(f"{what} is {text!r}, without a time zone")
-    return int(stamp.timestamp() * 1000)
 
 
 def _count(obj: dict[str, Any], name: str) -> int:
@@ -240,13 +228,6 @@ def result_value(election_id: str, race: Race, unit: Unit, seq: int) -> dict[str
             "mode": race.mode, "precincts_reporting": unit.precincts_reporting,
             "precincts_total": unit.precincts_total}
 
-
-def error_sink(strict: bool, verb: str = "ap") -> ErrorSink:
-    def report(error: SourceError) -> None:
-        if strict:
-            raise error
-        print(f"votewire ingest {verb}: skipped {error}", file=sys.stderr)
-    return report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

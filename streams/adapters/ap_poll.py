@@ -33,8 +33,9 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
-from streams.adapters.ap import LEVEL_RANK, APMapper, ErrorSink, error_sink
-from streams.adapters.base import OutRecord
+from streams.adapters.ap import LEVEL_RANK, APMapper
+from streams.adapters.base import ErrorSink, error_sink
+from streams.contract.recording import OutRecord
 from streams.errors import ConfigError, SourceError
 
 

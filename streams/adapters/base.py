@@ -1,4 +1,5 @@
-"""What every source adapter shares: the record it emits and the change tracker.
+"""What every source adapter shares: the change tracker, batching, and the small helpers
+(`error_sink`, `rfc3339_ms`, `read_fips_map`, `slug`), so that no adapter imports another's.
 
 An adapter reads a source (media files, AP JSON, Clarity XML, CSV) and yields `OutRecord`s
 in source-time order: race definitions, expected votes and precinct results of the contract.
@@ -10,31 +11,19 @@ file delivered go out together as `precinct-batch/1` records (`precinct_records`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import csv
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.batching import batch_key, batch_records, batch_reports
-
-# format name -> module implementing it (`add_arguments(parser)`, `records(args)`)
-FORMATS: dict[str, str] = {
-    "mn-sos": "streams.adapters.mn_sos",
-    "ap": "streams.adapters.ap",
-    "ap-poll": "streams.adapters.ap_poll",
-    "clarity": "streams.adapters.clarity",
-    "openelections": "streams.adapters.openelections",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """One record for a contract topic (name without prefix), as a recording line holds it."""
-
-    ts_ms: int
-    topic: str
-    key: str | None
-    value: Mapping[str, Any]
+from streams.contract.batching import batch_key, batch_records, batch_reports
+from streams.contract.recording import OutRecord
+from streams.errors import SourceError
 
 
 @dataclass
@@ -67,3 +56,33 @@ def one_report_per_record(records: Iterable[OutRecord]) -> Iterator[OutRecord]:
             yield from (OutRecord(rec.ts_ms, rec.topic, rec.key, report) for report in batch_reports(rec.value))
         else:
             yield rec
+
+
+ErrorSink = Callable[[SourceError], None]
+
+
+def rfc3339_ms(text: Any, what: str) -> int:
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):  # AttributeError: not a string at all
+        raise ValueError(f"{what} is {text!r}, not an RFC 3339 time") from None
+    if stamp.tzinfo is None:
+        raise ValueError(f"{what} is {text!r}, without a time zone")
+    return int(stamp.timestamp() * 1000)
+
+
+def error_sink(strict: bool, verb: str = "ap") -> ErrorSink:
+    def report(error: SourceError) -> None:
+        if strict:
+            raise error
+        print(f"votewire ingest {verb}: skipped {error}", file=sys.stderr)
+    return report
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower().replace(".", "")).strip("-")  # U.S. -> us
+
+
+def read_fips_map(path: Path) -> dict[str, str]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return {name.strip(): fips.strip() for name, fips, *_ in csv.reader(f) if fips.strip().isdigit()}

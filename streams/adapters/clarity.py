@@ -40,11 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.adapters.ap import ErrorSink, error_sink, rfc3339_ms
-from streams.adapters.base import OutRecord, UnitTracker, precinct_records
-from streams.adapters.openelections import read_fips_map, slug
+from streams.adapters.base import ErrorSink, UnitTracker, error_sink, precinct_records, read_fips_map, rfc3339_ms, slug
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from streams.simulation.geography import STATE_FIPS, county_fips_by_order
+from streams.geo.geography import STATE_FIPS, county_fips_by_order
 
 ZONES = {"EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
          "AKST": -9, "AKDT": -8, "HST": -10, "UTC": 0, "GMT": 0}

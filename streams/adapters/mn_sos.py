@@ -29,14 +29,15 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.adapters.base import OutRecord, UnitTracker, precinct_records
+from streams.adapters.base import ErrorSink, UnitTracker, precinct_records
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 
 ELECTION_ID = "2024-11-05"
@@ -48,7 +49,6 @@ SNAPSHOT_NAME = re.compile(r"^(\d{8}T\d{6}Z)\.txt$")
 NAME_SUFFIXES = {"jr.", "jr", "sr.", "sr", "ii", "iii", "iv"}
 NAME_PARTICLES = {"de", "la", "del", "van", "von", "der", "ter", "di", "da", "le"}
 
-ErrorSink = Callable[[SourceError], None]
 
 
 @dataclass(frozen=True)

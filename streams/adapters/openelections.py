@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.adapters.ap import ErrorSink, error_sink, rfc3339_ms
-from streams.adapters.base import OutRecord, UnitTracker, precinct_records
+from streams.adapters.base import ErrorSink, UnitTracker, error_sink, precinct_records, read_fips_map, rfc3339_ms, slug
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from streams.simulation.geography import STATE_FIPS, county_fips_by_order
+from streams.geo.geography import STATE_FIPS, county_fips_by_order
 
 FILE_NAME = re.compile(r"^(\d{4})(\d{2})(\d{2})__([a-z]{2})__")
 PRECINCT_COLUMNS = ("precinct", "election_district")
@@ -51,9 +51,6 @@ PARTY_CODES = {"DEMOCRATIC": "DEM", "DEMOCRAT": "DEM", "D": "DEM", "REPUBLICAN":
                "LIBERTARIAN": "LIB", "LIBERTARIN": "LIB", "L": "LIB", "GREEN": "GRN", "GRE": "GRN",
                "G": "GRN", "INDEPENDENT": "IND", "I": "IND"}
 
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower().replace(".", "")).strip("-")  # U.S. -> us
 
 
 def party_code(party: str) -> str:
@@ -199,10 +196,6 @@ def file_records(ctx: FileContext, rows: list[Row], fips_of: dict[str, str],
                     "reported_at": ctx.at, "votes": dict(votes), "complete": True, "mode": "live"})
         yield from precinct_records(at_ms, changed)
 
-
-def read_fips_map(path: Path) -> dict[str, str]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return {name.strip(): fips.strip() for name, fips, *_ in csv.reader(f) if fips.strip().isdigit()}
 
 
 def context_for(path: Path, args: argparse.Namespace) -> FileContext:

@@ -20,7 +20,7 @@ import orjson
 from streams import contract
 from streams.gateway.live import LiveResults
 from streams.gateway.store import Kind
-from streams.security import kafka_connection
+from streams.kafka.clients import kafka_client
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ async def read_topics(settings: Settings, live: LiveResults) -> None:
     kinds = kinds_by_topic(settings)
     # No group: with a subscription, aiokafka assigns this consumer every partition of the
     # topics, and with no committed offsets it starts at the earliest one.
-    consumer = AIOKafkaConsumer(**kafka_connection(settings), group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", client_id="votewire-gateway")
+    consumer = kafka_client(AIOKafkaConsumer, settings, group_id=None, enable_auto_commit=False,
+                            auto_offset_reset="earliest", client_id="votewire-gateway")
     await consumer.start()
     try:
         await wait_for_topics(consumer, list(kinds))
@@ -79,7 +79,7 @@ async def read_topics(settings: Settings, live: LiveResults) -> None:
 
 async def wait_for_topics(consumer: Any, topics: list[str]) -> None:
     """Wait (not fail) while a topic does not exist yet. Subscribing first could make a broker
-    with auto-creation on create it with the wrong cleanup policy (see streams.topics)."""
+    with auto-creation on create it with the wrong cleanup policy (see streams.kafka.topics)."""
     while missing := sorted(set(topics) - set(await consumer.topics())):
         log.warning("waiting for topics %s (run `votewire topics create`)", ", ".join(missing))
         await asyncio.sleep(RETRY_S)

@@ -14,13 +14,13 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
-from streams.atlas import Atlas
 from streams.gateway.routes import cached
-from streams.simulation.geography import STATE_FIPS
+from streams.geo.atlas import Atlas
+from streams.geo.geography import STATE_FIPS
 
 MAP_CACHE = "public, max-age=3600"
 MISSING = ("no county map: the us-atlas shapes are not in the cache "
-           "(run `make install`, or `.venv/bin/python -m streams.atlas fetch`)")
+           "(run `make install`, or `.venv/bin/python -m streams.commands.atlas fetch`)")
 
 
 class CountyMaps:

@@ -1,1 +1,1 @@
-"""The election-night simulator behind `votewire simulate` (see `streams.simulate`)."""
+"""The election-night simulator behind `votewire simulate` (see `streams.commands.simulate`)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.errors import ConfigError
-from streams.simulation.geography import STATE_BY_POSTAL, State
+from streams.geo.geography import STATE_BY_POSTAL, State
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+from streams.geo.geography import State
 from streams.simulation.ballot import Candidate, Race, default_shares, normalised
-from streams.simulation.geography import State
 
 # U.S. House seats by the 2020 apportionment (DC elects a non-voting delegate: 1).
 HOUSE_SEATS = {

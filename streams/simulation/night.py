@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams import contract
+from streams.geo.geography import State
 from streams.simulation.ballot import Race
 from streams.simulation.clock import DAY_MS, HOUR_MS, MINUTE_MS, Clock
-from streams.simulation.geography import State
 from streams.simulation.lines import Lines
 from streams.simulation.packaging import deliveries_for
 from streams.simulation.places import Precinct, split_evenly, state_precincts
@@ -140,7 +140,7 @@ class BallotPlaces:
 def simulate_state(seed: int, options: Options, state: State, races: list[Race], counties: int, precincts: int,
                    day_ms: int) -> NightOutput:
     """Every record of one state's night. `day_ms` is election day, 00:00 UTC. A state needs
-    nothing from another, so states can be made in parallel (see `streams.simulate`)."""
+    nothing from another, so states can be made in parallel (see `streams.commands.simulate`)."""
     close_ms = day_ms + int((state.close_et + 5) * HOUR_MS)  # Eastern Standard Time is UTC-5 in November
     rng = random.Random(f"{seed}/{state.postal}")  # noqa: S311 - a simulation, reproducible by seed
     packing_rng = random.Random(f"{seed}/{state.postal}/packing")  # noqa: S311 - as above

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from streams import contract
-from streams.batching import batch_envelope
+from streams.contract.batching import batch_envelope
 from streams.simulation.ballot import Race
 from streams.simulation.lines import SERIAL_BITS, Lines
 from streams.simulation.malformed import BATCH_KINDS, ELEMENT_KINDS, KIND_NAMES, malformed_payload
@@ -149,7 +149,7 @@ class WindowBatches:
 
 def split_by_size(elements: Sequence[bytes], room: int) -> Iterator[Sequence[bytes]]:
     """Consecutive runs of `elements`, in order, each taking at most `room` bytes as a JSON list
-    body (the elements and the commas between them). `streams.batching.batch_records` does the
+    body (the elements and the commas between them). `streams.contract.batching.batch_records` does the
     same for dicts; the simulator's elements are bytes already."""
     if sum(map(len, elements)) + len(elements) - 1 <= room:  # nearly always: a minute is far under 1 MiB
         yield elements

@@ -16,8 +16,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from streams.geo.geography import State
 from streams.simulation.clock import Clock
-from streams.simulation.geography import State
 
 # Mail, early and late ballots lean Democratic, election-day ballots Republican (2020-24 pattern):
 # factor on the share of a candidate's votes in those components, by ballot position (the

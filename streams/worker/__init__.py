@@ -1,72 +1,10 @@
-"""`votewire worker`: run a tally worker until Ctrl-C (or SIGTERM), then stop cleanly.
+"""The faust process around `streams.counting`: records in from Kafka, snapshots, alerts and dead letters out.
 
-The worker's parts live beside this command: `app` (the faust app and topics), `agents` (the
-thin loops and the rebalance handling), `counting` (its derived state), `race_book` and
-`book_reader` (definitions and expected votes), `rebuild` and `checkpoint` (tallies rebuilt
-from the input log), `publisher` (snapshots out), `guard` (timers and tasks that survive their
-own failures). Only this module is imported at `votewire --help` time: faust loads in `run`.
+`app` builds the faust app and topics; `agents` wires the thin loops (`TallyWorker`);
+`outbox` sends dead letters and alerts; `book_reader` follows definitions and expected votes;
+`publisher` sends the coalesced snapshots on fenced producers; `rebuild` and `checkpoint`
+rebuild the tallies from the input log; `fence` keeps a worker woken from a freeze quiet;
+`guard` keeps timers and tasks alive through their own failures; `collector` tends Python's
+cyclic garbage collector; `process` runs it all under faust's Worker. The command is
+`streams.commands.worker`.
 """
-
-from __future__ import annotations
-
-import argparse
-import asyncio
-import logging
-from pathlib import Path
-
-from streams.settings import Settings, split_addr
-from streams.topics import TopicSpec, ensure_topics, live_brokers
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--web-addr", help="private metrics/health address (VOTEWIRE_WORKER_WEB_ADDR, "
-                                           "default 127.0.0.1:6066); keep it off public interfaces")
-    parser.add_argument("--publish-interval", type=float,
-                        help="seconds between coalesced snapshots per key (VOTEWIRE_PUBLISH_INTERVAL_S, default 0.25)")
-    parser.add_argument("--partitions", type=int,
-                        help="partitions of the contract topics it creates (VOTEWIRE_PARTITIONS, default 4)")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                        help="log level (VOTEWIRE_LOG_LEVEL, default info)")
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    settings = settings.with_(**{k: v for k, v in {
-        "worker_web_addr": args.web_addr, "publish_interval_s": args.publish_interval,
-        "partitions": args.partitions, "log_level": args.log_level}.items() if v is not None})
-    # A malformed address is one error now, not a task failing every second once faust runs.
-    split_addr(settings.worker_web_addr, "VOTEWIRE_WORKER_WEB_ADDR (--web-addr)")
-    from streams.worker.app import rekeyed_topic_name  # imports faust: not at `votewire --help` time
-
-    # The re-key topic too: faust subscribes to it at start and ignores it if it is missing.
-    rekeyed = TopicSpec(rekeyed_topic_name(settings), compact=False, oversize=True, log=True)
-    created = asyncio.run(ensure_topics(settings, extra=(rekeyed,)))
-    if created:
-        print(f"created topics: {', '.join(created)}")
-    # Faust creates one internal topic itself (its assignor's leader topic): as replicated as
-    # ours, but never more than the brokers that answer (1 on a development broker).
-    brokers = asyncio.run(live_brokers(settings))
-    return start_worker(settings.with_(replication_factor=min(settings.replication_factor, brokers)))
-
-
-def start_worker(settings: Settings) -> int:
-    import faust
-    from prometheus_client import REGISTRY
-
-    from streams.connection_log import collapse_connection_errors
-    from streams.worker.agents import TallyWorker
-
-    class Worker(faust.Worker):
-        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-            super().on_setup_root_logger(logger, level)
-            collapse_connection_errors(logger.handlers)  # one line per broker outage, not one per retry
-
-    (Path(settings.data_dir) / "worker").mkdir(parents=True, exist_ok=True)
-    tally = TallyWorker(settings, REGISTRY)
-    print(f"votewire worker: {settings.bootstrap}, topics prefix {settings.topic_prefix!r}, "
-          f"metrics on http://{settings.worker_web_addr}/metrics", flush=True)
-    worker = Worker(tally.app, loglevel=settings.log_level, quiet=True)
-    try:
-        worker.execute_from_commandline()
-    except SystemExit as done:  # faust's worker always exits through SystemExit
-        return int(done.code or 0)
-    return 0

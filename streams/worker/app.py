@@ -19,9 +19,9 @@ from typing import Any
 import faust
 
 from streams import contract
-from streams.security import kafka_security
+from streams.kafka.security import kafka_security
+from streams.kafka.topics import MAX_MESSAGE_BYTES
 from streams.settings import Settings
-from streams.topics import MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def build_app(settings: Settings) -> faust.App:
 
 
 def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
-    """The security of `streams.security.kafka_security`, in faust's terms."""
+    """The security of `streams.kafka.security.kafka_security`, in faust's terms."""
     security = kafka_security(settings)
     if "sasl_mechanism" in security:
         return faust.SASLCredentials(

@@ -4,40 +4,99 @@ Both topics are compacted, so they are read from the beginning at every start: t
 the book with no changelog. The consumer group's committed offsets say what an earlier run
 already acted on: older records only rebuild state, newer ones (`fresh`) also raise alerts
 and dead letters, and offsets are committed only after the producer has flushed those.
-The tally agent waits for `book_ready`: set once the reader has caught up with the end
+The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up with the end
 offsets it saw at start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from streams import contract
+from streams.counting import CountingRoom
 from streams.errors import InvalidRecord
-from streams.security import kafka_connection
+from streams.kafka.clients import kafka_client
+from streams.kafka.topics import topic_partitions
 from streams.settings import Settings
-from streams.topics import topic_partitions
 from streams.worker.app import app_id
-
-if TYPE_CHECKING:
-    from streams.worker.agents import TallyWorker
+from streams.worker.outbox import Outbox
 
 COMMIT_EVERY_S = 2.0
 
 
-async def follow_race_book(settings: Settings, worker: TallyWorker) -> None:
-    consumer = AIOKafkaConsumer(
-        **kafka_connection(settings), group_id=f"{app_id(settings)}-race-book",
-        enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        await _follow(consumer, settings, worker)
-    finally:
-        await consumer.stop()
+class BookReader:
+    """Keeps `room.book` and sets `ready` once caught up; fresh records' alerts and dead letters
+    go out through `outbox`."""
+
+    def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event) -> None:
+        self.settings = settings
+        self.room = room
+        self.outbox = outbox
+        self.ready = ready
+
+    async def follow_race_book(self) -> None:
+        settings = self.settings
+        consumer = kafka_client(AIOKafkaConsumer, settings, group_id=f"{app_id(settings)}-race-book",
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            await self._follow(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        tps = await _partitions(consumer, self.settings)
+        consumer.assign(tps)
+        committed = {tp: (await consumer.committed(tp)) or 0 for tp in tps}
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        last_commit, uncommitted = 0.0, False
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for tp, messages in batch.items():
+                for message in messages:
+                    self.take_book_record(message, fresh=message.offset >= committed[tp])
+            if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
+                self.ready.set()
+            # Also once input goes quiet: an uncommitted tail would owe its alerts again after a restart.
+            uncommitted = uncommitted or bool(batch)
+            if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
+                await self.outbox.flush()
+                await consumer.commit({tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps})
+                last_commit, uncommitted = loop.time(), False
+
+    def take_book_record(self, message: Any, fresh: bool) -> None:
+        if message.value is None:
+            return  # a tombstone on a compacted topic: nothing to tally
+        try:
+            if message.topic.endswith(contract.RACE_DEFINITIONS):
+                self.take_definition(contract.decode_race_definition(message.value), message.offset)
+            else:
+                self.take_expected(contract.decode_expected_vote(message.value), fresh)
+        except InvalidRecord as error:
+            if fresh:
+                self.outbox.dead_letter(message, error)
+
+    def take_definition(self, definition: contract.RaceDefinition, offset: int) -> None:
+        # The offset in the compacted topic orders a race's definitions: it becomes the
+        # definition's revision, so a changed definition raises the snapshot version.
+        definition = dataclasses.replace(definition, revision=offset)
+        if self.room.book.put_definition(definition):
+            self.room.definition_changed(definition)
+
+    def take_expected(self, estimate: contract.ExpectedVote, fresh: bool) -> None:
+        taken, old = self.room.book.put_expected(estimate)
+        if not taken:
+            return  # duplicate or stale estimate
+        alerts = self.room.expected_changed(old, estimate)
+        if fresh:
+            self.outbox.send_alerts(alerts)
 
 
 async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[TopicPartition]:
@@ -45,58 +104,5 @@ async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[To
     return definitions + await topic_partitions(consumer, settings.topic(contract.EXPECTED_VOTES))
 
 
-async def _follow(consumer: AIOKafkaConsumer, settings: Settings, worker: TallyWorker) -> None:
-    tps = await _partitions(consumer, settings)
-    consumer.assign(tps)
-    committed = {tp: (await consumer.committed(tp)) or 0 for tp in tps}
-    ends = await consumer.end_offsets(tps)
-    await consumer.seek_to_beginning(*tps)
-    last_commit, uncommitted = 0.0, False
-    loop = worker.app.loop
-    while True:
-        batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-        for tp, messages in batch.items():
-            for message in messages:
-                take_book_record(worker, message, fresh=message.offset >= committed[tp])
-        if not worker.book_ready.is_set() and all(await _positions_reached(consumer, ends)):
-            worker.book_ready.set()
-        # Also once input goes quiet: an uncommitted tail would owe its alerts again after a restart.
-        uncommitted = uncommitted or bool(batch)
-        if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
-            await worker.app.producer.flush()
-            await consumer.commit({tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps})
-            last_commit, uncommitted = loop.time(), False
-
-
 async def _positions_reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:
     return [await consumer.position(tp) >= end for tp, end in ends.items()]
-
-
-def take_book_record(worker: TallyWorker, message: Any, fresh: bool) -> None:
-    if message.value is None:
-        return  # a tombstone on a compacted topic: nothing to tally
-    try:
-        if message.topic.endswith(contract.RACE_DEFINITIONS):
-            take_definition(worker, contract.decode_race_definition(message.value), message.offset)
-        else:
-            take_expected(worker, contract.decode_expected_vote(message.value), fresh)
-    except InvalidRecord as error:
-        if fresh:
-            worker.dead_letter(message, error)
-
-
-def take_definition(worker: TallyWorker, definition: contract.RaceDefinition, offset: int) -> None:
-    # The offset in the compacted topic orders a race's definitions: it becomes the
-    # definition's revision, so a changed definition raises the snapshot version.
-    definition = dataclasses.replace(definition, revision=offset)
-    if worker.room.book.put_definition(definition):
-        worker.room.definition_changed(definition)
-
-
-def take_expected(worker: TallyWorker, estimate: contract.ExpectedVote, fresh: bool) -> None:
-    taken, old = worker.room.book.put_expected(estimate)
-    if not taken:
-        return  # duplicate or stale estimate
-    alerts = worker.room.expected_changed(old, estimate)
-    if fresh:
-        worker.send_alerts(alerts)

@@ -20,19 +20,27 @@ rebuilt from the start of the log.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka import TopicPartition
 
 from streams.contract import TallyKey
+from streams.counting.room import CountingRoom
+from streams.counting.tally import RaceTally, StoredUnit, unit_from_row, unit_row
 from streams.errors import VotewireError
-from streams.tally import RaceTally, StoredUnit, unit_from_row, unit_row
+from streams.kafka.topics import home_partition
+from streams.metrics import WorkerMetrics
+from streams.settings import Settings
+from streams.worker.app import app_id
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +55,6 @@ class Checkpoint:
 
 def checkpoint_path(directory: Path, partition: int) -> Path:
     return directory / f"partition-{partition}.json"
-
-
-def write_checkpoint(path: Path, offsets: dict[str, int], tallies: Iterable[RaceTally]) -> None:
-    store_checkpoint(path, encode_checkpoint(offsets, tallies))
 
 
 def encode_checkpoint(offsets: dict[str, int], tallies: Iterable[RaceTally]) -> bytes:
@@ -127,3 +131,90 @@ def _parse(doc: Any) -> Checkpoint:
 def usable(checkpoint: Checkpoint, committed: dict[str, int]) -> bool:
     """Whether every offset the checkpoint includes is at or below the committed one."""
     return all(checkpoint.offsets.get(topic, 0) <= end for topic, end in committed.items())
+
+
+@dataclass
+class PartitionCheckpoints:
+    """The checkpoints of the partitions this worker owns (`owned()`): restored at a rebuild,
+    written on a timer while `may_write()` (tallies whole, no freeze fence). `positions` is the
+    worker's own map of (input topic, partition) -> next offset, which the hot path keeps."""
+
+    settings: Settings
+    room: CountingRoom
+    positions: dict[tuple[str, int], int]
+    owned: Callable[[], AbstractSet[int]]
+    input_topics: tuple[str, ...]
+    may_write: Callable[[], bool]
+    metrics: WorkerMetrics
+    checkpointed: dict[int, dict[str, int]] = field(default_factory=dict)  # partition -> offsets of its last one
+    positions_last_tick: dict[tuple[str, int], int] = field(default_factory=dict)
+    checkpoint_at: float = 0.0  # loop time of the last round of checkpoints
+    checkpoint_failures: int = 0  # in a row: logged on the first and when they stop
+
+    @property
+    def checkpoints(self) -> Path:
+        return Path(self.settings.data_dir) / "worker" / "checkpoints" / app_id(self.settings)
+
+    def restore_checkpoints(self, committed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Restore each partition's usable checkpoint; where to start reading the log instead of 0."""
+        starts: dict[TopicPartition, int] = {}
+        for partition in sorted({tp.partition for tp in committed}):
+            ends = {tp.topic: end for tp, end in committed.items() if tp.partition == partition}
+            found = usable_checkpoint(checkpoint_path(self.checkpoints, partition), ends)
+            if found is None:
+                continue
+            units = 0
+            for key, rows in found.tallies:
+                for precinct_id, unit in rows:
+                    self.room.restore(key, precinct_id, unit)
+                units += len(rows)
+            starts.update({TopicPartition(topic, partition): found.offsets.get(topic, 0) for topic in ends})
+            log.info("partition %d: %d units restored from its checkpoint at %s", partition, units, found.offsets)
+        return starts
+
+    async def write_checkpoints(self) -> None:
+        """Every `checkpoint_interval_s`, and as soon as input goes quiet (no record since the
+        last tick: the end of a burst, a night caught up), write the checkpoint of every owned
+        partition whose tallies moved since its last one.
+
+        Synchronous from the first tally read to the last file's bytes: no record is applied in
+        between, so a file holds exactly the records before its offsets. The writes that follow
+        run in a thread; a checkpoint counts as written (`checkpointed`) once it is renamed."""
+        if not self.may_write():
+            return
+        quiet = self.positions == self.positions_last_tick
+        self.positions_last_tick = dict(self.positions)
+        now = asyncio.get_running_loop().time()
+        if not self.checkpoint_at:
+            self.checkpoint_at = now  # the interval counts from the first tick with whole tallies
+        if not quiet and now - self.checkpoint_at < self.settings.checkpoint_interval_s:
+            return
+        self.checkpoint_at = now
+        by_partition: dict[int, list[RaceTally]] = {}
+        for key, tally in self.room.tallies.items():
+            by_partition.setdefault(home_partition(key.race, self.settings.partitions), []).append(tally)
+        encoded = []
+        for partition in sorted(self.owned()):
+            offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}
+            if offsets != self.checkpointed.get(partition):
+                encoded.append((partition, offsets, encode_checkpoint(offsets, by_partition.get(partition, []))))
+        # The bytes are fixed: disk writes and fsyncs need not hold up the records meanwhile.
+        try:
+            for partition, offsets, data in encoded:
+                await asyncio.to_thread(store_checkpoint, checkpoint_path(self.checkpoints, partition), data)
+                self.checkpointed[partition] = offsets
+        except OSError as exc:
+            self.note_checkpoint_failure(exc)
+            return
+        if self.checkpoint_failures:
+            log.warning("checkpoints are written again, after %d failed attempts", self.checkpoint_failures)
+            self.checkpoint_failures = 0
+
+    def note_checkpoint_failure(self, exc: OSError) -> None:
+        """A full or broken disk costs only a longer rebuild after a restart: counting goes on.
+        Logged once, not at every tick (the next tick tries again), counted every time."""
+        self.metrics.task_failures.labels(task="write_checkpoints").inc()
+        if not self.checkpoint_failures:
+            log.error("checkpoints cannot be written (%s); counting goes on, and they are tried again at "
+                      "every tick (a restart meanwhile reads more of the log)", exc)
+        self.checkpoint_failures += 1

@@ -18,7 +18,7 @@ what a snapshot says depends only on the records (design rule 5).
 Fencing: each home partition publishes through a transactional producer of its own, whose
 transactional id is the partition's (`<app_id>-snapshots-<partition>`), one transaction per
 round. A worker that gains a partition starts that producer before it reads what was already
-published (the holds, TallyWorker.hold_back), and starting it fences every earlier producer
+published (the holds, streams.counting.holds), and starting it fences every earlier producer
 with the id: an owner that was frozen (SIGSTOP, a paused VM) past its session timeout with
 snapshots still in its buffer has them refused by the broker when it wakes, instead of landing
 after its successor's newer ones (Kafka Streams fenced its zombie tasks the same way). A
@@ -34,20 +34,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from streams import contract
-from streams.security import kafka_connection
+from streams.counting import CountingRoom, Snapshot
+from streams.kafka.clients import kafka_client
+from streams.kafka.topics import home_partition
+from streams.metrics import SNAPSHOT_KINDS, WorkerMetrics
 from streams.settings import Settings
 from streams.worker.app import app_id
-from streams.worker.counting import Snapshot
-
-if TYPE_CHECKING:
-    from streams.worker.agents import TallyWorker
 
 BUSY_FACTOR = 9.0
 STOP_TIMEOUT_S = 10.0  # a producer let go of (a partition lost or fenced) gets this long to close
@@ -56,9 +56,18 @@ log = logging.getLogger(__name__)
 
 
 class SnapshotPublisher:
-    def __init__(self, settings: Settings, worker: TallyWorker) -> None:
+    """Publishes what `room` has due, for the partitions `owned()` names, whenever `may_publish()`
+    (the race book read, the tallies whole, no freeze fence: TallyWorker.may_publish)."""
+
+    def __init__(self, settings: Settings, room: CountingRoom, owned: Callable[[], AbstractSet[int]],
+                 may_publish: Callable[[], bool], metrics: WorkerMetrics) -> None:
         self.settings = settings
-        self.worker = worker
+        self.room = room
+        self.owned = owned
+        self.may_publish = may_publish
+        self.metrics = metrics
+        # Labelled children looked up once: `.labels()` per snapshot is measurable.
+        self.snapshot_counters = {k: metrics.snapshots.labels(kind=k) for k in SNAPSHOT_KINDS}
         self.topics = {"state": settings.topic(contract.STATE_RESULTS),
                        "county": settings.topic(contract.COUNTY_RESULTS)}
         self.next_counties = 0.0  # loop time before which no county round starts
@@ -83,9 +92,9 @@ class SnapshotPublisher:
     async def _claim(self, partitions: Iterable[int]) -> None:
         for partition in sorted(partitions):
             await self._drop(partition)
-            producer = AIOKafkaProducer(**kafka_connection(self.settings), enable_idempotence=True,
-                                        transactional_id=f"{app_id(self.settings)}-snapshots-{partition}",
-                                        linger_ms=5, max_batch_size=256 * 1024)
+            producer = kafka_client(AIOKafkaProducer, self.settings, enable_idempotence=True,
+                                    transactional_id=f"{app_id(self.settings)}-snapshots-{partition}",
+                                    linger_ms=5, max_batch_size=256 * 1024)
             try:
                 await producer.start()  # InitProducerId: the fence
             except BaseException:
@@ -109,7 +118,7 @@ class SnapshotPublisher:
                     # The broker away: every snapshot stays due, and the next round starts new
                     # producers for the partitions whose transaction failed (aiokafka's
                     # transactional sender gives up on a lost connection instead of retrying).
-                    self.worker.metrics.task_failures.labels(task="publish_snapshots").inc()
+                    self.metrics.task_failures.labels(task="publish_snapshots").inc()
                     if not failed:
                         log.warning("publishing snapshots failed (%r); they stay due, and every round tries "
                                     "again", exc)
@@ -133,15 +142,15 @@ class SnapshotPublisher:
             try:
                 # A producer dropped after a failure that was not a fence (the broker away): its
                 # owned partition gets a new one, once this worker may publish at all.
-                missing = self.worker.owned - self.producers.keys() - self.fenced_out
-                if missing and self.worker.may_publish():
+                missing = self.owned() - self.producers.keys() - self.fenced_out
+                if missing and self.may_publish():
                     await self._claim(missing)
-                took = await self.publish(self.worker.room.due_state_snapshots)
+                took = await self.publish(self.room.due_state_snapshots)
                 if loop.time() >= self.next_counties:
-                    county_took = await self.publish(self.worker.room.due_county_snapshots)
+                    county_took = await self.publish(self.room.due_county_snapshots)
                     self.next_counties = loop.time() + BUSY_FACTOR * county_took
             except Exception:
-                self.worker.room.mark_all_dirty()
+                self.room.mark_all_dirty()
                 raise
         return took
 
@@ -150,8 +159,7 @@ class SnapshotPublisher:
         they are committed. Returns the CPU seconds spent building and encoding them: the
         worker's own time, which the pacing is about. Not the awaits: while a send waits for
         buffer room or the acks come back, the agent counts, and that time is not publishing's."""
-        worker = self.worker
-        if not worker.may_publish():
+        if not self.may_publish():
             return 0.0
         started = time.perf_counter()
         busy = 0.0
@@ -164,21 +172,21 @@ class SnapshotPublisher:
             # and pacing by it stretched the rounds to seconds under load (bench/README.md).
             began = time.thread_time()
             snap = next(snapshots, None)  # the snapshot is built here
-            if snap is not None and not worker.may_publish():  # frozen mid-round (a zombie's wake-up)
-                worker.room.mark_all_dirty()
+            if snap is not None and not self.may_publish():  # frozen mid-round (a zombie's wake-up)
+                self.room.mark_all_dirty()
                 snap = None
             if snap is None:
                 busy += time.thread_time() - began
                 break
-            partition = worker.home_partition(snap.race)
+            partition = home_partition(snap.race, self.settings.partitions)
             producer = self.producers.get(partition)
             if producer is None:
                 busy += time.thread_time() - began
                 continue  # fenced out (its new owner publishes it), or failed in this round
             value = orjson.dumps(snap.value)
-            worker.snapshot_counters[snap.kind].inc()
+            self.snapshot_counters[snap.kind].inc()
             if snap.kind == "state":
-                worker.note_progress(snap.value)
+                self.note_progress(snap.value)
             busy += time.thread_time() - began
             try:
                 if partition not in sent:
@@ -196,10 +204,14 @@ class SnapshotPublisher:
             count = sum(len(futures) for futures in sent.values())
             per_snapshot = (time.perf_counter() - started) / count
             for _ in range(count):
-                worker.metrics.publish_seconds.observe(per_snapshot)
+                self.metrics.publish_seconds.observe(per_snapshot)
         if failures:
             raise failures[0]
         return busy
+
+    def note_progress(self, snapshot: dict[str, Any]) -> None:
+        key = (snapshot["election_id"], snapshot["race_id"], snapshot["state"], snapshot["mode"])
+        self.metrics.race_progress(key, snapshot["pct_expected_counted"], snapshot["precincts_reporting"])
 
     async def commit(self, partition: int, futures: list[asyncio.Future[object]]) -> list[Exception]:
         """Commit `partition`'s transaction once the broker has its snapshots; the failure, if any."""

@@ -13,13 +13,13 @@ Records below the committed offset were acted on by an earlier owner: here they 
 tallies (no alerts, no dead letters, no outcome metrics). The tally agent waits until this is
 done, and then takes the records from the committed offset on, as fresh ones.
 
-The input topics must therefore keep their records (`retention.ms=-1`, streams.topics).
+The input topics must therefore keep their records (`retention.ms=-1`, streams.kafka.topics).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import contract
 from streams.errors import InvalidRecord
-from streams.topics import MAX_MESSAGE_BYTES, topic_partitions
+from streams.kafka.clients import kafka_client
+from streams.kafka.topics import MAX_MESSAGE_BYTES, topic_partitions
+from streams.settings import Settings
 
 FETCH_RECORDS = 5000
 
@@ -46,7 +48,7 @@ class RebuildStats:
     ends: Offsets = field(default_factory=dict)  # the committed offsets read up to
 
 
-async def rebuild_partitions(connection: Mapping[str, Any], group_id: str, tps: Iterable[TopicPartition],
+async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[TopicPartition],
                              take_report: Callable[[contract.PrecinctReport], None],
                              is_home: IsHome, restore: Callable[[Offsets], Offsets]) -> RebuildStats:
     """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets.
@@ -60,9 +62,9 @@ async def rebuild_partitions(connection: Mapping[str, Any], group_id: str, tps: 
     """
     began = time.perf_counter()
     stats = RebuildStats()
-    consumer = AIOKafkaConsumer(**connection, group_id=group_id, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=2 * MAX_MESSAGE_BYTES,
-                                fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
+    consumer = kafka_client(AIOKafkaConsumer, settings, group_id=group_id, enable_auto_commit=False,
+                            auto_offset_reset="earliest", max_partition_fetch_bytes=2 * MAX_MESSAGE_BYTES,
+                            fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
     try:
         stats.ends = ends = {tp: await consumer.committed(tp) or 0 for tp in tps}
@@ -79,9 +81,9 @@ async def rebuild_partitions(connection: Mapping[str, Any], group_id: str, tps: 
     return stats
 
 
-async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
+async def committed_offsets(settings: Settings, group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
     """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    consumer = kafka_client(AIOKafkaConsumer, settings, group_id=group_id, enable_auto_commit=False)
     await consumer.start()
     try:
         return {tp: await consumer.committed(tp) or 0 for tp in tps}
@@ -89,10 +91,11 @@ async def committed_offsets(bootstrap: str, group_id: str, tps: Iterable[TopicPa
         await consumer.stop()
 
 
-async def latest_versions(connection: Mapping[str, Any], topic: str) -> dict[str, tuple[int, int]]:
+async def latest_versions(settings: Settings, topic: str) -> dict[str, tuple[int, int]]:
     """The (version, total_votes) of the highest-version snapshot per key in an output `topic`,
-    read to its current end. `connection`: streams.security.kafka_connection's."""
-    consumer = AIOKafkaConsumer(**connection, enable_auto_commit=False, fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
+    read to its current end."""
+    consumer = kafka_client(AIOKafkaConsumer, settings, enable_auto_commit=False,
+                            fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
     versions: dict[str, tuple[int, int]] = {}
     try:

@@ -1,6 +1,6 @@
 """Integration fixtures: one real Kafka broker per test session, unique names per test.
 
-The broker is the project's own (`streams.kafka_local`), started on a free port with its data
+The broker is the project's own (`streams.localkafka.kafka_local`), started on a free port with its data
 in a temporary directory and a small heap, or an already running one named by
 `VOTEWIRE_TEST_BOOTSTRAP`. Every wait in these tests has a deadline.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import kafka_local
+from streams.localkafka import kafka_local
 from streams.settings import Settings
 from tests.integration.secure import SecureKafka, secure_broker
 

@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams import kafka_local
-from streams.security import kafka_connection
+from streams.kafka.security import kafka_connection
+from streams.kafka.topics import topic_partitions
+from streams.localkafka import kafka_local
 from streams.settings import Settings
-from streams.topics import topic_partitions
 
 
 def votewire_env(settings: Settings, **extra: str) -> dict[str, str]:

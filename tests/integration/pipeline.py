@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 
 import streams
-from streams.kafka_local import free_port
-from streams.replay import ReplayStats, replay_files
+from streams.kafka.replay import ReplayStats, replay_files
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
 from tests.integration.harness import running_worker, votewire_env, votewire_process, wait_for
 

@@ -2,7 +2,7 @@
 command line, SCRAM-SHA-512 users created when its storage is formatted, ACLs enforced.
 
 The CA, the broker's key and its certificate (for 127.0.0.1 and localhost) are new for every
-test session; each role of `streams.acls` gets its own user and random password.
+test session; each role of `streams.kafka.acls` gets its own user and random password.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import kafka_local
+from streams.localkafka import kafka_local
 from streams.settings import Secret, Settings
 
 ADMIN = "votewire-admin"

@@ -21,8 +21,8 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from streams.atlas import fetch_atlas
 from streams.gateway.server import STATIC
+from streams.geo.atlas import fetch_atlas
 from streams.settings import Settings
 from tests.integration.pipeline import MN_OFFICIAL_READOUT, MN_PRESIDENT, live_pipeline, replay_mn_night
 

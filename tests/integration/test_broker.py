@@ -7,7 +7,7 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams import topics
+from streams.kafka import topics
 from streams.settings import Settings
 
 

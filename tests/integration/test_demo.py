@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streams import kafka_local
+from streams.localkafka import kafka_local
 from streams.settings import Settings
 from tests.integration.harness import votewire_env
 

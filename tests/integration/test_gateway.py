@@ -15,13 +15,13 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from streams.gateway.examples import state_result
 from streams.gateway.live import LiveResults
 from streams.gateway.server import start_gateway
-from streams.kafka_local import free_port
+from streams.gateway.watch import SseParser
+from streams.kafka.topics import ensure_topics
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
-from streams.topics import ensure_topics
-from streams.watch import SseParser
+from tests.support.examples import state_result
 
 MN = "/v1/results/2024-11-05/president/MN"
 

@@ -15,8 +15,8 @@ import aiohttp
 
 from streams.gateway.live import LiveResults
 from streams.gateway.server import start_gateway
-from streams.kafka_local import free_port
-from streams.replay import replay_files
+from streams.kafka.replay import replay_files
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
 from tests.integration.harness import read_topic, run, running_worker, wait_for
 from tests.integration.test_worker_mn import state_results

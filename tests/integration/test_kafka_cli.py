@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from streams import kafka_local
+from streams.localkafka import kafka_local
 from tests.unit.test_kafka_cli import votewire
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from streams.demo import BUNDLED_NIGHT
-from streams.replay import replay_files
+from streams.kafka.replay import replay_files
+from streams.localkafka.demo import BUNDLED_NIGHT
 from streams.settings import Settings
 from tests.integration.harness import run, running_worker
 from tests.integration.test_worker_mn import wait_for_official

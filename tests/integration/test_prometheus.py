@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from streams.kafka_local import free_port
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
 from tests.integration.harness import stop_process
 from tests.integration.pipeline import live_pipeline, recorded_reports, replay_mn_night

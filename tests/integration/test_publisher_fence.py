@@ -13,11 +13,11 @@ from prometheus_client import CollectorRegistry
 
 from streams import contract
 from streams.contract import TallyKey
+from streams.counting.room import Snapshot
+from streams.counting.tally import RaceTally
+from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
-from streams.tally import RaceTally
-from streams.topics import ensure_topics
 from streams.worker.agents import TallyWorker
-from streams.worker.counting import Snapshot
 from tests.integration.harness import read_topic, run
 
 KEY = TallyKey("2024-11-05", "president", "MN", "live")

@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
-from streams.record import record_topics
-from streams.replay import ReplayStats, replay_files
+from streams.kafka.record import record_topics
+from streams.kafka.replay import ReplayStats, replay_files
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration

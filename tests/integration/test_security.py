@@ -1,7 +1,7 @@
 """Security on a real broker: SASL/SCRAM-SHA-512 over TLS, and Kafka ACLs enforced by KRaft's
 StandardAuthorizer with nothing allowed unless an ACL says so (`secure_kafka` in conftest).
 
-Each role of `streams.acls` gets exactly its ACLs, and the real commands run under it: the
+Each role of `streams.kafka.acls` gets exactly its ACLs, and the real commands run under it: the
 producer's `votewire replay` writes a simulated night, the worker's `votewire worker` turns it
 into snapshots equal to the simulator's truth, the gateway's `votewire gateway` serves them.
 Then each principal is refused what it may not do, a wrong password is one clear error, and no
@@ -21,11 +21,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from streams import acls, contract
-from streams.kafka_local import free_port
-from streams.security import kafka_connection
+from streams import contract
+from streams.kafka import acls
+from streams.kafka.security import kafka_connection
+from streams.kafka.topics import ensure_topics
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
-from streams.topics import ensure_topics
 from tests.integration.harness import (
     latest_by_key,
     read_topic,
@@ -146,7 +147,7 @@ async def can_read(settings: Settings, topic: str) -> bool:
         await consumer.stop()
 
 
-# (role, topic, may write, may read): the contract of streams.acls, checked on the broker.
+# (role, topic, may write, may read): the contract of streams.kafka.acls, checked on the broker.
 RIGHTS = [
     ("producer", contract.PRECINCT_RESULTS, True, False),
     ("producer", contract.STATE_RESULTS, False, False),

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from streams import kafka_local
-from streams.replay import replay_files
+from streams.kafka.replay import replay_files
+from streams.localkafka import kafka_local
 from streams.settings import Settings
 from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
 

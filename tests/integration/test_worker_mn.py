@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from streams.replay import replay_files
+from streams.kafka.replay import replay_files
 from streams.settings import Settings
 from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from streams.replay import replay_files
+from streams.kafka.replay import replay_files
 from streams.settings import Settings
 from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
 from tests.integration.test_worker_mn import MN_PRESIDENT, OFFICIAL, final_figures, mn_recording, state_results

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 import orjson
 
 from streams import contract
-from streams.adapters.base import OutRecord, one_report_per_record
+from streams.adapters.base import one_report_per_record
+from streams.contract.recording import OutRecord
 
 
 def as_single_reports(records: Iterable[OutRecord]) -> list[OutRecord]:
@@ -32,7 +33,7 @@ def check_batch(rec: OutRecord) -> None:
     batch = contract.decode_precinct_record(raw)
     assert batch.refused == []
     assert batch.key == rec.key
-    alone = [contract.decode_precinct_report(orjson.dumps(single.value))
+    alone = [contract.decode_precinct_record(orjson.dumps(single.value)).reports[0]
              for single in one_report_per_record([rec])]
     assert batch.reports == alone
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.alerts import (
+from streams.contract import Alert, Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.counting.alerts import (
     MILESTONES,
     NEEDS_THRESHOLDS,
     Standing,
@@ -19,8 +20,8 @@ from streams.alerts import (
     report_alerts,
     standing,
 )
-from streams.contract import Alert, Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
-from streams.tally import RaceTally
+from streams.counting.snapshots import state_snapshot
+from streams.counting.tally import RaceTally
 
 T0 = 1_730_854_800_000
 MN = TallyKey("2024-11-05", "president", "MN", "live")
@@ -313,3 +314,20 @@ def test_marks_at_the_exact_thresholds() -> None:
     assert _marks(900, 20, 1000, False, "b")[3] == 1
     assert _marks(900, 21, 1000, False, "b")[3] == 1
     assert _marks(900, 19, 1000, False, "b")[3] == 0
+
+
+CANDIDATE_IDS = st.sampled_from(["harris", "trump", "oliver", "stein", "aaa-write-in", "zz-write-in"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(votes=st.dictionaries(CANDIDATE_IDS, st.integers(0, 5)), defined=st.sets(CANDIDATE_IDS, max_size=4))
+def test_an_alerts_leader_and_trailer_are_the_snapshots(votes: dict[str, int], defined: set[str]) -> None:
+    """Alerts name the leader and trailer the snapshot published beside them names, candidates
+    with no votes and candidates the definition lacks included (one implementation of the places)."""
+    definition = dataclasses.replace(DEFINITION, candidates=tuple(Candidate(c, c, "") for c in sorted(defined)))
+    tally = RaceTally(MN)
+    tally.apply(report("p1", 0, votes))
+    snapshot = state_snapshot(tally, definition, estimate(1_000))
+    now = standing(tally, definition, estimate(1_000))
+    assert (now.leader, now.margin_votes, now.trailer) == (
+        snapshot["leader"], snapshot["margin_votes"], snapshot["trailer"])

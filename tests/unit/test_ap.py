@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from streams.adapters import ap
-from streams.adapters.base import OutRecord
+from streams.adapters.base import rfc3339_ms
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 from tests.unit.adapter_batches import as_single_reports, batches
 
@@ -70,7 +71,7 @@ def test_one_batch_per_race_and_state_per_response_at_its_latest_unit() -> None:
     doc = json.loads(SUPER_TUESDAY.read_text())
     assert len(sent) == len({(r.key, r.value["mode"]) for r in sent}) == len(doc["races"])
     for rec in sent:
-        times = [ap.rfc3339_ms(e["reported_at"], "reported_at") for e in rec.value["reports"]]
+        times = [rfc3339_ms(e["reported_at"], "reported_at") for e in rec.value["reports"]]
         assert times == sorted(times)
         assert rec.ts_ms == times[-1]
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams import atlas
-from streams.atlas import Atlas, decode_arcs, fetch_atlas, svg_path
 from streams.errors import SetupError
 from streams.gateway.live import LiveResults
 from streams.gateway.server import STATIC, build_app
+from streams.geo import atlas
+from streams.geo.atlas import Atlas, decode_arcs, fetch_atlas, svg_path
 from streams.settings import Settings
 
 # Two unit squares side by side in MN (27) sharing one edge, and one county elsewhere. Arcs are

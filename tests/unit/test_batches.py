@@ -15,17 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.contract import (
-    MAX_COUNT,
-    MAX_PAYLOAD_BYTES,
-    PrecinctRecord,
-    PrecinctReport,
-    decode_precinct_record,
-    decode_precinct_report,
-    parse_precinct_batch,
-)
+from streams.contract import MAX_COUNT, MAX_PAYLOAD_BYTES, PrecinctRecord, PrecinctReport, decode_precinct_record
+from streams.contract.messages import parse_precinct_batch, parse_precinct_report
+from streams.contract.validation import MAX_SEQ
 from streams.errors import InvalidRecord
-from streams.validation import MAX_SEQ
 from tests.unit.test_contract import _changed, json_values, precinct
 
 ENVELOPE = {"election_id": "2024-11-05", "race_id": "president", "state": "CA"}
@@ -50,7 +43,7 @@ def decoded(value: object) -> PrecinctRecord:
 
 def as_single(item: dict[str, Any], mode: str = "live") -> PrecinctReport:
     """What an element decodes to when sent alone with the batch's fields."""
-    return decode_precinct_report(orjson.dumps({"schema": "precinct-result/1", **ENVELOPE, "mode": mode, **item}))
+    return parse_precinct_report({"schema": "precinct-result/1", **ENVELOPE, "mode": mode, **item})
 
 
 # --- a single report, and a good batch ---------------------------------------------------
@@ -58,7 +51,7 @@ def as_single(item: dict[str, Any], mode: str = "live") -> PrecinctReport:
 
 def test_a_single_report_is_a_record_of_one_report() -> None:
     record = decoded(precinct())
-    assert record == PrecinctRecord("2024-11-05/president/CA", [decode_precinct_report(orjson.dumps(precinct()))], [])
+    assert record == PrecinctRecord("2024-11-05/president/CA", [parse_precinct_report(precinct())], [])
 
 
 def test_a_single_report_breaking_a_rule_is_refused_whole() -> None:

@@ -1,4 +1,4 @@
-"""streams.batching: reports of one race, state and mode -> precinct-batch/1 values under the limit."""
+"""streams.contract.batching: reports of one race, state and mode -> precinct-batch/1 values under the limit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams import contract
-from streams.batching import batch_key, batch_records
+from streams.contract.batching import batch_key, batch_records
 from streams.errors import InvalidRecord
 
 
@@ -45,7 +45,7 @@ def test_no_reports_no_batch() -> None:
 
 def test_the_batch_decodes_to_the_same_reports_as_each_alone() -> None:
     reports = [report(f"p{i}", votes=i, mode="test") for i in range(5)]
-    singles = [contract.decode_precinct_report(orjson.dumps(r)) for r in reports]
+    singles = [contract.decode_precinct_record(orjson.dumps(r)).reports[0] for r in reports]
     assert decoded(list(batch_records(reports))) == singles
 
 

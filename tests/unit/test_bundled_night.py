@@ -14,15 +14,16 @@ import pytest
 
 from streams import contract
 from streams.adapters import mn_sos
+from streams.contract.recording import RecordedLine, RecordingWriter
 from streams.errors import SourceError
-from streams.recording import RecordedLine, RecordingWriter, read_recording
+from tests.support.recordings import read_lines
 
 BUNDLED = Path(__file__).resolve().parents[2] / "streams" / "data" / "mn-2024-general.jsonl.gz"
 HARRIS, TRUMP = "cand-0201", "cand-0101"
 
 
 def sent_records() -> list[contract.PrecinctRecord]:
-    lines = [line for line in read_recording(BUNDLED) if isinstance(line, RecordedLine)]
+    lines = [line for line in read_lines(BUNDLED) if isinstance(line, RecordedLine)]
     records = []
     for line in lines:
         if line.topic == contract.PRECINCT_RESULTS:

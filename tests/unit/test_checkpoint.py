@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 
 from streams.contract import TallyKey
-from streams.tally import RaceTally
-from streams.worker.checkpoint import checkpoint_path, read_checkpoint, usable, usable_checkpoint, write_checkpoint
+from streams.counting.tally import RaceTally
+from streams.worker.checkpoint import (
+    checkpoint_path,
+    encode_checkpoint,
+    read_checkpoint,
+    store_checkpoint,
+    usable,
+    usable_checkpoint,
+)
 from tests.unit.test_counting import LIVE, report
 
 
@@ -23,7 +30,7 @@ def a_tally() -> RaceTally:
 def test_a_checkpoint_reads_back_the_same_units_and_offsets(tmp_path: Path) -> None:
     path = checkpoint_path(tmp_path, 2)
     tally = a_tally()
-    write_checkpoint(path, {"precinct-results": 41, "rekeyed": 3}, [tally])
+    store_checkpoint(path, encode_checkpoint({"precinct-results": 41, "rekeyed": 3}, [tally]))
     back = read_checkpoint(path)
     assert back is not None
     assert back.offsets == {"precinct-results": 41, "rekeyed": 3}
@@ -41,7 +48,7 @@ def test_a_checkpoint_reads_back_the_same_units_and_offsets(tmp_path: Path) -> N
 
 def test_a_newer_checkpoint_than_the_committed_offsets_is_not_usable(tmp_path: Path) -> None:
     path = checkpoint_path(tmp_path, 0)
-    write_checkpoint(path, {"precinct-results": 41, "rekeyed": 3}, [a_tally()])
+    store_checkpoint(path, encode_checkpoint({"precinct-results": 41, "rekeyed": 3}, [a_tally()]))
     found = read_checkpoint(path)
     assert found is not None
     assert usable(found, {"precinct-results": 41, "rekeyed": 3})
@@ -68,8 +75,8 @@ def test_no_checkpoint_is_no_checkpoint(tmp_path: Path) -> None:
 
 def test_the_newest_usable_of_a_checkpoint_and_its_predecessor_is_used(tmp_path: Path) -> None:
     path = checkpoint_path(tmp_path, 0)
-    write_checkpoint(path, {"precinct-results": 10, "rekeyed": 0}, [a_tally()])
-    write_checkpoint(path, {"precinct-results": 20, "rekeyed": 0}, [a_tally()])
+    store_checkpoint(path, encode_checkpoint({"precinct-results": 10, "rekeyed": 0}, [a_tally()]))
+    store_checkpoint(path, encode_checkpoint({"precinct-results": 20, "rekeyed": 0}, [a_tally()]))
     newest = usable_checkpoint(path, {"precinct-results": 25, "rekeyed": 0})
     older = usable_checkpoint(path, {"precinct-results": 15, "rekeyed": 0})  # the newest is past the commit
     assert newest is not None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from streams.adapters import clarity
-from streams.adapters.base import OutRecord
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 from tests.unit.adapter_batches import as_single_reports, batches
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaError, ProducerFenced
 
-from streams.connection_log import ConnectionErrorCollapser, is_aiokafka_leftover, is_connection_error
+from streams.kafka.connection_log import ConnectionErrorCollapser, is_aiokafka_leftover, is_connection_error
 
 
 class Clock:

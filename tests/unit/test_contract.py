@@ -14,19 +14,28 @@ from streams.contract import (
     MAX_COUNT,
     MAX_PAYLOAD_BYTES,
     Candidate,
+    PrecinctReport,
     PreviousResult,
     decode_expected_vote,
     decode_object,
-    decode_precinct_report,
+    decode_precinct_record,
     decode_race_definition,
+    parse_time_ms,
+)
+from streams.contract.messages import (
     parse_expected_vote,
     parse_precinct_report,
     parse_race_definition,
-    parse_time_ms,
 )
 from streams.errors import InvalidRecord
 
 NOV_5_2024_8PM_UTC_MS = 1_730_836_800_000
+
+
+def decode_report(raw: bytes | None) -> PrecinctReport:
+    """One `precinct-result/1` through the decoder the worker uses: a record of one report."""
+    [report] = decode_precinct_record(raw).reports
+    return report
 
 
 def precinct(**changes: Any) -> dict[str, Any]:
@@ -134,18 +143,18 @@ def test_json_that_is_not_an_object_is_refused(raw: bytes, what: str) -> None:
 
 def test_a_tombstone_is_refused_not_crashed_on() -> None:
     with pytest.raises(InvalidRecord, match="tombstone"):
-        decode_precinct_report(None)
+        decode_report(None)
 
 
 def test_a_utf8_byte_order_mark_is_ignored_as_rfc_8259_allows() -> None:
-    assert decode_precinct_report(b"\xef\xbb\xbf" + encoded(precinct())).precinct_id == "06037-0001"
+    assert decode_report(b"\xef\xbb\xbf" + encoded(precinct())).precinct_id == "06037-0001"
 
 
 # --- precinct-result/1 -------------------------------------------------------------------
 
 
 def test_a_good_precinct_report_decodes_to_its_values() -> None:
-    report = decode_precinct_report(encoded(precinct()))
+    report = decode_report(encoded(precinct()))
 
     assert report.key == "2024-11-05/president/CA"
     assert (report.county_fips, report.precinct_id, report.seq) == ("06037", "06037-0001", 3)
@@ -156,18 +165,18 @@ def test_a_good_precinct_report_decodes_to_its_values() -> None:
 
 
 def test_unknown_fields_are_ignored() -> None:
-    report = decode_precinct_report(encoded(precinct(turnout_note="high", source={"feed": "ap", "v": [1.5, None]})))
+    report = decode_report(encoded(precinct(turnout_note="high", source={"feed": "ap", "v": [1.5, None]})))
     assert report.votes == {"harris": 120, "trump": 80}
 
 
 def test_mode_defaults_to_live_and_test_is_kept() -> None:
-    assert decode_precinct_report(encoded(precinct(mode=...))).mode == "live"
-    assert decode_precinct_report(encoded(precinct(mode="live"))).mode == "live"
-    assert decode_precinct_report(encoded(precinct(mode="test"))).mode == "test"
+    assert decode_report(encoded(precinct(mode=...))).mode == "live"
+    assert decode_report(encoded(precinct(mode="live"))).mode == "live"
+    assert decode_report(encoded(precinct(mode="test"))).mode == "test"
 
 
 def test_a_county_unit_carries_its_precinct_counts() -> None:
-    report = decode_precinct_report(encoded(precinct(precincts_reporting=40, precincts_total=52,
+    report = decode_report(encoded(precinct(precincts_reporting=40, precincts_total=52,
                                                      registered_voters=91_000, complete=True)))
     assert (report.precincts_reporting, report.precincts_total, report.registered_voters) == (40, 52, 91_000)
     assert report.reporting == 40
@@ -186,7 +195,7 @@ def test_a_county_unit_carries_its_precinct_counts() -> None:
     ],
 )
 def test_good_edge_values_are_accepted(changes: dict[str, Any]) -> None:
-    decode_precinct_report(encoded(precinct(**changes)))
+    decode_report(encoded(precinct(**changes)))
 
 
 @pytest.mark.parametrize(
@@ -242,14 +251,14 @@ def test_a_precinct_report_breaking_a_rule_is_refused_with_a_reason(
     changes: dict[str, Any], kind: str, reason: str
 ) -> None:
     with pytest.raises(InvalidRecord) as caught:
-        decode_precinct_report(encoded(precinct(**changes)))
+        decode_report(encoded(precinct(**changes)))
     assert caught.value.kind == kind
     assert reason in caught.value.reason
 
 
 def test_a_reason_cuts_a_long_value_short() -> None:
     with pytest.raises(InvalidRecord) as caught:
-        decode_precinct_report(encoded(precinct(precinct_id=["x" * 500])))
+        decode_report(encoded(precinct(precinct_id=["x" * 500])))
     assert caught.value.reason.startswith('precinct_id is ["xxx')
     assert len(caught.value.reason) < 120
 
@@ -411,7 +420,7 @@ def refusal(decode: Callable[[bytes], object], raw: bytes) -> InvalidRecord | No
 
 @given(field=st.sampled_from([*sorted(precinct()), "mode", "precincts_total"]), value=json_values)
 def test_any_value_in_any_field_decodes_or_is_refused_never_crashes(field: str, value: object) -> None:
-    error = refusal(decode_precinct_report, encoded(precinct(**{field: value})))
+    error = refusal(decode_report, encoded(precinct(**{field: value})))
     if error is not None:
         assert error.kind
         assert error.reason.startswith(field)  # the reason names the field
@@ -419,5 +428,5 @@ def test_any_value_in_any_field_decodes_or_is_refused_never_crashes(field: str, 
 
 @given(raw=st.binary(max_size=64))
 def test_any_bytes_decode_or_are_refused_never_crash(raw: bytes) -> None:
-    for decode in (decode_precinct_report, decode_expected_vote, decode_race_definition):
+    for decode in (decode_report, decode_expected_vote, decode_race_definition):
         refusal(decode, raw)

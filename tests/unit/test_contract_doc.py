@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from streams import contract, deadletter, validation
+from streams import contract
+from streams.contract import deadletter, validation
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT_DOC = REPO / "docs" / "CONTRACT.md"

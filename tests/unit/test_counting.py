@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.contract import TallyKey, parse_expected_vote, parse_precinct_report, parse_race_definition
-from streams.tally import decode_unit, encode_unit
-from streams.worker.counting import CountingRoom
+from streams.contract import TallyKey
+from streams.contract.messages import parse_expected_vote, parse_precinct_report, parse_race_definition
+from streams.counting.room import CountingRoom, Snapshot
+from streams.counting.tally import unit_from_row, unit_row
 
 RACE = {"schema": "race-definition/1", "election_id": "e", "race_id": "president", "state": "MN",
         "office": "U.S. President", "precincts_total": 3, "polls_close": "2024-11-06T02:00:00Z", "certified": False,
         "candidates": [{"candidate_id": "harris", "name": "Kamala Harris", "party": "DFL"},
                        {"candidate_id": "trump", "name": "Donald Trump", "party": "R"}]}
 LIVE = TallyKey("e", "president", "MN", "live")
+
+
+def due(room: CountingRoom) -> list[Snapshot]:
+    """What one publish round takes from the room: the state snapshots, then the counties'."""
+    return [*room.due_state_snapshots(), *room.due_county_snapshots()]
 
 
 def report(unit: str, seq: int, at: str, harris: int, trump: int, county: str = "27053") -> Any:
@@ -33,21 +39,21 @@ def test_many_reports_make_one_snapshot_per_key_per_round() -> None:
     for seq in range(5):
         room.apply_report(report("p1", seq, "2024-11-06T03:00:00Z", 10 + seq, 5))
     room.apply_report(report("p2", 0, "2024-11-06T03:05:00Z", 1, 2, county="27001"))
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert [(s.kind, s.key) for s in snaps] == [
         ("state", "e/president/MN/live"), ("county", "e/president/MN/27001/live"),
         ("county", "e/president/MN/27053/live")]
     assert snaps[0].value["total_votes"] == 14 + 5 + 1 + 2
-    assert list(room.due_snapshots()) == []  # nothing new: nothing to send
+    assert list(due(room)) == []  # nothing new: nothing to send
 
 
 def test_nothing_is_released_before_polls_close_and_the_count_is_kept() -> None:
     room = room_with_race()
     room.apply_report(report("p1", 0, "2024-11-06T01:59:59Z", 10, 5))
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
     assert room.embargoed == {LIVE}
     room.apply_report(report("p2", 0, "2024-11-06T02:00:00Z", 1, 1, county="27001"))
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert snaps[0].value["total_votes"] == 17  # the early count is tallied, just not released early
     # the county whose only report came before polls close stays unpublished
     assert [s.key for s in snaps if s.kind == "county"] == ["e/president/MN/27001/live"]
@@ -73,7 +79,7 @@ def test_no_alert_is_raised_on_embargoed_counts_but_after_polls_close() -> None:
 def test_without_a_definition_nothing_is_published() -> None:
     room = CountingRoom()
     room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
 
 
 def test_restored_room_republishes_the_same_snapshot_and_version() -> None:
@@ -82,26 +88,26 @@ def test_restored_room_republishes_the_same_snapshot_and_version() -> None:
     for unit, seq, h in (("p1", 0, 10), ("p1", 1, 12), ("p2", 0, 7)):
         applied, _ = room.apply_report(report(unit, seq, "2024-11-06T03:00:00Z", h, 3))
         assert applied.unit is not None
-        stored[unit] = encode_unit(applied.unit)
-    before = [s.value for s in room.due_snapshots() if s.kind == "state"]
+        stored[unit] = unit_row(unit, applied.unit)
+    before = [s.value for s in due(room) if s.kind == "state"]
     again = room_with_race()
-    for unit, raw in stored.items():
-        again.restore(LIVE, unit, decode_unit(raw))
-    after = [s.value for s in again.due_snapshots() if s.kind == "state"]
+    for row in stored.values():
+        again.restore(LIVE, *unit_from_row(row))
+    after = [s.value for s in due(again) if s.kind == "state"]
     assert after == before
 
 
 def test_an_expected_vote_revision_marks_its_race_and_raises_an_alert() -> None:
     room = room_with_race()
     room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
-    list(room.due_snapshots())
+    list(due(room))
     estimate = parse_expected_vote({"schema": "expected-vote/1", "election_id": "e", "race_id": "president",
                                     "state": "MN", "expected_votes": 60, "seq": 1, "issued_at": "2024-11-06T03:01:00Z"})
     taken, old = room.book.put_expected(estimate)
     assert (taken, old) == (True, None)
     alerts = room.expected_changed(old, estimate)
     assert "expected_vote_revised" in {a.type for a in alerts}
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert snaps[0].value["expected_votes"] == 60
     assert snaps[0].value["pct_expected_counted"] == 25.0
     assert room.book.put_expected(estimate) == (False, estimate)  # the same seq again: dropped
@@ -120,7 +126,7 @@ def test_forgetting_tallies_also_forgets_what_was_due_from_them() -> None:
     room = room_with_race()
     room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5))
     room.forget_tallies()
-    assert list(room.due_snapshots()) == []
+    assert list(due(room)) == []
     assert room.book.definitions  # the race book is kept
 
 
@@ -133,11 +139,11 @@ def test_a_county_is_held_until_it_reaches_what_an_earlier_owner_published() -> 
     # An earlier owner published 27053 at version 3 (p1 at seq 2: 3 of seq_sum) with 20 votes.
     floors = {"e/president/MN/27053/live": (3, 20)}
     room.county_floor = floors.get
-    snaps = list(room.due_snapshots())
+    snaps = list(due(room))
     assert [s.key for s in snaps if s.kind == "county"] == ["e/president/MN/27001/live"]  # 27053 held
     room.apply_report(report("p1", 1, "2024-11-06T03:01:00Z", 12, 6))  # version 2: still short
-    assert [s.key for s in room.due_snapshots() if s.kind == "county"] == []
+    assert [s.key for s in due(room) if s.kind == "county"] == []
     room.apply_report(report("p1", 2, "2024-11-06T03:02:00Z", 14, 6))  # version 3, 20 votes: the same
-    county = [s for s in room.due_snapshots() if s.kind == "county"]
+    county = [s for s in due(room) if s.kind == "county"]
     assert [(s.key, s.value["version"], s.value["total_votes"]) for s in county] == [
         ("e/president/MN/27053/live", 3, 20)]

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 
 from streams.contract import Candidate, ExpectedVote, PrecinctReport, PreviousResult, RaceDefinition, TallyKey
-from streams.figures import (
+from streams.counting.figures import (
     CandidateFigures,
-    county_snapshot,
     embargoed,
     expected_vote_for,
     out_of_reach,
@@ -23,10 +22,10 @@ from streams.figures import (
     readout,
     share,
     snapshot_version,
-    state_snapshot,
     swing,
 )
-from streams.tally import RaceTally
+from streams.counting.snapshots import county_snapshot, state_snapshot
+from streams.counting.tally import RaceTally
 
 T0 = 1_730_854_800_000
 CA = TallyKey("2024-11-05", "president", "CA", "live")

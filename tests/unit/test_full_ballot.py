@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from streams import contract, simulate
-from streams.simulation import downballot, geography
+from streams import contract
+from streams.geo import geography
+from streams.simulation import downballot, generate
 from tests.unit.test_simulate import decoded, lines, run
 
 
@@ -93,8 +94,8 @@ def test_definitions_name_the_office_and_the_district_precincts(
 
 
 def test_spilled_night_is_byte_for_byte_the_in_memory_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spilled = dataclasses.replace(simulate.PRESETS["full-tiny"], spill=True)
-    monkeypatch.setitem(simulate.PRESETS, "full-tiny-spilled", spilled)
+    spilled = dataclasses.replace(generate.PRESETS["full-tiny"], spill=True)
+    monkeypatch.setitem(generate.PRESETS, "full-tiny-spilled", spilled)
     for jobs in ("1", "2"):
         kept = run(tmp_path / "memory.jsonl.gz", "--preset", "full-tiny", "--seed", "5", "--jobs", jobs)
         streamed = run(tmp_path / "spilled.jsonl.gz", "--preset", "full-tiny-spilled", "--seed", "5", "--jobs", jobs)
@@ -107,8 +108,8 @@ def test_full_preset_is_about_ten_million_reports_by_its_layout() -> None:
     """Counted from the ballot, not simulated (that takes minutes): precinct-contests times the
     reports per precinct-contest that the simulated nights show (~3.2)."""
     contests = 0
-    for state, counties, precincts in simulate.layout(simulate.PRESETS["full"]):
-        races = simulate.ballot(simulate.PRESETS["full"], state, counties, precincts, {})
+    for state, counties, precincts in generate.layout(generate.PRESETS["full"]):
+        races = generate.ballot(generate.PRESETS["full"], state, counties, precincts, {})
         for race in races:
             if race.county_fips is not None:
                 contests += precincts / counties  # on average

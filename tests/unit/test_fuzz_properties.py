@@ -25,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faults.fuzz_decoder import BATCH, DEFINITION, EXPECTED, LINE, REPORT
-from streams import contract, recording
+from streams import contract
 from streams.adapters import ap, clarity, mn_sos, openelections
-from streams.adapters.base import OutRecord
+from streams.contract import recording
+from streams.contract.recording import OutRecord
 from streams.errors import InvalidRecord, SourceError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

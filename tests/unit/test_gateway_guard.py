@@ -19,10 +19,10 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 
 from streams.gateway import routes
-from streams.gateway.examples import alert, county_result, state_result
 from streams.gateway.guard import MAX_HEADERS, MAX_LINE_BYTES, CorsPolicy
 from streams.gateway.live import LiveResults
 from streams.gateway.server import build_app, serve_app
+from tests.support.examples import alert, county_result, state_result
 
 MN = "/v1/results/2024-11-05/president/MN"
 DEADLINE_S = 30

@@ -10,9 +10,9 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams.gateway.examples import alert, county_result, state_result
 from streams.gateway.live import LiveResults
 from streams.gateway.server import build_app
+from tests.support.examples import alert, county_result, state_result
 
 MN = "/v1/results/2024-11-05/president/MN"
 Scenario = Callable[[TestClient, LiveResults], Awaitable[None]]

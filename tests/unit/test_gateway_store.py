@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.gateway.examples import alert, county_result, state_result
 from streams.gateway.store import RaceKey, ResultStore
+from tests.support.examples import alert, county_result, state_result
 
 MN = RaceKey("2024-11-05", "president", "MN")
 

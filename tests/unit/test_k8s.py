@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from streams.cli import build_parser
 from streams.gateway.live import LiveResults
 from streams.gateway.server import build_app
-from streams.kafka_local import free_port
+from streams.localkafka.kafka_local import free_port
 from streams.metrics import serve_metrics
 from streams.settings import Settings, split_addr
 

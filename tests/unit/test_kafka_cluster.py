@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from streams import kafka_cluster
 from streams.errors import BrokerError, ConfigError
+from streams.kafka.topics import replication_for
+from streams.localkafka import kafka_cluster
 from streams.settings import Settings
-from streams.topics import replication_for
 from tests.unit.test_kafka_cli import votewire
 
 
@@ -43,7 +43,7 @@ def test_production_replication_where_the_brokers_allow_it() -> None:
 
 
 def test_a_single_development_broker_gets_one_copy_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="streams.topics"):
+    with caplog.at_level(logging.WARNING, logger="streams.kafka.topics"):
         assert replication_for(Settings(), 1) == (1, 1)
     assert "never for production" in caplog.text
 

@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import contract, recording
-from streams.batching import batch_records
-from streams.errors import InvalidRecord
-from streams.validation import (
+from streams import contract
+from streams.contract import recording
+from streams.contract.batching import batch_records
+from streams.contract.validation import (
     MAX_BATCH_REPORTS,
     MAX_COUNT,
     MAX_DEPTH,
@@ -24,6 +24,7 @@ from streams.validation import (
     MAX_SEQ,
     MAX_TEXT_CHARS,
 )
+from streams.errors import InvalidRecord
 
 REPORT: dict[str, Any] = {
     "schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",

@@ -86,7 +86,7 @@ def test_metrics_app_serves_metrics_and_health_only() -> None:
 def test_serve_metrics_listens_on_the_given_loopback_address() -> None:
     from aiohttp import ClientSession
 
-    from streams.kafka_local import free_port
+    from streams.localkafka.kafka_local import free_port
 
     async def scenario() -> None:
         registry = CollectorRegistry()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from streams.adapters import mn_sos
-from streams.adapters.base import OutRecord
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 from tests.unit.adapter_batches import as_single_reports, batches
 

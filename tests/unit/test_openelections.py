@@ -13,7 +13,7 @@ import pytest
 
 from streams import cli, contract
 from streams.adapters import openelections
-from streams.adapters.base import OutRecord
+from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 from tests.unit.adapter_batches import as_single_reports, batches
 
@@ -151,7 +151,7 @@ def test_ingest_writes_batches_and_single_writes_the_same_reports_one_a_record(t
     assert {line["value"]["schema"] for line in results} == {"precinct-batch/1"}
     reports = [line for line in single if line["topic"] == "precinct-results"]
     assert {line["value"]["schema"] for line in reports} == {"precinct-result/1"}
-    assert [contract.decode_precinct_report(orjson.dumps(line["value"])) for line in reports] == [
+    assert [contract.decode_precinct_record(orjson.dumps(line["value"])).reports[0] for line in reports] == [
         report for line in results for report in contract.decode_precinct_record(orjson.dumps(line["value"])).reports]
     assert [line for line in single if line["topic"] != "precinct-results"] == [
         line for line in batched if line["topic"] != "precinct-results"]

@@ -8,8 +8,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.adapters.base import OutRecord
-from streams.recording import BadLine, RecordedLine, RecordingReader, RecordingWriter, parse_line, read_recording
+from streams.contract.recording import (
+    BadLine,
+    OutRecord,
+    RecordedLine,
+    RecordingReader,
+    RecordingWriter,
+    parse_line,
+)
+from tests.support.recordings import read_lines
 
 KCAT_LINE = ('{"topic":"precinct-results","partition":0,"offset":5,"tstype":"create","ts":1730851800000,'
              '"broker":1,"key":"2024-11-05/president/MN","payload":"{\\"a\\":  1}"}')
@@ -49,7 +56,7 @@ def test_bad_lines_say_why(text: str, reason: str) -> None:
 def test_bad_utf8_is_one_bad_line_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_bytes(b'{"ts": 1, "topic": "t", "payload": "\xff"}\n{"ts": 2, "topic": "t", "value": 1}\n')
-    lines = list(read_recording(path))
+    lines = read_lines(path)
     assert isinstance(lines[0], BadLine)
     assert lines[1] == RecordedLine(2, 2, "t", None, b"1")
 
@@ -57,7 +64,7 @@ def test_bad_utf8_is_one_bad_line_not_a_crash(tmp_path: Path) -> None:
 def test_blank_lines_are_skipped_but_line_numbers_stay_true(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text('\n{"ts": 1, "topic": "t", "value": 1}\r\n\nnope\n')
-    lines = list(read_recording(path))
+    lines = read_lines(path)
     assert [type(x).__name__ for x in lines] == ["RecordedLine", "BadLine"]
     assert [x.line_no for x in lines] == [2, 4]
 
@@ -89,6 +96,6 @@ def test_gzip_recordings_are_reproducible(tmp_path: Path) -> None:
 
 def test_the_bundled_night_reads_without_a_bad_line() -> None:
     bundled = Path(__file__).resolve().parents[2] / "streams" / "data" / "mn-2024-general.jsonl.gz"
-    lines = list(read_recording(bundled))
+    lines = read_lines(bundled)
     assert not [x for x in lines if isinstance(x, BadLine)]
     assert len(lines) == 101  # 95 of them precinct-batch/1 records (streams/data/README.md)

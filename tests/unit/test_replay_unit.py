@@ -12,12 +12,14 @@ import orjson
 import pytest
 
 from streams import cli
+from streams.contract.recording import RecordedLine, RecordingWriter
 from streams.errors import ConfigError
+from streams.kafka.producer import Sender
+from streams.kafka.record import write_message
+from streams.kafka.replay import Pacer, ReplayStats, replay_file, replay_files, wait_seconds
 from streams.progress import Progress, format_duration, render
-from streams.record import write_message
-from streams.recording import RecordedLine, RecordingWriter, read_recording
-from streams.replay import Pacer, ReplayStats, Sender, replay_file, replay_files, wait_seconds
 from streams.settings import Settings
+from tests.support.recordings import read_lines
 
 
 @pytest.mark.parametrize(("gap_ms", "speed", "max_gap", "wait"), [
@@ -164,5 +166,5 @@ def test_record_keeps_a_batch_whole_so_its_replay_is_byte_identical(tmp_path: Pa
     settings = Settings.from_env({"VOTEWIRE_TOPIC_PREFIX": "t."})
     with RecordingWriter(tmp_path / "rec.jsonl") as writer:
         assert write_message(writer, settings, msg, Progress("record", enabled=False))
-    [line] = list(read_recording(tmp_path / "rec.jsonl"))
+    [line] = read_lines(tmp_path / "rec.jsonl")
     assert line == RecordedLine(1, 1_730_859_603_000, "precinct-results", MN, value)

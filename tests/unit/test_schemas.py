@@ -40,7 +40,7 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = SCHEMAS / "examples"
 
 DECODERS: dict[str, Callable[[bytes], object]] = {
-    "precinct-result": contract.decode_precinct_report,
+    "precinct-result": contract.decode_precinct_record,
     "precinct-batch": contract.decode_precinct_record,
     "expected-vote": contract.decode_expected_vote,
     "race-definition": contract.decode_race_definition,
@@ -208,7 +208,7 @@ def test_a_county_result_has_the_state_result_fields_plus_county_fips() -> None:
 @pytest.mark.parametrize("time", ["2024-11-05T20:00Z", "2024-11-05 20:00:00Z", "20241105T200000Z"])
 def test_the_code_reads_more_time_forms_than_the_schema_asks_for(time: str) -> None:
     # On purpose: producers must send RFC 3339 (the schema), but the code accepts what the
-    # reference checker accepts, so that dead-letter counts match it (see streams/contract.py).
+    # reference checker accepts, so that dead-letter counts match it (see streams/contract/messages.py).
     time_rule = Draft202012Validator(schema_for("precinct-result")["$defs"]["time"])
     assert not time_rule.is_valid(time)
     assert contract.parse_time_ms(time, "reported_at") == 1_730_836_800_000

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from streams import acls
 from streams.errors import ConfigError
-from streams.security import describe, kafka_connection, kafka_security
+from streams.kafka import acls
+from streams.kafka.security import describe, kafka_connection, kafka_security
 from streams.settings import Secret, Settings
 
 PASSWORD = "correct-horse-battery-staple"

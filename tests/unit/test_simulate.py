@@ -16,11 +16,13 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import batching, contract, simulate
-from streams.contract import PrecinctRecord, PrecinctReport
+from streams import contract
+from streams.commands import simulate
+from streams.contract import PrecinctRecord, PrecinctReport, batching
 from streams.errors import ConfigError, InvalidRecord
+from streams.geo import geography
 from streams.settings import Settings
-from streams.simulation import ballot, geography, malformed, packaging
+from streams.simulation import ballot, generate, malformed, packaging
 
 MINUTE_MS = 60_000
 PACKINGS = pytest.mark.parametrize("packing", [(), ("--single",)], ids=["batched", "single"])
@@ -205,7 +207,7 @@ def test_every_record_decodes_and_stays_within_the_record_limit(tmp_path: Path) 
 
 def test_big_batches_are_split_in_order_under_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run(tmp_path / "whole.jsonl", "--preset", "tiny", "--seed", "9", "--jobs", "1")
-    monkeypatch.setattr(simulate, "MAX_BATCH_BYTES", 300)  # room for one element: every longer batch splits
+    monkeypatch.setattr(generate, "MAX_BATCH_BYTES", 300)  # room for one element: every longer batch splits
     truth = run(tmp_path / "split.jsonl", "--preset", "tiny", "--seed", "9", "--jobs", "1")
     assert truth == orjson.loads((tmp_path / "whole.jsonl.truth.json").read_bytes())
     whole, split = lines(tmp_path / "whole.jsonl"), lines(tmp_path / "split.jsonl")
@@ -268,7 +270,7 @@ def good_report(tmp_path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("kind", malformed.KIND_NAMES)
 def test_every_malformed_kind_is_refused_by_the_contract(tmp_path: Path, kind: str) -> None:
     good = good_report(tmp_path)
-    contract.decode_precinct_report(orjson.dumps(good))
+    contract.decode_precinct_record(orjson.dumps(good)).reports[0]
     with pytest.raises(InvalidRecord):
         contract.decode_precinct_record(malformed.KINDS[kind](good).encode())
 
@@ -332,7 +334,7 @@ def test_bad_target_is_a_config_error() -> None:
 
 
 def test_us_preset_layout_is_national_scale() -> None:
-    states = list(simulate.layout(simulate.PRESETS["us"]))
+    states = list(generate.layout(generate.PRESETS["us"]))
     assert len(states) == 51
     assert 3_100 <= sum(c for _, c, _ in states) <= 3_200
     assert 175_000 <= sum(p for _, _, p in states) <= 180_000

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.contract import PrecinctReport, TallyKey
-from streams.tally import RaceTally, decode_unit, encode_unit
+from streams.counting.tally import RaceTally, unit_from_row, unit_row
 
 KEY = TallyKey("2024-11-05", "president", "MN", "live")
 CANDIDATES = ("harris", "trump", "oliver", "write-in")
@@ -92,10 +92,10 @@ def test_restore_from_stored_units_gives_the_same_tally(night: Any, rng: Any) ->
     for r in stream:
         applied = tally.apply(r)
         if applied.unit is not None:
-            table[r.precinct_id] = encode_unit(applied.unit)  # one write per applied record
+            table[r.precinct_id] = unit_row(r.precinct_id, applied.unit)  # one write per applied record
     rows = list(table.items())
     rng.shuffle(rows)  # a changelog restores in no particular unit order
     rebuilt = RaceTally(KEY)
-    for precinct_id, raw in rows:
-        rebuilt.restore(precinct_id, decode_unit(raw))
+    for _, row in rows:
+        rebuilt.restore(*unit_from_row(row))
     assert figures(rebuilt) == figures(tally)

@@ -23,14 +23,9 @@ from jsonschema import Draft202012Validator
 import streams
 from streams import contract
 from streams.contract import ExpectedVote, RaceDefinition, TallyKey
-from streams.figures import (
-    counties_outstanding,
-    county_snapshot,
-    needs_pct_of_remaining,
-    state_snapshot,
-    votes_outstanding,
-)
-from streams.tally import RaceTally
+from streams.counting.figures import needs_pct_of_remaining, votes_outstanding
+from streams.counting.snapshots import counties_outstanding, county_snapshot, state_snapshot
+from streams.counting.tally import RaceTally
 from tests.unit.test_figures import CA, DEFINITION, estimate, report
 
 MN_NIGHT = Path(streams.__file__).resolve().parent / "data" / "mn-2024-general.jsonl.gz"

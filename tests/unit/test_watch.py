@@ -13,10 +13,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from streams.gateway.examples import state_result
 from streams.gateway.live import LiveResults
 from streams.gateway.server import build_app
-from streams.watch import ReadoutFilter, SseParser, format_line, snapshots_from_gateway, watch
+from streams.gateway.watch import ReadoutFilter, SseParser, format_line, snapshots_from_gateway, watch
+from tests.support.examples import state_result
 
 
 def test_only_newer_snapshots_make_a_line() -> None:

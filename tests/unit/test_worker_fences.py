@@ -1,12 +1,16 @@
 """What keeps a worker from publishing stale figures: the freeze fence (a zombie woken after
 its session timeout), the hold on a rebuilt partition (an earlier owner may have published
-past the committed offset), and everything due again after a failed publish round."""
+past the committed offset), and everything due again after a failed publish round.
+
+Each part is built alone with the collaborators it is given; only the last test, a
+reassignment, needs the whole `TallyWorker` and its faust app."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -16,59 +20,108 @@ from aiokafka.errors import ProducerFenced
 from prometheus_client import CollectorRegistry
 
 from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
+from streams.counting.holds import Holds
+from streams.counting.room import CountingRoom, Snapshot
+from streams.counting.tally import RaceTally
+from streams.kafka.topics import home_partition
+from streams.metrics import worker_metrics
 from streams.settings import Settings
-from streams.tally import RaceTally
 from streams.worker.agents import TallyWorker
-from streams.worker.counting import Snapshot
+from streams.worker.fence import FreezeFence
+from streams.worker.publisher import SnapshotPublisher
+
+PARTITIONS = 4
+SETTINGS = Settings(session_timeout_s=6.0, partitions=PARTITIONS)
+
+
+def home(race: str) -> int:
+    return home_partition(race, PARTITIONS)
+
+
+def fence(rebalancing: bool = False) -> FreezeFence:
+    app = SimpleNamespace(rebalancing=rebalancing, consumer_generation_id=7)
+    return FreezeFence(app, SETTINGS.session_timeout_s, settled=lambda: True, on_lift=lambda: None)
+
+
+def publisher(room: CountingRoom, owned: set[int]) -> SnapshotPublisher:
+    return SnapshotPublisher(SETTINGS, room, lambda: owned, lambda: True, worker_metrics(CollectorRegistry()))
 
 
 @pytest.fixture
 def worker(tmp_path: Path) -> TallyWorker:
-    tally = TallyWorker(Settings(data_dir=str(tmp_path), session_timeout_s=6.0, partitions=4), CollectorRegistry())
+    tally = TallyWorker(Settings(data_dir=str(tmp_path), session_timeout_s=6.0, partitions=PARTITIONS),
+                        CollectorRegistry())
     tally.book_ready.set()
     tally.tallies_ready.set()
     return tally
 
 
-def test_a_loop_away_past_the_session_timeout_fences_publishing(worker: TallyWorker) -> None:
+def test_a_loop_away_past_the_session_timeout_fences_publishing() -> None:
+    watch = fence()
+
     async def frozen() -> tuple[bool, bool]:
         loop = asyncio.get_running_loop()
-        worker.alive_at = loop.time()
+        watch.alive_at = loop.time()
+        watch.check_freeze()
+        before = watch.fenced
+        watch.alive_at = loop.time() - 12.0  # as if SIGSTOPped for 12 s
+        watch.check_freeze()
+        return before, watch.fenced
+
+    assert asyncio.run(frozen()) == (False, True)
+
+
+def test_a_fenced_worker_may_not_publish(worker: TallyWorker) -> None:
+    async def frozen() -> tuple[bool, bool]:
+        loop = asyncio.get_running_loop()
+        worker.fence.alive_at = loop.time()
         before = worker.may_publish()
-        worker.alive_at = loop.time() - 12.0  # as if SIGSTOPped for 12 s
+        worker.fence.alive_at = loop.time() - 12.0
         return before, worker.may_publish()
 
     assert asyncio.run(frozen()) == (True, False)
-    assert worker.fenced
 
 
-def test_a_short_stall_does_not_fence(worker: TallyWorker) -> None:
-    async def stalled() -> bool:
-        worker.alive_at = asyncio.get_running_loop().time() - 2.0  # busy, not frozen
-        return worker.may_publish()
+def test_a_short_stall_does_not_fence() -> None:
+    watch = fence()
 
-    assert asyncio.run(stalled())
-    assert not worker.fenced
+    async def stalled() -> None:
+        watch.alive_at = asyncio.get_running_loop().time() - 2.0  # busy, not frozen
+        watch.check_freeze()
 
-
-def test_the_fence_lifts_when_no_rebalance_came(worker: TallyWorker) -> None:
-    worker.fenced = True
-    worker.app.rebalancing = False
-    worker.lift_fence(getattr(worker.app, "consumer_generation_id", None))
-    assert not worker.fenced
+    asyncio.run(stalled())
+    assert not watch.fenced
 
 
-def test_the_fence_stays_while_the_group_moves(worker: TallyWorker) -> None:
-    worker.fenced = True
-    worker.app.rebalancing = True
-    worker.lift_fence(getattr(worker.app, "consumer_generation_id", None))
-    assert worker.fenced, "the assignment's rebuild lifts it, not the timer"
+def test_the_fence_lifts_when_no_rebalance_came() -> None:
+    lifted: list[bool] = []
+    watch = FreezeFence(SimpleNamespace(rebalancing=False, consumer_generation_id=7), 6.0, settled=lambda: True,
+                        on_lift=lambda: lifted.append(True))
+    watch.fenced = True
+    watch.lift_fence(7)
+    assert not watch.fenced
+    assert lifted, "everything due again: a round may have been cut short by the freeze"
 
 
-def _key_in(worker: TallyWorker, partition: int) -> TallyKey:
+def test_the_fence_stays_while_the_group_moves() -> None:
+    watch = fence(rebalancing=True)
+    watch.fenced = True
+    watch.lift_fence(7)
+    assert watch.fenced, "the assignment's rebuild lifts it, not the timer"
+
+
+def test_the_fence_stays_while_a_rebuild_runs() -> None:
+    watch = FreezeFence(SimpleNamespace(rebalancing=False, consumer_generation_id=7), 6.0, settled=lambda: False,
+                        on_lift=lambda: None)
+    watch.fenced = True
+    watch.lift_fence(7)
+    assert watch.fenced, "the rebuild's end lifts it"
+
+
+def _key_in(partition: int) -> TallyKey:
     for state in ("CA", "PA", "NV", "MI", "WI", "AZ", "GA", "TX", "NY", "FL", "OH"):
         key = TallyKey("2024-11-05", "president", state, "live")
-        if worker.home_partition(key.race) == partition:
+        if home(key.race) == partition:
             return key
     raise AssertionError(f"no state of the list lives in partition {partition}")
 
@@ -85,22 +138,24 @@ def _report(key: TallyKey, unit: str, seq: int) -> PrecinctReport:
     return decode_precinct_record(orjson.dumps(value)).reports[0]
 
 
-def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published(worker: TallyWorker) -> None:
-    key, other = _key_in(worker, 2), _key_in(worker, 1)
-    worker.room.book.put_definition(decode_race_definition(orjson.dumps({**DEFINITION, "state": key.state})))
-    worker.room.replay_report(_report(key, "p1", 1))  # rebuilt up to the committed offset: seq_sum 2
-    worker.hold_back({2}, {key.state_result_key: (5, 4), other.state_result_key: (9, 9)})
-    assert worker.is_held(key)
-    assert not worker.is_held(other), "not a rebuilt partition's: not held"
-    assert list(worker.room.due_state_snapshots()) == []
-    assert key in worker.room.dirty, "held, not dropped"
-    worker.room.apply_report(_report(key, "p2", 2))  # seq_sum 5, the published version, other figures
-    assert worker.is_held(key), "the same version with other figures would be a conflict"
-    worker.room.apply_report(_report(key, "p1", 2))  # the records past the commit, counted again: seq_sum 6
-    assert not worker.is_held(key)
-    [snapshot] = list(worker.room.due_state_snapshots())
+def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published() -> None:
+    room = CountingRoom()
+    holds = Holds(room, home)
+    key, other = _key_in(2), _key_in(1)
+    room.book.put_definition(decode_race_definition(orjson.dumps({**DEFINITION, "state": key.state})))
+    room.replay_report(_report(key, "p1", 1))  # rebuilt up to the committed offset: seq_sum 2
+    holds.hold_back({2}, {key.state_result_key: (5, 4), other.state_result_key: (9, 9)})
+    assert holds.is_held(key)
+    assert not holds.is_held(other), "not a rebuilt partition's: not held"
+    assert list(room.due_state_snapshots()) == []
+    assert key in room.dirty, "held, not dropped"
+    room.apply_report(_report(key, "p2", 2))  # seq_sum 5, the published version, other figures
+    assert holds.is_held(key), "the same version with other figures would be a conflict"
+    room.apply_report(_report(key, "p1", 2))  # the records past the commit, counted again: seq_sum 6
+    assert not holds.is_held(key)
+    [snapshot] = list(room.due_state_snapshots())
     assert snapshot.value["version"] > 5
-    assert key.state_result_key not in worker.published, "released for good"
+    assert key.state_result_key not in holds.published, "released for good"
 
 
 class FailingProducer:
@@ -130,37 +185,38 @@ class FailingProducer:
         self.stopped = True
 
 
-def _one_due_snapshot(worker: TallyWorker, key: TallyKey) -> None:
-    worker.room.tallies[key] = RaceTally(key)
-    worker.room.dirty.add(key)
+def _one_due_snapshot(room: CountingRoom, key: TallyKey) -> None:
+    room.tallies[key] = RaceTally(key)
+    room.dirty.add(key)
 
     def due() -> Iterator[Snapshot]:
-        worker.room.dirty.clear()  # as the real one does: taken off the dirty marks
+        room.dirty.clear()  # as the real one does: taken off the dirty marks
         yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
                                                                 "mode": "live", "pct_expected_counted": None,
                                                                 "precincts_reporting": 0})
 
-    worker.room.due_state_snapshots = due  # type: ignore[method-assign]
+    room.due_state_snapshots = due  # type: ignore[method-assign]
 
 
-def test_a_failed_round_leaves_everything_due_again(worker: TallyWorker) -> None:
-    key = _key_in(worker, 0)
-    _one_due_snapshot(worker, key)
-    worker.owned = {0}
+def test_a_failed_round_leaves_everything_due_again() -> None:
+    room, key = CountingRoom(), _key_in(0)
+    _one_due_snapshot(room, key)
+    snapshots = publisher(room, owned={0})
     producer = FailingProducer(send_error=ConnectionError("the broker went away"))
-    worker.publisher.producers[0] = producer  # type: ignore[assignment]
+    snapshots.producers[0] = producer  # type: ignore[assignment]
     with pytest.raises(ConnectionError):
-        asyncio.run(worker.publisher.publish_round())
-    assert key in worker.room.dirty, "the snapshot that failed to go out is due again"
+        asyncio.run(snapshots.publish_round())
+    assert key in room.dirty, "the snapshot that failed to go out is due again"
     assert producer.stopped, "its transaction's state is unknown: replaced"
-    assert 0 not in worker.publisher.producers
-    assert 0 not in worker.publisher.fenced_out, "not fenced: the next round starts a new producer"
+    assert 0 not in snapshots.producers
+    assert 0 not in snapshots.fenced_out, "not fenced: the next round starts a new producer"
 
 
-def test_a_failed_partition_leaves_no_other_partitions_transaction_open(worker: TallyWorker) -> None:
-    failing_key, good_key = _key_in(worker, 0), _key_in(worker, 1)
+def test_a_failed_partition_leaves_no_other_partitions_transaction_open() -> None:
+    room = CountingRoom()
+    failing_key, good_key = _key_in(0), _key_in(1)
     for key in (failing_key, good_key):
-        worker.room.tallies[key] = RaceTally(key)
+        room.tallies[key] = RaceTally(key)
 
     def due() -> Iterator[Snapshot]:
         for key in (failing_key, good_key):
@@ -168,20 +224,20 @@ def test_a_failed_partition_leaves_no_other_partitions_transaction_open(worker: 
                                                                     "mode": "live", "pct_expected_counted": None,
                                                                     "precincts_reporting": 0})
 
-    worker.room.due_state_snapshots = due  # type: ignore[method-assign]
-    worker.owned = {0, 1}
+    room.due_state_snapshots = due  # type: ignore[method-assign]
+    snapshots = publisher(room, owned={0, 1})
     good = FailingProducer()
-    worker.publisher.producers[0] = FailingProducer(send_error=ConnectionError("the broker went away"))  # type: ignore[assignment]
-    worker.publisher.producers[1] = good  # type: ignore[assignment]
+    snapshots.producers[0] = FailingProducer(send_error=ConnectionError("the broker went away"))  # type: ignore[assignment]
+    snapshots.producers[1] = good  # type: ignore[assignment]
     with pytest.raises(ConnectionError):
-        asyncio.run(worker.publisher.publish_round())
+        asyncio.run(snapshots.publish_round())
     assert good.committed == 1, "the other partition's transaction was ended, not left open for the next round"
-    assert worker.publisher.producers == {1: good}
+    assert snapshots.producers == {1: good}
 
 
 def test_a_fenced_producer_leaves_its_partition_dark_until_the_group_gives_it_back(worker: TallyWorker) -> None:
-    key = _key_in(worker, 0)
-    _one_due_snapshot(worker, key)
+    key = _key_in(0)
+    _one_due_snapshot(worker.room, key)
     worker.owned = {0}
     worker.publisher.producers[0] = FailingProducer(commit_error=ProducerFenced())  # type: ignore[assignment]
     asyncio.run(worker.publisher.publish_round())  # no error: the successor publishes it

@@ -1,0 +1,62 @@
+"""`votewire ingest FORMAT ...`: an official feed -> a recording file or straight to Kafka.
+
+Each format is a module in `streams.adapters` (streams.adapters.formats). The output options
+(`--out FILE` or `--to-kafka`, `--single`) are common to every format: adapters emit
+`precinct-batch/1` records, and `--single` sends one `precinct-result/1` per record instead
+(for consumers that predate batches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from streams.adapters.base import one_report_per_record
+from streams.adapters.formats import FORMATS, Adapter, load_adapter, write_recording
+from streams.commands.base import common_flags
+from streams.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "`votewire ingest FORMAT --help` lists a format's own options."
+    parser.add_argument("format", choices=sorted(FORMATS), metavar="FORMAT",
+                        help=f"source format: {', '.join(sorted(FORMATS))}")
+    # Everything after FORMAT is parsed by that format's own parser (see `format_parser`).
+    parser.add_argument("format_args", nargs=argparse.REMAINDER, metavar="...",
+                        help="the format's arguments, then --out FILE or --to-kafka")
+
+
+def format_parser(name: str, adapter: Adapter) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"votewire ingest {name}", parents=[common_flags()],
+                                     description=f"Turn {name} source files into contract records.")
+    adapter.add_arguments(parser)
+    out = parser.add_argument_group("output (one of)").add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", type=Path, metavar="FILE",
+                     help="write a recording (JSON Lines, gzip when FILE ends in .gz) for `votewire replay`")
+    out.add_argument("--to-kafka", action="store_true", help="produce the records to the topics now")
+    parser.add_argument("--single", action="store_true",
+                        help="one precinct-result/1 per record instead of one precinct-batch/1 per race and state "
+                             "per poll or file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (drawn only on a tty)")
+    return parser
+
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    adapter = load_adapter(args.format)
+    fargs = format_parser(args.format, adapter).parse_args(args.format_args)
+    settings = settings.with_(**{name: value for name in ("bootstrap", "topic_prefix", "data_dir")
+                                 if (value := getattr(fargs, name)) is not None})
+    records = adapter.records(fargs)
+    if fargs.single:
+        records = one_report_per_record(records)
+    if fargs.to_kafka:
+        from streams.kafka.producer import produce_records
+
+        count = asyncio.run(produce_records(settings, records, progress=not fargs.no_progress))
+        print(f"ingest {args.format}: {count:,} records produced to {settings.bootstrap}")
+    else:
+        count = write_recording(records, fargs.out, progress=not fargs.no_progress)
+        print(f"ingest {args.format}: {count:,} records written to {fargs.out}")
+    return 0

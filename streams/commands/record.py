@@ -1,0 +1,40 @@
+"""`votewire record`: topics -> a recording file that `votewire replay` plays back (streams.kafka.record)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from streams.commands.base import stop_on_interrupt
+from streams.kafka.record import INPUT_TOPICS, record_topics
+from streams.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Record topics into a recording (JSON Lines, gzip when FILE ends in .gz) that `votewire replay` "
+        "plays back byte for byte. Stops on Ctrl-C or after --idle-exit quiet seconds.")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the recording to write")
+    parser.add_argument("--topics", nargs="+", default=list(INPUT_TOPICS), metavar="TOPIC",
+                        help="topic names without the prefix (default: the three input topics)")
+    parser.add_argument("--from-beginning", action="store_true",
+                        help="start at the oldest record still kept (default: only new records)")
+    parser.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds without a record")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (drawn only on a tty)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_run(args, settings))
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    stop = asyncio.Event()
+    with stop_on_interrupt(stop):
+        stats = await record_topics(settings, args.out, args.topics, args.from_beginning, args.idle_exit,
+                                    progress=not args.no_progress, stop=stop)
+    if stats.interrupted:
+        print("record: stopped by Ctrl-C; the recording is complete up to there", file=sys.stderr)
+    print(f"record: {stats.summary()} -> {args.out}")
+    return 0

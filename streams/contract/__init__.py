@@ -1,0 +1,84 @@
+"""The wire contract (docs/CONTRACT.md): the topics, the messages on them, and the files that record them.
+
+`messages` holds the topic names, the message types and their decoders; `validation` the field
+rules they are decoded by; `batching` packs reports into `precinct-batch/1` records;
+`deadletter` says on a dead letter where it came from and why it was refused; `recording`
+reads and writes the JSON Lines files that `votewire record` writes and `votewire replay`
+reads, one `OutRecord` a line. What other packages need of the messages is re-exported here
+(`from streams import contract; contract.PRECINCT_RESULTS`); the rest is imported from its module.
+"""
+
+from streams.contract.messages import (
+    ALERT_TYPES,
+    COUNTY_RESULTS,
+    DEAD_LETTERS,
+    EXPECTED_VOTE_SCHEMA,
+    EXPECTED_VOTES,
+    MAX_COUNT,
+    MAX_PAYLOAD_BYTES,
+    MODES,
+    PRECINCT_BATCH_SCHEMA,
+    PRECINCT_RESULT_SCHEMA,
+    PRECINCT_RESULTS,
+    RACE_DEFINITION_SCHEMA,
+    RACE_DEFINITIONS,
+    RESULTS_ALERTS,
+    STATE_RESULTS,
+    Alert,
+    AlertType,
+    Candidate,
+    ExpectedVote,
+    Mode,
+    PrecinctRecord,
+    PrecinctReport,
+    PreviousResult,
+    RaceDefinition,
+    RefusedElement,
+    TallyKey,
+    decode_expected_vote,
+    decode_object,
+    decode_precinct_record,
+    decode_race_definition,
+    parse_time_ms,
+    race_key,
+)
+
+__all__ = [
+    # the alert types an `alert/1` can carry
+    "ALERT_TYPES",
+    # topics (unprefixed names)
+    "COUNTY_RESULTS",
+    "DEAD_LETTERS",
+    "EXPECTED_VOTES",
+    # message schemas and limits
+    "EXPECTED_VOTE_SCHEMA",
+    "MAX_COUNT",
+    "MAX_PAYLOAD_BYTES",
+    "MODES",
+    "PRECINCT_BATCH_SCHEMA",
+    "PRECINCT_RESULTS",
+    "PRECINCT_RESULT_SCHEMA",
+    "RACE_DEFINITIONS",
+    "RACE_DEFINITION_SCHEMA",
+    "RESULTS_ALERTS",
+    "STATE_RESULTS",
+    # messages
+    "Alert",
+    "AlertType",
+    "Candidate",
+    "ExpectedVote",
+    "Mode",
+    "PrecinctRecord",
+    "PrecinctReport",
+    "PreviousResult",
+    "RaceDefinition",
+    "RefusedElement",
+    "TallyKey",
+    # decoding
+    "decode_expected_vote",
+    "decode_object",
+    "decode_precinct_record",
+    "decode_race_definition",
+    "parse_time_ms",
+    "race_key",
+]

@@ -1,0 +1,156 @@
+"""Recording files (the contract's record and replay format).
+
+JSON Lines, optionally gzip (by the `.gz` suffix). One record a line:
+`{"ts": <ms>, "topic": "<name>", "key": "<str or null>", "value": <JSON>}`, or `"payload":
+"<string>"` instead of `value`, sent as its UTF-8 bytes verbatim (how `kcat -J` writes
+records, so a kcat dump replays as it is; kcat's extra fields, like `partition` and `offset`,
+are ignored, and its `"payload": null` is a tombstone). A bad line is reported with its
+number and skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, cast
+
+import orjson
+
+from streams.contract.validation import MAX_COUNT, MAX_DEPTH
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One record for a contract topic (name without prefix), as a recording line holds it."""
+
+    ts_ms: int
+    topic: str
+    key: str | None
+    value: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedLine:
+    """A good line: what to send, and where it came from."""
+
+    line_no: int
+    ts_ms: int
+    topic: str
+    key: str | None
+    value: bytes | None  # exactly the bytes to send; None is a tombstone (deletes the key when compacted)
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    line_no: int
+    reason: str
+
+
+def open_text(path: Path, mode: str) -> IO[str]:
+    if path.suffix == ".gz" and mode.startswith("w"):
+        # mtime=0: the same records give the same bytes, so a regenerated bundle diffs clean.
+        raw = gzip.GzipFile(path, "wb", mtime=0)
+        return io.TextIOWrapper(cast(IO[bytes], raw), encoding="utf-8", newline="\n")
+    if path.suffix == ".gz":
+        # gzip.open in text mode returns a TextIOWrapper; typeshed's union can't say so.
+        return cast(IO[str], gzip.open(path, mode, encoding="utf-8", newline="\n"))
+    return open(path, mode, encoding="utf-8", newline="\n")
+
+
+def parse_line(line_no: int, line: str | bytes) -> RecordedLine | BadLine:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        return BadLine(line_no, f"not JSON ({e})")
+    if not isinstance(obj, dict):
+        return BadLine(line_no, "not a JSON object")
+    ts, topic, key = obj.get("ts"), obj.get("topic"), obj.get("key")
+    if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts <= MAX_COUNT:
+        return BadLine(line_no, f"'ts' must be an integer (ms since epoch) from 0 to 2^53 ({MAX_COUNT})")
+    if not isinstance(topic, str) or not topic:
+        return BadLine(line_no, "'topic' must be a non-empty string")
+    if key is not None and not isinstance(key, str):
+        return BadLine(line_no, "'key' must be a string or null")
+    if "payload" in obj:
+        payload = obj["payload"]
+        if payload is not None and not isinstance(payload, str):
+            return BadLine(line_no, "'payload' must be a string (or null for a tombstone)")
+        return RecordedLine(line_no, ts, topic, key, None if payload is None else payload.encode("utf-8"))
+    if "value" not in obj:
+        return BadLine(line_no, "neither 'value' nor 'payload'")
+    try:
+        value = orjson.dumps(obj["value"])
+    except orjson.JSONEncodeError:  # orjson reads 1,024 levels of nesting but writes 254
+        return BadLine(line_no, f"'value' nests deeper than {MAX_DEPTH} levels of arrays and objects")
+    return RecordedLine(line_no, ts, topic, key, value)
+
+
+class RecordingReader:
+    """Iterates a recording's parsed lines and knows how far through the file it is.
+
+    Lines are read as bytes (orjson checks the UTF-8 itself, so a line with bad bytes is one
+    bad line, not a crash), and `fraction_read` follows the position in the file on disk, so
+    a gzip recording gets a progress estimate without being read twice.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+        self._raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()/__exit__
+        # GzipFile is a BinaryIO at runtime; typeshed types it apart from IO[bytes].
+        self._lines = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw)) if path.suffix == ".gz" else self._raw
+        self.line_no = 0
+
+    def __iter__(self) -> Iterator[RecordedLine | BadLine]:
+        for line in self._lines:
+            self.line_no += 1
+            if line.strip():
+                yield parse_line(self.line_no, line)
+
+    @property
+    def fraction_read(self) -> float:
+        return min(1.0, self._raw.tell() / self.size) if self.size else 1.0
+
+    def close(self) -> None:
+        self._lines.close()
+        self._raw.close()
+
+    def __enter__(self) -> RecordingReader:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+class RecordingWriter:
+    """Writes `OutRecord`s (or raw payload lines) to a recording file; gzip for `.gz`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open_text(path, "wt")
+        self.count = 0
+
+    def write(self, rec: OutRecord) -> None:
+        self._write_obj({"ts": rec.ts_ms, "topic": rec.topic, "key": rec.key, "value": rec.value})
+
+    def write_payload(self, ts_ms: int, topic: str, key: str | None, payload: str | None) -> None:
+        self._write_obj({"ts": ts_ms, "topic": topic, "key": key, "payload": payload})
+
+    def _write_obj(self, obj: dict[str, Any]) -> None:
+        self._file.write(orjson.dumps(obj).decode())
+        self._file.write("\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

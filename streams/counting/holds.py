@@ -1,0 +1,95 @@
+"""Holds: a rebuilt tally publishes nothing older than what an earlier owner already published.
+
+The rebuild after an assignment stops at the group's committed offset, but an owner that was
+killed or frozen may have counted and published records past it. Until the rebuilt tally
+reaches the version already out (`reached`), its snapshots stay due but are not released
+(`CountingRoom.held`, `CountingRoom.county_floor` ask here). Pure: the worker reads what was
+published (streams.worker.rebuild.latest_versions) and hands it to `Holds.hold_back`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from streams.contract import TallyKey
+from streams.counting.figures import snapshot_version
+
+if TYPE_CHECKING:
+    from streams.counting.room import CountingRoom
+
+log = logging.getLogger(__name__)
+
+
+def reached(version: int, total_votes: int, floor: tuple[int, int]) -> bool:
+    """Whether a snapshot of `version` and `total_votes` may follow the one `floor` describes:
+    a higher version, or the same one with the same total (the version is a sum, see
+    Holds.hold_back, so an equal one alone does not say the figures are the same)."""
+    return version > floor[0] or (version == floor[0] and total_votes == floor[1])
+
+
+class Holds:
+    """The versions earlier owners published, per key of the partitions this worker rebuilt,
+    while its tallies are short of them. `home_partition(race_key)` says where a key lives."""
+
+    def __init__(self, room: CountingRoom, home_partition: Callable[[str], int]) -> None:
+        self.room = room
+        self.home_partition = home_partition
+        # state-results key -> (version, total votes) an earlier owner published, while this one is short of it.
+        self.published: dict[str, tuple[int, int]] = {}
+        # county-results key -> the same, for the county snapshots (CountingRoom.county_floor).
+        self.county_published: dict[str, tuple[int, int]] = {}
+        room.held = self.is_held
+        room.county_floor = self.county_floor
+
+    def hold_back(self, partitions: set[int], published: dict[str, tuple[int, int]],
+                  county_published: dict[str, tuple[int, int]] | None = None) -> None:
+        """Hold the snapshots of a rebuilt partition's tallies until they reach the version an
+        earlier owner last published. The rebuild stops at the committed offset, but an owner
+        that was killed or frozen may have counted and published records past it: a snapshot
+        of the rebuilt tallies would carry a lower version than one already out. Those records
+        come again to the agent (from the committed offset); past them, the tally is whole.
+        At the same version it waits for the same total too: the version is a sum (reports'
+        seqs, the estimate's seq, the definition's revision), so a tally with fewer reports and
+        a newer estimate can reach it with other figures.
+
+        County snapshots are held per county the same way, against `county_published`: the
+        last county snapshot out may be newer than the last state snapshot (the county round
+        follows the state round, and records are counted in between)."""
+        held = {key: version for key, version in published.items()
+                if self.home_partition(key.rsplit("/", 1)[0]) in partitions}
+        self.published.update(held)
+        self.county_published.update({key: version for key, version in (county_published or {}).items()
+                                      if self.home_partition(key.rsplit("/", 2)[0]) in partitions})
+        if held:
+            log.info("partitions %s: %d snapshots held until their tallies reach the versions already published",
+                     sorted(partitions), len(held))
+
+    def is_held(self, key: TallyKey) -> bool:
+        """Whether `key`'s tally is still short of the version an earlier owner published."""
+        floor = self.published.get(key.state_result_key) if self.published else None
+        if floor is None:
+            return False
+        definition = self.room.book.definitions.get(key.race)
+        tally = self.room.tallies.get(key)
+        if definition is None or tally is None:
+            return True  # nothing to publish yet anyway
+        version = snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition)
+        if not reached(version, tally.total_votes, floor):
+            return True
+        del self.published[key.state_result_key]
+        return False
+
+    def county_floor(self, county_key: str) -> tuple[int, int] | None:
+        """What an earlier owner last published for this county, while this worker may be short of it."""
+        return self.county_published.get(county_key) if self.county_published else None
+
+    def forget(self, partitions: set[int]) -> None:
+        """Drop the holds of partitions this worker no longer owns (or is about to rebuild)."""
+        if self.published:
+            self.published = {key: version for key, version in self.published.items()
+                              if self.home_partition(key.rsplit("/", 1)[0]) not in partitions}
+        if self.county_published:
+            self.county_published = {key: version for key, version in self.county_published.items()
+                                     if self.home_partition(key.rsplit("/", 2)[0]) not in partitions}

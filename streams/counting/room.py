@@ -1,0 +1,183 @@
+"""The counting room: every tally a worker holds, the race book, and what is due to publish.
+
+No Kafka here: the agents hand it decoded records and send what it returns. It is all
+derived state, rebuilt from the input log after a start or a rebalance (`replay_report`,
+streams.worker.rebuild), so nothing in it must be written in step with anything else (design rule 1).
+
+Publishing is coalesced: applying a report only marks its tally dirty; `due_state_snapshots`
+and `due_county_snapshots` are called on a wall-clock timer and build at most one snapshot per
+key per call. The timer decides *when*; what a snapshot says depends only on the records
+(design rule 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.counting import figures
+from streams.counting.alerts import expected_alerts, report_alerts, standing
+from streams.counting.holds import reached
+from streams.counting.race_book import RaceBook
+from streams.counting.snapshots import county_snapshot, state_snapshot
+from streams.counting.tally import Applied, RaceTally, StoredUnit
+
+# Alerts that say nothing of the count (an estimate's revision): released even under embargo.
+COUNTLESS_ALERTS = frozenset({"expected_vote_revised"})
+
+
+
+def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
+    """Alerts are results too (a lead change names the leader and the shares): none from a tally
+    still under embargo (design rule 7), but those that carry no count. They are not held back
+    for later: the first alert after polls close compares with the standing at that moment."""
+    if not alerts or not figures.embargoed(tally.as_of_ms, definition):
+        return alerts
+    return [a for a in alerts if a.type in COUNTLESS_ALERTS]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    kind: str  # "state" | "county"
+    key: str  # the output topic key
+    race: str  # the race key: its home partition publishes it
+    value: dict[str, Any]
+
+
+@dataclass
+class CountingRoom:
+    book: RaceBook = field(default_factory=RaceBook)
+    tallies: dict[TallyKey, RaceTally] = field(default_factory=dict)
+    dirty: set[TallyKey] = field(default_factory=set)
+    # Snapshots held back by the embargo (or a missing definition), for the metrics.
+    embargoed: set[TallyKey] = field(default_factory=set)
+    # Tallies whose state snapshot went out and whose dirty counties are still to be sent.
+    counties_due: set[TallyKey] = field(default_factory=set)
+    # Tallies not to publish yet, though dirty: rebuilt, and not yet past records that an
+    # earlier owner may have published from (streams.counting.holds).
+    held: Callable[[TallyKey], bool] = lambda _: False
+    # The same for county snapshots, per county key: the (version, total_votes) an earlier
+    # owner published last, or None. A county's snapshot can be newer than its state's (the
+    # county round runs after the state round, and records are counted in between).
+    county_floor: Callable[[str], tuple[int, int] | None] = lambda _: None
+
+    def tally_for(self, key: TallyKey) -> RaceTally:
+        tally = self.tallies.get(key)
+        if tally is None:
+            tally = self.tallies[key] = RaceTally(key)
+        return tally
+
+    def apply_report(self, report: PrecinctReport) -> tuple[Applied, list[Alert]]:
+        """Apply one decoded report: what it did, and the alerts it raised."""
+        key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
+        tally = self.tally_for(key)
+        definition = self.book.definitions.get(tally.race)
+        expected = self.book.expected.get(tally.race)
+        before = standing(tally, definition, expected)
+        applied = tally.apply(report)
+        if applied.outcome != "applied":
+            return applied, []
+        self.dirty.add(key)
+        after = standing(tally, definition, expected)
+        alerts = report_alerts(key, report, applied, before, after, definition, expected)
+        return applied, released(alerts, tally, definition)
+
+    def replay_report(self, report: PrecinctReport) -> None:
+        """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
+        key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
+        if self.tally_for(key).apply(report).outcome == "applied":
+            self.dirty.add(key)
+
+    def forget_tallies(self, doomed: Callable[[TallyKey], bool] = lambda _: True) -> None:
+        """Drop the tallies `doomed` names (all by default), and what was due from them: after a
+        rebalance this worker no longer owns them, or is about to rebuild them. The race book stays."""
+        for key in [k for k in self.tallies if doomed(k)]:
+            del self.tallies[key]
+            self.dirty.discard(key)
+            self.embargoed.discard(key)
+            self.counties_due.discard(key)
+
+    def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
+        self.tally_for(key).restore(precinct_id, unit)
+        self.dirty.add(key)
+
+    def definition_changed(self, definition: RaceDefinition) -> None:
+        self._mark_race(definition.key)
+
+    def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
+        self._mark_race(new.key)
+        tallies = [t for k, t in self.tallies.items() if k.race == new.key]
+        definition = self.book.definitions.get(new.key)
+        alerts = expected_alerts(old, new, tallies, definition)
+        return [a for a in alerts if not figures.embargoed(self._as_of(a), definition)
+                or a.type in COUNTLESS_ALERTS]
+
+    def _as_of(self, alert: Alert) -> int | None:
+        tally = self.tallies.get(TallyKey(alert.election_id, alert.race_id, alert.state, alert.mode))
+        return tally.as_of_ms if tally is not None else None
+
+    def _mark_race(self, race: str) -> None:
+        self.dirty.update(k for k in self.tallies if k.race == race)
+
+    def mark_all_dirty(self) -> None:
+        """Everything due again: a send failed, and which snapshots reached the broker is not
+        known. Re-sending one that did is harmless (the same version, the same figures)."""
+        self.dirty.update(self.tallies)
+        for tally in self.tallies.values():
+            tally.mark_counties_dirty()
+
+    def races_polls_closed(self) -> int:
+        """Races whose polls have closed by source time (the latest live report seen) and that
+        are not certified: the ones that should be reporting, for the "no reports" alert."""
+        now = max((t.as_of_ms or 0 for k, t in self.tallies.items() if k.mode == "live"), default=0)
+        return sum(1 for d in self.book.definitions.values() if d.polls_close_ms <= now and not d.certified)
+
+    def due_state_snapshots(self) -> Iterator[Snapshot]:
+        """The latest state snapshot of every dirty tally past its embargo. Its dirty counties
+        wait for `due_county_snapshots`, which the publisher may call less often."""
+        pending, self.dirty = self.dirty, set()
+        for key in sorted(pending, key=lambda k: k.state_result_key):
+            tally = self.tallies.get(key)
+            if tally is None:
+                continue  # forgotten while the publisher awaited a send: a rebalance took it away
+            if self.held(key):
+                self.dirty.add(key)  # due once it is released
+                continue
+            definition = self.book.definitions.get(key.race)
+            if definition is None or figures.embargoed(tally.as_of_ms, definition):
+                # Counted, not released (design rule 7). The next report or definition marks it
+                # dirty again and re-checks; the counties keep their dirty marks until then.
+                self.embargoed.add(key)
+                continue
+            self.embargoed.discard(key)
+            self.counties_due.add(key)
+            expected = self.book.expected.get(key.race)
+            yield Snapshot("state", key.state_result_key, key.race, state_snapshot(tally, definition, expected))
+
+    def due_county_snapshots(self) -> Iterator[Snapshot]:
+        """The latest snapshot of every dirty county of the tallies whose state snapshot went out."""
+        pending, self.counties_due = self.counties_due, set()
+        for key in sorted(pending, key=lambda k: k.state_result_key):
+            tally = self.tallies.get(key)
+            if tally is None:
+                continue  # forgotten while the publisher awaited a send: a rebalance took it away
+            definition = self.book.definitions[key.race]  # a state snapshot went out: it has one
+            expected = self.book.expected.get(key.race)
+            held_back = []
+            for county in sorted(tally.take_dirty_counties()):
+                totals = tally.counties[county]
+                if figures.embargoed(totals.as_of_ms, definition):
+                    continue  # this county has nothing after polls close: nothing to release
+                county_key = key.county_result_key(county)
+                floor = self.county_floor(county_key)
+                if floor is not None and not reached(
+                        figures.snapshot_version(totals.seq_sum, expected, definition), totals.total_votes, floor):
+                    held_back.append(county)
+                    continue
+                value = county_snapshot(tally, county, definition, expected)
+                yield Snapshot("county", county_key, key.race, value)
+            if held_back:  # due again once the records an earlier owner published from come again
+                tally.mark_counties_dirty(held_back)
+                self.counties_due.add(key)

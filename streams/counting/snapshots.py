@@ -1,0 +1,127 @@
+"""The snapshot messages, assembled over a `RaceTally` from the number rules of `figures`.
+
+`state_snapshot` and `county_snapshot` are the `state-results` and `county-results` messages
+(docs/CONTRACT.md, "Output messages"); `counties_outstanding` is the state snapshot's list of where the vote
+is left. Every figure in them comes from `streams.counting.figures`, which knows nothing of a tally.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from typing import Any
+
+from streams.contract import ExpectedVote, RaceDefinition
+from streams.counting.figures import (
+    leader_and_trailer,
+    needs_pct_of_remaining,
+    needs_readout,
+    out_of_reach,
+    pct_expected_counted,
+    ranked_candidates,
+    readout,
+    share,
+    shares_by_party,
+    snapshot_version,
+    swing,
+    votes_outstanding,
+)
+from streams.counting.tally import RaceTally
+
+# How many counties `counties_outstanding` lists: a results desk's "where the vote is left".
+TOP_COUNTIES_OUTSTANDING = 10
+
+
+STATE_SCHEMA = "state-result/1"
+
+
+COUNTY_SCHEMA = "county-result/1"
+
+
+def counties_outstanding(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None,
+                         limit: int = TOP_COUNTIES_OUTSTANDING) -> list[dict[str, Any]]:
+    """The counties with the most expected vote still out, most first (ties by FIPS), each with
+    its leader and margin so far. O(counties with an estimate): built with the state snapshot,
+    at most once per publish interval, never per report.
+
+    Only counties with their own expected vote, including those with nothing counted yet; a
+    county past its estimate has no known remainder and is left out. Empty once certified.
+    """
+    if expected is None or definition.certified:
+        return []
+    out: list[tuple[int, str]] = []
+    for fips, county_expected in expected.county_expected.items():
+        county = tally.counties.get(fips)
+        left = county_expected - (county.total_votes if county is not None else 0)
+        if left > 0:
+            out.append((-left, fips))
+    return [_county_outstanding(tally, fips, expected.county_expected[fips], definition)
+            for _, fips in heapq.nsmallest(limit, out)]
+
+
+def _county_outstanding(tally: RaceTally, fips: str, county_expected: int,
+                        definition: RaceDefinition) -> dict[str, Any]:
+    county = tally.counties.get(fips)
+    votes = county.votes if county is not None else {}
+    ranked = ranked_candidates(votes, definition)
+    total = sum(r.votes for r in ranked)
+    leader, margin, _ = leader_and_trailer(votes, [c.candidate_id for c in definition.candidates])
+    return {"county_fips": fips, "votes_outstanding": county_expected - total, "expected_votes": county_expected,
+            "total_votes": total, "pct_expected_counted": pct_expected_counted(total, county_expected, False),
+            "leader": leader, "margin_votes": margin, "margin_pct": share(margin, total)}
+
+
+def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None) -> dict[str, Any]:
+    """The `state-results` message (docs/CONTRACT.md, "Output messages") for one tally."""
+    expected_votes = tally.expected_votes(expected)
+    doc = _head(tally, definition, STATE_SCHEMA, snapshot_version(tally.seq_sum, expected, definition))
+    doc.update(_counts(tally.votes, definition, expected_votes, tally.precincts_reporting, definition.precincts_total))
+    doc["swing"] = swing(shares_by_party(tally.votes, definition), definition.previous)
+    doc["counties_outstanding"] = counties_outstanding(tally, definition, expected)
+    return doc
+
+
+def county_snapshot(
+    tally: RaceTally, county_fips: str, definition: RaceDefinition, expected: ExpectedVote | None
+) -> dict[str, Any]:
+    """The `county-results` message: the county's own units and its own expected vote.
+
+    `swing` is null: the previous results are statewide shares, and a county's share against
+    the state's would be a false comparison.
+    """
+    county = tally.counties[county_fips]
+    county_expected = expected.county_expected.get(county_fips) if expected is not None else None
+    doc = _head(tally, definition, COUNTY_SCHEMA, snapshot_version(county.seq_sum, expected, definition))
+    doc["county_fips"] = county_fips
+    doc["as_of"] = county.as_of
+    doc.update(_counts(county.votes, definition, county_expected, county.precincts_reporting, county.precincts_total))
+    doc["swing"] = None
+    return doc
+
+
+def _head(tally: RaceTally, definition: RaceDefinition, schema: str, version: int) -> dict[str, Any]:
+    key = tally.key
+    return {"schema": schema, "election_id": key.election_id, "race_id": key.race_id, "state": key.state,
+            "mode": key.mode, "version": version, "as_of": tally.as_of, "office": definition.office}
+
+
+def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes: int | None,
+            precincts_reporting: int, precincts_total: int | None) -> dict[str, Any]:
+    ranked = ranked_candidates(votes, definition)
+    total = sum(r.votes for r in ranked)
+    leader, margin, trailer = leader_and_trailer(votes, [c.candidate_id for c in definition.candidates])
+    counted = pct_expected_counted(total, expected_votes, definition.certified)
+    remaining = expected_votes - total if expected_votes is not None else None
+    pct_precincts = share(precincts_reporting, precincts_total) if precincts_total else None
+    outstanding = votes_outstanding(total, expected_votes, definition.certified)
+    return {
+        "candidates": [r.as_wire() for r in ranked], "total_votes": total, "leader": leader,
+        "margin_votes": margin, "margin_pct": share(margin, total), "expected_votes": expected_votes,
+        "pct_expected_counted": counted, "votes_remaining": remaining,
+        "precincts_reporting": precincts_reporting, "precincts_total": precincts_total,
+        "pct_precincts_reporting": pct_precincts, "out_of_reach": out_of_reach(margin, remaining),
+        "certified": definition.certified, "readout": readout(ranked, counted, pct_precincts),
+        "votes_outstanding": outstanding, "trailer": trailer,
+        "needs_pct_of_remaining": needs_pct_of_remaining(margin, outstanding, trailer),
+        "needs_readout": needs_readout(ranked, trailer, margin, expected_votes, definition.certified),
+    }

@@ -1,0 +1,135 @@
+"""Recorded nights back into the topics, at their own pace or flat out (`votewire replay`); and the
+producer that ingest, demo and record send with (`open_producer`, `Sender`, `produce_records`).
+
+Records go out in the files' order (that is the source-time order), to the prefixed name of
+the topic they were recorded from, keyed as recorded, with the default murmur2 partitioner,
+so a key lands on the partition any Kafka producer would choose. Timing: the gap between two
+records' `ts` is waited again, divided by `--speed` and capped by `--max-gap`; `--max` sends
+as fast as the broker takes them, never awaiting one send before the next, with a bounded
+number of unacknowledged records in flight.
+
+A bad line is one line on stderr (`FILE:LINE: reason`), skipped and counted, never fatal.
+A `precinct-batch/1` is one record like any other: sent whole, counted once (`records sent`
+counts records, not the precinct reports they carry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.contract.recording import BadLine, RecordingReader
+from streams.errors import ConfigError
+from streams.kafka.producer import Sender, open_producer
+from streams.kafka.topics import ensure_topics
+from streams.progress import Progress
+from streams.settings import Settings
+
+
+@dataclass
+class ReplayStats:
+    sent: int = 0
+    bad_lines: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    position: str = ""  # FILE:LINE of the last line handled, for "stopped at ..."
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return (f"{self.sent:,} records sent, {self.bad_lines:,} bad lines, "
+                f"{self.seconds:.1f} s, {self.rate:,.0f} records/s")
+
+
+
+def wait_seconds(gap_ms: int, speed: float | None, max_gap_s: float | None) -> float:
+    """How long to wait between two records `gap_ms` apart in source time."""
+    if speed is None or gap_ms <= 0:
+        return 0.0
+    wait = gap_ms / 1000 / speed
+    return min(wait, max_gap_s) if max_gap_s is not None else wait
+
+
+@dataclass
+class Pacer:
+    """Keeps a schedule anchored to the first record, so small sleeps do not add up to drift."""
+
+    speed: float | None
+    max_gap_s: float | None
+    _prev_ts: int | None = None
+    _due: float = 0.0
+
+    async def wait_for(self, ts_ms: int, stop: asyncio.Event) -> None:
+        if self.speed is None:
+            return
+        now = time.monotonic()
+        if self._prev_ts is None:
+            self._due = now
+        else:
+            self._due += wait_seconds(ts_ms - self._prev_ts, self.speed, self.max_gap_s)
+        self._prev_ts = ts_ms
+        if self._due > now:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._due - now)
+
+
+def check_files(paths: Sequence[Path]) -> None:
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such recording file")
+
+
+async def replay_files(settings: Settings, paths: Sequence[Path], speed: float | None, max_gap: float | None,
+                       progress: bool, stop: asyncio.Event | None = None) -> ReplayStats:
+    """Replay recordings in order into `settings`' topics; `speed=None` is as fast as possible."""
+    check_files(paths)
+    if speed is not None and speed <= 0:
+        raise ConfigError(f"--speed {speed} must be > 0")
+    stop = stop or asyncio.Event()
+    await ensure_topics(settings)
+    stats, bar, started = ReplayStats(), Progress("replay", enabled=progress), time.monotonic()
+    pacer = Pacer(speed, max_gap)
+    try:
+        async with open_producer(settings) as producer:
+            sender = Sender(producer)
+            for path in paths:
+                if stop.is_set():
+                    break
+                await replay_file(settings, path, sender, pacer, stats, bar, stop)
+            await sender.drain()
+            stats.sent = sender.sent
+    finally:
+        bar.close()
+        stats.seconds = time.monotonic() - started
+    stats.interrupted = stop.is_set()
+    return stats
+
+
+async def replay_file(settings: Settings, path: Path, sender: Sender, pacer: Pacer, stats: ReplayStats,
+                      bar: Progress, stop: asyncio.Event) -> None:
+    with RecordingReader(path) as reader:
+        try:
+            for line in reader:
+                stats.position = f"{path}:{reader.line_no}"
+                if isinstance(line, BadLine):
+                    stats.bad_lines += 1
+                    bar.print_line(f"{path}:{line.line_no}: {line.reason}")
+                    continue
+                await pacer.wait_for(line.ts_ms, stop)
+                if stop.is_set():
+                    return
+                await sender.send(settings.topic(line.topic), line.key, line.value)
+                if bar.due:
+                    bar.update(sender.sent, reader.fraction_read, path.name)
+        except (OSError, EOFError) as e:  # a truncated or corrupt gzip stream: the rest is unreadable
+            stats.bad_lines += 1
+            bar.print_line(f"{path}:{reader.line_no + 1}: unreadable, rest of file skipped ({e})")
+
+
+
