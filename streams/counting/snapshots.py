@@ -1,7 +1,7 @@
 """The snapshot messages, assembled over a `RaceTally` from the number rules of `figures`.
 
 `state_snapshot` and `county_snapshot` are the `state-results` and `county-results` messages
-(DESIGN "Output messages"); `counties_outstanding` is the state snapshot's list of where the vote
+(docs/CONTRACT.md, "Output messages"); `counties_outstanding` is the state snapshot's list of where the vote
 is left. Every figure in them comes from `streams.counting.figures`, which knows nothing of a tally.
 """
 
@@ -72,7 +72,7 @@ def _county_outstanding(tally: RaceTally, fips: str, county_expected: int,
 
 
 def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None) -> dict[str, Any]:
-    """The `state-results` message (DESIGN "Output messages") for one tally."""
+    """The `state-results` message (docs/CONTRACT.md, "Output messages") for one tally."""
     expected_votes = tally.expected_votes(expected)
     doc = _head(tally, definition, STATE_SCHEMA, snapshot_version(tally.seq_sum, expected, definition))
     doc.update(_counts(tally.votes, definition, expected_votes, tally.precincts_reporting, definition.precincts_total))
