@@ -234,4 +234,3 @@ def embargoed(embargo_ms: int | None, definition: RaceDefinition | None) -> bool
     """Design rule 7: nothing is released before polls close, by the tally's `embargo_ms` (its
     source time, and for a live race Kafka's time of its records too)."""
     return definition is None or embargo_ms is None or embargo_ms < definition.polls_close_ms
-

@@ -1,7 +1,7 @@
 """The snapshot messages, assembled over a `RaceTally` from the number rules of `figures`.
 
 `state_snapshot` and `county_snapshot` are the `state-results` and `county-results` messages
-(DESIGN "Output messages"); `counties_outstanding` is the state snapshot's list of where the vote
+(docs/CONTRACT.md, "Output messages"); `counties_outstanding` is the state snapshot's list of where the vote
 is left. Every figure in them comes from `streams.counting.figures`, which knows nothing of a tally.
 """
 
@@ -81,7 +81,7 @@ def _county_outstanding(tally: RaceTally, fips: str, left: int, definition: Race
 
 def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None,
                    model: ModelRun | None = None) -> dict[str, Any]:
-    """The `state-results` message (DESIGN "Output messages") for one tally, with the model's
+    """The `state-results` message (docs/CONTRACT.md, "Output messages") for one tally, with the model's
     figures (streams.counting.projection) when it ran."""
     expected_votes = tally.expected_votes(expected)
     baseline_seq = model.baseline.seq if model is not None and model.baseline is not None else None

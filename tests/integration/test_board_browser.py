@@ -49,7 +49,7 @@ IS = "([sel, want]) => { const el = document.querySelector(sel); return el && el
 HAS_ALL = ("([sel, ...want]) => { const el = document.querySelector(sel); "
            "return el && want.every(w => el.textContent.includes(w)); }")
 MN_CARD = f'[data-key="{MN_PRESIDENT}"]'
-# The official final (../shared/data/README.md). The readout alone can't tell a snapshot taken
+# The official final (tests/fixtures/README.md). The readout alone can't tell a snapshot taken
 # halfway through the last batch of county reports from the complete one: both round alike.
 MN_OFFICIAL_VOTES = ["1,656,979 votes", "1,519,032 votes"]
 MN_NEEDS = f'[data-key="{MN_PRESIDENT}"] .needs'
