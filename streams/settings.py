@@ -61,6 +61,9 @@ class Settings:
     publish_interval_s: float = 0.25
     # Seconds between checkpoints of the tallies (streams.worker.checkpoint); 0 turns them off.
     checkpoint_interval_s: float = 30.0
+    # The model of the vote still out "settles" (the `projection_settled` alert) when the 90%
+    # interval of its expected vote is narrower than this percent of the estimate.
+    model_settled_pct: float = 2.0
     # A worker that stops heartbeating (killed, frozen) loses its partitions after this long;
     # a restarted one waits about as long for its old self to be declared gone. 6 s is the
     # broker's least (group.min.session.timeout.ms); heartbeats go every third of it, from

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "plays back byte for byte. Stops on Ctrl-C or after --idle-exit quiet seconds.")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the recording to write")
     parser.add_argument("--topics", nargs="+", default=list(INPUT_TOPICS), metavar="TOPIC",
-                        help="topic names without the prefix (default: the three input topics)")
+                        help="topic names without the prefix (default: the four input topics)")
     parser.add_argument("--from-beginning", action="store_true",
                         help="start at the oldest record still kept (default: only new records)")
     parser.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds without a record")

@@ -10,6 +10,7 @@ reads, one `OutRecord` a line. What other packages need of the messages is re-ex
 
 from streams.contract.messages import (
     ALERT_TYPES,
+    BASELINES,
     COUNTY_RESULTS,
     DEAD_LETTERS,
     EXPECTED_VOTE_SCHEMA,
@@ -47,6 +48,7 @@ __all__ = [
     # the alert types an `alert/1` can carry
     "ALERT_TYPES",
     # topics (unprefixed names)
+    "BASELINES",
     "COUNTY_RESULTS",
     "DEAD_LETTERS",
     "EXPECTED_VOTES",

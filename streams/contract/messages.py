@@ -54,6 +54,7 @@ PRECINCT_BATCH_SCHEMA = "precinct-batch/1"
 # Contract topic names (without the configured prefix).
 RACE_DEFINITIONS = "race-definitions"
 EXPECTED_VOTES = "expected-votes"
+BASELINES = "baselines"  # `baseline/1`, a previous election per unit (streams.model.baselines)
 PRECINCT_RESULTS = "precinct-results"
 STATE_RESULTS = "state-results"
 COUNTY_RESULTS = "county-results"
@@ -66,6 +67,8 @@ DEAD_LETTERS = "dead-letters"
 AlertType = Literal[
     "lead_change", "counted_milestone", "count_decreased", "votes_exceed_expected", "turnout_exceeds_registered",
     "out_of_reach", "expected_vote_revised", "unknown_candidate", "needs_share_crossed", "needs_more_than_remaining",
+    # the model of the vote still out (streams.counting.projection)
+    "projection_settled", "expected_vote_disagrees",
 ]
 ALERT_TYPES: tuple[AlertType, ...] = get_args(AlertType)
 

@@ -25,7 +25,8 @@ from streams.kafka.topics import ensure_topics
 from streams.progress import Progress
 from streams.settings import Settings
 
-INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS)
+# The inputs a night is rebuilt from, baselines included: a replay without them has no model.
+INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES, contract.PRECINCT_RESULTS)
 POLL_MS = 200
 
 

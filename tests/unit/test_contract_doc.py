@@ -21,8 +21,8 @@ from streams.contract import deadletter, validation
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT_DOC = REPO / "docs" / "CONTRACT.md"
 SCHEMAS = sorted((REPO / "schemas").glob("*.schema.json"))
-TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS, contract.STATE_RESULTS,
-          contract.COUNTY_RESULTS, contract.RESULTS_ALERTS, contract.DEAD_LETTERS)
+TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES, contract.PRECINCT_RESULTS,
+          contract.STATE_RESULTS, contract.COUNTY_RESULTS, contract.RESULTS_ALERTS, contract.DEAD_LETTERS)
 HEADERS = (deadletter.ERROR_HEADER, deadletter.REASON_HEADER, deadletter.SOURCE_HEADER, deadletter.INDEX_HEADER)
 
 
