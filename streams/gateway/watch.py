@@ -21,8 +21,9 @@ from typing import Any
 import orjson
 
 from streams import contract
+from streams.errors import BrokerError
 from streams.geo.atlas import Atlas, atlas_path
-from streams.kafka.clients import kafka_client
+from streams.kafka.clients import kafka_client, require_broker
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,20 +118,25 @@ class SseParser:
 
 async def snapshots_from_topic(settings: Settings) -> AsyncIterator[object]:
     from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import KafkaError
 
     from streams.gateway.feed import decode, wait_for_topics
 
+    await require_broker(settings)  # none: one line and exit 1, not a client retrying
     consumer = kafka_client(AIOKafkaConsumer, settings, group_id=None, enable_auto_commit=False,
                             auto_offset_reset="earliest", client_id="votewire-watch")
-    await consumer.start()
     try:
+        await consumer.start()
         topic = settings.topic(contract.STATE_RESULTS)
-        await wait_for_topics(consumer, [topic])
+        await wait_for_topics(consumer, [topic], settings)
         consumer.subscribe([topic])  # no group: every partition, from the earliest offset
         while True:
             for tp, records in (await consumer.getmany(timeout_ms=500)).items():
                 for record in records:
                     yield decode(record.value, tp.topic, record.offset)
+    except KafkaError as e:
+        topic = settings.topic(contract.STATE_RESULTS)
+        raise BrokerError(f"reading {topic} at {settings.bootstrap} failed ({e})") from e
     finally:
         await consumer.stop()
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError, ConfigError
-from streams.kafka.clients import kafka_client
+from streams.kafka.clients import kafka_client, require_broker
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tupl
     Every command that talks to Kafka starts here, so an unreachable broker is one clear error."""
     from aiokafka.errors import KafkaError
 
+    await require_broker(settings)
     try:
         return await _create_missing(settings, timeout_s, extra)
     except (KafkaError, TimeoutError) as e:
