@@ -44,6 +44,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka.connection_log import collapse_connection_errors
 
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(message)s")
+    if settings.log_level.lower() != "debug":
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)  # its subscriptions are no news in a terminal
     collapse_connection_errors()  # a broker outage while watching: one line when lost, one when back
     if not args.gateway:
         settings = follow_running_demo(args, settings)
