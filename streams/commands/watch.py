@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
 
+from streams.errors import ConfigError
 from streams.gateway.watch import (
     TOP_COUNTIES,
     ReadoutFilter,
@@ -47,6 +49,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.log_level.lower() != "debug":
         logging.getLogger("aiokafka").setLevel(logging.WARNING)  # its subscriptions are no news in a terminal
     collapse_connection_errors()  # a broker outage while watching: one line when lost, one when back
+    if args.gateway and not re.fullmatch(r"https?://[^/\s]+/?", args.gateway):
+        raise ConfigError(f"--gateway {args.gateway!r} is not a gateway's address, like http://127.0.0.1:8080")
     if not args.gateway:
         settings = follow_running_demo(args, settings)
     source = snapshots_from_gateway(args.gateway) if args.gateway else snapshots_from_topic(settings)
