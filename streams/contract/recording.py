@@ -57,15 +57,14 @@ class BadLine:
     reason: str
 
 
-def open_text(path: Path, mode: str) -> IO[str]:
-    if path.suffix == ".gz" and mode.startswith("w"):
-        # mtime=0: the same records give the same bytes, so a regenerated bundle diffs clean.
-        raw = gzip.GzipFile(path, "wb", mtime=0)
-        return io.TextIOWrapper(cast(IO[bytes], raw), encoding="utf-8", newline="\n")
-    if path.suffix == ".gz":
-        # gzip.open in text mode returns a TextIOWrapper; typeshed's union can't say so.
-        return cast(IO[str], gzip.open(path, mode, encoding="utf-8", newline="\n"))
-    return open(path, mode, encoding="utf-8", newline="\n")
+def text_writer(raw: IO[bytes], path: Path) -> IO[str]:
+    """Text into `raw` for the recording `path`: gzip when `path` ends in `.gz`, with `path`'s name
+    in the gzip header (`raw` may be the partial file under another name)."""
+    if path.suffix != ".gz":
+        return io.TextIOWrapper(cast(io.BufferedWriter, raw), encoding="utf-8", newline="\n")
+    # mtime=0: the same records give the same bytes, so a regenerated bundle diffs clean.
+    zipped = gzip.GzipFile(path.name, "wb", mtime=0, fileobj=raw)
+    return io.TextIOWrapper(cast(IO[bytes], zipped), encoding="utf-8", newline="\n")
 
 
 def parse_line(line_no: int, line: str | bytes) -> RecordedLine | BadLine:
@@ -172,7 +171,8 @@ class RecordingWriter:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.partial = partial_path(path)
-        self._file = open_text(self.partial, "wt")
+        self._raw: IO[bytes] = open(self.partial, "wb")  # noqa: SIM115 - closed by close()
+        self._file = text_writer(self._raw, path)
         self.count = 0
 
     def write(self, rec: OutRecord) -> None:
@@ -189,6 +189,7 @@ class RecordingWriter:
     def close(self, failed: bool = False) -> None:
         """Close, and put the file in place; or drop it when it failed or holds no record."""
         self._file.close()
+        self._raw.close()  # a GzipFile leaves the file it was given open
         if self.count and not failed:
             os.replace(self.partial, self.path)
         else:
