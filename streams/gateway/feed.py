@@ -108,8 +108,12 @@ def missing_topics_line(settings: Settings, missing: list[str], existing: set[st
     line = (f"waiting for topics {', '.join(missing)} on {settings.bootstrap} (topic prefix "
             f"{settings.topic_prefix or 'none'}): create them with `votewire topics create` or start a worker")
     if others:
-        shown = ", ".join(p or "none" for p in others[-5:])
-        return f"{line}; this broker has them under the prefix {shown}: pass --topic-prefix to read those"
+        # Demos first, newest first (their prefix is demo<unix time>.): the likeliest to be meant.
+        demos = sorted((p for p in others if p.startswith("demo")), reverse=True)
+        ranked = demos + [p for p in others if not p.startswith("demo")]
+        more = f" (and {len(ranked) - 5} more)" if len(ranked) > 5 else ""
+        shown = ", ".join(p or "none" for p in ranked[:5])
+        return f"{line}; this broker has them under the prefix {shown}{more}: pass --topic-prefix to read those"
     return f"{line}; a running `votewire demo` uses a prefix of its own (it prints its `watch` command)"
 
 
