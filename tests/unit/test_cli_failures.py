@@ -103,6 +103,8 @@ BAD_USAGE = {
     "ingest no file": (["ingest", "ap", "--out", "o.jsonl"],
                        "votewire ingest ap: the following arguments are required: FILE"),
     "ingest no output": (["ingest", "ap", "x.json"], "votewire ingest ap: one of the arguments --out --to-kafka"),
+    "ingest ap-poll url": (["ingest", "ap-poll", "results.json", "--out", "o.jsonl"],
+                           "votewire ingest: 'results.json' is not an http(s) URL to poll"),
     "simulate preset": (["simulate", "--preset", "mars", "--out", "o.jsonl"],
                         "votewire simulate: argument --preset: invalid choice: 'mars'"),
     "simulate unwritable": (["simulate", "--preset", "tiny", "--out", "/proc/no/o.jsonl"],
