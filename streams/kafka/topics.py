@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError, ConfigError
-from streams.kafka.clients import kafka_client
+from streams.kafka.clients import kafka_client, require_broker
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tupl
     `single_broker_expected`: see `replication_for`."""
     from aiokafka.errors import KafkaError
 
+    await require_broker(settings)
     try:
         return await _create_missing(settings, timeout_s, extra, single_broker_expected)
     except (KafkaError, TimeoutError) as e:

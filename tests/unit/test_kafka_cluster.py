@@ -65,4 +65,5 @@ def test_too_few_brokers_for_the_replication_is_an_error_not_a_quiet_downgrade()
 def test_no_cluster_means_stop_and_status_speak_of_the_single_broker(tmp_path: Path) -> None:
     assert kafka_cluster.existing(Settings.from_env({}, data_dir=str(tmp_path))) is None
     done = votewire(["kafka", "start", "--nodes", "0"], VOTEWIRE_DATA_DIR=str(tmp_path))
-    assert (done.returncode, done.stderr.strip()) == (2, "votewire kafka: --nodes must be at least 1")
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "votewire kafka: VOTEWIRE_KAFKA_NODES=0: must be a whole number, at least 1")  # checked with the settings
