@@ -23,10 +23,9 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # `VOTEWIRE_*` variables that are not settings, read elsewhere: the broker the integration tests
-# and the benchmarks use, the fuzz tests' example count, older docs' path to the shared data, and
-# the opt-in to SASL over plaintext (issue 18). Known, so they draw no "misspelt" warning.
-OTHER_VARIABLES = frozenset({"VOTEWIRE_TEST_BOOTSTRAP", "VOTEWIRE_BENCH_BOOTSTRAP", "VOTEWIRE_FUZZ_EXAMPLES",
-                             "VOTEWIRE_SHARED_DATA", "VOTEWIRE_ALLOW_PLAINTEXT_SASL"})
+# and the benchmarks use, and the fuzz tests' example count. Known, so they draw no "misspelt"
+# warning.
+OTHER_VARIABLES = frozenset({"VOTEWIRE_TEST_BOOTSTRAP", "VOTEWIRE_BENCH_BOOTSTRAP", "VOTEWIRE_FUZZ_EXAMPLES"})
 
 
 class Secret:
