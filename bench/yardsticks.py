@@ -81,7 +81,7 @@ async def tally_in_memory(settings: Settings, truth: dict[str, dict[str, Any]]) 
             counts["refused"] += 1
             return
         for report in record.reports:
-            room.apply_report(report)
+            room.apply_report(report, None)  # tallies only: no embargo to judge
         counts["reports"] += len(record.reports)
         counts["refused"] += len(record.refused)
 

@@ -53,7 +53,7 @@ class QuixTally:
         self.refused += len(record.refused)
         for report in record.reports:
             self.reports += 1
-            applied, _alerts = self.room.apply_report(report)
+            applied, _alerts = self.room.apply_report(report, timestamp)
             if applied.unit is not None:
                 state.set(f"{report.mode}/{report.precinct_id}", encode_unit(applied.unit).decode())
         return 1

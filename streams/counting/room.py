@@ -19,7 +19,8 @@ from typing import Any
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting import figures
 from streams.counting.alerts import expected_alerts, report_alerts, standing
-from streams.counting.holds import reached
+from streams.counting.holds import Floor, reached
+from streams.counting.projection import RaceModels
 from streams.counting.race_book import RaceBook
 from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import Applied, RaceTally, StoredUnit
@@ -28,12 +29,11 @@ from streams.counting.tally import Applied, RaceTally, StoredUnit
 COUNTLESS_ALERTS = frozenset({"expected_vote_revised"})
 
 
-
 def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
     """Alerts are results too (a lead change names the leader and the shares): none from a tally
     still under embargo (design rule 7), but those that carry no count. They are not held back
     for later: the first alert after polls close compares with the standing at that moment."""
-    if not alerts or not figures.embargoed(tally.as_of_ms, definition):
+    if not alerts or not figures.embargoed(tally.embargo_ms, definition):
         return alerts
     return [a for a in alerts if a.type in COUNTLESS_ALERTS]
 
@@ -44,6 +44,7 @@ class Snapshot:
     key: str  # the output topic key
     race: str  # the race key: its home partition publishes it
     value: dict[str, Any]
+    counted: int  # the units' part of the version (seq + 1 over the units), sent as holds.COUNTED_HEADER
 
 
 @dataclass
@@ -58,10 +59,12 @@ class CountingRoom:
     # Tallies not to publish yet, though dirty: rebuilt, and not yet past records that an
     # earlier owner may have published from (streams.counting.holds).
     held: Callable[[TallyKey], bool] = lambda _: False
-    # The same for county snapshots, per county key: the (version, total_votes) an earlier
-    # owner published last, or None. A county's snapshot can be newer than its state's (the
-    # county round runs after the state round, and records are counted in between).
-    county_floor: Callable[[str], tuple[int, int] | None] = lambda _: None
+    # The same for county snapshots, per county key: what an earlier owner published last, or
+    # None. A county's snapshot can be newer than its state's (the county round runs after the
+    # state round, and records are counted in between).
+    county_floor: Callable[[str], Floor | None] = lambda _: None
+    # The model of the vote still out, run as state snapshots are built (streams.counting.projection).
+    models: RaceModels = field(default_factory=RaceModels)
 
     def tally_for(self, key: TallyKey) -> RaceTally:
         tally = self.tallies.get(key)
@@ -69,25 +72,31 @@ class CountingRoom:
             tally = self.tallies[key] = RaceTally(key)
         return tally
 
-    def apply_report(self, report: PrecinctReport) -> tuple[Applied, list[Alert]]:
-        """Apply one decoded report: what it did, and the alerts it raised."""
+    def apply_report(self, report: PrecinctReport, kafka_ms: int | None) -> tuple[Applied, list[Alert]]:
+        """Apply one decoded report, from a record Kafka timed `kafka_ms`: what it did, and the
+        alerts it raised."""
         key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
         tally = self.tally_for(key)
         definition = self.book.definitions.get(tally.race)
         expected = self.book.expected.get(tally.race)
+        kafka_time_rose = tally.note_kafka_time(kafka_ms)
         before = standing(tally, definition, expected)
         applied = tally.apply(report)
         if applied.outcome != "applied":
+            if kafka_time_rose and key in self.embargoed:
+                self.dirty.add(key)  # a duplicate may be what tells that polls have closed
             return applied, []
         self.dirty.add(key)
         after = standing(tally, definition, expected)
         alerts = report_alerts(key, report, applied, before, after, definition, expected)
         return applied, released(alerts, tally, definition)
 
-    def replay_report(self, report: PrecinctReport) -> None:
+    def replay_report(self, report: PrecinctReport, kafka_ms: int | None) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
         key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
-        if self.tally_for(key).apply(report).outcome == "applied":
+        tally = self.tally_for(key)
+        tally.note_kafka_time(kafka_ms)
+        if tally.apply(report).outcome == "applied":
             self.dirty.add(key)
 
     def forget_tallies(self, doomed: Callable[[TallyKey], bool] = lambda _: True) -> None:
@@ -98,10 +107,14 @@ class CountingRoom:
             self.dirty.discard(key)
             self.embargoed.discard(key)
             self.counties_due.discard(key)
+            self.models.forget(key)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)
         self.dirty.add(key)
+
+    def restore_kafka_time(self, key: TallyKey, kafka_ms: int | None) -> None:
+        self.tally_for(key).note_kafka_time(kafka_ms)
 
     def definition_changed(self, definition: RaceDefinition) -> None:
         self._mark_race(definition.key)
@@ -110,18 +123,21 @@ class CountingRoom:
         """A new estimate for `race`: its snapshots are due again."""
         self._mark_race(race)
 
+    def baseline_changed(self, race: str) -> None:
+        self._mark_race(race)
+
     def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
         """The alerts of going from the estimate `old` to `new` (its snapshots are due again)."""
         self._mark_race(new.key)
         tallies = [t for k, t in self.tallies.items() if k.race == new.key]
         definition = self.book.definitions.get(new.key)
         alerts = expected_alerts(old, new, tallies, definition)
-        return [a for a in alerts if not figures.embargoed(self._as_of(a), definition)
+        return [a for a in alerts if not figures.embargoed(self._embargo_ms(a), definition)
                 or a.type in COUNTLESS_ALERTS]
 
-    def _as_of(self, alert: Alert) -> int | None:
+    def _embargo_ms(self, alert: Alert) -> int | None:
         tally = self.tallies.get(TallyKey(alert.election_id, alert.race_id, alert.state, alert.mode))
-        return tally.as_of_ms if tally is not None else None
+        return tally.embargo_ms if tally is not None else None
 
     def _mark_race(self, race: str) -> None:
         self.dirty.update(k for k in self.tallies if k.race == race)
@@ -151,7 +167,7 @@ class CountingRoom:
                 self.dirty.add(key)  # due once it is released
                 continue
             definition = self.book.definitions.get(key.race)
-            if definition is None or figures.embargoed(tally.as_of_ms, definition):
+            if definition is None or figures.embargoed(tally.embargo_ms, definition):
                 # Counted, not released (design rule 7). The next report or definition marks it
                 # dirty again and re-checks; the counties keep their dirty marks until then.
                 self.embargoed.add(key)
@@ -159,10 +175,17 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.add(key)
             expected = self.book.expected.get(key.race)
-            yield Snapshot("state", key.state_result_key, key.race, state_snapshot(tally, definition, expected))
+            model = self.models.run(tally, definition, self.book.baselines.get(key.race))
+            self.models.check(tally, definition, expected, model)
+            yield Snapshot("state", key.state_result_key, key.race, state_snapshot(tally, definition, expected, model),
+                           tally.seq_sum)
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
-        """The latest snapshot of every dirty county of the tallies whose state snapshot went out."""
+        """The latest snapshot of every dirty county of the tallies whose state snapshot went out.
+
+        A county is released with its race (design rule 7 is the race's): its units' votes are in
+        the state's figures already, and a county whose units' clocks say "before polls close",
+        or that lost its last unit to another county, must still show its correction."""
         pending, self.counties_due = self.counties_due, set()
         for key in sorted(pending, key=lambda k: k.state_result_key):
             tally = self.tallies.get(key)
@@ -173,16 +196,15 @@ class CountingRoom:
             held_back = []
             for county in sorted(tally.take_dirty_counties()):
                 totals = tally.counties[county]
-                if figures.embargoed(totals.as_of_ms, definition):
-                    continue  # this county has nothing after polls close: nothing to release
                 county_key = key.county_result_key(county)
                 floor = self.county_floor(county_key)
-                if floor is not None and not reached(
-                        figures.snapshot_version(totals.seq_sum, expected, definition), totals.total_votes, floor):
+                counted = totals.version_seq_sum
+                version = figures.snapshot_version(counted, expected, definition)
+                if floor is not None and not reached(version, counted, totals.total_votes, floor):
                     held_back.append(county)
                     continue
                 value = county_snapshot(tally, county, definition, expected)
-                yield Snapshot("county", county_key, key.race, value)
+                yield Snapshot("county", county_key, key.race, value, counted)
             if held_back:  # due again once the records an earlier owner published from come again
                 tally.mark_counties_dirty(held_back)
                 self.counties_due.add(key)

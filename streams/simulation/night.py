@@ -19,6 +19,7 @@ from typing import Any
 from streams import contract
 from streams.geo.geography import State
 from streams.simulation.ballot import Race
+from streams.simulation.baseline import baseline_value
 from streams.simulation.clock import DAY_MS, HOUR_MS, MINUTE_MS, Clock
 from streams.simulation.lines import Lines
 from streams.simulation.packaging import deliveries_for
@@ -38,6 +39,8 @@ class Night:
     out: Lines
     truth: dict[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)
+    baseline_rng: random.Random | None = None  # its own generator: a baseline never moves the night's draws
+    baselines: dict[str, Any] = field(default_factory=dict)  # race key -> `baseline/1`, when asked for
 
 
 @dataclass
@@ -47,10 +50,12 @@ class NightOutput:
 
     out: Lines
     truth: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, Any] = field(default_factory=dict)
 
     def add(self, part: NightOutput) -> None:
         self.out.extend(part.out)
         self.truth.update(part.truth)
+        self.baselines.update(part.baselines)
 
 
 def race_definition(night: Night, race: Race, precincts_total: int, close_ms: int,
@@ -116,6 +121,9 @@ def simulate_race(night: Night, race: Race, places: list[Precinct], close_ms: in
     night.out.add_value(deliveries.delivered_at(last_ms) + 2 * MINUTE_MS, contract.RACE_DEFINITIONS, key,
                         race_definition(night, race, len(places), close_ms, certified=True))
     night.truth[f"{key}/{night.options.mode}"] = race_truth(race, finals)
+    if night.baseline_rng is not None:
+        night.baselines[key] = baseline_value(night.baseline_rng, race, night.options.election_id,
+                                              night.clock.rfc3339(close_ms - 3 * HOUR_MS), places, finals)
 
 
 class BallotPlaces:
@@ -145,9 +153,11 @@ def simulate_state(seed: int, options: Options, state: State, races: list[Race],
     rng = random.Random(f"{seed}/{state.postal}")  # noqa: S311 - a simulation, reproducible by seed
     packing_rng = random.Random(f"{seed}/{state.postal}/packing")  # noqa: S311 - as above
     night = Night(rng, packing_rng, options, Lines(day_ms))
+    if options.baseline:
+        night.baseline_rng = random.Random(f"{seed}/{state.postal}/baseline")  # noqa: S311 - as above
     places = state_precincts(rng, night.clock, state, counties, precincts, close_ms)
     ballot = BallotPlaces(places)
     for race in races:
         simulate_race(night, race, ballot.of(race), close_ms)
     night.out.sort()
-    return NightOutput(night.out, night.truth)
+    return NightOutput(night.out, night.truth, night.baselines)

@@ -36,6 +36,7 @@ class Options:
     corrections: float = 0.004
     batch_window_ms: int | None = MINUTE_MS  # None: one record per report
     max_batch_bytes: int = contract.MAX_PAYLOAD_BYTES
+    baseline: bool = False  # also make each race's previous election (`streams.simulation.baseline`)
 
 
 class Deliveries(Protocol):

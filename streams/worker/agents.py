@@ -34,8 +34,9 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from streams import contract
-from streams.contract import PrecinctReport
+from streams.contract import Alert, PrecinctReport
 from streams.counting import CountingRoom, Holds
+from streams.counting.projection import RaceModels
 from streams.errors import InvalidRecord
 from streams.kafka.topics import home_partition
 from streams.metrics import REPORT_OUTCOMES, WorkerMetrics, serve_metrics, worker_metrics
@@ -56,6 +57,12 @@ log = logging.getLogger(__name__)
 CHECKPOINT_TICK_S = 2.0  # how often the checkpoint timer looks whether input went quiet
 COLLECTOR_TICK_S = 2.0  # how often survivors are frozen out of the cyclic collector's sight
 REBALANCE_LOOK_S = 0.25  # how often a record waiting for a rebuild looks whether the group is moving
+
+
+def kafka_time_ms(timestamp: float | None) -> int | None:
+    """faust gives a record's timestamp in seconds (Kafka's milliseconds / 1000): back to the
+    milliseconds the rebuild reads, so that both decide the embargo alike."""
+    return None if timestamp is None else round(timestamp * 1000)
 
 
 class TallyWorker:
@@ -83,6 +90,7 @@ class TallyWorker:
         self.outbox = Outbox(self.topics, self.metrics, rebalancing=lambda: bool(self.app.rebalancing),
                              let_go=self.let_go)
         self.let_go_partitions: set[int] = set()  # partitions of records let go in a rebalance (let_go)
+        self.room.models = RaceModels(settings.model_settled_pct, self.metrics.model_run, self.send_model_alerts)
         self.holds = Holds(self.room, self.home_partition)
         self.fence = FreezeFence(self.app, settings.session_timeout_s, settled=self.rebuild_settled,
                                  on_lift=self.room.mark_all_dirty)
@@ -153,6 +161,11 @@ class TallyWorker:
         rebalance. Its partition is rebuilt then if this worker keeps it (its tallies may hold
         what it applied, and its alerts would not come again from a duplicate)."""
         self.let_go_partitions.add(self.acks.let_go(receipt))
+
+    def send_model_alerts(self, alerts: list[Alert]) -> None:
+        """The model's alerts come as a snapshot is built, from no input record: a receipt of
+        their own, so that no record's ack waits on them (they are still sent until delivered)."""
+        self.outbox.send_alerts(alerts, Receipt())
 
     async def serve_private_web(self) -> None:
         runner = await serve_metrics(self.settings.worker_web_addr, self.registry, ready=self.is_ready)
@@ -280,6 +293,7 @@ class TallyWorker:
         """Rebuild up to the group's committed offsets, or `at_least` (topic, partition) -> offset."""
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
         floor = {tp: at_least[(tp.topic, tp.partition)] for tp in tps if (tp.topic, tp.partition) in at_least}
+        await self.checkpoints.read_identity()
         stats = await rebuild_partitions(self.settings, app_id(self.settings), tps, self.room.replay_report,
                                          self.is_home, self.checkpoints.restore_checkpoints, at_least=floor)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
@@ -313,19 +327,21 @@ class TallyWorker:
         if not self.is_home(record.key, message.key, message.partition):
             # Design rule 3: one state's tally lives in one place. A record keyed otherwise
             # (or spread by another partitioner) goes round once through the re-keyed topic.
-            self.outbox.forward(record.key.encode(), message.value, self.home_partition(record.key))
+            self.outbox.forward(record.key.encode(), message.value, self.home_partition(record.key),
+                                message.timestamp)
             return
         for refused in record.refused:
             self.outbox.dead_letter_element(message, refused)
-        self.apply(record.reports)
+        self.apply(record.reports, kafka_time_ms(message.timestamp))
         self.metrics.report_seconds.observe(time.perf_counter() - started)
 
-    def apply(self, reports: list[PrecinctReport]) -> None:
-        """Apply a record's reports in order, each as if it had come alone (design rule 1)."""
+    def apply(self, reports: list[PrecinctReport], kafka_ms: int | None) -> None:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1);
+        `kafka_ms` is the time Kafka gave the record."""
         outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
         latest_ms = None
         for report in reports:
-            applied, alerts = self.room.apply_report(report)
+            applied, alerts = self.room.apply_report(report, kafka_ms)
             outcomes[applied.outcome] += 1
             if applied.unit is not None:
                 latest_ms = report.reported_ms

@@ -123,6 +123,7 @@ class Send:
     value: bytes | None
     headers: Any = None
     partition: int | None = None
+    timestamp: float | None = None  # faust's seconds; None: the moment it is sent
 
 
 class Outbox:
@@ -165,9 +166,10 @@ class Outbox:
             self.send(Send(self.topics.alerts, alert.key.encode(), orjson.dumps(alert_value(alert))), receipt)
             self.metrics.alerts.labels(type=alert.type).inc()
 
-    def forward(self, key: bytes, value: bytes, partition: int) -> None:
-        """A stray to the re-keyed topic, onto its home partition (design rule 3)."""
-        self.send(Send(self.topics.rekeyed, key, value, partition=partition))
+    def forward(self, key: bytes, value: bytes, partition: int, timestamp: float | None) -> None:
+        """A stray to the re-keyed topic, onto its home partition (design rule 3), with the time
+        Kafka gave it (`timestamp`, faust's seconds; design rule 7), not the moment it went round."""
+        self.send(Send(self.topics.rekeyed, key, value, partition=partition, timestamp=timestamp))
 
     # --- receipts -----------------------------------------------------------------------------
 
@@ -183,7 +185,8 @@ class Outbox:
         receipt.settle()
 
     def _submit(self, receipt: Receipt, send: Send, attempt: int) -> None:
-        future = send.topic.send_soon(key=send.key, value=send.value, headers=send.headers, partition=send.partition)
+        future = send.topic.send_soon(key=send.key, value=send.value, headers=send.headers, partition=send.partition,
+                                      timestamp=send.timestamp)
         future.add_done_callback(partial(self._sent, receipt, send, attempt))
 
     def _sent(self, receipt: Receipt, send: Send, attempt: int, future: asyncio.Future[Any]) -> None:

@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import contract
 from streams.contract import ExpectedVote
+from streams.counting import COUNTED_HEADER, Floor
 from streams.errors import InvalidRecord
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import MAX_MESSAGE_BYTES, topic_partitions
@@ -40,6 +41,8 @@ FETCH_RECORDS = 5000
 log = logging.getLogger(__name__)
 
 IsHome = Callable[[str, bytes | None, int], bool]
+# Takes a report and the time Kafka gave its record (ms), as the agent does.
+TakeReport = Callable[[contract.PrecinctReport, int | None], None]
 
 
 Offsets = dict[TopicPartition, int]
@@ -54,13 +57,13 @@ class RebuildStats:
 
 
 async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[TopicPartition],
-                             take_report: Callable[[contract.PrecinctReport], None],
-                             is_home: IsHome, restore: Callable[[Offsets], Offsets],
-                             at_least: Offsets | None = None) -> RebuildStats:
+                             take_report: TakeReport, is_home: IsHome,
+                             restore: Callable[[Offsets], Offsets], at_least: Offsets | None = None) -> RebuildStats:
     """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets, or
     below `at_least`'s where it is further (a worker rebuilding a partition it is counting: up
     to where it reads on).
 
+    `take_report(report, kafka_ms)` gets each report with the time Kafka gave its record.
     `is_home(race_key, record_key, partition)` says whether a record was tallied where it was
     read (the agent's own test): a stray of the input topic went round through the re-keyed
     topic to its home partition, and is read there.
@@ -91,7 +94,9 @@ async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[To
 
 
 async def committed_offsets(settings: Settings, group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
-    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group."""
+    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group.
+    Through kafka_client: a bare client cannot log in to a secured cluster, and its failure would
+    make every rebalance rebuild every kept partition (tests/integration/test_secure_rebalance.py)."""
     consumer = kafka_client(AIOKafkaConsumer, settings, group_id=group_id, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -100,10 +105,10 @@ async def committed_offsets(settings: Settings, group_id: str, tps: Iterable[Top
         await consumer.stop()
 
 
-async def latest_versions(settings: Settings, topic: str) -> dict[str, tuple[int, int]]:
-    """The (version, total_votes) of the highest-version snapshot per key in an output `topic`,
-    read to its current end."""
-    versions: dict[str, tuple[int, int]] = {}
+async def latest_versions(settings: Settings, topic: str) -> dict[str, Floor]:
+    """The highest-version snapshot per key in an output `topic`, read to its current end: its
+    version, total votes and what it counted."""
+    versions: dict[str, Floor] = {}
     unreadable: list[str] = []  # where the records that are no snapshot sit
     await read_to_end(settings, topic, lambda m: _take_snapshot_figures(m, versions, unreadable))
     if unreadable:
@@ -114,17 +119,18 @@ async def latest_versions(settings: Settings, topic: str) -> dict[str, tuple[int
     return versions
 
 
-def _take_snapshot_figures(m: Any, versions: dict[str, tuple[int, int]], unreadable: list[str]) -> None:
-    """Keep the highest (version, total_votes) of a snapshot record's key; note where one is unreadable."""
+def _take_snapshot_figures(m: Any, versions: dict[str, Floor], unreadable: list[str]) -> None:
+    """Keep the highest (version, total_votes) snapshot's Floor of a record's key; note where one is unreadable."""
     if m.key is None or m.value is None:
         return  # a tombstone, or a record with no key: nothing to hold against
     try:
-        value = orjson.loads(m.value)
-        key, figures = m.key.decode(), (int(value["version"]), int(value["total_votes"]))
+        key, floor = m.key.decode(), published_floor(m)
     except (ValueError, TypeError, KeyError, IndexError) as error:  # orjson's errors are ValueErrors
         unreadable.append(f"[{m.partition}]@{m.offset}: {error!r}")
         return
-    versions[key] = max(figures, versions.get(key, figures))
+    held = versions.get(key)
+    if held is None or (floor.version, floor.total_votes) > (held.version, held.total_votes):
+        versions[key] = floor
 
 
 async def alerted_estimates(settings: Settings, topic: str, wanted: Callable[[str], bool]) -> dict[str, ExpectedVote]:
@@ -174,9 +180,15 @@ async def read_to_end(settings: Settings, topic: str, take: Callable[[Any], None
         await consumer.stop()
 
 
+def published_floor(message: Any) -> Floor:
+    """What a snapshot record says its publisher had counted (streams.counting.holds.Floor)."""
+    value = orjson.loads(message.value)
+    counted = dict(message.headers or ()).get(COUNTED_HEADER)
+    return Floor(int(value["version"]), int(value["total_votes"]), None if counted is None else int(counted))
+
+
 async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
-                      take_report: Callable[[contract.PrecinctReport], None],
-                      is_home: IsHome, stats: RebuildStats) -> None:
+                      take_report: TakeReport, is_home: IsHome, stats: RebuildStats) -> None:
     left = {tp for tp, end in ends.items() if end > 0}
     while left:
         batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
@@ -195,13 +207,14 @@ async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int
                 left.discard(tp)
 
 
-def _take_record(message: Any, take_report: Callable[[contract.PrecinctReport], None], is_home: IsHome) -> int:
+def _take_record(message: Any, take_report: TakeReport, is_home: IsHome) -> int:
     try:
         record = contract.decode_precinct_record(message.value)
     except InvalidRecord:
         return 0  # dead-lettered when it was first taken
     if not is_home(record.key, message.key, message.partition):
         return 0  # a stray: it went round through the re-keyed topic, and is read there
+    kafka_ms = message.timestamp  # aiokafka's are milliseconds, as the agent's become
     for report in record.reports:
-        take_report(report)
+        take_report(report, kafka_ms)
     return len(record.reports)

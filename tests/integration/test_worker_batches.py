@@ -21,8 +21,15 @@ import orjson
 from streams.contract.batching import batch_reports
 from streams.kafka.replay import replay_files
 from streams.settings import Settings
-from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
-from tests.integration.test_worker_mn import MN_PRESIDENT, OFFICIAL, final_figures, mn_recording, state_results
+from tests.integration.harness import latest_by_key, read_topic, run, running_worker, source_ms, wait_for
+from tests.integration.test_worker_mn import (
+    MN_PRESIDENT,
+    OFFICIAL,
+    final_figures,
+    mn_recording,
+    state_results,
+    wait_for_official,
+)
 from tests.integration.test_worker_robustness import load_lines, write_lines
 
 __all__ = ["mn_recording"]  # the module fixture, shared with test_worker_mn
@@ -99,8 +106,7 @@ def test_batches_and_singles_mixed_with_duplicates_shuffling_and_bad_elements_en
     expected_dead = len(injected) + len(BAD_BATCHES)
     with running_worker(settings, tmp_path / "worker.log") as worker:
         run(replay_files(settings, [path], speed=None, max_gap=None, progress=False))
-        wait_for(lambda: final_figures(state_results(settings).get(MN_PRESIDENT) or {}) == OFFICIAL, 240,
-                 what="official final from batches and singles", alive=worker)
+        wait_for_official(settings, worker)  # (not final_figures of {}: a KeyError before the first snapshot)
         dead = wait_for(lambda: _at_least(run(read_topic(settings, "dead-letters")), expected_dead), 60,
                         what="every dead letter")
     assert len(dead) == expected_dead
@@ -131,7 +137,7 @@ def test_a_batch_before_polls_close_is_tallied_not_published(settings: Settings,
     def batch(at: str, *units: tuple[str, int, int]) -> dict[str, Any]:
         reports = [{"county_fips": "06001", "precinct_id": p, "seq": 1, "reported_at": at,
                     "votes": {"harris": h, "trump": t}, "complete": True} for p, h, t in units]
-        return {"ts": 0, "topic": "precinct-results", "key": "e1/president/CA",
+        return {"ts": source_ms(at), "topic": "precinct-results", "key": "e1/president/CA",
                 "value": {"schema": "precinct-batch/1", "election_id": "e1", "race_id": "president", "state": "CA",
                           "reports": reports}}
 
@@ -139,7 +145,8 @@ def test_a_batch_before_polls_close_is_tallied_not_published(settings: Settings,
     # live batch has been taken too.
     test_mode = batch("2024-11-06T05:00:00Z", ("t1", 1, 1))
     test_mode["value"]["mode"] = "test"
-    early = [{"ts": 0, "topic": "race-definitions", "key": "e1/president/CA", "value": definition},
+    early = [{"ts": source_ms("2024-11-06T00:00:00Z"), "topic": "race-definitions", "key": "e1/president/CA",
+              "value": definition},
              batch("2024-11-06T03:59:59Z", ("p1", 10, 5), ("p2", 4, 4)), test_mode]
     with running_worker(settings, tmp_path / "worker.log") as worker:
         run(replay_files(settings, [write_lines(tmp_path / "a.jsonl", early)], speed=None, max_gap=None,
