@@ -15,10 +15,9 @@ from streams import contract
 from streams.contract import TallyKey
 from streams.counting.room import Snapshot
 from streams.counting.tally import RaceTally
-from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
 from streams.worker.agents import TallyWorker
-from tests.integration.harness import read_topic, run
+from tests.integration.harness import ensure_worker_topics, read_topic, run
 
 KEY = TallyKey("2024-11-05", "president", "MN", "live")
 
@@ -49,7 +48,7 @@ def _due(worker: TallyWorker, version: int) -> None:
 
 def _zombie_and_successor(settings: Settings) -> tuple[TallyWorker, TallyWorker, int]:
     """Two workers that both believe they own KEY's partition (the zombie first), on fresh topics."""
-    run(ensure_topics(settings))
+    run(ensure_worker_topics(settings))
     zombie, successor = _worker(settings), _worker(settings)
     return zombie, successor, zombie.home_partition(KEY.race)
 
