@@ -18,7 +18,7 @@ from typing import Any
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting import figures
-from streams.counting.alerts import expected_alerts, report_alerts, standing
+from streams.counting.alerts import Standing, expected_alerts, race_alerts, standing, unit_alerts
 from streams.counting.holds import reached
 from streams.counting.race_book import RaceBook
 from streams.counting.snapshots import county_snapshot, state_snapshot
@@ -26,8 +26,6 @@ from streams.counting.tally import Applied, RaceTally, StoredUnit
 
 # Alerts that say nothing of the count (an estimate's revision): released even under embargo.
 COUNTLESS_ALERTS = frozenset({"expected_vote_revised"})
-
-
 
 def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
     """Alerts are results too (a lead change names the leader and the shares): none from a tally
@@ -42,8 +40,26 @@ def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition |
 class Snapshot:
     kind: str  # "state" | "county"
     key: str  # the output topic key
-    race: str  # the race key: its home partition publishes it
+    home: str  # the state key (`TallyKey.home`): its home partition publishes it
     value: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Observed:
+    """A race that a record touches: its figures before the record, and its last applied report."""
+
+    tally: RaceTally
+    definition: RaceDefinition | None
+    expected: ExpectedVote | None
+    before: Standing
+    last: PrecinctReport | None = None
+
+    def race_alerts(self) -> list[Alert]:
+        if self.last is None:
+            return []  # nothing applied: no new figures
+        after = standing(self.tally, self.definition, self.expected)
+        alerts = race_alerts(self.tally.key, self.last, self.before, after, self.definition)
+        return released(alerts, self.tally, self.definition)
 
 
 @dataclass
@@ -69,20 +85,39 @@ class CountingRoom:
             tally = self.tallies[key] = RaceTally(key)
         return tally
 
+    def apply_record(self, reports: list[PrecinctReport]) -> tuple[list[Applied], list[Alert]]:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1): what
+        each did, and the alerts raised. A unit's alerts come per report; a race's compare its
+        figures before and after the whole record (a poll or a batch is one observation)."""
+        results: list[Applied] = []
+        alerts: list[Alert] = []
+        races: dict[TallyKey, _Observed] = {}
+        for report in reports:
+            key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
+            race = races.get(key)
+            if race is None:
+                race = races[key] = self._observe(key)
+            applied = race.tally.apply(report)
+            results.append(applied)
+            if applied.unit is not None:
+                race.last = report
+                found = unit_alerts(key, report, applied, race.tally.votes, race.definition)
+                alerts += released(found, race.tally, race.definition)
+        for key, race in races.items():
+            if race.last is not None:
+                self.dirty.add(key)
+                alerts += race.race_alerts()
+        return results, alerts
+
     def apply_report(self, report: PrecinctReport) -> tuple[Applied, list[Alert]]:
-        """Apply one decoded report: what it did, and the alerts it raised."""
-        key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
+        """A record of one report (`apply_record`)."""
+        [applied], alerts = self.apply_record([report])
+        return applied, alerts
+
+    def _observe(self, key: TallyKey) -> _Observed:
         tally = self.tally_for(key)
-        definition = self.book.definitions.get(tally.race)
-        expected = self.book.expected.get(tally.race)
-        before = standing(tally, definition, expected)
-        applied = tally.apply(report)
-        if applied.outcome != "applied":
-            return applied, []
-        self.dirty.add(key)
-        after = standing(tally, definition, expected)
-        alerts = report_alerts(key, report, applied, before, after, definition, expected)
-        return applied, released(alerts, tally, definition)
+        definition, expected = self.book.definitions.get(tally.race), self.book.expected.get(tally.race)
+        return _Observed(tally, definition, expected, standing(tally, definition, expected))
 
     def replay_report(self, report: PrecinctReport) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
@@ -154,7 +189,7 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.add(key)
             expected = self.book.expected.get(key.race)
-            yield Snapshot("state", key.state_result_key, key.race, state_snapshot(tally, definition, expected))
+            yield Snapshot("state", key.state_result_key, key.home, state_snapshot(tally, definition, expected))
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
         """The latest snapshot of every dirty county of the tallies whose state snapshot went out."""
@@ -177,7 +212,7 @@ class CountingRoom:
                     held_back.append(county)
                     continue
                 value = county_snapshot(tally, county, definition, expected)
-                yield Snapshot("county", county_key, key.race, value)
+                yield Snapshot("county", county_key, key.home, value)
             if held_back:  # due again once the records an earlier owner published from come again
                 tally.mark_counties_dirty(held_back)
                 self.counties_due.add(key)

@@ -215,7 +215,7 @@ class TallyWorker:
 
     def forget_partitions(self, partitions: set[int]) -> None:
         self.holds.forget(partitions)
-        self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
+        self.room.forget_tallies(lambda key: self.home_partition(key.home) in partitions)
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
@@ -245,8 +245,9 @@ class TallyWorker:
             self.outbox.dead_letter(message, error)
             return
         if not self.is_home(record.key, message.key, message.partition):
-            # Design rule 3: one state's tally lives in one place. A record keyed otherwise
-            # (or spread by another partitioner) goes round once through the re-keyed topic.
+            # Design rule 3: every race of one state is tallied in one place. A record keyed
+            # otherwise (the older race key too, or spread by another partitioner) goes round
+            # once through the re-keyed topic.
             self.topics.rekeyed.send_soon(key=record.key.encode(), value=message.value,
                                           partition=self.home_partition(record.key))
             return
@@ -257,15 +258,15 @@ class TallyWorker:
 
     def apply(self, reports: list[PrecinctReport]) -> None:
         """Apply a record's reports in order, each as if it had come alone (design rule 1)."""
+        results, alerts = self.room.apply_record(reports)
+        if alerts:
+            self.outbox.send_alerts(alerts)
         outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
         latest_ms = None
-        for report in reports:
-            applied, alerts = self.room.apply_report(report)
+        for applied in results:
             outcomes[applied.outcome] += 1
             if applied.unit is not None:
-                latest_ms = report.reported_ms
-            if alerts:
-                self.outbox.send_alerts(alerts)
+                latest_ms = applied.unit.reported_ms
         # Metrics once per record, not per report.
         for outcome, n in outcomes.items():
             if n:
@@ -273,13 +274,13 @@ class TallyWorker:
         if latest_ms is not None:
             self.metrics.last_report_ts.set(latest_ms / 1000)
 
-    def home_partition(self, race_key: str) -> int:
-        """Where a race's tally lives (streams.kafka.topics.home_partition)."""
-        return home_partition(race_key, self.settings.partitions)
+    def home_partition(self, state_key: str) -> int:
+        """Where a state's tallies live (streams.kafka.topics.home_partition)."""
+        return home_partition(state_key, self.settings.partitions)
 
-    def is_home(self, race_key: str, record_key: bytes | None, partition: int) -> bool:
-        """Whether a record is tallied where it was read: under its race key, on its home partition."""
-        return record_key == race_key.encode() and partition == self.home_partition(race_key)
+    def is_home(self, state_key: str, record_key: bytes | None, partition: int) -> bool:
+        """Whether a record is tallied where it was read: under its state key, on its home partition."""
+        return record_key == state_key.encode() and partition == self.home_partition(state_key)
 
     # --- timers --------------------------------------------------------------------------------
 

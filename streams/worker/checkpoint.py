@@ -44,7 +44,10 @@ from streams.worker.app import app_id
 
 log = logging.getLogger(__name__)
 
-FORMAT = "votewire-checkpoint/1"
+# /2: tallies live on the home partition of their state key (design rule 3). A /1 file holds
+# the tallies of a partition under the older race-key layout, where a race may have lived on
+# another partition: it is set aside (rebuilt from the log), never restored into the wrong place.
+FORMAT = "votewire-checkpoint/2"
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ class PartitionCheckpoints:
         self.checkpoint_at = now
         by_partition: dict[int, list[RaceTally]] = {}
         for key, tally in self.room.tallies.items():
-            by_partition.setdefault(home_partition(key.race, self.settings.partitions), []).append(tally)
+            by_partition.setdefault(home_partition(key.home, self.settings.partitions), []).append(tally)
         encoded = []
         for partition in sorted(self.owned()):
             offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}

@@ -9,6 +9,7 @@ import pytest
 from streams.contract import TallyKey
 from streams.counting.tally import RaceTally
 from streams.worker.checkpoint import (
+    FORMAT,
     checkpoint_path,
     encode_checkpoint,
     read_checkpoint,
@@ -58,8 +59,8 @@ def test_a_newer_checkpoint_than_the_committed_offsets_is_not_usable(tmp_path: P
 
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": "something-else/1"}',
-                                     b'{"format": "votewire-checkpoint/1", "offsets": {}, "tallies": [[["e"], []]]}',
-                                     b'{"format": "votewire-checkpoint/1", "offsets": {"t": 1}, "tallies": [[["e", '
+                                     b'{"format": "votewire-checkpoint/2", "offsets": {}, "tallies": [[["e"], []]]}',
+                                     b'{"format": "votewire-checkpoint/2", "offsets": {"t": 1}, "tallies": [[["e", '
                                      b'"r", "s", "live"], [["p1", "27001"]]]]}'])
 def test_a_broken_or_foreign_checkpoint_is_set_aside(tmp_path: Path, content: bytes,
                                                      caplog: pytest.LogCaptureFixture) -> None:
@@ -67,6 +68,16 @@ def test_a_broken_or_foreign_checkpoint_is_set_aside(tmp_path: Path, content: by
     path.write_bytes(content)
     assert read_checkpoint(path) is None
     assert "rebuilding from the log" in caplog.text
+
+
+def test_a_checkpoint_of_the_race_keyed_layout_is_set_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Format /1 held a partition's tallies when a race's home was its race key's partition;
+    # restored now, its races would sit on partitions that are no longer theirs.
+    path = checkpoint_path(tmp_path, 1)
+    store_checkpoint(path, encode_checkpoint({"precinct-results": 41}, [a_tally()]))
+    path.write_bytes(path.read_bytes().replace(FORMAT.encode(), b"votewire-checkpoint/1"))
+    assert read_checkpoint(path) is None
+    assert "'votewire-checkpoint/1'" in caplog.text
 
 
 def test_no_checkpoint_is_no_checkpoint(tmp_path: Path) -> None:

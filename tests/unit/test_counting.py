@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from streams.contract import TallyKey
@@ -74,6 +75,32 @@ def test_no_alert_is_raised_on_embargoed_counts_but_after_polls_close() -> None:
     assert [a.type for a in revised] == ["expected_vote_revised"]  # an estimate carries no count
     _, alerts = room.apply_report(report("p1", 2, "2024-11-06T02:00:00Z", 40, 5))
     assert "lead_change" in [a.type for a in alerts]
+
+
+def senate(unit: str, seq: int, at: str, harris: int, trump: int) -> Any:
+    return dataclasses.replace(report(unit, seq, at, harris, trump), race_id="senate")
+
+
+def test_a_poll_is_one_observation_per_race_and_marks_each_race_it_changed() -> None:
+    room = room_with_race()
+    room.book.put_definition(parse_race_definition({**RACE, "race_id": "senate"}))
+    room.apply_record([report("p1", 0, "2024-11-06T03:00:00Z", 10, 9), senate("p1", 0, "2024-11-06T03:00:00Z", 5, 4)])
+    list(due(room))
+    # President: Trump ahead after p2, Harris again after p3; senate: Trump takes the lead.
+    results, alerts = room.apply_record([
+        report("p2", 0, "2024-11-06T03:10:00Z", 0, 5), report("p3", 0, "2024-11-06T03:10:00Z", 9, 0),
+        senate("p2", 0, "2024-11-06T03:10:00Z", 0, 3), senate("p1", 0, "2024-11-06T03:10:00Z", 5, 4)])
+    assert [r.outcome for r in results] == ["applied", "applied", "applied", "duplicate"]
+    assert [(a.type, a.race_id, a.details["leader"]) for a in alerts] == [("lead_change", "senate", "trump")]
+    assert {s.key for s in due(room) if s.kind == "state"} == {"e/president/MN/live", "e/senate/MN/live"}
+
+
+def test_a_record_of_nothing_new_marks_nothing() -> None:
+    room = room_with_race()
+    room.apply_report(report("p1", 0, "2024-11-06T03:00:00Z", 10, 9))
+    list(due(room))
+    assert room.apply_record([report("p1", 0, "2024-11-06T03:00:00Z", 10, 9)])[1] == []
+    assert list(due(room)) == []
 
 
 def test_without_a_definition_nothing_is_published() -> None:

@@ -20,7 +20,7 @@ from aiokafka.errors import ProducerFenced
 from prometheus_client import CollectorRegistry
 
 from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
-from streams.counting.holds import Holds
+from streams.counting.holds import Holds, home_of
 from streams.counting.room import CountingRoom, Snapshot
 from streams.counting.tally import RaceTally
 from streams.kafka.topics import home_partition
@@ -121,7 +121,7 @@ def test_the_fence_stays_while_a_rebuild_runs() -> None:
 def _key_in(partition: int) -> TallyKey:
     for state in ("CA", "PA", "NV", "MI", "WI", "AZ", "GA", "TX", "NY", "FL", "OH"):
         key = TallyKey("2024-11-05", "president", state, "live")
-        if home(key.race) == partition:
+        if home(key.home) == partition:
             return key
     raise AssertionError(f"no state of the list lives in partition {partition}")
 
@@ -191,7 +191,7 @@ def _one_due_snapshot(room: CountingRoom, key: TallyKey) -> None:
 
     def due() -> Iterator[Snapshot]:
         room.dirty.clear()  # as the real one does: taken off the dirty marks
-        yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
+        yield Snapshot("state", key.state_result_key, key.home, {"election_id": "e", "race_id": "r", "state": "S",
                                                                 "mode": "live", "pct_expected_counted": None,
                                                                 "precincts_reporting": 0})
 
@@ -220,7 +220,7 @@ def test_a_failed_partition_leaves_no_other_partitions_transaction_open() -> Non
 
     def due() -> Iterator[Snapshot]:
         for key in (failing_key, good_key):
-            yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
+            yield Snapshot("state", key.state_result_key, key.home, {"election_id": "e", "race_id": "r", "state": "S",
                                                                     "mode": "live", "pct_expected_counted": None,
                                                                     "precincts_reporting": 0})
 
@@ -268,3 +268,29 @@ def test_a_fenced_producer_leaves_its_partition_dark_until_the_group_gives_it_ba
     assert claimed == [{0}], "kept, but fenced meanwhile: claimed again"
     assert rebuilt == [{0}]
     assert worker.tallies_ready.is_set()
+
+
+def test_a_result_keys_home_is_its_state_key_even_with_a_slash_in_the_race_id() -> None:
+    assert home_of("2024-11-05/house/MN-01/MN/live", 1) == "2024-11-05/MN"
+    assert home_of("2024-11-05/house/MN-01/MN/27053/test", 2) == "2024-11-05/MN"
+    assert TallyKey("2024-11-05", "house/MN-01", "MN", "live").home == "2024-11-05/MN"
+
+
+def _precinct_message(worker: TallyWorker, key: bytes, value: bytes, on: str) -> SimpleNamespace:
+    return SimpleNamespace(topic="precinct-results", partition=worker.home_partition(on), offset=0, key=key,
+                           value=value)
+
+
+def test_every_race_of_a_state_is_tallied_on_its_state_keys_home(worker: TallyWorker) -> None:
+    """Design rule 3: a record keyed the older way (its race key) goes round once to the state's home."""
+    sent: list[dict[str, object]] = []
+    worker.topics = SimpleNamespace(rekeyed=SimpleNamespace(send_soon=lambda **kw: sent.append(kw)))  # a stand-in
+    value = orjson.dumps({"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "senate",
+                          "state": "CA", "county_fips": "06001", "precinct_id": "p1", "seq": 0,
+                          "reported_at": "2024-11-06T00:00:00Z", "votes": {"a": 1}, "complete": False})
+    worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/senate/CA", value, on="2024-11-05/CA"))
+    assert sent == [{"key": b"2024-11-05/CA", "value": value, "partition": worker.home_partition("2024-11-05/CA")}]
+    assert worker.room.tallies == {}
+    worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/CA", value, on="2024-11-05/CA"))
+    assert list(worker.room.tallies) == [TallyKey("2024-11-05", "senate", "CA", "live")]
+    assert len(sent) == 1
