@@ -9,8 +9,8 @@ as fast as the broker takes them, never awaiting one send before the next, with 
 number of unacknowledged records in flight.
 
 A bad line is one line on stderr (`FILE:LINE: reason`), skipped and counted, never fatal.
-A `precinct-batch/1` is one record like any other: sent whole, counted once (`records sent`
-counts records, not the precinct reports they carry).
+A `state-poll/1` or `precinct-batch/1` is one record like any other: sent whole, counted once
+(`records sent` counts records, not the precinct reports they carry).
 """
 
 from __future__ import annotations
