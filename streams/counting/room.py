@@ -27,6 +27,7 @@ from streams.counting.tally import Applied, RaceTally, StoredUnit
 # Alerts that say nothing of the count (an estimate's revision): released even under embargo.
 COUNTLESS_ALERTS = frozenset({"expected_vote_revised"})
 
+
 def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
     """Alerts are results too (a lead change names the leader and the shares): none from a tally
     still under embargo (design rule 7), but those that carry no count. They are not held back
@@ -108,11 +109,6 @@ class CountingRoom:
                 self.dirty.add(key)
                 alerts += race.race_alerts()
         return results, alerts
-
-    def apply_report(self, report: PrecinctReport) -> tuple[Applied, list[Alert]]:
-        """A record of one report (`apply_record`)."""
-        [applied], alerts = self.apply_record([report])
-        return applied, alerts
 
     def _observe(self, key: TallyKey) -> _Observed:
         tally = self.tally_for(key)

@@ -149,9 +149,9 @@ def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published(
     assert not holds.is_held(other), "not a rebuilt partition's: not held"
     assert list(room.due_state_snapshots()) == []
     assert key in room.dirty, "held, not dropped"
-    room.apply_report(_report(key, "p2", 2))  # seq_sum 5, the published version, other figures
+    room.apply_record([_report(key, "p2", 2)])  # seq_sum 5, the published version, other figures
     assert holds.is_held(key), "the same version with other figures would be a conflict"
-    room.apply_report(_report(key, "p1", 2))  # the records past the commit, counted again: seq_sum 6
+    room.apply_record([_report(key, "p1", 2)])  # the records past the commit, counted again: seq_sum 6
     assert not holds.is_held(key)
     [snapshot] = list(room.due_state_snapshots())
     assert snapshot.value["version"] > 5
