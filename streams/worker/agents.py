@@ -2,8 +2,9 @@
 
 - `tally_precinct_reports` (agent, concurrency 1: offsets are committed from this stream and
   faust issue #606 shows concurrent agents committing past unprocessed records) decodes each
-  record (one report, or a batch of them), re-keys strays, applies the reports in order and
-  sends the alerts and dead letters they raise.
+  record (one report, a batch, or a state's poll), re-keys strays to the state key's home,
+  applies the reports in order (race alerts once per record) and sends the alerts and dead
+  letters they raise.
 - `publish_snapshots` (task) sends the coalesced snapshots that are due, on a producer of its
   own (streams.worker.publisher).
 - `follow_race_book` (task) keeps race definitions and expected votes (streams.worker.book_reader).
