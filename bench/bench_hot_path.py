@@ -65,7 +65,7 @@ def run(room: CountingRoom, records: list[bytes], tended: bool, tick_records: in
     try:
         for i, value in enumerate(records):
             record = contract.decode_precinct_record(value)
-            room.apply_record(record.reports)
+            room.apply_record(record.reports, None)  # tallies only: no embargo to judge
             reports += len(record.reports)
             if tended and i % tick_records == 0:
                 tending.tick(busy=True)

@@ -80,7 +80,7 @@ async def tally_in_memory(settings: Settings, truth: dict[str, dict[str, Any]]) 
         except InvalidRecord:
             counts["refused"] += 1
             return
-        room.apply_record(record.reports)
+        room.apply_record(record.reports, None)  # tallies only: no embargo to judge
         counts["reports"] += len(record.reports)
         counts["refused"] += len(record.refused)
 

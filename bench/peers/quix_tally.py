@@ -51,7 +51,7 @@ class QuixTally:
             self.refused += 1
             return 0
         self.refused += len(record.refused)
-        results, _alerts = self.room.apply_record(record.reports)
+        results, _alerts = self.room.apply_record(record.reports, timestamp)
         self.reports += len(results)
         for report, applied in zip(record.reports, results, strict=True):
             if applied.unit is not None:

@@ -20,4 +20,6 @@ def encode_unit(u: StoredUnit) -> bytes:
         doc["g"] = u.registered_voters
     if u.precincts_total is not None:
         doc["p"] = u.precincts_total
+    if u.former:
+        doc["f"] = u.former
     return orjson.dumps(doc)

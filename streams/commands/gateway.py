@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the second readout line of what the trailing candidate needs (e.g. 'Trump needs 61.2% of the remaining "
         "1,204,000 expected votes'), a county map shaded by leader and margin and hatched where little is counted "
         "(shapes from the us-atlas package that `make install` caches in VOTEWIRE_CACHE_DIR; without it, the county "
-        "table alone), and where the vote is left. /v1/maps/{state} serves the county shapes.")
+        "table alone), and where the vote is left. /v1/maps/{state} serves the county shapes; "
+        "/embed/{election}/{race}/{state} (and .svg) a still of one race, with no script, for an article.")
     parser.add_argument("--addr", help="listen on host:port (VOTEWIRE_GATEWAY_ADDR, default 127.0.0.1:8080)")
     parser.add_argument("--show-test", action="store_true", default=None,
                         help="also serve test-mode results (VOTEWIRE_GATEWAY_SHOW_TEST, default off)")

@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from streams.contract.recording import check_writable
 from streams.errors import ConfigError
 from streams.progress import Progress
 from streams.settings import Settings
 from streams.simulation.clock import MINUTE_MS
-from streams.simulation.generate import PRESETS, build_night, write_night, write_truth
+from streams.simulation.generate import PRESETS, build_night, write_baselines, write_night, write_truth
 
 
 def fraction(text: str) -> float:
@@ -66,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes that make states in parallel; the file is the same for any N "
                              "(default: the number of CPUs)")
     parser.add_argument("--mode", choices=("live", "test"), default="live", help="mode of every report (default live)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also write FILE.baseline.jsonl: each race's previous election per precinct "
+                             "(baseline/1), turnout and swing varying by county; the night itself is unchanged")
     packing = parser.add_mutually_exclusive_group()
     packing.add_argument("--batch-window", type=seconds, default=MINUTE_MS // 1000, metavar="SECONDS",
                          help="send reports as a feed polled this often delivers them: one state-poll/1 record "
@@ -97,11 +101,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         datetime.fromisoformat(args.election_id)
     except ValueError:
         raise ConfigError(f"--election-id {args.election_id!r} is not a date (YYYY-MM-DD)") from None
+    check_writable(args.out)
     progress = Progress("simulate")
     with spill_dir(args) as spill:
         night = build_night(args, progress, spill)
         records = write_night(night, args.out, progress)
     truth = write_truth(night, args)
+    if args.baseline:
+        write_baselines(night, args.out)
     progress.close()
     print(f"votewire simulate: wrote {records:,} records ({night.out.report_count:,} precinct reports, "
           f"{night.out.malformed_count:,} of them malformed) to {args.out}; truth in {truth}", file=sys.stderr)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
-from streams.kafka.topics import TopicSpec, ensure_topics, live_brokers
+from streams.kafka.topics import TopicSpec, check_topics, ensure_topics, live_brokers
 from streams.settings import Settings, split_addr
 
 
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     created = asyncio.run(ensure_topics(settings, extra=(rekeyed,)))
     if created:
         print(f"created topics: {', '.join(created)}")
+    if not topics_as_relied_on(settings, rekeyed):
+        return 2
     # Faust creates one internal topic itself (its assignor's leader topic): as replicated as
     # ours, but never more than the brokers that answer (1 on a development broker).
     brokers = asyncio.run(live_brokers(settings))
@@ -44,3 +47,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return start_worker(settings.with_(replication_factor=min(settings.replication_factor, brokers)))
 
 
+def topics_as_relied_on(settings: Settings, rekeyed: TopicSpec) -> bool:
+    """Retention, compaction and partitions are what the tallies rest on: checked, not trusted.
+    Each problem is one line on stderr."""
+    problems = asyncio.run(check_topics(settings, extra=(rekeyed,)))
+    for problem in problems:
+        print(f"votewire worker: {problem}", file=sys.stderr)
+    return not problems

@@ -1,4 +1,4 @@
-"""The wire contract (DESIGN.md): the topics, the messages on them, and the files that record them.
+"""The wire contract (docs/CONTRACT.md): the topics, the messages on them, and the files that record them.
 
 `messages` holds the topic names, the message types and their decoders; `validation` the field
 rules they are decoded by; `batching` packs reports into `state-poll/1` and `precinct-batch/1`
@@ -9,6 +9,8 @@ reads, one `OutRecord` a line. What other packages need of the messages is re-ex
 """
 
 from streams.contract.messages import (
+    ALERT_TYPES,
+    BASELINES,
     COUNTY_RESULTS,
     DEAD_LETTERS,
     EXPECTED_VOTE_SCHEMA,
@@ -25,6 +27,7 @@ from streams.contract.messages import (
     STATE_POLL_SCHEMA,
     STATE_RESULTS,
     Alert,
+    AlertType,
     Candidate,
     ExpectedVote,
     Mode,
@@ -44,7 +47,10 @@ from streams.contract.messages import (
 )
 
 __all__ = [
+    # the alert types an `alert/1` can carry
+    "ALERT_TYPES",
     # topics (unprefixed names)
+    "BASELINES",
     "COUNTY_RESULTS",
     "DEAD_LETTERS",
     "EXPECTED_VOTES",
@@ -63,6 +69,7 @@ __all__ = [
     "STATE_RESULTS",
     # messages
     "Alert",
+    "AlertType",
     "Candidate",
     "ExpectedVote",
     "Mode",

@@ -1,7 +1,7 @@
 """Producing `state-poll/1` and `precinct-batch/1`: a feed's reports as few records as fit.
 
 A feed delivers a state at a time (one poll, one file); sending what it delivered as one record
-costs one Kafka record instead of hundreds, which is what a worker pays for (DESIGN.md,
+costs one Kafka record instead of hundreds, which is what a worker pays for (docs/CONTRACT.md,
 `state-poll/1` and `precinct-batch/1`). A poll carries every race of one state and mode, a
 batch one race. Either must stay under the 1 MiB record limit, so a long list is split into
 consecutive records, keeping the reports' order (a poll between races or within a race's

@@ -10,15 +10,17 @@ publishing below what an earlier owner already had.
 """
 
 from streams.counting.alerts import alert_value
-from streams.counting.holds import Holds
+from streams.counting.holds import COUNTED_HEADER, Floor, Holds
 from streams.counting.race_book import RaceBook
 from streams.counting.room import CountingRoom, Snapshot
 from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import Applied, RaceTally, StoredUnit
 
 __all__ = [
+    "COUNTED_HEADER",
     "Applied",
     "CountingRoom",
+    "Floor",
     "Holds",
     "RaceBook",
     "RaceTally",

@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
 
-from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.contract import Alert, AlertType, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting.figures import (
     leader_and_trailer,
     needs_pct_of_remaining,
@@ -26,6 +26,7 @@ from streams.counting.figures import (
     votes_outstanding,
 )
 from streams.counting.tally import Applied, RaceTally, StoredUnit
+from streams.geo.geography import county_names
 
 Severity = Literal["info", "warning", "critical"]
 ALERT_SCHEMA = "alert/1"
@@ -80,9 +81,10 @@ class Standing(NamedTuple):
         return needs_pct_of_remaining(self.margin_votes, self.outstanding, self.trailer)
 
     def needs_at_least(self, threshold: int) -> bool:
-        """The trailer needs at least `threshold` percent of the outstanding vote (exactly)."""
+        """The trailer needs at least `threshold` percent of the outstanding vote (exactly), and no
+        more than all of it: past 100% there is no share to need (`needs_more_than_remaining`)."""
         left = self.outstanding
-        if self.trailer is None or not left:
+        if self.trailer is None or not left or self.margin_votes > left:
             return False
         return 100 * (left + self.margin_votes) >= 2 * threshold * left
 
@@ -135,7 +137,7 @@ class _Event(NamedTuple):
                 return c.display
         return str(candidate_id)
 
-    def alert(self, type_: str, severity: Severity, message: str, details: dict[str, object],
+    def alert(self, type_: AlertType, severity: Severity, message: str, details: dict[str, object],
               *extra: str, local: bool = False) -> Alert:
         """One alert; `local` ones (about one unit) carry its county and precinct."""
         parts = (type_, self.key.state_result_key, *self.ident, *extra)
@@ -161,7 +163,7 @@ def unit_alerts(key: TallyKey, report: PrecinctReport, applied: Applied, tally_v
 def race_alerts(key: TallyKey, last: PrecinctReport, before: Standing, after: Standing,
                 definition: RaceDefinition | None) -> list[Alert]:
     """Alerts about a race (lead, milestones, reach, what the trailer needs): its figures
-    before and after one record, a poll or a batch being one observation (DESIGN.md). `last` is
+    before and after one record, a poll or a batch being one observation (docs/CONTRACT.md). `last` is
     the race's last report the record applied: the alerts carry its time, and their ids name it."""
     if _race_quiet(before, after):
         return []
@@ -256,8 +258,8 @@ def _marks(total: int, margin: int, expected: int | None, certified: bool,
     left = 0 if certified else (None if total > expected else remaining)  # figures.votes_outstanding
     needs, more = 0, False
     if trailer is not None and left:
-        needs = bisect_right(NEEDS_THRESHOLDS, 100 * (left + margin) // (2 * left))
         more = left < margin
+        needs = 0 if more else bisect_right(NEEDS_THRESHOLDS, 100 * (left + margin) // (2 * left))
     return (milestones, total > expected, margin > remaining >= 0, needs, more)
 
 
@@ -270,9 +272,19 @@ def _standing_alerts(event: _Event, before: Standing, after: Standing) -> list[A
     alerts = [_milestone(event, t, after) for t in MILESTONES if after.reached(t) and not before.reached(t)]
     if after.exceeds_expected and not before.exceeds_expected:
         alerts.append(_votes_exceed_expected(event, after))
+    if _back_under_the_estimate(before, after):
+        return alerts
     if after.out_of_reach and not before.out_of_reach:
         alerts.append(_out_of_reach(event, after))
     return alerts + _needs_alerts(event, before, after)
+
+
+def _back_under_the_estimate(before: Standing, after: Standing) -> bool:
+    """The count fell back under the estimate it had passed (a correction): the vote out was
+    unknown a moment ago, so nothing about it "became" true; it was said when the count first came
+    this close. Said again it is noise over a few votes ("needs 12518300.0% of the 2 expected votes
+    still out", MN Senate, Dec 13). A revised estimate is new information, so not this case."""
+    return before.exceeds_expected and not after.exceeds_expected and before.expected_votes == after.expected_votes
 
 
 def _needs_alerts(event: _Event, before: Standing, after: Standing) -> list[Alert]:
@@ -280,7 +292,9 @@ def _needs_alerts(event: _Event, before: Standing, after: Standing) -> list[Aler
     same = before.trailer == after.trailer
     alerts = [_needs_share_crossed(event, t, after) for t in NEEDS_THRESHOLDS
               if after.needs_at_least(t) and not (same and before.needs_at_least(t))]
-    if after.needs_more_than_remaining and not (same and before.needs_more_than_remaining):
+    # With no vote out (the count exactly on the estimate) the trailer could not catch up either:
+    # `out_of_reach` says so where `needs_more_than_remaining` has no remainder to speak of.
+    if after.needs_more_than_remaining and not (same and (before.needs_more_than_remaining or before.out_of_reach)):
         alerts.append(_needs_more_than_remaining(event, after))
     return alerts
 
@@ -312,10 +326,12 @@ def _over_registered(unit: StoredUnit) -> bool:
 
 
 def _unit_label(precinct_id: str | None, county_fips: str) -> str:
-    """How a message names the unit: a source without precincts reports whole counties."""
+    """How a message names the unit, its county by name when known: a source without precincts
+    reports whole counties."""
+    county = county_names().get(county_fips) or f"county {county_fips}"
     if precinct_id == county_fips:
-        return f"County {county_fips}"
-    return f"Precinct {precinct_id} (county {county_fips})"
+        return county[0].upper() + county[1:]
+    return f"Precinct {precinct_id} ({county})"
 
 
 def _count_decreased(event: _Event, previous: StoredUnit, unit: StoredUnit) -> Alert:
@@ -341,7 +357,8 @@ def _turnout_exceeds_registered(event: _Event, unit: StoredUnit) -> Alert:
 
 
 def _unknown_candidate(event: _Event, candidate_id: str, votes: int) -> Alert:
-    message = (f"Precinct {event.precinct_id} reports {votes:,} votes for {candidate_id!r}, who is not a "
+    unit = _unit_label(event.precinct_id, event.county_fips or "")
+    message = (f"{unit} reports {votes:,} votes for {candidate_id!r}, who is not a "
                f"candidate in the {event.place} race definition; the votes are counted.")
     return event.alert("unknown_candidate", "warning", message, {"candidate_id": candidate_id, "votes": votes},
                        candidate_id, local=True)
@@ -398,9 +415,11 @@ def _needs_share_crossed(event: _Event, threshold: int, after: Standing) -> Aler
 
 
 def _needs_more_than_remaining(event: _Event, after: Standing) -> Alert:
-    message = (f"{event.name(after.trailer)} would need {after.needs_pct:.1f}% of the {after.outstanding or 0:,} "
-               f"expected votes still out to overtake {event.name(after.leader)} in {event.place}: "
-               f"more than remain.")
+    # No share in the words: above 100% it grows without meaning as the vote out shrinks (18000%
+    # of 2 votes). A desk says the trailer cannot catch up; the figure stays in the details.
+    leader, left = event.name(after.leader), after.outstanding or 0
+    message = (f"{event.name(after.trailer)} cannot catch up with {leader} in {event.place}: {leader} leads by "
+               f"{after.margin_votes:,} votes with {left:,} expected vote{'' if left == 1 else 's'} still out.")
     return event.alert("needs_more_than_remaining", "info", message, _needs_details(after), str(after.trailer))
 
 

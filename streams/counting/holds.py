@@ -2,7 +2,7 @@
 
 The rebuild after an assignment stops at the group's committed offset, but an owner that was
 killed or frozen may have counted and published records past it. Until the rebuilt tally
-reaches the version already out (`reached`), its snapshots stay due but are not released
+reaches what is already out (`reached`), its snapshots stay due but are not released
 (`CountingRoom.held`, `CountingRoom.county_floor` ask here). Pure: the worker reads what was
 published (streams.worker.rebuild.latest_versions) and hands it to `Holds.hold_back`.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from streams.contract import TallyKey, state_key
 from streams.counting.figures import snapshot_version
@@ -22,11 +22,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def reached(version: int, total_votes: int, floor: tuple[int, int]) -> bool:
-    """Whether a snapshot of `version` and `total_votes` may follow the one `floor` describes:
-    a higher version, or the same one with the same total (the version is a sum, see
-    Holds.hold_back, so an equal one alone does not say the figures are the same)."""
-    return version > floor[0] or (version == floor[0] and total_votes == floor[1])
+# The header each snapshot record carries with its `counted` (streams.counting.room.Snapshot):
+# what an earlier owner counted, for the holds of the next one (streams.worker.rebuild.latest_versions).
+COUNTED_HEADER = "votewire-counted"
+
+
+class Floor(NamedTuple):
+    """What an earlier owner last published for a key, read back from the output topic."""
+
+    version: int
+    total_votes: int
+    # The units' part of its version (its COUNTED_HEADER); None for a snapshot written before
+    # snapshots carried it.
+    counted: int | None
+
+
+def reached(version: int, counted: int, total_votes: int, floor: Floor) -> bool:
+    """Whether a snapshot of `version`, `counted` (the units' part of the version, seq + 1 over
+    the units) and `total_votes` may follow the one `floor` describes without taking figures back.
+
+    The count itself must have reached what was published: the version also rises with the
+    definition's revision and the estimate's seq, which count nothing, so a re-emitted
+    definition would let a tally with fewer reports pass a published version. Then the version
+    too (a lower one is ignored by every reader). At an equal value either way it takes the
+    same total: both are sums, and an equal sum alone does not say the figures are the same.
+    """
+    same_total = total_votes == floor.total_votes
+    if floor.counted is not None and not (counted > floor.counted or (counted == floor.counted and same_total)):
+        return False
+    return version > floor.version or (version == floor.version and same_total)
 
 
 def home_of(result_key: str, after_state: int) -> str:
@@ -44,23 +68,23 @@ class Holds:
     def __init__(self, room: CountingRoom, home_partition: Callable[[str], int]) -> None:
         self.room = room
         self.home_partition = home_partition
-        # state-results key -> (version, total votes) an earlier owner published, while this one is short of it.
-        self.published: dict[str, tuple[int, int]] = {}
+        # state-results key -> what an earlier owner published, while this one is short of it.
+        self.published: dict[str, Floor] = {}
         # county-results key -> the same, for the county snapshots (CountingRoom.county_floor).
-        self.county_published: dict[str, tuple[int, int]] = {}
+        self.county_published: dict[str, Floor] = {}
         room.held = self.is_held
         room.county_floor = self.county_floor
 
-    def hold_back(self, partitions: set[int], published: dict[str, tuple[int, int]],
-                  county_published: dict[str, tuple[int, int]] | None = None) -> None:
-        """Hold the snapshots of a rebuilt partition's tallies until they reach the version an
-        earlier owner last published. The rebuild stops at the committed offset, but an owner
+    def hold_back(self, partitions: set[int], published: dict[str, Floor],
+                  county_published: dict[str, Floor] | None = None) -> None:
+        """Hold the snapshots of a rebuilt partition's tallies until they reach what an earlier
+        owner last published. The rebuild stops at the committed offset, but an owner
         that was killed or frozen may have counted and published records past it: a snapshot
         of the rebuilt tallies would carry a lower version than one already out. Those records
         come again to the agent (from the committed offset); past them, the tally is whole.
-        At the same version it waits for the same total too: the version is a sum (reports'
-        seqs, the estimate's seq, the definition's revision), so a tally with fewer reports and
-        a newer estimate can reach it with other figures.
+        What is compared is the count (`reached`): the version is a sum (reports' seqs, the
+        estimate's seq, the definition's revision), so a tally with fewer reports and a newer
+        estimate or definition can reach it with other figures.
 
         County snapshots are held per county the same way, against `county_published`: the
         last county snapshot out may be newer than the last state snapshot (the county round
@@ -83,13 +107,15 @@ class Holds:
         tally = self.room.tallies.get(key)
         if definition is None or tally is None:
             return True  # nothing to publish yet anyway
-        version = snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition)
-        if not reached(version, tally.total_votes, floor):
+        baseline = self.room.book.baselines.get(key.race)
+        version = snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition,
+                                   baseline.seq if baseline is not None else None)
+        if not reached(version, tally.seq_sum, tally.total_votes, floor):
             return True
         del self.published[key.state_result_key]
         return False
 
-    def county_floor(self, county_key: str) -> tuple[int, int] | None:
+    def county_floor(self, county_key: str) -> Floor | None:
         """What an earlier owner last published for this county, while this worker may be short of it."""
         return self.county_published.get(county_key) if self.county_published else None
 

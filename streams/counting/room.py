@@ -19,7 +19,8 @@ from typing import Any
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting import figures
 from streams.counting.alerts import Standing, expected_alerts, race_alerts, standing, unit_alerts
-from streams.counting.holds import reached
+from streams.counting.holds import Floor, reached
+from streams.counting.projection import RaceModels
 from streams.counting.race_book import RaceBook
 from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import Applied, RaceTally, StoredUnit
@@ -32,7 +33,7 @@ def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition |
     """Alerts are results too (a lead change names the leader and the shares): none from a tally
     still under embargo (design rule 7), but those that carry no count. They are not held back
     for later: the first alert after polls close compares with the standing at that moment."""
-    if not alerts or not figures.embargoed(tally.as_of_ms, definition):
+    if not alerts or not figures.embargoed(tally.embargo_ms, definition):
         return alerts
     return [a for a in alerts if a.type in COUNTLESS_ALERTS]
 
@@ -43,6 +44,7 @@ class Snapshot:
     key: str  # the output topic key
     home: str  # the state key (`TallyKey.home`): its home partition publishes it
     value: dict[str, Any]
+    counted: int  # the units' part of the version (seq + 1 over the units), sent as holds.COUNTED_HEADER
 
 
 @dataclass(slots=True)
@@ -53,6 +55,7 @@ class _Observed:
     definition: RaceDefinition | None
     expected: ExpectedVote | None
     before: Standing
+    kafka_time_rose: bool  # the record's Kafka time is the latest the tally has seen
     last: PrecinctReport | None = None
 
     def race_alerts(self) -> list[Alert]:
@@ -75,10 +78,12 @@ class CountingRoom:
     # Tallies not to publish yet, though dirty: rebuilt, and not yet past records that an
     # earlier owner may have published from (streams.counting.holds).
     held: Callable[[TallyKey], bool] = lambda _: False
-    # The same for county snapshots, per county key: the (version, total_votes) an earlier
-    # owner published last, or None. A county's snapshot can be newer than its state's (the
-    # county round runs after the state round, and records are counted in between).
-    county_floor: Callable[[str], tuple[int, int] | None] = lambda _: None
+    # The same for county snapshots, per county key: what an earlier owner published last, or
+    # None. A county's snapshot can be newer than its state's (the county round runs after the
+    # state round, and records are counted in between).
+    county_floor: Callable[[str], Floor | None] = lambda _: None
+    # The model of the vote still out, run as state snapshots are built (streams.counting.projection).
+    models: RaceModels = field(default_factory=RaceModels)
 
     def tally_for(self, key: TallyKey) -> RaceTally:
         tally = self.tallies.get(key)
@@ -86,10 +91,11 @@ class CountingRoom:
             tally = self.tallies[key] = RaceTally(key)
         return tally
 
-    def apply_record(self, reports: list[PrecinctReport]) -> tuple[list[Applied], list[Alert]]:
-        """Apply a record's reports in order, each as if it had come alone (design rule 1): what
-        each did, and the alerts raised. A unit's alerts come per report; a race's compare its
-        figures before and after the whole record (a poll or a batch is one observation)."""
+    def apply_record(self, reports: list[PrecinctReport], kafka_ms: int | None) -> tuple[list[Applied], list[Alert]]:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1), the
+        record Kafka timed `kafka_ms`: what each did, and the alerts raised. A unit's alerts come
+        per report; a race's compare its figures before and after the whole record (a poll or a
+        batch is one observation)."""
         results: list[Applied] = []
         alerts: list[Alert] = []
         races: dict[TallyKey, _Observed] = {}
@@ -97,7 +103,7 @@ class CountingRoom:
             key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
             race = races.get(key)
             if race is None:
-                race = races[key] = self._observe(key)
+                race = races[key] = self._observe(key, kafka_ms)
             applied = race.tally.apply(report)
             results.append(applied)
             if applied.unit is not None:
@@ -108,17 +114,23 @@ class CountingRoom:
             if race.last is not None:
                 self.dirty.add(key)
                 alerts += race.race_alerts()
+            elif race.kafka_time_rose and key in self.embargoed:
+                self.dirty.add(key)  # a duplicate may be what tells that polls have closed
         return results, alerts
 
-    def _observe(self, key: TallyKey) -> _Observed:
+    def _observe(self, key: TallyKey, kafka_ms: int | None) -> _Observed:
+        """A race the record touches, its Kafka time noted before its standing is taken."""
         tally = self.tally_for(key)
+        kafka_time_rose = tally.note_kafka_time(kafka_ms)
         definition, expected = self.book.definitions.get(tally.race), self.book.expected.get(tally.race)
-        return _Observed(tally, definition, expected, standing(tally, definition, expected))
+        return _Observed(tally, definition, expected, standing(tally, definition, expected), kafka_time_rose)
 
-    def replay_report(self, report: PrecinctReport) -> None:
+    def replay_report(self, report: PrecinctReport, kafka_ms: int | None) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
         key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
-        if self.tally_for(key).apply(report).outcome == "applied":
+        tally = self.tally_for(key)
+        tally.note_kafka_time(kafka_ms)
+        if tally.apply(report).outcome == "applied":
             self.dirty.add(key)
 
     def forget_tallies(self, doomed: Callable[[TallyKey], bool] = lambda _: True) -> None:
@@ -129,25 +141,32 @@ class CountingRoom:
             self.dirty.discard(key)
             self.embargoed.discard(key)
             self.counties_due.discard(key)
+            self.models.forget(key)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)
         self.dirty.add(key)
 
+    def restore_kafka_time(self, key: TallyKey, kafka_ms: int | None) -> None:
+        self.tally_for(key).note_kafka_time(kafka_ms)
+
     def definition_changed(self, definition: RaceDefinition) -> None:
         self._mark_race(definition.key)
+
+    def baseline_changed(self, race: str) -> None:
+        self._mark_race(race)
 
     def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
         self._mark_race(new.key)
         tallies = [t for k, t in self.tallies.items() if k.race == new.key]
         definition = self.book.definitions.get(new.key)
         alerts = expected_alerts(old, new, tallies, definition)
-        return [a for a in alerts if not figures.embargoed(self._as_of(a), definition)
+        return [a for a in alerts if not figures.embargoed(self._embargo_ms(a), definition)
                 or a.type in COUNTLESS_ALERTS]
 
-    def _as_of(self, alert: Alert) -> int | None:
+    def _embargo_ms(self, alert: Alert) -> int | None:
         tally = self.tallies.get(TallyKey(alert.election_id, alert.race_id, alert.state, alert.mode))
-        return tally.as_of_ms if tally is not None else None
+        return tally.embargo_ms if tally is not None else None
 
     def _mark_race(self, race: str) -> None:
         self.dirty.update(k for k in self.tallies if k.race == race)
@@ -177,7 +196,7 @@ class CountingRoom:
                 self.dirty.add(key)  # due once it is released
                 continue
             definition = self.book.definitions.get(key.race)
-            if definition is None or figures.embargoed(tally.as_of_ms, definition):
+            if definition is None or figures.embargoed(tally.embargo_ms, definition):
                 # Counted, not released (design rule 7). The next report or definition marks it
                 # dirty again and re-checks; the counties keep their dirty marks until then.
                 self.embargoed.add(key)
@@ -185,10 +204,17 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.add(key)
             expected = self.book.expected.get(key.race)
-            yield Snapshot("state", key.state_result_key, key.home, state_snapshot(tally, definition, expected))
+            model = self.models.run(tally, definition, self.book.baselines.get(key.race))
+            self.models.check(tally, definition, expected, model)
+            yield Snapshot("state", key.state_result_key, key.home, state_snapshot(tally, definition, expected, model),
+                           tally.seq_sum)
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
-        """The latest snapshot of every dirty county of the tallies whose state snapshot went out."""
+        """The latest snapshot of every dirty county of the tallies whose state snapshot went out.
+
+        A county is released with its race (design rule 7 is the race's): its units' votes are in
+        the state's figures already, and a county whose units' clocks say "before polls close",
+        or that lost its last unit to another county, must still show its correction."""
         pending, self.counties_due = self.counties_due, set()
         for key in sorted(pending, key=lambda k: k.state_result_key):
             tally = self.tallies.get(key)
@@ -199,16 +225,15 @@ class CountingRoom:
             held_back = []
             for county in sorted(tally.take_dirty_counties()):
                 totals = tally.counties[county]
-                if figures.embargoed(totals.as_of_ms, definition):
-                    continue  # this county has nothing after polls close: nothing to release
                 county_key = key.county_result_key(county)
                 floor = self.county_floor(county_key)
-                if floor is not None and not reached(
-                        figures.snapshot_version(totals.seq_sum, expected, definition), totals.total_votes, floor):
+                counted = totals.version_seq_sum
+                version = figures.snapshot_version(counted, expected, definition)
+                if floor is not None and not reached(version, counted, totals.total_votes, floor):
                     held_back.append(county)
                     continue
                 value = county_snapshot(tally, county, definition, expected)
-                yield Snapshot("county", county_key, key.home, value)
+                yield Snapshot("county", county_key, key.home, value, counted)
             if held_back:  # due again once the records an earlier owner published from come again
                 tally.mark_counties_dirty(held_back)
                 self.counties_due.add(key)

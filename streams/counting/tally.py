@@ -5,12 +5,20 @@ holds one `StoredUnit` per unit; everything here (totals, per-county totals, pre
 reporting, `seq_sum`, `as_of`) is a running figure derived from those units, so `restore`
 from the table rebuilds exactly what `apply` had built.
 
+A unit may move to another county (the source re-assigns it). The county it left must still
+get a higher snapshot version for its correction, so each unit also keeps the counties its
+reports named before (`StoredUnit.former`), and a county's version counts seq + 1 of every
+unit it holds or has held (`CountyTally.version_seq_sum`). That is a set, filled by every
+report seen whatever its outcome, so any order of the same reports (a rebuild reads the input
+and re-keyed topics interleaved otherwise) gives every county the same version.
+
 `apply` is O(candidates in the report): it subtracts the unit's previous counts and adds the
 new ones, for the state and for the unit's county. No whole-state work per record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -35,6 +43,8 @@ class StoredUnit:
     registered_voters: int | None
     # Only for units that aggregate precincts (a county): feeds the county's precincts_total.
     precincts_total: int | None = None
+    # Other counties this unit's reports have named (sorted): it moved from them. Almost always ().
+    former: tuple[str, ...] = ()
 
     @property
     def total_votes(self) -> int:
@@ -63,17 +73,19 @@ def unit_from_report(report: PrecinctReport) -> StoredUnit:
 def unit_row(precinct_id: str, u: StoredUnit) -> list[Any]:
     """A unit as a compact JSON-ready row (streams.worker.checkpoint writes ~200,000 of these)."""
     return [precinct_id, u.county_fips, u.seq, u.reported_ms, u.reported_at, u.votes, u.complete, u.reporting,
-            u.registered_voters, u.precincts_total]
+            u.registered_voters, u.precincts_total, u.former]
 
 
 def unit_from_row(row: list[Any]) -> tuple[str, StoredUnit]:
     """`unit_row` back; `VotewireError` for a row votewire did not write."""
     try:
-        precinct_id, county_fips, seq, reported_ms, reported_at, votes, complete, reporting, registered, total = row
+        (precinct_id, county_fips, seq, reported_ms, reported_at, votes, complete, reporting, registered, total,
+         former) = row
+        former = tuple(former)
     except (TypeError, ValueError) as exc:
         raise VotewireError(f"not a unit row votewire wrote: {str(row)[:200]}") from exc
     return precinct_id, StoredUnit(county_fips, seq, reported_ms, reported_at, votes, complete, reporting,
-                                   registered, total)
+                                   registered, total, former)
 
 
 class Totals:
@@ -152,11 +164,26 @@ class Totals:
 class CountyTally(Totals):
     """The same running totals for one county of a race."""
 
-    __slots__ = ("county_fips",)
+    __slots__ = ("county_fips", "departed_seq_sum")
 
     def __init__(self, county_fips: str) -> None:
         super().__init__()
         self.county_fips = county_fips
+        # seq + 1 of every unit that moved away from this county (it is in their `former`).
+        self.departed_seq_sum = 0
+
+    @property
+    def version_seq_sum(self) -> int:
+        """The units' part of the county's snapshot version: seq + 1 over the units it holds
+        and those that moved away. Unlike `seq_sum` it never goes down: a move raises the new
+        report's seq, and the county left keeps counting the unit."""
+        return self.seq_sum + self.departed_seq_sum
+
+
+def moved_from(previous: StoredUnit, unit: StoredUnit, fips: str) -> StoredUnit:
+    """`unit` with `fips` and `previous`'s former counties in its `former`, less its own county."""
+    former = tuple(sorted({*previous.former, fips} - {unit.county_fips}))
+    return unit if former == unit.former else dataclasses.replace(unit, former=former)
 
 
 class Applied(NamedTuple):
@@ -178,6 +205,9 @@ class RaceTally:
         self._counties: dict[str, CountyTally] = {}
         self._dirty_counties: set[str] = set()
         self._expected_memo: tuple[tuple[int, int | None, int], int, int | None] | None = None
+        # The latest time Kafka gave a record carrying a report of this tally (whatever the
+        # report's outcome: a maximum over the records read, so a rebuild finds the same one).
+        self.kafka_ms: int | None = None
         # The last figures streams.counting.alerts took of this tally, kept here for it to reuse (its own
         # business; a tally dropped after a rebalance takes its memo with it).
         self.memo: Any = None
@@ -186,10 +216,36 @@ class RaceTally:
         """Apply one report (design rule 2): a higher seq replaces the unit, even downwards."""
         previous = self._units.get(report.precinct_id)
         if previous is not None and report.seq <= previous.seq:
+            if report.county_fips != previous.county_fips and report.county_fips not in previous.former:
+                # Rare: an older report from before a move. Not applied, but the county it names
+                # counts the unit as one that left it, as it would had this report come in order.
+                self._replace(report.precinct_id, previous, moved_from(previous, previous, report.county_fips))
             return Applied("duplicate" if report.seq == previous.seq else "stale", None, previous)
         unit = unit_from_report(report)
+        if previous is not None and (previous.former or previous.county_fips != unit.county_fips):
+            unit = moved_from(previous, unit, previous.county_fips)
         self._replace(report.precinct_id, previous, unit)
         return Applied("applied", unit, previous)
+
+    def note_kafka_time(self, kafka_ms: int | None) -> bool:
+        """A record carrying a report of this tally was timed `kafka_ms` by Kafka; True if that
+        is the latest yet."""
+        if kafka_ms is None or (self.kafka_ms is not None and kafka_ms <= self.kafka_ms):
+            return False
+        self.kafka_ms = kafka_ms
+        return True
+
+    @property
+    def embargo_ms(self) -> int | None:
+        """The time the embargo is judged by (design rule 7): for a live race, the earlier of
+        the latest source time and the latest Kafka time, so that one unit's clock (skewed, a
+        wrong offset, a hostile feed) cannot lift it alone; for test mode, source time only
+        (a rehearsal's records are sent long before the night they stand for)."""
+        if self.key.mode != "live":
+            return self.as_of_ms
+        if self.as_of_ms is None or self.kafka_ms is None:
+            return None
+        return min(self.as_of_ms, self.kafka_ms)
 
     def restore(self, precinct_id: str, unit: StoredUnit) -> None:
         """Rebuild after a restart from one stored unit; the county is marked dirty for a re-send."""
@@ -238,6 +294,8 @@ class RaceTally:
         self._units[precinct_id] = unit
         self._all.add(unit)
         county.add(unit)
+        if unit.former or (previous is not None and previous.former):
+            self._count_departures(previous, unit)
         if self._all.as_of_lost:  # rare: checked here, not in a call per report
             self._settle_as_of(self._all)
         if county.as_of_lost:
@@ -248,6 +306,17 @@ class RaceTally:
             # units) and is re-published, so its last snapshot does not keep the moved votes.
             self._settle_as_of(old_county)
             self._dirty_counties.add(old_county.county_fips)
+
+    def _count_departures(self, previous: StoredUnit | None, unit: StoredUnit) -> None:
+        """Rare path (a unit that moved): its seq + 1 in every county it left, for their versions."""
+        if previous is not None:
+            for fips in previous.former:
+                self._counties[fips].departed_seq_sum -= previous.seq + 1
+        for fips in unit.former:
+            county = self._county(fips)
+            county.departed_seq_sum += unit.seq + 1
+            if previous is None or fips not in previous.former:
+                self._dirty_counties.add(fips)  # newly left (or restored): its correction is due
 
     def _county(self, county_fips: str) -> CountyTally:
         county = self._counties.get(county_fips)

@@ -3,9 +3,10 @@
 It runs apart from the workers and only consumes their output topics (`state-results`,
 `county-results`, `results-alerts`), so no public request can slow down or reach the tally.
 It serves the JSON API and SSE stream in `routes.py`, county shapes for the board's maps in
-`maps.py`, the live board at `/`, and its own metrics at `/metrics`. Only GET and HEAD are
-served (and OPTIONS for CORS preflights), with bounded requests and timeouts (`guard.py`);
-test-mode data only with `--show-test`.
+`maps.py`, state names and time zones in `places.py`, a still of each race for articles at
+`/embed/...` (`embed.py`), the live board at `/`, and its own metrics at `/metrics`. Only GET
+and HEAD are served (and OPTIONS for CORS preflights), with bounded requests and timeouts
+(`guard.py`); test-mode data only with `--show-test`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from streams.gateway.embed import add_embed_routes
 from streams.gateway.feed import follow_topics
 from streams.gateway.guard import DEFAULT_IDLE_TIMEOUT_S, CorsPolicy, GatewayRunner, refuse_unless_readable
 from streams.gateway.live import LiveResults
 from streams.gateway.maps import CountyMaps, add_map_routes
+from streams.gateway.places import add_place_routes
 from streams.gateway.routes import LIVE, Handler, add_routes
 from streams.geo.atlas import atlas_path
 from streams.settings import Settings, split_addr
@@ -84,6 +87,8 @@ def build_app(live: LiveResults, settings: Settings | None = None, atlas_file: P
     app.on_response_prepare.append(add_cors_headers)
     add_routes(app, live)
     add_map_routes(app, CountyMaps(atlas_file or (atlas_path(settings) if settings is not None else None)))
+    add_place_routes(app)
+    add_embed_routes(app)
     app.router.add_get("/", get_board)
     app.router.add_static("/static", STATIC)
     app.on_shutdown.append(close_streams)
@@ -121,6 +126,3 @@ async def serve_app(app: web.Application, addr: str, idle_timeout_s: float = DEF
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
-
-
-

@@ -1,15 +1,22 @@
-"""U.S. states as the simulator (and the adapters' FIPS codes) need them.
+"""U.S. states and counties as the simulator, the adapters, the alerts and the board need them.
 
 Figures are real but rounded: county and precinct counts near the 2020-2024 ones (AP counts
 Alaska by its 40 state house districts), 2020 presidential turnout and two-party shares (for
 default shares and swing), and when the last polls close, in Eastern time on election night.
 `late` is the share of a state's vote counted after election night (mail ballots arriving or
 processed late); it is why California sits near three quarters counted for days.
+
+Each state's clock is the IANA zone where most of its people live (a state split between two
+zones gets one). County names come from `county-names.json` beside this module (README.md here
+says where from).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,30 @@ STATES: tuple[State, ...] = (
 
 STATE_BY_POSTAL = {s.postal: s for s in STATES}
 STATE_FIPS = {s.postal: s.fips for s in STATES}
+
+EASTERN, CENTRAL, MOUNTAIN, PACIFIC = "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"
+STATE_ZONES: dict[str, str] = {
+    "AL": CENTRAL, "AK": "America/Anchorage", "AZ": "America/Phoenix", "AR": CENTRAL, "CA": PACIFIC,
+    "CO": MOUNTAIN, "CT": EASTERN, "DE": EASTERN, "DC": EASTERN, "FL": EASTERN, "GA": EASTERN,
+    "HI": "Pacific/Honolulu", "ID": "America/Boise", "IL": CENTRAL, "IN": "America/Indiana/Indianapolis",
+    "IA": CENTRAL, "KS": CENTRAL, "KY": EASTERN, "LA": CENTRAL, "ME": EASTERN, "MD": EASTERN, "MA": EASTERN,
+    "MI": "America/Detroit", "MN": CENTRAL, "MS": CENTRAL, "MO": CENTRAL, "MT": MOUNTAIN, "NE": CENTRAL,
+    "NV": PACIFIC, "NH": EASTERN, "NJ": EASTERN, "NM": MOUNTAIN, "NY": EASTERN, "NC": EASTERN, "ND": CENTRAL,
+    "OH": EASTERN, "OK": CENTRAL, "OR": PACIFIC, "PA": EASTERN, "RI": EASTERN, "SC": EASTERN, "SD": CENTRAL,
+    "TN": CENTRAL, "TX": CENTRAL, "UT": MOUNTAIN, "VT": EASTERN, "VA": EASTERN, "WA": PACIFIC, "WV": EASTERN,
+    "WI": CENTRAL, "WY": MOUNTAIN,
+}
+
+
+@cache
+def county_names() -> dict[str, str]:
+    """County FIPS -> name ("Itasca County", "Orleans Parish"), every state but Alaska.
+
+    Read once, on first use, from the package itself (`importlib.resources`), so an installed
+    wheel finds it as well as a checkout does.
+    """
+    names: dict[str, str] = json.loads((resources.files("streams.geo") / "county-names.json").read_text("utf-8"))
+    return names
 
 
 def county_fips_by_order(state: str, county_names: list[str]) -> dict[str, str]:

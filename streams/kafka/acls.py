@@ -1,19 +1,24 @@
 """The Kafka ACLs each votewire process needs, and nothing more.
 
-Three principals, three roles (README, Security): a `producer` writes the input topics, a
-`worker` reads them and writes the outputs, its internal topics and its consumer groups, a
-`gateway` reads the output topics. The integration tests grant exactly these on a broker with
+Four principals, four roles (README, Security): a `feed` writes precinct reports, the `desk`
+writes the race book (definitions, expected votes and baselines: what moves an embargo,
+certifies a race or steers the model, so no feed may touch it), a `worker` reads them and
+writes the outputs, its internal topics and its consumer groups, a `gateway` reads the output
+topics. The integration tests grant exactly these on a broker with
 `allow.everyone.if.no.acl.found=false` and prove each role can do its job and nothing else.
 
 Notes for a reader who knows Kafka's ACLs:
 - No DESCRIBE: Kafka implies it from READ and WRITE (clients fetch a topic's metadata first).
 - No IDEMPOTENT_WRITE on the cluster: since Kafka 3.0 (KIP-679) WRITE on a topic allows an
   idempotent producer to write it (replay's).
-- The worker's snapshot producers are transactional, one id per home partition
-  (`<app_id>-snapshots-<partition>`, streams.worker.publisher): WRITE on that prefix.
-- The worker's internal topics (the re-key topic `<app_id>-precinct-results-rekeyed`, faust's
-  own) and groups (`<app_id>`, `<app_id>-race-book`) all start with its app id, which starts
-  with the topic prefix: one PREFIXED pattern each covers them.
+- Every grant of the worker is LITERAL. A PREFIXED `votewire` would also match the names of
+  an app id `votewire-staging` (its groups, its re-key topic, its snapshot producers): one
+  credential would then be able to disturb another namespace's worker. The names are all known:
+  its re-key topic and faust's leader topic, its two groups, and one transactional id per home
+  partition (`<app_id>-snapshots-<partition>`, streams.worker.publisher), so the partition
+  count is part of the grant (more partitions, grant again).
+- DESCRIBE_CONFIGS on every topic it reads or writes: at start it checks their cleanup policy,
+  retention and partitions (streams.kafka.topics.check_topics) rather than trust them.
 - Nobody but an admin creates the contract topics (`votewire topics create`).
 """
 
@@ -34,11 +39,16 @@ OPERATIONS = {"ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DELETE": 6, "ALTER"
               "DESCRIBE_CONFIGS": 10, "IDEMPOTENT_WRITE": 12}
 ALLOW = 3
 
-INPUTS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS)
+FEED_TOPICS = (contract.PRECINCT_RESULTS,)
+# What the desk publishes. A topic the desk later writes (race calls) joins here, never
+# FEED_TOPICS: a feed's credential must not be able to call a race, move an embargo, or feed the
+# model of the vote still out a baseline of its choosing.
+DESK_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES)
+INPUTS = DESK_TOPICS + FEED_TOPICS
 OUTPUTS = (contract.STATE_RESULTS, contract.COUNTY_RESULTS, contract.RESULTS_ALERTS, contract.DEAD_LETTERS)
 # What the gateway serves: snapshots and alerts, never dead letters (they hold raw input).
 SERVED = (contract.STATE_RESULTS, contract.COUNTY_RESULTS, contract.RESULTS_ALERTS)
-ROLES = ("producer", "worker", "gateway")
+ROLES = ("feed", "desk", "worker", "gateway")
 
 
 @dataclass(frozen=True)
@@ -55,20 +65,37 @@ class Acl:
 
 
 def role_acls(role: str, settings: Settings) -> list[Acl]:
-    """The ACLs `role` needs with these settings (topic prefix, app id)."""
-    def topics(names: tuple[str, ...], *operations: str) -> list[Acl]:
-        return [Acl("TOPIC", "LITERAL", settings.topic(n), op) for n in names for op in operations]
-
-    if role == "producer":
-        return topics(INPUTS, "WRITE")
+    """The ACLs `role` needs with these settings (topic prefix, app id, partitions)."""
+    if role == "feed":
+        return _topics(settings, FEED_TOPICS, "WRITE")
+    if role == "desk":
+        return _topics(settings, DESK_TOPICS, "WRITE")
     if role == "gateway":
-        return topics(SERVED, "READ")
+        return _topics(settings, SERVED, "READ")
     if role == "worker":
-        own = settings.topic(settings.app_id)
-        return [*topics(INPUTS, "READ"), *topics(OUTPUTS, "WRITE"),
-                *[Acl("TOPIC", "PREFIXED", own, op) for op in ("CREATE", "READ", "WRITE")],
-                Acl("GROUP", "PREFIXED", own, "READ"), Acl("TRANSACTIONAL_ID", "PREFIXED", own, "WRITE")]
+        return worker_acls(settings)
     raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+
+
+def worker_acls(settings: Settings) -> list[Acl]:
+    own = settings.topic(settings.app_id)  # the app id as faust sees it (streams.worker.app.app_id)
+    internal = (f"{own}-precinct-results-rekeyed", f"{own}-__assignor-__leader")  # faust's leader topic
+    groups = (own, f"{own}-race-book")  # faust's group, and the race book's (streams.worker.book_reader)
+    producers = [f"{own}-snapshots-{partition}" for partition in range(settings.partitions)]
+    return [*_topics(settings, INPUTS, "READ"), *_topics(settings, OUTPUTS, "WRITE"),
+            *[Acl("TOPIC", "LITERAL", name, op) for name in internal for op in ("CREATE", "READ", "WRITE")],
+            *[Acl("TOPIC", "LITERAL", name, "DESCRIBE_CONFIGS")
+              for name in (*contract_topic_names(settings), internal[0])],
+            *[Acl("GROUP", "LITERAL", group, "READ") for group in groups],
+            *[Acl("TRANSACTIONAL_ID", "LITERAL", producer, "WRITE") for producer in producers]]
+
+
+def contract_topic_names(settings: Settings) -> list[str]:
+    return [settings.topic(name) for name in (*INPUTS, *OUTPUTS)]
+
+
+def _topics(settings: Settings, names: tuple[str, ...], *operations: str) -> list[Acl]:
+    return [Acl("TOPIC", "LITERAL", settings.topic(n), op) for n in names for op in operations]
 
 
 async def grant(admin: Settings, principal: str, acls: list[Acl]) -> None:

@@ -1,5 +1,5 @@
 """The producer every command that writes the contract's topics sends with: replay, ingest
---to-kafka, demo (through replay) and record's tests. Idempotent with acks=all, keyed records
+--to-kafka, baseline --to-kafka, demo (through replay) and record's tests. Idempotent with acks=all, keyed records
 partitioned as any Kafka producer would (murmur2), and many sends in flight at once (`Sender`).
 """
 
@@ -18,7 +18,8 @@ import orjson
 from streams.contract.recording import OutRecord
 from streams.errors import BrokerError
 from streams.kafka.clients import kafka_client
-from streams.kafka.topics import MAX_MESSAGE_BYTES, ensure_topics, key_hash
+from streams.kafka.topics import MAX_MESSAGE_BYTES, TopicSpec, ensure_topics, key_hash
+from streams.model.baselines import Baseline
 from streams.progress import Progress
 from streams.settings import Settings
 
@@ -96,13 +97,11 @@ class Sender:
     _pending: collections.deque[asyncio.Future[Any]] = field(default_factory=collections.deque)
     _partition_counts: dict[str, int] = field(default_factory=dict)
 
-    async def send(self, topic: str, key: str | None, value: bytes | None) -> None:
+    async def send(self, topic: str, key: str | None, value: bytes | None, timestamp_ms: int | None = None) -> None:
+        """`timestamp_ms` None: the producer stamps the send time."""
         key_bytes = None if key is None else key.encode()
-        # No timestamp: the broker stamps the send time. A recorded night's own times are in
-        # the values (`reported_at`); a 2024 CreateTime would make the 14-day retention delete
-        # the replayed records at once.
         future = await self.producer.send(topic, value=value, key=key_bytes,
-                                          partition=await self._partition(topic, key_bytes))
+                                          partition=await self._partition(topic, key_bytes), timestamp_ms=timestamp_ms)
         self._pending.append(future)
         self.sent += 1
         if len(self._pending) > MAX_IN_FLIGHT:
@@ -123,17 +122,23 @@ class Sender:
             await self._settle(self._pending.popleft())
 
     async def _settle(self, future: asyncio.Future[Any]) -> None:
-        from aiokafka.errors import KafkaError
+        from aiokafka.errors import InvalidTimestampError, KafkaError
 
         try:
             await future
+        except InvalidTimestampError as e:
+            # Kafka 4 refuses a CreateTime more than message.timestamp.after.max.ms (1 h) ahead of its clock.
+            raise BrokerError(f"the broker refused a record's recorded time ({e}): a recording dated in the future "
+                              "is replayed only once its times have come (or re-dated)") from e
         except KafkaError as e:
             raise BrokerError(f"the broker did not accept a record ({e})") from e
 
 
-async def produce_records(settings: Settings, records: Iterable[OutRecord], progress: bool) -> int:
-    """Send adapter records (values as JSON) to the prefixed topics as fast as possible."""
-    await ensure_topics(settings)
+async def produce_records(settings: Settings, records: Iterable[OutRecord], progress: bool,
+                          extra_topics: tuple[TopicSpec, ...] = ()) -> int:
+    """Send adapter records (values as JSON) to the prefixed topics as fast as possible, creating
+    the contract's topics and `extra_topics` (full names) first."""
+    await ensure_topics(settings, extra=extra_topics)
     bar = Progress("produce", enabled=progress)
     try:
         async with open_producer(settings) as producer:
@@ -145,3 +150,8 @@ async def produce_records(settings: Settings, records: Iterable[OutRecord], prog
             return sender.sent
     finally:
         bar.close()
+
+
+async def produce_baselines(settings: Settings, baselines: Iterable[Baseline]) -> int:
+    """Send `baseline/1` records to the compacted `baselines` topic (a contract topic: made if missing)."""
+    return await produce_records(settings, (b.to_record() for b in baselines), progress=False)

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from streams.errors import ConfigError
-from streams.settings import Settings
+from streams.settings import MECHANISMS, PROTOCOLS, Settings
 
-PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+__all__ = ["MECHANISMS", "PROTOCOLS", "AuthError", "check_login", "describe", "kafka_connection", "kafka_security"]
 
 
 class AuthError(ConfigError):
@@ -40,6 +39,10 @@ def kafka_security(settings: Settings) -> dict[str, Any]:
     elif settings.ssl_cafile:
         raise ConfigError(f"VOTEWIRE_SSL_CAFILE is set but VOTEWIRE_SECURITY_PROTOCOL={protocol} does "
                           "not use TLS: choose SSL or SASL_SSL, or unset VOTEWIRE_SSL_CAFILE")
+    if protocol == "SASL_PLAINTEXT" and not settings.allow_plaintext_sasl:
+        raise ConfigError("VOTEWIRE_SECURITY_PROTOCOL=SASL_PLAINTEXT logs in without TLS (the PLAIN password in "
+                          "the clear, a SCRAM exchange open to offline guessing): use SASL_SSL, or set "
+                          "VOTEWIRE_ALLOW_PLAINTEXT_SASL=1 on a lab network where that is meant")
     if protocol.startswith("SASL_"):
         kwargs.update(_sasl(settings))
     return kwargs

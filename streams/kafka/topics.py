@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError, ConfigError
-from streams.kafka.clients import kafka_client
+from streams.kafka.clients import kafka_client, require_broker
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # records up to 4 MiB, instead of Kafka's default ~1 MiB that would refuse it at the producer,
 # where nobody downstream would ever see it.
 MAX_MESSAGE_BYTES = 4 * contract.MAX_PAYLOAD_BYTES
+KEEP_FOREVER = ("retention.ms", "retention.bytes")  # of a log topic (TopicSpec.log), each must be -1
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class TopicSpec:
 CONTRACT_TOPICS = (
     TopicSpec(contract.RACE_DEFINITIONS, compact=True, oversize=True),
     TopicSpec(contract.EXPECTED_VOTES, compact=True, oversize=True),
+    TopicSpec(contract.BASELINES, compact=True, oversize=True),
     TopicSpec(contract.PRECINCT_RESULTS, compact=False, oversize=True, log=True),
     TopicSpec(contract.STATE_RESULTS, compact=True),
     TopicSpec(contract.COUNTY_RESULTS, compact=True),
@@ -86,18 +88,22 @@ def topic_configs(spec: TopicSpec) -> dict[str, str]:
         # Snapshots and definitions: the latest per key is what matters. A short dirty ratio
         # keeps a restarted gateway's catch-up read small.
         return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000", **size}
-    retention_ms = -1 if spec.log else 14 * 24 * 3600 * 1000
-    return {"cleanup.policy": "delete", "retention.ms": str(retention_ms), **size}
+    if spec.log:  # by age or by size (a broker's log.retention.bytes), nothing is deleted
+        return {"cleanup.policy": "delete", **dict.fromkeys(KEEP_FOREVER, "-1"), **size}
+    return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000), **size}
 
 
-def replication_for(settings: Settings, brokers: int) -> tuple[int, int]:
+def replication_for(settings: Settings, brokers: int, *, single_broker_expected: bool = False) -> tuple[int, int]:
     """(replication factor, min ISR) for new topics on a cluster of `brokers` live brokers.
 
     The settings' production defaults (3 and 2) as they are when the cluster has enough brokers.
     A single broker is a development one (`votewire kafka start`): 1 and 1, with a note, so the
-    defaults need no change on a laptop. Two brokers for three copies is not development: that
-    is a production cluster missing a broker, and topics made now would stay under-replicated
-    for good, so it is an error rather than a quiet downgrade."""
+    defaults need no change on a laptop. The note is a warning, since a command pointed at a
+    real cluster that answers with one broker deserves one, unless the caller runs on a single
+    development broker on purpose (`single_broker_expected`: the demo), where it is info. Two
+    brokers for three copies is not development: that is a production cluster missing a broker,
+    and topics made now would stay under-replicated for good, so it is an error rather than a
+    quiet downgrade."""
     wanted, min_isr = settings.replication_factor, settings.min_insync_replicas
     if not 1 <= min_isr <= wanted:
         raise ConfigError(f"VOTEWIRE_MIN_INSYNC_REPLICAS={min_isr} must be between 1 and "
@@ -105,28 +111,33 @@ def replication_for(settings: Settings, brokers: int) -> tuple[int, int]:
     if brokers >= wanted:
         return wanted, min_isr
     if brokers == 1:
-        log.warning("one broker at %s: new topics get replication factor 1 and min ISR 1 instead of "
-                    "VOTEWIRE_REPLICATION_FACTOR=%d and VOTEWIRE_MIN_INSYNC_REPLICAS=%d (fine for development, "
-                    "never for production)", settings.bootstrap, wanted, min_isr)
+        log.log(logging.INFO if single_broker_expected else logging.WARNING,
+                "one broker at %s: new topics get replication factor 1 and min ISR 1 instead of "
+                "VOTEWIRE_REPLICATION_FACTOR=%d and VOTEWIRE_MIN_INSYNC_REPLICAS=%d (fine for development, "
+                "never for production)", settings.bootstrap, wanted, min_isr)
         return 1, 1
     raise BrokerError(f"{brokers} brokers answer at {settings.bootstrap}, fewer than VOTEWIRE_REPLICATION_FACTOR="
                       f"{wanted}: bring the missing brokers back, or lower the setting on purpose")
 
 
-async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tuple[TopicSpec, ...] = ()) -> list[str]:
+async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tuple[TopicSpec, ...] = (), *,
+                        single_broker_expected: bool = False) -> list[str]:
     """Create every missing contract topic (and `extra` ones, full names); returns the names created.
 
-    Every command that talks to Kafka starts here, so an unreachable broker is one clear error."""
+    Every command that talks to Kafka starts here, so an unreachable broker is one clear error.
+    `single_broker_expected`: see `replication_for`."""
     from aiokafka.errors import KafkaError
 
+    await require_broker(settings)
     try:
-        return await _create_missing(settings, timeout_s, extra)
+        return await _create_missing(settings, timeout_s, extra, single_broker_expected)
     except (KafkaError, TimeoutError) as e:
         raise BrokerError(f"cannot create topics at {settings.bootstrap} ({e}); is the broker running? "
                           f"(`votewire kafka start` starts a local one)") from e
 
 
-async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...]) -> list[str]:
+async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...],
+                          single_broker_expected: bool) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = kafka_client(AIOKafkaAdminClient, settings, request_timeout_ms=int(timeout_s * 1000))
@@ -137,7 +148,8 @@ async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[Top
         wanted = [s for s in specs if s.name not in existing]
         if not wanted:
             return []
-        replication, min_isr = replication_for(settings, len((await admin.describe_cluster())["brokers"]))
+        brokers = len((await admin.describe_cluster())["brokers"])
+        replication, min_isr = replication_for(settings, brokers, single_broker_expected=single_broker_expected)
         response = await admin.create_topics([
             NewTopic(s.name, num_partitions=settings.partitions, replication_factor=replication,
                      topic_configs={**topic_configs(s), "min.insync.replicas": str(min_isr)})
@@ -172,4 +184,89 @@ async def live_brokers(settings: Settings, timeout_s: float = 30.0) -> int:
         await admin.close()
 
 
+# The settings a worker's results depend on, checked at its start rather than trusted.
+UNKNOWN_TOPIC, NOT_AUTHORIZED = 3, 29
+
+
+@dataclass(frozen=True)
+class TopicFacts:
+    """What the broker says of one topic: None where it says nothing (missing, not allowed)."""
+
+    partitions: int | None
+    configs: dict[str, str] | None
+    hidden: bool = False  # this user may not even describe it
+
+
+def topic_problems(spec: TopicSpec, facts: TopicFacts, partitions: int) -> list[str]:
+    """One line per way the topic differs from what the worker relies on (empty: none)."""
+    if facts.hidden:
+        return [f"topic {spec.name} cannot be described by this user: it needs the worker's ACLs (README, Security)"]
+    if facts.partitions is None:
+        return [f"topic {spec.name} does not exist: create it with `votewire topics create`"]
+    if facts.configs is None:
+        return [f"the configuration of topic {spec.name} cannot be read: grant this user DESCRIBE_CONFIGS on it "
+                "(README, Security)"]
+    problems = _policy_problems(spec, facts.configs.get("cleanup.policy", ""))
+    return problems + _log_problems(spec, facts.configs, facts.partitions, partitions) if spec.log else problems
+
+
+def _policy_problems(spec: TopicSpec, policy: str) -> list[str]:
+    """A compacted topic keeps the latest record per key, and only then: `delete` beside it
+    would drop a race definition by age. Alerts or dead letters under compaction would leave
+    one per key."""
+    if spec.compact and policy != "compact":
+        return [f"topic {spec.name} has cleanup.policy={policy}, not compact: the latest record per key "
+                "must be kept, and only by compaction"]
+    if not spec.compact and "compact" in policy:
+        return [f"topic {spec.name} has cleanup.policy={policy}: compaction would keep one record per key "
+                "and drop the others; it must be delete"]
+    return []
+
+
+def _log_problems(spec: TopicSpec, configs: dict[str, str], found: int, partitions: int) -> list[str]:
+    """Tallies are rebuilt from a log topic: a record deleted by age or size is a unit lost at
+    the next rebuild. Its partition count is the modulus of every race's home partition."""
+    problems = [f"topic {spec.name} has {name}={configs.get(name)}: the worker rebuilds its tallies from "
+                f"this log, so it must keep every record ({name}=-1)"
+                for name in KEEP_FOREVER if configs.get(name) != "-1"]
+    if found != partitions:
+        problems.append(f"topic {spec.name} has {found} partitions but VOTEWIRE_PARTITIONS={partitions}: a race's "
+                        "partition is its key's hash modulo the count, so they must be equal")
+    return problems
+
+
+async def check_topics(settings: Settings, extra: tuple[TopicSpec, ...] = (), timeout_s: float = 30.0) -> list[str]:
+    """Every problem of the contract topics (and `extra` ones, full names) a worker relies on."""
+    from aiokafka.errors import KafkaError
+
+    specs = [TopicSpec(settings.topic(s.name), s.compact, s.oversize, s.log) for s in CONTRACT_TOPICS] + list(extra)
+    try:
+        facts = await _topic_facts(settings, [s.name for s in specs], timeout_s)
+    except (KafkaError, TimeoutError) as e:
+        raise BrokerError(f"cannot describe the topics at {settings.bootstrap} ({e})") from e
+    return [line for s in specs for line in topic_problems(s, facts[s.name], settings.partitions)]
+
+
+async def _topic_facts(settings: Settings, names: list[str], timeout_s: float) -> dict[str, TopicFacts]:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    admin = kafka_client(AIOKafkaAdminClient, settings, request_timeout_ms=int(timeout_s * 1000))
+    await admin.start()
+    try:
+        # Not `describe_topics`: it lets the broker auto-create a missing topic, with its defaults.
+        metadata: Any = await admin._send_request(MetadataRequest(names, allow_auto_topic_creation=False))
+        described = {t["topic"]: t for t in metadata.to_object()["topics"]}
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    finally:
+        await admin.close()
+    configs = {name: {entry[0]: entry[1] for entry in entries}
+               for response in responses for code, _, _, name, entries in response.resources if code == 0}
+    errors = {name: t["error_code"] for name, t in described.items()}
+    unknown = [f"{n}: error {errors[n]}" for n in names if errors.get(n) not in (0, UNKNOWN_TOPIC, NOT_AUTHORIZED)]
+    if unknown:
+        raise BrokerError("cannot describe topics: " + "; ".join(unknown))
+    return {n: TopicFacts(len(described[n]["partitions"]) if errors.get(n) == 0 else None, configs.get(n),
+                          hidden=errors.get(n) == NOT_AUTHORIZED) for n in names}
 

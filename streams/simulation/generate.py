@@ -43,7 +43,9 @@ from typing import Any
 import orjson
 
 from streams import contract
+from streams.contract.recording import replaced_on_success
 from streams.geo.geography import STATE_BY_POSTAL, STATES, State
+from streams.model.baselines import BASELINES
 from streams.progress import Progress
 from streams.simulation.ballot import Race, parse_targets, races_for
 from streams.simulation.downballot import down_ballot_races
@@ -92,7 +94,8 @@ def build_night(args: argparse.Namespace, progress: Progress, spill: Path | None
     preset, targets = PRESETS[args.preset], parse_targets(args.target)
     options = Options(args.election_id, args.mode, args.malformed, args.duplicates, args.out_of_order,
                       args.corrections, batch_window_ms=None if args.single else args.batch_window * 1000,
-                      per_race=args.per_race, max_batch_bytes=MAX_BATCH_BYTES)
+                      per_race=args.per_race, max_batch_bytes=MAX_BATCH_BYTES,
+                      baseline=args.baseline)
     day_ms = int(datetime.fromisoformat(args.election_id).replace(tzinfo=UTC).timestamp() * 1000)
     jobs = [(args.seed, options, state, ballot(preset, state, counties, precincts, targets), counties, precincts,
              day_ms) for state, counties, precincts in layout(preset)]
@@ -159,9 +162,9 @@ def gzip_members(blobs: Iterator[bytes]) -> Iterator[bytes]:
 def write_night(night: NightOutput, path: Path, progress: Progress) -> int:
     """Writes the lines in time order. The file is written on a thread (a write releases the
     GIL) while the next chunk is put together."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     records, chunks = len(night.out), night.out.in_time_order(CHUNK_LINES)
-    with open(path, "wb") as f, ThreadPoolExecutor(max_workers=1) as writer:
+    # Written beside `path` and renamed into place at the end: a failure leaves no half a night.
+    with replaced_on_success(path) as partial, open(partial, "wb") as f, ThreadPoolExecutor(max_workers=1) as writer:
         written: Future[int] | None = None
         for done, blob in enumerate(gzip_members(chunks) if path.suffix == ".gz" else chunks, start=1):
             if written is not None:
@@ -182,4 +185,13 @@ def write_truth(night: NightOutput, args: argparse.Namespace) -> Path:
     return path
 
 
+def write_baselines(night: NightOutput, out: Path) -> Path:
+    """`FILE.baseline.jsonl`: each race's previous election as a `baseline/1` recording line, ready
+    for `votewire replay` (topic `baselines`, keyed like the race)."""
+    path = Path(f"{out}.baseline.jsonl")
+    with path.open("wb") as f:
+        for key, value in sorted(night.baselines.items()):
+            ts_ms = contract.parse_time_ms(value["issued_at"], "issued_at")
+            f.write(orjson.dumps({"ts": ts_ms, "topic": BASELINES, "key": key, "value": value}) + b"\n")
+    return path
 

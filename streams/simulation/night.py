@@ -20,6 +20,7 @@ from typing import Any
 from streams import contract
 from streams.geo.geography import State
 from streams.simulation.ballot import Race
+from streams.simulation.baseline import baseline_value
 from streams.simulation.clock import DAY_MS, HOUR_MS, MINUTE_MS, Clock
 from streams.simulation.lines import Lines
 from streams.simulation.packaging import deliveries_for
@@ -41,6 +42,8 @@ class Night:
     truth: dict[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)
     polls: StatePolls | None = None  # the state's polls, unless packed per race or one report a record
+    baseline_rng: random.Random | None = None  # its own generator: a baseline never moves the night's draws
+    baselines: dict[str, Any] = field(default_factory=dict)  # race key -> `baseline/1`, when asked for
 
     def deliveries(self, race: Race) -> Deliveries:
         """Where `race`'s reports go: its state's polls, or a packer of its own. Either way its
@@ -58,10 +61,12 @@ class NightOutput:
 
     out: Lines
     truth: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, Any] = field(default_factory=dict)
 
     def add(self, part: NightOutput) -> None:
         self.out.extend(part.out)
         self.truth.update(part.truth)
+        self.baselines.update(part.baselines)
 
 
 def race_definition(night: Night, race: Race, precincts_total: int, close_ms: int,
@@ -127,6 +132,9 @@ def simulate_race(night: Night, race: Race, places: list[Precinct], close_ms: in
     night.out.add_value(deliveries.delivered_at(last_ms) + 2 * MINUTE_MS, contract.RACE_DEFINITIONS, key,
                         race_definition(night, race, len(places), close_ms, certified=True))
     night.truth[f"{key}/{night.options.mode}"] = race_truth(race, finals)
+    if night.baseline_rng is not None:
+        night.baselines[key] = baseline_value(night.baseline_rng, race, night.options.election_id,
+                                              night.clock.rfc3339(close_ms - 3 * HOUR_MS), places, finals)
 
 
 class BallotPlaces:
@@ -159,6 +167,8 @@ def simulate_state(seed: int, options: Options, state: State, races: list[Race],
     if options.batch_window_ms is not None and not options.per_race:
         key = contract.state_key(options.election_id, state.postal)
         night.polls = StatePolls(night.out, options, state.postal, key, packing_rng)
+    if options.baseline:
+        night.baseline_rng = random.Random(f"{seed}/{state.postal}/baseline")  # noqa: S311 - as above
     places = state_precincts(rng, night.clock, state, counties, precincts, close_ms)
     ballot = BallotPlaces(places)
     for race in races:
@@ -166,4 +176,4 @@ def simulate_state(seed: int, options: Options, state: State, races: list[Race],
     if night.polls is not None:
         night.polls.finish()
     night.out.sort()
-    return NightOutput(night.out, night.truth)
+    return NightOutput(night.out, night.truth, night.baselines)

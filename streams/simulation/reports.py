@@ -37,6 +37,7 @@ class Options:
     batch_window_ms: int | None = MINUTE_MS  # None: one record per report
     per_race: bool = False  # one precinct-batch/1 per race and window instead of a state-poll/1 per state
     max_batch_bytes: int = contract.MAX_PAYLOAD_BYTES
+    baseline: bool = False  # also make each race's previous election (`streams.simulation.baseline`)
 
 
 class Deliveries(Protocol):

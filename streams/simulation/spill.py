@@ -68,4 +68,4 @@ def simulate_state_spilled(path: Path, *job: Any) -> NightOutput:
             out.write(chunk)
     spilled = SpilledLines(part.out.base_ms, malformed_count=part.out.malformed_count,
                            report_count=part.out.report_count, paths=[path], records=len(part.out))
-    return NightOutput(spilled, part.truth)
+    return NightOutput(spilled, part.truth, part.baselines)

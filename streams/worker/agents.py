@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry
 from streams import contract
 from streams.contract import PrecinctReport
 from streams.counting import CountingRoom, Holds
+from streams.counting.projection import RaceModels
 from streams.errors import InvalidRecord
 from streams.kafka.topics import home_partition
 from streams.metrics import REPORT_OUTCOMES, WorkerMetrics, serve_metrics, worker_metrics
@@ -54,6 +55,12 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_TICK_S = 2.0  # how often the checkpoint timer looks whether input went quiet
 COLLECTOR_TICK_S = 2.0  # how often survivors are frozen out of the cyclic collector's sight
+
+
+def kafka_time_ms(timestamp: float | None) -> int | None:
+    """faust gives a record's timestamp in seconds (Kafka's milliseconds / 1000): back to the
+    milliseconds the rebuild reads, so that both decide the embargo alike."""
+    return None if timestamp is None else round(timestamp * 1000)
 
 
 class TallyWorker:
@@ -77,6 +84,7 @@ class TallyWorker:
         self.positions: dict[tuple[str, int], int] = {}
         # The collaborators, each named for its job and given only what it uses.
         self.outbox = Outbox(self.topics, self.metrics, flush=lambda: self.app.producer.flush())
+        self.room.models = RaceModels(settings.model_settled_pct, self.metrics.model_run, self.outbox.send_alerts)
         self.holds = Holds(self.room, self.home_partition)
         self.fence = FreezeFence(self.app, settings.session_timeout_s, settled=self.rebuild_settled,
                                  on_lift=self.room.mark_all_dirty)
@@ -220,6 +228,7 @@ class TallyWorker:
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
+        await self.checkpoints.read_identity()
         stats = await rebuild_partitions(self.settings, app_id(self.settings), tps,
                                          self.room.replay_report, self.is_home, self.checkpoints.restore_checkpoints)
         self.positions.update({(tp.topic, tp.partition): end for tp, end in stats.ends.items()})
@@ -248,18 +257,20 @@ class TallyWorker:
         if not self.is_home(record.key, message.key, message.partition):
             # Design rule 3: every race of one state is tallied in one place. A record keyed
             # otherwise (the older race key too, or spread by another partitioner) goes round
-            # once through the re-keyed topic.
+            # once through the re-keyed topic, with the time Kafka gave it (design rule 7), not
+            # the moment it went round.
             self.topics.rekeyed.send_soon(key=record.key.encode(), value=message.value,
-                                          partition=self.home_partition(record.key))
+                                          partition=self.home_partition(record.key), timestamp=message.timestamp)
             return
         for refused in record.refused:
             self.outbox.dead_letter_element(message, refused)
-        self.apply(record.reports)
+        self.apply(record.reports, kafka_time_ms(message.timestamp))
         self.metrics.report_seconds.observe(time.perf_counter() - started)
 
-    def apply(self, reports: list[PrecinctReport]) -> None:
-        """Apply a record's reports in order, each as if it had come alone (design rule 1)."""
-        results, alerts = self.room.apply_record(reports)
+    def apply(self, reports: list[PrecinctReport], kafka_ms: int | None) -> None:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1);
+        `kafka_ms` is the time Kafka gave the record."""
+        results, alerts = self.room.apply_record(reports, kafka_ms)
         if alerts:
             self.outbox.send_alerts(alerts)
         outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)

@@ -12,10 +12,23 @@ written a checkpoint past faust's last commit (both happen every second or so), 
 before it is then at or below the commit. At assignment the newest checkpoint whose offsets
 are at or below the group's committed offsets is used, and the records between the two are
 read from the log as usual. A checkpoint past the committed offsets (the worker died after
-writing it, before faust committed them) is set aside, because the records past the commit
-will come again as fresh ones and must raise their alerts then; a missing, unreadable or
-foreign file is set aside too. Setting one aside only costs time: the partition is then
-rebuilt from the start of the log.
+writing it, before faust committed them) is passed over, because the records past the commit
+will come again as fresh ones and must raise their alerts then. Passing one over only costs
+time: the partition is then rebuilt from the start of the log.
+
+Offsets belong to a log: a topic deleted and created again under the same name starts at 0
+again, and a broker that lost its data is another cluster. So a checkpoint names what it
+belongs to (`LogIdentity`: the cluster id, each input topic's id and partition count, the app
+id) and its format version. A file written for anything else, or one that votewire did not
+write (unreadable, another format, a field of the wrong type), is renamed out of the way
+(`<name>.set-aside-<UTC time>`, kept for a look) with one warning, never restored: restoring
+it would count units of another night and skip this log's records below its offsets.
+
+Besides its units, a tally's checkpoint holds the latest time Kafka gave its records (the
+embargo needs it, design rule 7: it is no unit's, so no unit row holds it). Files of an earlier
+format lack it (and the counties units moved from, and the identity), or hold a partition's
+tallies by race key rather than by state key: they are set aside like any file of another
+format, and the partition is rebuilt from the log once, which finds all.
 """
 
 from __future__ import annotations
@@ -27,16 +40,18 @@ import os
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiokafka import TopicPartition
 
-from streams.contract import TallyKey
+from streams.contract import MODES, TallyKey
 from streams.counting.room import CountingRoom
 from streams.counting.tally import RaceTally, StoredUnit, unit_from_row, unit_row
 from streams.errors import VotewireError
+from streams.kafka.topic_ids import LogIdentity, log_identity
 from streams.kafka.topics import home_partition
 from streams.metrics import WorkerMetrics
 from streams.settings import Settings
@@ -44,31 +59,44 @@ from streams.worker.app import app_id
 
 log = logging.getLogger(__name__)
 
-# /2: tallies live on the home partition of their state key (design rule 3). A /1 file holds
-# the tallies of a partition under the older race-key layout, where a race may have lived on
-# another partition: it is set aside (rebuilt from the log), never restored into the wrong place.
-FORMAT = "votewire-checkpoint/2"
+# The one place the file format is named: a file of any other format is set aside (see above).
+# 2: the log's identity (issue 18 item 3); 3: also a tally's Kafka time after its unit rows, and
+# a unit row's former counties (issue 18 items 4 and 7); 4: tallies live on the home partition of
+# their state key (design rule 3), where a /3 file holds them under the older race-key layout (a
+# race may have lived on another partition): never restored into the wrong place.
+FORMAT = "votewire-checkpoint/4"
+
+
+class TallyCheckpoint(NamedTuple):
+    key: TallyKey
+    units: list[tuple[str, StoredUnit]]  # precinct_id, its latest accepted report
+    kafka_ms: int | None  # RaceTally.kafka_ms
 
 
 @dataclass(frozen=True)
 class Checkpoint:
+    identity: LogIdentity
     offsets: dict[str, int]  # input topic name -> next offset to read in this partition
-    tallies: list[tuple[TallyKey, list[tuple[str, StoredUnit]]]]
+    tallies: list[TallyCheckpoint]
+
+
+class UnusableCheckpoint(VotewireError):
+    """A checkpoint file that must not be restored: why, in words."""
 
 
 def checkpoint_path(directory: Path, partition: int) -> Path:
     return directory / f"partition-{partition}.json"
 
 
-def encode_checkpoint(offsets: dict[str, int], tallies: Iterable[RaceTally]) -> bytes:
+def encode_checkpoint(identity: LogIdentity, offsets: dict[str, int], tallies: Iterable[RaceTally]) -> bytes:
     """The file's bytes: the tallies as they are now (the worker calls this between records)."""
     # Hundreds of thousands of short-lived rows: with the cyclic collector on, their allocation
     # set off full collections over the whole national state (measured: 2.1 s of CPU for 310,000
     # units against 0.4 s without). The rows hold no cycles; reference counting frees them.
     gc.disable()
     try:
-        doc = {"format": FORMAT, "offsets": offsets,
-               "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()]] for t in tallies]}
+        doc = {"format": FORMAT, "identity": _identity_fields(identity), "offsets": offsets,
+               "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()], t.kafka_ms] for t in tallies]}
         return orjson.dumps(doc)
     finally:
         gc.enable()
@@ -98,37 +126,110 @@ def previous_path(path: Path) -> Path:
     return path.with_name(path.name + ".prev")
 
 
-def usable_checkpoint(path: Path, committed: dict[str, int]) -> Checkpoint | None:
+def usable_checkpoint(path: Path, committed: dict[str, int], identity: LogIdentity) -> Checkpoint | None:
     """The newer of the checkpoint at `path` and its predecessor that `usable` allows, or None."""
     for candidate in (path, previous_path(path)):
-        found = read_checkpoint(candidate)
+        found = read_checkpoint(candidate, identity)
         if found is not None and usable(found, committed):
             return found
     return None
 
 
-def read_checkpoint(path: Path) -> Checkpoint | None:
-    """The checkpoint at `path`, or None (logged) when there is none that votewire wrote."""
+def read_checkpoint(path: Path, identity: LogIdentity) -> Checkpoint | None:
+    """The checkpoint at `path` if votewire wrote it for this log, or None. Any other file there
+    is set aside (one warning): it would be read and refused again at every rebuild otherwise."""
     try:
-        doc = orjson.loads(path.read_bytes())
+        found = _belonging(_parse(_load(path)), identity)
     except FileNotFoundError:
         return None
-    except (OSError, orjson.JSONDecodeError) as exc:
-        log.warning("checkpoint %s unreadable (%s): rebuilding from the log", path, exc)
+    except UnusableCheckpoint as why:
+        set_aside(path, str(why))
         return None
+    return found
+
+
+def _load(path: Path) -> Any:
     try:
-        return _parse(doc)
-    except (VotewireError, KeyError, TypeError, ValueError) as exc:
-        log.warning("checkpoint %s is not one votewire wrote (%s): rebuilding from the log", path, exc)
-        return None
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise UnusableCheckpoint(f"it cannot be read ({exc})") from None
+
+
+def _belonging(found: Checkpoint, identity: LogIdentity) -> Checkpoint:
+    differences = found.identity.differences(identity)
+    if differences:
+        raise UnusableCheckpoint("it belongs to another log: " + "; ".join(differences))
+    return found
+
+
+def set_aside(path: Path, why: str) -> None:
+    """Rename a checkpoint that must not be restored out of the way, keeping it for a look."""
+    aside = path.with_name(f"{path.name}.set-aside-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}")
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        log.warning("checkpoint %s not used, %s; it cannot be set aside either (%s): rebuilding from the log",
+                    path, why, exc.strerror)
+        return
+    log.warning("checkpoint %s set aside as %s, %s: rebuilding from the log", path, aside.name, why)
 
 
 def _parse(doc: Any) -> Checkpoint:
-    if doc.get("format") != FORMAT:
-        raise VotewireError(f"format is {doc.get('format')!r}, want {FORMAT!r}")
-    offsets = {str(topic): int(offset) for topic, offset in doc["offsets"].items()}
-    tallies = [(TallyKey(*key), [unit_from_row(row) for row in rows]) for key, rows in doc["tallies"]]
-    return Checkpoint(offsets, tallies)
+    """Every field checked for its type: a file of another version that happens to parse must be
+    refused here, not fail later in the middle of a rebuild (which would retry it forever)."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise UnusableCheckpoint(f"its format is {found!r}, not {FORMAT!r}")
+    offsets, tallies = doc.get("offsets"), doc.get("tallies")
+    if not isinstance(offsets, dict) or not all(type(n) is int and n >= 0 for n in offsets.values()):
+        raise UnusableCheckpoint(f"its offsets are not topic: offset ({str(offsets)[:100]})")
+    if not isinstance(tallies, list):
+        raise UnusableCheckpoint("its tallies are not a list")
+    return Checkpoint(_identity(doc.get("identity")), offsets, [_tally(entry) for entry in tallies])
+
+
+# The identity, written and read in one place: the checkpoint's other fields never touch it.
+def _identity_fields(identity: LogIdentity) -> dict[str, Any]:
+    return {"cluster_id": identity.cluster_id, "app_id": identity.app_id,
+            "topics": [list(topic) for topic in identity.topics]}
+
+
+def _identity(raw: Any) -> LogIdentity:
+    topics = raw.get("topics") if isinstance(raw, dict) else None
+    if not (isinstance(topics, list) and isinstance(raw.get("cluster_id"), str) and isinstance(raw.get("app_id"), str)
+            and all(isinstance(t, list) and len(t) == 3 and isinstance(t[0], str) and isinstance(t[1], str)
+                    and type(t[2]) is int for t in topics)):
+        raise UnusableCheckpoint(f"it does not say which log it belongs to ({str(raw)[:100]})")
+    return LogIdentity(raw["cluster_id"], raw["app_id"], tuple((name, tid, n) for name, tid, n in topics))
+
+
+def _tally(entry: Any) -> TallyCheckpoint:
+    key, rows, kafka_ms = entry if isinstance(entry, list) and len(entry) == 3 else (None, None, None)
+    if not (isinstance(key, list) and len(key) == 4 and all(isinstance(k, str) for k in key) and key[3] in MODES
+            and isinstance(rows, list) and (kafka_ms is None or type(kafka_ms) is int)):
+        raise UnusableCheckpoint(f"a tally is not one votewire writes ({str(entry)[:100]})")
+    return TallyCheckpoint(TallyKey(*key), [_unit(row) for row in rows], kafka_ms)
+
+
+def _unit(row: Any) -> tuple[str, StoredUnit]:
+    try:
+        precinct_id, unit = unit_from_row(row)
+    except VotewireError as exc:
+        raise UnusableCheckpoint(str(exc)) from None
+    if not (isinstance(precinct_id, str) and _well_typed(unit)):
+        raise UnusableCheckpoint(f"a unit is not one votewire writes ({str(row)[:100]})")
+    return precinct_id, unit
+
+
+def _well_typed(u: StoredUnit) -> bool:
+    return (isinstance(u.county_fips, str) and isinstance(u.reported_at, str) and type(u.complete) is bool
+            and type(u.seq) is int and type(u.reported_ms) is int and type(u.reporting) is int
+            and (u.registered_voters is None or type(u.registered_voters) is int)
+            and (u.precincts_total is None or type(u.precincts_total) is int)
+            and isinstance(u.votes, dict) and all(type(n) is int for n in u.votes.values())
+            and all(isinstance(county, str) for county in u.former))
 
 
 def usable(checkpoint: Checkpoint, committed: dict[str, int]) -> bool:
@@ -153,23 +254,33 @@ class PartitionCheckpoints:
     positions_last_tick: dict[tuple[str, int], int] = field(default_factory=dict)
     checkpoint_at: float = 0.0  # loop time of the last round of checkpoints
     checkpoint_failures: int = 0  # in a row: logged on the first and when they stop
+    identity: LogIdentity | None = None  # the log the offsets count in: none written or restored before it is read
 
     @property
     def checkpoints(self) -> Path:
         return Path(self.settings.data_dir) / "worker" / "checkpoints" / app_id(self.settings)
 
+    async def read_identity(self) -> None:
+        """Ask the broker which cluster and topics the offsets count in now (before each rebuild:
+        a topic may have been re-created meanwhile), so a checkpoint of another log is set aside."""
+        self.identity = await log_identity(self.settings, self.input_topics, app_id(self.settings))
+
     def restore_checkpoints(self, committed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         """Restore each partition's usable checkpoint; where to start reading the log instead of 0."""
         starts: dict[TopicPartition, int] = {}
+        identity = self.identity
+        if identity is None:
+            return starts
         for partition in sorted({tp.partition for tp in committed}):
             ends = {tp.topic: end for tp, end in committed.items() if tp.partition == partition}
-            found = usable_checkpoint(checkpoint_path(self.checkpoints, partition), ends)
+            found = usable_checkpoint(checkpoint_path(self.checkpoints, partition), ends, identity)
             if found is None:
                 continue
             units = 0
-            for key, rows in found.tallies:
+            for key, rows, kafka_ms in found.tallies:
                 for precinct_id, unit in rows:
                     self.room.restore(key, precinct_id, unit)
+                self.room.restore_kafka_time(key, kafka_ms)
                 units += len(rows)
             starts.update({TopicPartition(topic, partition): found.offsets.get(topic, 0) for topic in ends})
             log.info("partition %d: %d units restored from its checkpoint at %s", partition, units, found.offsets)
@@ -183,7 +294,8 @@ class PartitionCheckpoints:
         Synchronous from the first tally read to the last file's bytes: no record is applied in
         between, so a file holds exactly the records before its offsets. The writes that follow
         run in a thread; a checkpoint counts as written (`checkpointed`) once it is renamed."""
-        if not self.may_write():
+        identity = self.identity
+        if not self.may_write() or identity is None:
             return
         quiet = self.positions == self.positions_last_tick
         self.positions_last_tick = dict(self.positions)
@@ -200,7 +312,8 @@ class PartitionCheckpoints:
         for partition in sorted(self.owned()):
             offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}
             if offsets != self.checkpointed.get(partition):
-                encoded.append((partition, offsets, encode_checkpoint(offsets, by_partition.get(partition, []))))
+                encoded.append((partition, offsets,
+                                encode_checkpoint(identity, offsets, by_partition.get(partition, []))))
         # The bytes are fixed: disk writes and fsyncs need not hold up the records meanwhile.
         try:
             for partition, offsets, data in encoded:

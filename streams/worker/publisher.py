@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from streams import contract
-from streams.counting import CountingRoom, Snapshot
+from streams.counting import COUNTED_HEADER, CountingRoom, Snapshot
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import home_partition
 from streams.metrics import SNAPSHOT_KINDS, WorkerMetrics
@@ -192,7 +192,8 @@ class SnapshotPublisher:
                 if partition not in sent:
                     await producer.begin_transaction()
                     sent[partition] = []
-                sent[partition].append(await producer.send(self.topics[snap.kind], value, snap.key.encode()))
+                sent[partition].append(await producer.send(self.topics[snap.kind], value, snap.key.encode(),
+                                                           headers=[(COUNTED_HEADER, b"%d" % snap.counted)]))
             except Exception as exc:  # noqa: BLE001 - lost() sorts a fence from the rest
                 sent.pop(partition, None)
                 failures.extend(await self.lost(partition, exc))

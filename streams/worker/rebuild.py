@@ -27,6 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import contract
+from streams.counting import COUNTED_HEADER, Floor
 from streams.errors import InvalidRecord
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import MAX_MESSAGE_BYTES, topic_partitions
@@ -35,6 +36,8 @@ from streams.settings import Settings
 FETCH_RECORDS = 5000
 
 IsHome = Callable[[str, bytes | None, int], bool]
+# Takes a report and the time Kafka gave its record (ms), as the agent does.
+TakeReport = Callable[[contract.PrecinctReport, int | None], None]
 
 
 Offsets = dict[TopicPartition, int]
@@ -49,10 +52,11 @@ class RebuildStats:
 
 
 async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[TopicPartition],
-                             take_report: Callable[[contract.PrecinctReport], None],
-                             is_home: IsHome, restore: Callable[[Offsets], Offsets]) -> RebuildStats:
+                             take_report: TakeReport, is_home: IsHome,
+                             restore: Callable[[Offsets], Offsets]) -> RebuildStats:
     """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets.
 
+    `take_report(report, kafka_ms)` gets each report with the time Kafka gave its record.
     `is_home(state_key, record_key, partition)` says whether a record was tallied where it was
     read (the agent's own test): a stray of the input topic went round through the re-keyed
     topic to its home partition, and is read there.
@@ -82,7 +86,9 @@ async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[To
 
 
 async def committed_offsets(settings: Settings, group_id: str, tps: Iterable[TopicPartition]) -> Offsets:
-    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group."""
+    """`group_id`'s committed offsets of `tps` (0 where none), read without joining the group.
+    Through kafka_client: a bare client cannot log in to a secured cluster, and its failure would
+    make every rebalance rebuild every kept partition (tests/integration/test_secure_rebalance.py)."""
     consumer = kafka_client(AIOKafkaConsumer, settings, group_id=group_id, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -91,13 +97,13 @@ async def committed_offsets(settings: Settings, group_id: str, tps: Iterable[Top
         await consumer.stop()
 
 
-async def latest_versions(settings: Settings, topic: str) -> dict[str, tuple[int, int]]:
-    """The (version, total_votes) of the highest-version snapshot per key in an output `topic`,
-    read to its current end."""
+async def latest_versions(settings: Settings, topic: str) -> dict[str, Floor]:
+    """The highest-version snapshot per key in an output `topic`, read to its current end: its
+    version, total votes and what it counted."""
     consumer = kafka_client(AIOKafkaConsumer, settings, enable_auto_commit=False,
                             fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
-    versions: dict[str, tuple[int, int]] = {}
+    versions: dict[str, Floor] = {}
     try:
         tps = await topic_partitions(consumer, topic)
         ends = await consumer.end_offsets(tps) if tps else {}
@@ -110,18 +116,25 @@ async def latest_versions(settings: Settings, topic: str) -> dict[str, tuple[int
             for messages in batch.values():
                 for m in messages:
                     if m.key is not None and m.value is not None:
-                        value = orjson.loads(m.value)
-                        key, figures = m.key.decode(), (int(value["version"]), int(value["total_votes"]))
-                        versions[key] = max(figures, versions.get(key, figures))
+                        key, floor = m.key.decode(), published_floor(m)
+                        held = versions.get(key)
+                        if held is None or (floor.version, floor.total_votes) > (held.version, held.total_votes):
+                            versions[key] = floor
             left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
     return versions
 
 
+def published_floor(message: Any) -> Floor:
+    """What a snapshot record says its publisher had counted (streams.counting.holds.Floor)."""
+    value = orjson.loads(message.value)
+    counted = dict(message.headers or ()).get(COUNTED_HEADER)
+    return Floor(int(value["version"]), int(value["total_votes"]), None if counted is None else int(counted))
+
+
 async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
-                      take_report: Callable[[contract.PrecinctReport], None],
-                      is_home: IsHome, stats: RebuildStats) -> None:
+                      take_report: TakeReport, is_home: IsHome, stats: RebuildStats) -> None:
     left = {tp for tp, end in ends.items() if end > 0}
     while left:
         batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
@@ -140,13 +153,14 @@ async def _read_up_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int
                 left.discard(tp)
 
 
-def _take_record(message: Any, take_report: Callable[[contract.PrecinctReport], None], is_home: IsHome) -> int:
+def _take_record(message: Any, take_report: TakeReport, is_home: IsHome) -> int:
     try:
         record = contract.decode_precinct_record(message.value)
     except InvalidRecord:
         return 0  # dead-lettered when it was first taken
     if not is_home(record.key, message.key, message.partition):
         return 0  # a stray: it went round through the re-keyed topic, and is read there
+    kafka_ms = message.timestamp  # aiokafka's are milliseconds, as the agent's become
     for report in record.reports:
-        take_report(report)
+        take_report(report, kafka_ms)
     return len(record.reports)

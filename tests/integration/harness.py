@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,12 @@ def latest_by_key(records: list[TopicRecord]) -> dict[str, Any]:
         if old is None or r.value["version"] >= old["version"]:
             latest[r.key] = r.value
     return latest
+
+
+def source_ms(at: str) -> int:
+    """An RFC 3339 time in ms: the `ts` a recording gives a report made then (replay sends it as
+    the record's Kafka time, and a live race is released only when that says polls closed too)."""
+    return int(datetime.fromisoformat(at).timestamp() * 1000)
 
 
 def wait_for(check: Callable[[], Any], deadline_s: float, every_s: float = 2.0, what: str = "condition",

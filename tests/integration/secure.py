@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from streams.kafka.acls import ROLES
 from streams.localkafka import kafka_local
 from streams.settings import Secret, Settings
 
 ADMIN = "votewire-admin"
-ROLES = ("producer", "worker", "gateway")
 
 
 def make_certificates(folder: Path) -> tuple[Path, Path]:

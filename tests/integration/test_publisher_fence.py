@@ -35,7 +35,7 @@ def _worker(settings: Settings) -> TallyWorker:
 def _snapshot(version: int) -> Snapshot:
     return Snapshot("state", KEY.state_result_key, KEY.home,
                     {"election_id": KEY.election_id, "race_id": KEY.race_id, "state": KEY.state, "mode": KEY.mode,
-                     "version": version, "pct_expected_counted": None, "precincts_reporting": 0})
+                     "version": version, "pct_expected_counted": None, "precincts_reporting": 0}, version)
 
 
 def _due(worker: TallyWorker, version: int) -> None:

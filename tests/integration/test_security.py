@@ -2,14 +2,16 @@
 StandardAuthorizer with nothing allowed unless an ACL says so (`secure_kafka` in conftest).
 
 Each role of `streams.kafka.acls` gets exactly its ACLs, and the real commands run under it: the
-producer's `votewire replay` writes a simulated night, the worker's `votewire worker` turns it
-into snapshots equal to the simulator's truth, the gateway's `votewire gateway` serves them.
+desk's `votewire replay` writes a simulated night's race book and the feed's its reports, the
+worker's `votewire worker` turns them into snapshots equal to the simulator's truth, the
+gateway's `votewire gateway` serves them.
 Then each principal is refused what it may not do, a wrong password is one clear error, and no
 password shows in any output.
 """
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 import urllib.request
@@ -71,6 +73,18 @@ def role_env(secure_kafka: SecureKafka, settings: Settings, role: str, tmp_path:
     return votewire_env(settings, **security_env(secure_kafka, settings, role, tmp_path, password))
 
 
+def split_by_topic(night: Path, topics: set[str]) -> tuple[Path, Path]:
+    """The recording's lines of `topics`, and the others, as two recordings beside it."""
+    with gzip.open(night, "rb") as lines:
+        split: tuple[list[bytes], list[bytes]] = ([], [])
+        for line in lines:
+            split[orjson.loads(line)["topic"] not in topics].append(line)
+    paths = (night.with_name("chosen.jsonl"), night.with_name("others.jsonl"))
+    for path, chosen in zip(paths, split, strict=True):
+        path.write_bytes(b"".join(chosen))
+    return paths
+
+
 def votewire(args: list[str], env: dict[str, str], timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True,
                           timeout=timeout_s, check=False)
@@ -88,7 +102,11 @@ def test_each_principal_does_its_job_on_a_simulated_night(secure_kafka: SecureKa
     admin = secure_kafka.as_admin(namespace)
     logs = tmp_path / "logs"
 
-    replayed = votewire(["replay", "--max", str(night)], env["producer"])
+    # The desk publishes the race book, the feed the reports: neither could send the other's part.
+    race_book, reports = split_by_topic(night, {contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES})
+    published = votewire(["replay", "--max", str(race_book)], env["desk"])
+    assert published.returncode == 0, published.stderr
+    replayed = votewire(["replay", "--max", str(reports)], env["feed"])
     assert replayed.returncode == 0, replayed.stderr
 
     want = {key: expected(t) for key, t in truth["races"].items()}
@@ -113,7 +131,8 @@ def test_each_principal_does_its_job_on_a_simulated_night(secure_kafka: SecureKa
         print_log_tails(logs / "worker.log", logs / "gateway.log")
         raise
 
-    outputs = [replayed.stdout, replayed.stderr, (logs / "worker.log").read_text(errors="replace"),
+    outputs = [published.stdout, published.stderr, replayed.stdout, replayed.stderr,
+               (logs / "worker.log").read_text(errors="replace"),
                (logs / "gateway.log").read_text(errors="replace")]
     for role in acls.ROLES:
         password = secure_kafka.passwords[role].reveal()
@@ -132,16 +151,19 @@ async def can_write(settings: Settings, topic: str) -> bool:
         await producer.stop()
 
 
-async def can_read(settings: Settings, topic: str) -> bool:
-    """A subscription: its metadata request is refused at once for a topic we may not read
-    (an assignment would wait for partitions forever instead)."""
-    consumer = AIOKafkaConsumer(settings.topic(topic), **kafka_connection(settings), group_id=None,
-                                auto_offset_reset="earliest")
+async def can_read(settings: Settings, topic: str, group: str | None = None) -> bool:
+    """A subscription: its metadata request is refused at once for a topic we may not read (an
+    assignment would wait for partitions forever instead). With `group`, as a member of that
+    consumer group, which it may then commit for or reset: refused unless it may read the group."""
+    from aiokafka.errors import GroupAuthorizationFailedError
+
+    consumer = AIOKafkaConsumer(settings.topic(topic), **kafka_connection(settings), group_id=group,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
     try:
         await consumer.start()
-        await consumer.getmany(timeout_ms=1000)
+        await consumer.getmany(timeout_ms=1000 if group is None else 5000)  # joining takes longer
         return True
-    except TopicAuthorizationFailedError:
+    except (TopicAuthorizationFailedError, GroupAuthorizationFailedError):
         return False
     finally:
         await consumer.stop()
@@ -149,8 +171,14 @@ async def can_read(settings: Settings, topic: str) -> bool:
 
 # (role, topic, may write, may read): the contract of streams.kafka.acls, checked on the broker.
 RIGHTS = [
-    ("producer", contract.PRECINCT_RESULTS, True, False),
-    ("producer", contract.STATE_RESULTS, False, False),
+    ("feed", contract.PRECINCT_RESULTS, True, False),
+    ("feed", contract.RACE_DEFINITIONS, False, False),  # a feed cannot move an embargo or certify a race
+    ("feed", contract.EXPECTED_VOTES, False, False),
+    ("feed", contract.STATE_RESULTS, False, False),
+    ("desk", contract.RACE_DEFINITIONS, True, False),
+    ("desk", contract.EXPECTED_VOTES, True, False),
+    ("desk", contract.PRECINCT_RESULTS, False, False),
+    ("desk", contract.STATE_RESULTS, False, False),
     ("gateway", contract.STATE_RESULTS, False, True),
     ("gateway", contract.PRECINCT_RESULTS, False, False),
     ("gateway", contract.DEAD_LETTERS, False, False),
@@ -170,22 +198,60 @@ def test_each_principal_may_do_its_job_and_nothing_else(secure_kafka: SecureKafk
     assert run(check_all(), 300) == RIGHTS
 
 
+async def can_fence(settings: Settings, transactional_id: str) -> bool:
+    """Whether `settings`' principal may start a producer with `transactional_id` (and so fence
+    the worker whose snapshot producer has it)."""
+    from aiokafka.errors import TransactionalIdAuthorizationFailed
+
+    producer = AIOKafkaProducer(**kafka_connection(settings), transactional_id=transactional_id,
+                                request_timeout_ms=20_000)
+    try:
+        await producer.start()
+        return True
+    except TransactionalIdAuthorizationFailed:
+        return False
+    finally:
+        await producer.stop()
+
+
+async def can_create(settings: Settings, topic: str) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(**kafka_connection(settings))
+    await admin.start()
+    try:
+        response = await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        return all(code == 0 for _, code, *_ in response.topic_errors)
+    finally:
+        await admin.close()
+
+
 def test_a_principal_cannot_use_another_ones_group(secure_kafka: SecureKafka, namespace: Settings) -> None:
     """The gateway reads without a group; it may not join (or reset) the worker's."""
-    from aiokafka.errors import GroupAuthorizationFailedError
+    gateway = secure_kafka.login(namespace, "gateway")
+    assert run(can_read(gateway, contract.STATE_RESULTS, namespace.topic(namespace.app_id)), 120) is False
 
-    async def join_workers_group() -> None:
-        consumer = AIOKafkaConsumer(namespace.topic(contract.STATE_RESULTS),
-                                    **kafka_connection(secure_kafka.login(namespace, "gateway")),
-                                    group_id=namespace.topic(namespace.app_id), enable_auto_commit=False)
-        try:
-            await consumer.start()
-            await consumer.getmany(timeout_ms=5000)
-        finally:
-            await consumer.stop()
 
-    with pytest.raises(GroupAuthorizationFailedError):
-        run(join_workers_group(), 120)
+def test_another_app_id_cannot_use_the_workers_grants(secure_kafka: SecureKafka, namespace: Settings) -> None:
+    """The app id `votewire-X-staging` starts with the worker's `votewire-X`: grants PREFIXED on
+    the app id would let the worker's credential create and write the staging worker's re-key
+    topic, join its group and fence its snapshot producers. With exact names it can do none."""
+    staging = namespace.topic(f"{namespace.app_id}-staging")  # the staging worker's app id, prefixed
+    rekeyed = f"{staging}-precinct-results-rekeyed"
+    worker = secure_kafka.login(namespace, "worker")
+    bare = worker.with_(topic_prefix="")  # for the full names above
+
+    async def rights() -> tuple[bool, ...]:
+        created = await can_create(bare, rekeyed)
+        if not created:  # the staging worker's own start would have made it
+            await can_create(secure_kafka.as_admin(namespace), rekeyed)
+        groups = [await can_read(worker, contract.PRECINCT_RESULTS, group)
+                  for group in (staging, f"{staging}-race-book")]
+        return (created, await can_write(bare, rekeyed), await can_read(bare, rekeyed), *groups,
+                await can_fence(worker, f"{staging}-snapshots-0"))
+
+    assert run(rights(), 300) == (False,) * 6
+    assert run(can_fence(worker, f"{namespace.topic(namespace.app_id)}-snapshots-0"), 120)  # its own: yes
 
 
 def test_a_wrong_password_is_one_clear_error(secure_kafka: SecureKafka, namespace: Settings,
@@ -205,7 +271,7 @@ def test_a_wrong_password_is_one_clear_error(secure_kafka: SecureKafka, namespac
 
 def test_an_untrusted_broker_certificate_is_one_clear_error(secure_kafka: SecureKafka, namespace: Settings,
                                                             tmp_path: Path) -> None:
-    env = role_env(secure_kafka, namespace, "producer", tmp_path)
+    env = role_env(secure_kafka, namespace, "feed", tmp_path)
     env["VOTEWIRE_SSL_CAFILE"] = ""  # the system's CAs did not sign the test's broker
     done = votewire(["replay", "--max", "/dev/null"], env, timeout_s=120)
     assert done.returncode == 2

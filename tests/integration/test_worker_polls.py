@@ -27,8 +27,8 @@ from streams.contract import race_key
 from streams.contract.batching import batch_records, record_reports
 from streams.kafka.replay import replay_files
 from streams.settings import Settings
-from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
-from tests.integration.test_worker_mn import MN_PRESIDENT, OFFICIAL, final_figures, mn_recording, state_results
+from tests.integration.harness import latest_by_key, read_topic, run, running_worker, source_ms, wait_for
+from tests.integration.test_worker_mn import MN_PRESIDENT, mn_recording, state_results, wait_for_official
 from tests.integration.test_worker_robustness import load_lines, write_lines
 
 __all__ = ["mn_recording"]  # the module fixture, shared with test_worker_mn
@@ -81,7 +81,6 @@ BAD_RECORDS: dict[str, list[bytes]] = {
     ],
 }
 Injected = list[tuple[str, Any]]  # (votewire-index, the refused entry or element)
-NO_SNAPSHOT: dict[str, Any] = {"candidates": [], "total_votes": 0, "precincts_reporting": 0}
 
 
 def grouped(lines: list[dict[str, Any]], grouping: str) -> list[dict[str, Any]]:
@@ -164,8 +163,7 @@ def test_polls_or_batches_and_singles_mixed_with_duplicates_shuffling_and_bad_in
     expected_dead = len(injected) + len(bad_records)
     with running_worker(settings, tmp_path / "worker.log") as worker:
         run(replay_files(settings, [path], speed=None, max_gap=None, progress=False))
-        wait_for(lambda: final_figures(state_results(settings).get(MN_PRESIDENT) or NO_SNAPSHOT) == OFFICIAL, 240,
-                 what=f"official final from {grouping} and singles", alive=worker)
+        wait_for_official(settings, worker)  # (not final_figures of {}: a KeyError before the first snapshot)
         dead = wait_for(lambda: _at_least(run(read_topic(settings, "dead-letters")), expected_dead), 60,
                         what="every dead letter")
     assert len(dead) == expected_dead
@@ -204,7 +202,7 @@ def test_a_batch_before_polls_close_is_tallied_not_published(settings: Settings,
     def batch(at: str, *units: tuple[str, int, int]) -> dict[str, Any]:
         reports = [{"county_fips": "06001", "precinct_id": p, "seq": 1, "reported_at": at,
                     "votes": {"harris": h, "trump": t}, "complete": True} for p, h, t in units]
-        return {"ts": 0, "topic": "precinct-results", "key": "e1/CA",
+        return {"ts": source_ms(at), "topic": "precinct-results", "key": "e1/CA",
                 "value": {"schema": "precinct-batch/1", "election_id": "e1", "race_id": "president", "state": "CA",
                           "reports": reports}}
 
@@ -212,7 +210,8 @@ def test_a_batch_before_polls_close_is_tallied_not_published(settings: Settings,
     # live batch has been taken too.
     test_mode = batch("2024-11-06T05:00:00Z", ("t1", 1, 1))
     test_mode["value"]["mode"] = "test"
-    early = [{"ts": 0, "topic": "race-definitions", "key": "e1/president/CA", "value": definition},
+    early = [{"ts": source_ms("2024-11-06T00:00:00Z"), "topic": "race-definitions", "key": "e1/president/CA",
+              "value": definition},
              batch("2024-11-06T03:59:59Z", ("p1", 10, 5), ("p2", 4, 4)), test_mode]
     with running_worker(settings, tmp_path / "worker.log") as worker:
         run(replay_files(settings, [write_lines(tmp_path / "a.jsonl", early)], speed=None, max_gap=None,
@@ -237,7 +236,8 @@ def test_a_poll_before_one_races_polls_close_releases_only_the_others(settings: 
                   {"candidate_id": "trump", "name": "Donald Trump", "party": "REP"}]
 
     def definition(race_id: str, polls_close: str) -> dict[str, Any]:
-        return {"ts": 0, "topic": "race-definitions", "key": f"e1/{race_id}/CA", "value": {
+        return {"ts": source_ms("2024-11-06T00:00:00Z"), "topic": "race-definitions", "key": f"e1/{race_id}/CA",
+                "value": {
             "schema": "race-definition/1", "election_id": "e1", "race_id": race_id, "state": "CA",
             "office": race_id, "precincts_total": 3, "polls_close": polls_close, "certified": False,
             "candidates": candidates}}
@@ -246,7 +246,7 @@ def test_a_poll_before_one_races_polls_close_releases_only_the_others(settings: 
         entries = [{"race_id": race_id, "reports": [
             {"county_fips": "06001", "precinct_id": p, "seq": 1, "reported_at": at, "votes": {"harris": h, "trump": t},
              "complete": True} for p, h, t in units]} for race_id, units in races]
-        return {"ts": 0, "topic": "precinct-results", "key": "e1/CA",
+        return {"ts": source_ms(at), "topic": "precinct-results", "key": "e1/CA",
                 "value": {"schema": "state-poll/1", "election_id": "e1", "state": "CA", "races": entries}}
 
     early = [definition("president", "2024-11-06T04:00:00Z"), definition("senate", "2024-11-06T03:00:00Z"),
@@ -291,8 +291,7 @@ def test_a_worker_killed_mid_night_restarts_from_its_checkpoint_exact(settings: 
         worker.wait(timeout=10)
     with running_worker(settings, tmp_path / "worker2.log", **quiet_only) as worker:
         run(replay_files(settings, [second], speed=None, max_gap=None, progress=False))
-        wait_for(lambda: final_figures(state_results(settings).get(MN_PRESIDENT) or {}) == OFFICIAL, 240,
-                 what="official final after a SIGKILL", alive=worker)
+        wait_for_official(settings, worker)
     log = (tmp_path / "worker2.log").read_text(errors="replace")
     assert "restored from its checkpoint" in log
     assert "from 0 records" in log, "the restored partitions were read again from the log"

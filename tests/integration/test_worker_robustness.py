@@ -18,12 +18,12 @@ import orjson
 
 from streams.kafka.replay import replay_files
 from streams.settings import Settings
-from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
+from tests.integration.harness import latest_by_key, read_topic, run, running_worker, source_ms, wait_for
 from tests.integration.test_worker_mn import MN_PRESIDENT, OFFICIAL, final_figures, mn_recording, state_results
 
 __all__ = ["mn_recording"]  # the module fixture, shared with test_worker_mn
 
-# One malformed payload of each kind the contract names (DESIGN.md, "Input messages").
+# One malformed payload of each kind the contract names (docs/CONTRACT.md, "Input messages").
 GOOD = {"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",
         "county_fips": "27053", "precinct_id": "27053", "seq": 999, "reported_at": "2024-11-06T05:00:00Z",
         "votes": {"cand-0201": 1}, "complete": False}
@@ -163,12 +163,13 @@ def test_embargo_and_test_mode_never_leak(settings: Settings, tmp_path: Path) ->
                   "certified": False, "candidates": candidates}
 
     def report(unit: str, at: str, votes: dict[str, int], mode: str) -> dict[str, Any]:
-        return {"ts": 0, "topic": "precinct-results", "key": "e1/president/CA", "value": {
+        return {"ts": source_ms(at), "topic": "precinct-results", "key": "e1/president/CA", "value": {
             "schema": "precinct-result/1", "election_id": "e1", "race_id": "president", "state": "CA",
             "county_fips": "06001", "precinct_id": unit, "seq": 1, "reported_at": at, "votes": votes,
             "complete": True, "mode": mode}}
 
-    lines = [{"ts": 0, "topic": "race-definitions", "key": "e1/president/CA", "value": definition},
+    lines = [{"ts": source_ms("2024-11-06T00:00:00Z"), "topic": "race-definitions", "key": "e1/president/CA",
+              "value": definition},
              report("p1", "2024-11-06T03:59:59Z", {"harris": 10, "trump": 5}, "live"),  # before polls close
              report("t1", "2024-11-06T05:00:00Z", {"harris": 1, "trump": 900}, "test")]
     with running_worker(settings, tmp_path / "worker.log") as worker:

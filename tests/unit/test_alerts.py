@@ -176,13 +176,33 @@ def test_count_decreased_follows_a_lower_total() -> None:
     assert night.tally.total_votes == 490
 
 
-def test_a_unit_that_is_a_whole_county_is_called_a_county() -> None:
+def test_a_unit_that_is_a_whole_county_is_called_by_the_county_name() -> None:
     night = Night()
-    night.feed(report("27053", 0, {"harris": 300, "trump": 200}))
-    [alert] = night.feed(report("27053", 1, {"harris": 290, "trump": 200}))
-    assert alert.message.startswith("County 27053 lowered its total from 500 to 490 votes")
+    night.feed(report("27061", 0, {"harris": 300, "trump": 200}, county="27061"))
+    [alert] = night.feed(report("27061", 1, {"harris": 290, "trump": 200}, county="27061"))
+    assert alert.message.startswith("Itasca County lowered its total from 500 to 490 votes")
     [precinct] = Night().feed(report("p1", 0, {"harris": 1}, registered_voters=0))
-    assert precinct.message.startswith("Precinct p1 (county 27053) reports 1 votes")
+    assert precinct.message.startswith("Precinct p1 (Hennepin County) reports 1 votes")
+
+
+def test_a_county_without_a_known_name_is_called_by_its_fips() -> None:
+    night = Night()
+    night.feed(report("27999", 0, {"harris": 300, "trump": 200}, county="27999"))
+    [alert] = night.feed(report("27999", 1, {"harris": 290, "trump": 200}, county="27999"))
+    assert alert.message.startswith("County 27999 lowered its total")
+    [precinct] = Night().feed(report("p1", 0, {"harris": 1}, county="02013", registered_voters=0))
+    assert precinct.message.startswith("Precinct p1 (county 02013) reports")  # Alaska: no names (see data)
+
+
+def test_naming_the_county_leaves_the_alert_ids_as_they_were() -> None:
+    # The ids of these two alerts before counties were named in messages: consumers that drop
+    # repeats by id must see a re-processed night as repeats.
+    night = Night()
+    night.feed(report("27061", 0, {"harris": 300, "trump": 200}, county="27061"))
+    [decrease] = night.feed(report("27061", 1, {"harris": 290, "trump": 200}, county="27061"))
+    [unknown] = Night().feed(report("p1", 0, {"harris": 1, "stein": 2}, county="27061"))
+    assert (decrease.alert_id, unknown.alert_id) == ("a13dcf949b257d27af88c2ae", "ec2e8cf372d3813486d14eea")
+    assert unknown.message.startswith("Precinct p1 (Itasca County) reports 2 votes for 'stein'")
 
 
 def test_count_decreased_when_one_candidate_drops_even_if_the_total_rises() -> None:
@@ -247,9 +267,9 @@ def test_expected_vote_revised_and_what_the_revision_makes_true() -> None:
     night.feed(report("p1", 0, {"harris": 700, "trump": 400}))  # 1100 of 2000 = 55%
     alerts = night.revise(estimate(1200, seq=1))  # 91.7%; margin 300 > 100 remaining
     # Trump needed (900 + 300) / 1800 = 66.7% of the vote still out (past 60 already); now
-    # (100 + 300) / 200 = 200%: past 70, 80 and all that remains.
+    # (100 + 300) / 200 = 200%: more than all that remains, so no "now needs 200%" for 70 and 80.
     assert types(alerts) == ["expected_vote_revised", "counted_milestone", "counted_milestone", "out_of_reach",
-                             "needs_share_crossed", "needs_share_crossed", "needs_more_than_remaining"]
+                             "needs_more_than_remaining"]
     assert alerts[0].message == "The expected vote in MN president (live) was revised from 2,000 to 1,200."
     assert alerts[0].at == "2024-11-06T02:01Z"
     assert [a.details["threshold"] for a in alerts[1:3]] == [75, 90]
@@ -316,10 +336,48 @@ def test_needs_more_than_remaining_message_and_once_only() -> None:
     night.feed(report("p1", 0, {"harris": 500, "trump": 300}))  # 200 out, margin 200: exactly 100%, not more
     [over] = [a for a in night.feed(report("p2", 0, {"harris": 1})) if a.type == "needs_more_than_remaining"]
     # 199 out, margin 201: (199 + 201) / 398 = 100.5%
-    assert over.message == ("Trump would need 100.5% of the 199 expected votes still out to overtake Harris "
-                            "in MN president (live): more than remain.")
+    assert over.message == ("Trump cannot catch up with Harris in MN president (live): Harris leads by 201 votes "
+                            "with 199 expected votes still out.")
     assert over.details["needs_pct_of_remaining"] == 100.5
     assert "needs_more_than_remaining" not in types(night.feed(report("p3", 0, {"harris": 1})))
+
+
+def test_a_count_back_under_a_passed_estimate_raises_no_needs_or_out_of_reach_again() -> None:
+    # The Minnesota night's Senate race on Dec 13: out of reach since election night, its count
+    # passed the (hindsight) estimate, and a county's correction took it back to 2 votes short.
+    # That raised "White would need 12518300.0% of the 2 expected votes still out": the vote out
+    # was unknown a report before, so nothing about it became true; it was said long ago.
+    night = Night(estimate(1000))
+    first = night.feed(report("p1", 0, {"harris": 700, "trump": 200}))  # 100 out, margin 500
+    assert [t for t in types(first) if t in ("out_of_reach", "needs_more_than_remaining")] == [
+        "out_of_reach", "needs_more_than_remaining"]
+    assert types(night.feed(report("p2", 0, {"harris": 110}, county="27061"))) == ["votes_exceed_expected"]
+    back = night.feed(report("p2", 1, {"harris": 98}, county="27061"))  # 998 counted: 2 out, margin 598
+    assert types(back) == ["count_decreased"]  # the correction is the news
+    # The same with the count exactly on the estimate (no vote out, already out of reach) and a
+    # correction leaving 1 vote out: the trailer could not catch up before either.
+    exact = Night(estimate(1000))
+    exact.feed(report("p1", 0, {"harris": 700, "trump": 200}))
+    exact.feed(report("p2", 0, {"harris": 100}, county="27061"))  # 1000 counted: 0 out
+    assert types(exact.feed(report("p2", 1, {"harris": 99}, county="27061"))) == ["count_decreased"]
+
+
+def test_a_trailer_who_cannot_catch_up_is_told_so_without_an_absurd_share() -> None:
+    night = Night(estimate(1000))
+    night.feed(report("p1", 0, {"harris": 110, "trump": 90}))  # Trump needs 51.3% of 800
+    jump = night.feed(report("p2", 0, {"harris": 798}))  # 2 out, margin 818: (2 + 818) / 4 = 20500%
+    # No "now needs 20500.0%" for 60, 70 and 80: past 100% the one thing to say is that he cannot.
+    assert [t for t in types(jump) if "needs" in t] == ["needs_more_than_remaining"]
+    [over] = [a for a in jump if a.type == "needs_more_than_remaining"]
+    assert over.message == ("Trump cannot catch up with Harris in MN president (live): Harris leads by 818 votes "
+                            "with 2 expected votes still out.")
+    assert over.details["needs_pct_of_remaining"] == 20500.0  # the figure stays, as in the snapshot
+
+
+def test_a_certified_race_needs_nothing() -> None:
+    night = Night(estimate(1000), dataclasses.replace(DEFINITION, certified=True))
+    alerts = night.feed(report("p1", 0, {"harris": 700, "trump": 200}))  # 100 out, margin 500
+    assert [t for t in types(alerts) if "needs" in t] == []
 
 
 def test_a_new_trailer_starts_afresh_and_no_trailer_raises_nothing() -> None:

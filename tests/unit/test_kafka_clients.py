@@ -63,7 +63,7 @@ class Recorder:
 def test_the_factory_gives_every_client_the_settings_security() -> None:
     settings = Settings.from_env({}, bootstrap="h:1").with_(
         security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512", sasl_username="worker",
-        sasl_password=Secret("s3cret"))
+        sasl_password=Secret("s3cret"), allow_plaintext_sasl=True)  # no TLS: no CA file to build a context from
     client = kafka_client(Recorder, settings, "t", group_id="g")
     assert client.topics == ("t",)
     assert client.options == {"bootstrap_servers": "h:1", "security_protocol": "SASL_PLAINTEXT",

@@ -3,6 +3,10 @@ folder takes its `Path(__file__)` arithmetic with it)."""
 
 from __future__ import annotations
 
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+
 from streams.gateway import server
 from streams.localkafka import demo, kafka_local
 
@@ -11,3 +15,17 @@ def test_the_paths_the_package_names_exist() -> None:
     assert kafka_local.REPO_POM.is_file(), "`votewire kafka fetch` resolves the jars from this pom"
     assert demo.BUNDLED_NIGHT.is_file(), "`votewire demo` replays this night"
     assert (server.STATIC / "index.html").is_file(), "the gateway serves the board from here"
+
+
+def test_every_file_the_package_reads_ships_in_its_wheel() -> None:
+    # A file beside the modules (the board's static files, the bundled night, the county
+    # names) is in an installed, non-editable wheel only when package-data names it.
+    root = Path(server.__file__).resolve().parents[1]
+    pyproject = tomllib.loads((root.parent / "pyproject.toml").read_text("utf-8"))
+    # Patterns are per package (`"streams.geo" = ["*.json"]`), relative to its folder.
+    patterns = [f"{package.replace('.', '/')}/{pattern}"
+                for package, of_package in pyproject["tool"]["setuptools"]["package-data"].items()
+                for pattern in of_package]
+    files = [p.relative_to(root.parent).as_posix() for p in root.rglob("*")
+             if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts]
+    assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []

@@ -1,4 +1,4 @@
-"""Decoding `state-poll/1` (DESIGN.md): a state's poll, race after race, in one record.
+"""Decoding `state-poll/1` (docs/CONTRACT.md): a state's poll, race after race, in one record.
 
 A poll that breaks a poll rule is refused whole (`InvalidRecord`). Otherwise each race entry is
 judged alone (a bad one is a `RefusedElement` with index `i`, its compact JSON, a reason naming

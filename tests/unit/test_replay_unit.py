@@ -126,15 +126,28 @@ class FakeProducer:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes | None]] = []
+        self.timestamps: list[int | None] = []
 
-    async def send(self, topic: str, value: bytes | None, key: bytes | None, partition: int | None) -> Any:
+    async def send(self, topic: str, value: bytes | None, key: bytes | None, partition: int | None,
+                   timestamp_ms: int | None = None) -> Any:
         self.sent.append((topic, key, value))
+        self.timestamps.append(timestamp_ms)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
     async def partitions_for(self, topic: str) -> set[int]:
         return {0, 1, 2}
+
+
+async def replayed(settings: Settings, path: Path) -> tuple[FakeProducer, ReplayStats]:
+    producer, stats = FakeProducer(), ReplayStats()
+    sender = Sender(producer)
+    await replay_file(settings, path, sender, Pacer(None, None), stats, Progress("replay", enabled=False),
+                      asyncio.Event())
+    await sender.drain()
+    stats.sent = sender.sent
+    return producer, stats
 
 
 @GROUPED
@@ -148,21 +161,27 @@ def test_replay_sends_a_batch_or_poll_as_one_record_keyed_and_byte_for_byte_as_r
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
     settings = Settings.from_env({"VOTEWIRE_TOPIC_PREFIX": "t."})
 
-    async def replayed() -> tuple[FakeProducer, ReplayStats]:
-        producer, stats = FakeProducer(), ReplayStats()
-        sender = Sender(producer)
-        await replay_file(settings, path, sender, Pacer(None, None), stats, Progress("replay", enabled=False),
-                          asyncio.Event())
-        await sender.drain()
-        stats.sent = sender.sent
-        return producer, stats
-
-    producer, stats = asyncio.run(replayed())
+    producer, stats = asyncio.run(replayed(settings, path))
     assert producer.sent == [("t.precinct-results", MN.encode(), orjson.dumps(grouped)),
                              ("t.precinct-results", MN.encode(), payload.encode()),
                              ("t.precinct-results", MN.encode(), orjson.dumps(BATCH["reports"][0]))]
     assert (stats.sent, stats.bad_lines) == (3, 0)  # records, whatever each carries
     assert stats.summary().startswith("3 records sent")
+
+
+def test_replay_gives_the_workers_input_records_their_recorded_time(tmp_path: Path) -> None:
+    """Design rule 7: a live race is released only when Kafka's time of its records also says
+    polls have closed, so a replay at --max must send each input record with its recording's
+    `ts`, not the moment it was replayed. Outputs keep the broker's time: an alert or dead
+    letter stamped 2024 would be deleted at once by a delete topic's finite retention."""
+    lines = [{"ts": 1_730_858_400_000, "topic": "race-definitions", "key": MN, "value": {"x": 1}},
+             {"ts": 1_730_858_401_000, "topic": "expected-votes", "key": MN, "value": {"x": 2}},
+             {"ts": 1_730_858_402_000, "topic": "precinct-results", "key": MN, "value": BATCH},
+             {"ts": 1_730_858_403_000, "topic": "results-alerts", "key": MN, "value": {"x": 3}}]
+    path = tmp_path / "night.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    producer, _ = asyncio.run(replayed(Settings.from_env({"VOTEWIRE_TOPIC_PREFIX": "t."}), path))
+    assert producer.timestamps == [1_730_858_400_000, 1_730_858_401_000, 1_730_858_402_000, None]
 
 
 @GROUPED

@@ -37,6 +37,7 @@ from jsonschema import Draft202012Validator
 
 from streams import contract
 from streams.errors import InvalidRecord
+from streams.model.baselines import BASELINE_SCHEMA, decode_baseline
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = SCHEMAS / "examples"
@@ -47,6 +48,7 @@ DECODERS: dict[str, Callable[[bytes], object]] = {
     "state-poll": contract.decode_precinct_record,
     "expected-vote": contract.decode_expected_vote,
     "race-definition": contract.decode_race_definition,
+    "baseline": decode_baseline,
 }
 REFUSED_ELEMENTS = "valid-with-refused-elements"  # see the module's docstring
 OUTPUTS = ("state-result", "county-result", "alert", "recording-line")
@@ -56,6 +58,7 @@ SCHEMA_FIELD = {
     "state-poll": contract.STATE_POLL_SCHEMA,
     "expected-vote": contract.EXPECTED_VOTE_SCHEMA,
     "race-definition": contract.RACE_DEFINITION_SCHEMA,
+    "baseline": BASELINE_SCHEMA,
     "state-result": "state-result/1",
     "county-result": "county-result/1",
     "alert": "alert/1",
@@ -78,6 +81,10 @@ SCHEMA_CANNOT_EXPRESS = {
     # As for a single report: 812.0 is an integer to JSON Schema, and the only bad element here.
     f"precinct-batch/{REFUSED_ELEMENTS}/bad_count--integer-valued-float-count--refused-0.json": "812.0",
     f"state-poll/{REFUSED_ELEMENTS}/batch_mismatch--element-of-another-race--refused-0.1.json": "a parent's value",
+    # A row's length must be one more than `parties`' and its party votes at most its total:
+    # no keyword compares an array's length or sum with another field.
+    "baseline/invalid/bad_unit--row-too-short.json": "a length compared with another field's",
+    "baseline/invalid/votes_exceed_total--parties-over-total.json": "a sum compared with an item",
 }
 
 
@@ -237,8 +244,9 @@ def test_a_county_result_has_the_state_result_fields_plus_county_fips() -> None:
     state, county = schema_for("state-result"), schema_for("county-result")
     # The one field that differs: a state's precincts_total comes from the race definition, a
     # county's from its own units, which may not give one. The list of counties with the most
-    # vote still out belongs to the state.
-    differ = ("schema", "county_fips", "precincts_total", "counties_outstanding")
+    # vote still out belongs to the state, and so do the model's race-wide figures.
+    model = tuple(name for name in state["properties"] if name.startswith("model_"))
+    differ = ("schema", "county_fips", "precincts_total", "counties_outstanding", *model)
 
     assert county["required"] == [*state["required"], "county_fips"]
     county_fields = {k: v for k, v in county["properties"].items() if k not in differ}

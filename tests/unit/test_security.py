@@ -81,15 +81,61 @@ def test_help_never_shows_the_password() -> None:
 
 def test_roles_grant_only_their_topics() -> None:
     settings = Settings.from_env({}, topic_prefix="p.", app_id="votewire")
-    producer = acls.role_acls("producer", settings)
+    feed = acls.role_acls("feed", settings)
+    desk = acls.role_acls("desk", settings)
     gateway = acls.role_acls("gateway", settings)
-    worker = acls.role_acls("worker", settings)
-    assert {a.operation for a in producer} == {"WRITE"}
-    assert {a.name for a in producer} == {"p.race-definitions", "p.expected-votes", "p.precinct-results"}
+    assert {a.operation for a in feed + desk} == {"WRITE"}
+    assert {a.name for a in feed} == {"p.precinct-results"}  # a feed cannot touch the race book
+    assert {a.name for a in desk} == {"p.race-definitions", "p.expected-votes", "p.baselines"}
+    worker_reads = {a.name for a in acls.role_acls("worker", settings) if a.operation == "READ"}
+    assert {"p.baselines", "p.precinct-results"} <= worker_reads  # the worker reads what the desk and feeds write
     assert {a.operation for a in gateway} == {"READ"}
     assert "p.dead-letters" not in {a.name for a in gateway}
-    assert acls.Acl("GROUP", "PREFIXED", "p.votewire", "READ") in worker
-    assert acls.Acl("TRANSACTIONAL_ID", "PREFIXED", "p.votewire", "WRITE") in worker
-    assert not any(a.pattern == "PREFIXED" and a.name == "p." for a in worker)  # not the whole prefix
     with pytest.raises(ValueError, match="unknown role"):
-        acls.role_acls("auditor", settings)
+        acls.role_acls("producer", settings)
+
+
+def test_the_workers_grants_name_exactly_its_own_groups_topics_and_producers() -> None:
+    settings = Settings.from_env({}, app_id="votewire", partitions=3)
+    worker = acls.role_acls("worker", settings)
+    assert {a.pattern for a in worker} == {"LITERAL"}  # PREFIXED `votewire` would also be votewire-staging's
+    assert {a.name for a in worker if a.resource == "GROUP"} == {"votewire", "votewire-race-book"}
+    assert {a.name for a in worker if a.resource == "TRANSACTIONAL_ID"} == {
+        "votewire-snapshots-0", "votewire-snapshots-1", "votewire-snapshots-2"}
+    own = {a.name for a in worker if a.resource == "TOPIC" and a.operation == "CREATE"}
+    assert own == {"votewire-precinct-results-rekeyed", "votewire-__assignor-__leader"}
+    from streams.worker.app import build_app, rekeyed_topic_name
+
+    assert rekeyed_topic_name(settings) in own
+    assert build_app(settings)._leader_assignor._leader_topic_name in own  # faust's own topic
+
+    def own(s: Settings) -> set[str]:  # the names only this app uses: not the contract topics
+        return {a.name for a in acls.role_acls("worker", s)} - set(acls.contract_topic_names(s))
+
+    assert not own(settings) & own(settings.with_(app_id="votewire-staging"))
+
+
+def test_the_worker_may_read_the_configs_of_the_topics_it_checks() -> None:
+    settings = Settings.from_env({}, topic_prefix="p.", app_id="votewire")
+    described = {a.name for a in acls.role_acls("worker", settings) if a.operation == "DESCRIBE_CONFIGS"}
+    assert described == {*acls.contract_topic_names(settings), "p.votewire-precinct-results-rekeyed"}
+
+
+def test_sasl_without_tls_is_refused_unless_a_lab_says_so() -> None:
+    env = {**SASL_SSL, "VOTEWIRE_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}
+    with pytest.raises(ConfigError, match="VOTEWIRE_ALLOW_PLAINTEXT_SASL=1") as refused:
+        kafka_security(Settings.from_env(env))
+    assert "\n" not in str(refused.value)
+    assert PASSWORD not in str(refused.value)
+    allowed = kafka_security(Settings.from_env({**env, "VOTEWIRE_ALLOW_PLAINTEXT_SASL": "1"}))
+    assert allowed["security_protocol"] == "SASL_PLAINTEXT"
+    assert "ssl_context" not in allowed
+
+
+def test_sasl_without_tls_is_one_line_at_the_command_line() -> None:
+    env = {"PATH": "/usr/bin:/bin", **SASL_SSL, "VOTEWIRE_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}
+    done = subprocess.run([sys.executable, "-m", "streams.cli", "replay", "--max", "/dev/null"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("votewire replay: VOTEWIRE_SECURITY_PROTOCOL=SASL_PLAINTEXT")

@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.contract import PrecinctReport, TallyKey
+from streams.contract import Candidate, PrecinctReport, RaceDefinition, TallyKey
+from streams.counting.snapshots import county_snapshot
 from streams.counting.tally import RaceTally, unit_from_row, unit_row
 
 KEY = TallyKey("2024-11-05", "president", "MN", "live")
@@ -99,3 +100,53 @@ def test_restore_from_stored_units_gives_the_same_tally(night: Any, rng: Any) ->
     for _, row in rows:
         rebuilt.restore(*unit_from_row(row))
     assert figures(rebuilt) == figures(tally)
+
+
+DEFINITION = RaceDefinition("2024-11-05", "president", "MN", "U.S. President",
+                            tuple(Candidate(c, c, "") for c in CANDIDATES), 9, "2024-11-06T02:00:00Z", T0,
+                            certified=False)
+
+
+def county_figures(tally: RaceTally, fips: str) -> tuple[Any, ...]:
+    c = tally.counties[fips]
+    return dict(c.votes), c.precincts_reporting, c.units_total, c.precincts_total
+
+
+def county_versions(tally: RaceTally) -> dict[str, int]:
+    return {fips: county_snapshot(tally, fips, DEFINITION, None)["version"] for fips in tally.counties}
+
+
+@settings(max_examples=150, deadline=None)
+@given(nights())
+def test_a_countys_version_never_goes_down_and_rises_when_its_figures_change(night: Any) -> None:
+    """Units move between counties here (each report draws its county): issue 18 item 4."""
+    stream, _ = night
+    tally = RaceTally(KEY)
+    versions: dict[str, int] = {}
+    shown: dict[str, tuple[Any, ...]] = {}
+    for r in stream:
+        tally.apply(r)
+        for fips, version in county_versions(tally).items():
+            assert version >= versions.get(fips, 0), f"county {fips}'s version went down"
+            now = county_figures(tally, fips)
+            if fips in shown and now != shown[fips]:
+                assert version > versions[fips], f"county {fips} changed under the same version"
+            versions[fips], shown[fips] = version, now
+
+
+@settings(max_examples=100, deadline=None)
+@given(nights(), st.randoms(use_true_random=False))
+def test_county_versions_do_not_depend_on_arrival_order_or_a_restore(night: Any, rng: Any) -> None:
+    """A rebuild reads the log again (in another interleaving of the input and re-keyed topics)
+    or restores a checkpoint's units: either must give every county the version it had."""
+    stream, _ = night
+    tally, shuffled = RaceTally(KEY), RaceTally(KEY)
+    for r in stream:
+        tally.apply(r)
+    for r in rng.sample(stream, len(stream)):
+        shuffled.apply(r)
+    restored = RaceTally(KEY)
+    for precinct_id, unit in tally.units():
+        restored.restore(precinct_id, unit)
+    assert county_versions(shuffled) == county_versions(tally)
+    assert county_versions(restored) == county_versions(tally)

@@ -20,15 +20,16 @@ from aiokafka.errors import ProducerFenced
 from prometheus_client import CollectorRegistry
 
 from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
-from streams.counting.holds import Holds, home_of
+from streams.counting.holds import Floor, Holds, home_of
 from streams.counting.room import CountingRoom, Snapshot
 from streams.counting.tally import RaceTally
 from streams.kafka.topics import home_partition
 from streams.metrics import worker_metrics
 from streams.settings import Settings
-from streams.worker.agents import TallyWorker
+from streams.worker.agents import TallyWorker, kafka_time_ms
 from streams.worker.fence import FreezeFence
 from streams.worker.publisher import SnapshotPublisher
+from streams.worker.rebuild import _take_record, published_floor
 
 PARTITIONS = 4
 SETTINGS = Settings(session_timeout_s=6.0, partitions=PARTITIONS)
@@ -131,6 +132,9 @@ DEFINITION = {"schema": "race-definition/1", "election_id": "2024-11-05", "race_
               "polls_close": "2024-11-05T12:00:00Z", "certified": False}
 
 
+KAFKA_MS = 1_730_851_200_000  # 2024-11-06T00:00:00Z, when the reports below say they were made
+
+
 def _report(key: TallyKey, unit: str, seq: int) -> PrecinctReport:
     value = {"schema": "precinct-result/1", "election_id": key.election_id, "race_id": key.race_id,
              "state": key.state, "county_fips": "10001", "precinct_id": unit, "seq": seq,
@@ -143,15 +147,15 @@ def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published(
     holds = Holds(room, home)
     key, other = _key_in(2), _key_in(1)
     room.book.put_definition(decode_race_definition(orjson.dumps({**DEFINITION, "state": key.state})))
-    room.replay_report(_report(key, "p1", 1))  # rebuilt up to the committed offset: seq_sum 2
-    holds.hold_back({2}, {key.state_result_key: (5, 4), other.state_result_key: (9, 9)})
+    room.replay_report(_report(key, "p1", 1), KAFKA_MS)  # rebuilt up to the committed offset: seq_sum 2
+    holds.hold_back({2}, {key.state_result_key: Floor(5, 4, 5), other.state_result_key: Floor(9, 9, 9)})
     assert holds.is_held(key)
     assert not holds.is_held(other), "not a rebuilt partition's: not held"
     assert list(room.due_state_snapshots()) == []
     assert key in room.dirty, "held, not dropped"
-    room.apply_record([_report(key, "p2", 2)])  # seq_sum 5, the published version, other figures
+    room.apply_record([_report(key, "p2", 2)], KAFKA_MS)  # seq_sum 5, the published version, other figures
     assert holds.is_held(key), "the same version with other figures would be a conflict"
-    room.apply_record([_report(key, "p1", 2)])  # the records past the commit, counted again: seq_sum 6
+    room.apply_record([_report(key, "p1", 2)], KAFKA_MS)  # the records past the commit, counted again: seq_sum 6
     assert not holds.is_held(key)
     [snapshot] = list(room.due_state_snapshots())
     assert snapshot.value["version"] > 5
@@ -193,7 +197,7 @@ def _one_due_snapshot(room: CountingRoom, key: TallyKey) -> None:
         room.dirty.clear()  # as the real one does: taken off the dirty marks
         yield Snapshot("state", key.state_result_key, key.home, {"election_id": "e", "race_id": "r", "state": "S",
                                                                 "mode": "live", "pct_expected_counted": None,
-                                                                "precincts_reporting": 0})
+                                                                "precincts_reporting": 0}, 0)
 
     room.due_state_snapshots = due  # type: ignore[method-assign]
 
@@ -222,7 +226,7 @@ def test_a_failed_partition_leaves_no_other_partitions_transaction_open() -> Non
         for key in (failing_key, good_key):
             yield Snapshot("state", key.state_result_key, key.home, {"election_id": "e", "race_id": "r", "state": "S",
                                                                     "mode": "live", "pct_expected_counted": None,
-                                                                    "precincts_reporting": 0})
+                                                                    "precincts_reporting": 0}, 0)
 
     room.due_state_snapshots = due  # type: ignore[method-assign]
     snapshots = publisher(room, owned={0, 1})
@@ -278,7 +282,7 @@ def test_a_result_keys_home_is_its_state_key_even_with_a_slash_in_the_race_id() 
 
 def _precinct_message(worker: TallyWorker, key: bytes, value: bytes, on: str) -> SimpleNamespace:
     return SimpleNamespace(topic="precinct-results", partition=worker.home_partition(on), offset=0, key=key,
-                           value=value)
+                           value=value, timestamp=KAFKA_MS / 1000.0)  # faust's seconds
 
 
 def test_every_race_of_a_state_is_tallied_on_its_state_keys_home(worker: TallyWorker) -> None:
@@ -289,8 +293,50 @@ def test_every_race_of_a_state_is_tallied_on_its_state_keys_home(worker: TallyWo
                           "state": "CA", "county_fips": "06001", "precinct_id": "p1", "seq": 0,
                           "reported_at": "2024-11-06T00:00:00Z", "votes": {"a": 1}, "complete": False})
     worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/senate/CA", value, on="2024-11-05/CA"))
-    assert sent == [{"key": b"2024-11-05/CA", "value": value, "partition": worker.home_partition("2024-11-05/CA")}]
+    assert sent == [{"key": b"2024-11-05/CA", "value": value, "partition": worker.home_partition("2024-11-05/CA"),
+                     "timestamp": KAFKA_MS / 1000.0}]
     assert worker.room.tallies == {}
     worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/CA", value, on="2024-11-05/CA"))
     assert list(worker.room.tallies) == [TallyKey("2024-11-05", "senate", "CA", "live")]
     assert len(sent) == 1
+
+
+def test_a_re_emitted_definition_does_not_release_a_tally_short_of_the_published_count(worker: TallyWorker) -> None:
+    """Issue 18 item 5: the version also rises with the definition's revision, so a rebuilt
+    tally under a definition re-emitted since (a higher offset) passed the published version
+    with fewer reports counted, and published a lower total under a higher version."""
+    room, holds, key = worker.room, worker.holds, _key_in(2)
+    definition = decode_race_definition(orjson.dumps({**DEFINITION, "state": key.state}))
+    worker.book_reader.take_definition(definition, offset=0)
+    room.replay_report(_report(key, "p1", 1), KAFKA_MS)  # rebuilt up to the committed offset: 1 vote, seq_sum 2
+    # An earlier owner had counted p1 at seq 4 (seq_sum 5, 4 votes) and published it at version 5.
+    holds.hold_back({2}, {key.state_result_key: Floor(5, 4, 5)})
+    worker.book_reader.take_definition(definition, offset=40)  # the desk re-sent it: revision 40
+    assert holds.is_held(key), "1 vote counted, 4 published: releasing it takes the count back"
+    assert list(room.due_state_snapshots()) == []
+    room.apply_record([_report(key, "p1", 4)], KAFKA_MS)  # the records past the commit come again
+    assert not holds.is_held(key)
+    [snapshot] = list(room.due_state_snapshots())
+    assert (snapshot.value["total_votes"], snapshot.value["version"]) == (4, 5 + 40)
+
+
+def test_a_published_snapshot_tells_what_it_counted_in_a_header() -> None:
+    """The holds read it back (item 5); a snapshot of an older votewire has no header."""
+    value = orjson.dumps({"version": 47, "total_votes": 4})
+    with_header = SimpleNamespace(value=value, headers=[("votewire-counted", b"5")])
+    assert published_floor(with_header) == Floor(47, 4, 5)
+    assert published_floor(SimpleNamespace(value=value, headers=[])) == Floor(47, 4, None)
+
+
+def test_the_agent_and_the_rebuild_take_the_same_kafka_time_for_a_record() -> None:
+    """faust gives seconds, aiokafka milliseconds: both must come to the same embargo decision."""
+    key = _key_in(1)
+    report = _report(key, "p1", 1)
+    value = orjson.dumps({"schema": "precinct-result/1", "election_id": key.election_id, "race_id": key.race_id,
+                          "state": key.state, "county_fips": "10001", "precinct_id": "p1", "seq": 1,
+                          "reported_at": "2024-11-06T00:00:00Z", "votes": {"a": 1}, "complete": False})
+    taken: list[tuple[str, int | None]] = []
+    rebuild_record = SimpleNamespace(value=value, key=key.race.encode(), partition=1, timestamp=1_730_858_400_123)
+    _take_record(rebuild_record, lambda r, kafka_ms: taken.append((r.precinct_id, kafka_ms)), lambda *_: True)
+    assert taken == [(report.precinct_id, 1_730_858_400_123)]
+    assert kafka_time_ms(1_730_858_400_123 / 1000.0) == 1_730_858_400_123  # faust's Message.timestamp

@@ -4,6 +4,9 @@
 // Each card has a county map (shapes from /v1/maps/{state}) shaded by each county's leader and
 // margin and hatched where little of the vote is counted, the same counties as a table (the
 // map's equivalent for screen readers and keyboards), and "where the vote is left".
+// States by name and times in the race's own zone (from /v1/states), never the browser's: a
+// reader anywhere sees "as of Nov 5, 2024, 9:40 PM CST", as the embeds and the desk print it.
+// A check mark means a race call and nothing else: only beside a winner of a `called` call.
 "use strict";
 
 const MAX_ALERTS = 12;
@@ -17,11 +20,45 @@ const racesEl = document.getElementById("races");
 const alertsEl = document.getElementById("alerts");
 const statusEl = document.getElementById("status");
 const numberFormat = new Intl.NumberFormat("en-US");
+// The model's range in a label: 2,849,917 is "2.8M" (an estimate needs no more digits).
+const roughFormat = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 let partySides = {}; // from /static/parties.json: the one party -> colour side mapping
+let places = {}; // from /v1/states: USPS code -> {name, time_zone}
+const timeFormats = new Map(); // "zone|year" -> Intl.DateTimeFormat
 
 function keyOf(s) { return [s.election_id, s.race_id, s.state, s.mode].join("/"); }
 
 function sideOf(party) { return partySides[String(party || "").toUpperCase()] || "other"; }
+
+function placeOf(state) { return places[state] || { name: state, time_zone: "UTC" }; }
+
+function timeFormat(zone, withYear) {
+  const key = zone + "|" + withYear;
+  if (!timeFormats.has(key)) {
+    timeFormats.set(key, new Intl.DateTimeFormat("en-US", {
+      timeZone: zone, month: "short", day: "numeric", year: withYear ? "numeric" : undefined,
+      hour: "numeric", minute: "2-digit", timeZoneName: "short" }));
+  }
+  return timeFormats.get(key);
+}
+
+// "Nov 5, 2024, 9:40 PM CST" in the state's zone (UTC, labelled, when it has none); "" for a
+// time without an offset, which a browser would read in its own zone.
+function timeIn(text, state, withYear) {
+  if (!/^\d{4}-\d\d-\d\dT[^Z+]*(Z|[+-]\d\d:\d\d)$/i.test(String(text || ""))) return "";
+  const at = new Date(text);
+  if (isNaN(at)) return "";
+  let zone = placeOf(state).time_zone;
+  try { timeFormat(zone, withYear); } catch (e) { zone = "UTC"; } // a zone this browser lacks
+  return timeFormat(zone, withYear).format(at).replace(/\u202f/g, " "); // ICU puts a narrow space before PM
+}
+
+// The candidate ids a `called` call names; none without a call (calls are not in the contract yet).
+function winnersOf(s) {
+  const call = s.call;
+  if (!call || call.status !== "called" || !Array.isArray(call.winners)) return new Set();
+  return new Set(call.winners.filter((w) => typeof w === "string"));
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -44,10 +81,15 @@ function bar(percent) {
   return outer;
 }
 
-function candidateRow(c, leader) {
+function candidateRow(c, winners) {
   const row = el("div", "candidate side-" + sideOf(c.party));
-  if (c.candidate_id === leader) row.classList.add("leader");
-  row.append(el("span", "name", c.name + (c.party ? " (" + c.party + ")" : "")),
+  const name = el("span", "name", c.name + (c.party ? " (" + c.party + ")" : ""));
+  if (winners.has(c.candidate_id)) {
+    const mark = el("span", "call-mark", "✓");
+    mark.title = "winner: race called";
+    name.append(" ", mark);
+  }
+  row.append(name,
              el("span", "pct", Number(c.pct).toFixed(1) + "%"),
              el("span", "votes", numberFormat.format(c.votes) + " votes"), bar(c.pct));
   return row;
@@ -58,11 +100,20 @@ function countedPct(s) {
   return expected ? s.pct_expected_counted : s.pct_precincts_reporting;
 }
 
-function countedBlock(s) {
+// An expected vote that is the model's estimate says so, with its 90% range (the readout says "(est.)" too).
+function countedLabel(s, pct) {
+  const range = s.model_expected_range && s.model_expected_range["90"];
+  if (s.expected_vote_source === "model" && range) {
+    return "about " + Math.floor(pct) + "% counted (est.), expected "
+      + roughFormat.format(range[0]) + "–" + roughFormat.format(range[1]);
+  }
   const expected = s.pct_expected_counted !== null && s.pct_expected_counted !== undefined;
+  return expected ? Math.floor(pct) + "% of expected vote counted" : Math.floor(pct || 0) + "% of precincts reporting";
+}
+
+function countedBlock(s) {
   const pct = countedPct(s);
-  const label = expected ? Math.floor(pct) + "% of expected vote counted"
-                         : Math.floor(pct || 0) + "% of precincts reporting";
+  const label = countedLabel(s, pct);
   const block = el("div", "counted");
   block.append(el("span", "label", label), bar(pct));
   return block;
@@ -70,7 +121,7 @@ function countedBlock(s) {
 
 function title(s) {
   const h = el("h2");
-  const name = el("span", "state", s.state);
+  const name = el("span", "state", placeOf(s.state).name);
   if (s.mode === "test") name.append(" ", el("span", "badge", "TEST"));
   const office = s.office || s.race_id.replace(/[-_]/g, " ");
   h.append(name, el("span", "office", office + " · " + s.election_id));
@@ -137,7 +188,7 @@ function countyView(s) {
   figure.append(note);
   const details = el("details", "county-table");
   details.append(el("summary", "", "Every county as a table"));
-  const all = table("Counties of " + s.state + ": leader, margin and share counted",
+  const all = table("Counties of " + placeOf(s.state).name + ": leader, margin and share counted",
                     ["County", "Leading", "Margin", "Counted"]);
   details.append(all.wrap);
   section.append(figure, details);
@@ -162,7 +213,7 @@ function drawMap(key, view, map, state) {
     view.figure.classList.add("missing");
     return;
   }
-  const label = "Map of " + state + " counties shaded by leading party and margin, hatched where less than 90% "
+  const label = "Map of " + placeOf(state).name + " counties shaded by leading party and margin, hatched where less than 90% "
     + "is counted. The table below gives the same figures.";
   const image = svg("svg", { viewBox: map.view_box, role: "img", "aria-label": label });
   for (const county of map.counties) {
@@ -234,7 +285,10 @@ function voteLeft(s, view) {
       : "No county estimates of the vote still out."));
     return section;
   }
-  const t = table("Counties with the most expected vote still out", ["County", "Still out", "Leading so far", "Counted"]);
+  const modelled = rows.some((c) => c.expected_vote_source === "model");
+  const t = table(modelled ? "Counties with the most vote still out, as the model estimates it (est.)"
+                           : "Counties with the most expected vote still out",
+                  ["County", modelled ? "Still out (est.)" : "Still out", "Leading so far", "Counted"]);
   for (const c of rows) {
     const name = el("th", "", countyName(view, c.county_fips));
     name.scope = "row";
@@ -252,7 +306,8 @@ function card(s) {
   const article = el("article", "race");
   article.dataset.key = keyOf(s);
   article.append(title(s));
-  for (const c of (s.candidates || []).slice(0, 4)) article.append(candidateRow(c, s.leader));
+  const winners = winnersOf(s);
+  for (const c of (s.candidates || []).slice(0, 4)) article.append(candidateRow(c, winners));
   const readout = el("p", "readout", s.readout || "");
   readout.dataset.testid = "readout";
   article.append(countedBlock(s), readout);
@@ -261,10 +316,19 @@ function card(s) {
     needs.dataset.testid = "needs";
     article.append(needs);
   }
-  article.append(el("p", "as-of", "as of " + new Date(s.as_of).toLocaleTimeString()));
+  if (winners.size) article.append(callLine(s, winners));
+  const asOf = timeIn(s.as_of, s.state, true);
+  if (asOf) article.append(el("p", "as-of", "as of " + asOf));
   const view = countyView(s);
   article.append(view.section, voteLeft(s, view));
   return article;
+}
+
+function callLine(s, winners) {
+  const names = (s.candidates || []).filter((c) => winners.has(c.candidate_id)).map((c) => c.name);
+  const at = timeIn(s.call.at, s.state, true);
+  return el("p", "call", "Called for " + (names.length ? names : [...winners]).join(" and ")
+    + (typeof s.call.by === "string" && s.call.by ? " by " + s.call.by : "") + (at ? " · " + at : ""));
 }
 
 function place(key, node) {
@@ -300,8 +364,9 @@ function showAlert(a) {
   if (alertIds.has(a.alert_id)) return;
   alertIds.add(a.alert_id);
   const item = el("li", a.severity);
-  const at = new Date(a.at);
-  item.append(el("time", "", isNaN(at) ? "" : at.toLocaleTimeString()), a.state + ": " + a.message);
+  const time = el("time", "", timeIn(a.at, a.state, false));
+  time.dateTime = a.at || "";
+  item.append(time, placeOf(a.state).name + ": " + a.message);
   alertsEl.prepend(item);
   while (alertsEl.children.length > MAX_ALERTS) alertsEl.lastElementChild.remove();
 }
@@ -318,6 +383,9 @@ function connect() {
   source.addEventListener("error", () => setStatus("reconnecting", "reconnecting…"));
 }
 
-fetch("/static/parties.json").then((r) => r.json()).then((p) => { partySides = p.sides || {}; })
-  .catch(() => { partySides = {}; }) // without it every party is neutral: still readable
-  .finally(connect);
+// Without parties.json every party is neutral, without /v1/states states go by code and times
+// by UTC: still readable and still true.
+Promise.all([
+  fetch("/static/parties.json").then((r) => r.json()).then((p) => { partySides = p.sides || {}; }).catch(() => {}),
+  fetch("/v1/states").then((r) => r.json()).then((p) => { places = p.states || {}; }).catch(() => {}),
+]).finally(connect);
