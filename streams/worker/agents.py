@@ -2,8 +2,9 @@
 
 - `tally_precinct_reports` (agent, concurrency 1: offsets are committed from this stream and
   faust issue #606 shows concurrent agents committing past unprocessed records) decodes each
-  record (one report, or a batch of them), re-keys strays, applies the reports in order and
-  sends the alerts and dead letters they raise.
+  record (one report, a batch, or a state's poll), re-keys strays to the state key's home,
+  applies the reports in order (race alerts once per record) and sends the alerts and dead
+  letters they raise.
 - `publish_snapshots` (task) sends the coalesced snapshots that are due, on a producer of its
   own (streams.worker.publisher).
 - `follow_race_book` (task) keeps race definitions and expected votes (streams.worker.book_reader).
@@ -223,7 +224,7 @@ class TallyWorker:
 
     def forget_partitions(self, partitions: set[int]) -> None:
         self.holds.forget(partitions)
-        self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
+        self.room.forget_tallies(lambda key: self.home_partition(key.home) in partitions)
 
     async def _rebuild_from_log(self, partitions: set[int]) -> None:
         tps = [TopicPartition(topic, p) for topic in self.input_topics for p in sorted(partitions)]
@@ -254,9 +255,10 @@ class TallyWorker:
             self.outbox.dead_letter(message, error)
             return
         if not self.is_home(record.key, message.key, message.partition):
-            # Design rule 3: one state's tally lives in one place. A record keyed otherwise
-            # (or spread by another partitioner) goes round once through the re-keyed topic,
-            # with the time Kafka gave it (design rule 7), not the moment it went round.
+            # Design rule 3: every race of one state is tallied in one place. A record keyed
+            # otherwise (the older race key too, or spread by another partitioner) goes round
+            # once through the re-keyed topic, with the time Kafka gave it (design rule 7), not
+            # the moment it went round.
             self.topics.rekeyed.send_soon(key=record.key.encode(), value=message.value,
                                           partition=self.home_partition(record.key), timestamp=message.timestamp)
             return
@@ -268,15 +270,15 @@ class TallyWorker:
     def apply(self, reports: list[PrecinctReport], kafka_ms: int | None) -> None:
         """Apply a record's reports in order, each as if it had come alone (design rule 1);
         `kafka_ms` is the time Kafka gave the record."""
+        results, alerts = self.room.apply_record(reports, kafka_ms)
+        if alerts:
+            self.outbox.send_alerts(alerts)
         outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
         latest_ms = None
-        for report in reports:
-            applied, alerts = self.room.apply_report(report, kafka_ms)
+        for applied in results:
             outcomes[applied.outcome] += 1
             if applied.unit is not None:
-                latest_ms = report.reported_ms
-            if alerts:
-                self.outbox.send_alerts(alerts)
+                latest_ms = applied.unit.reported_ms
         # Metrics once per record, not per report.
         for outcome, n in outcomes.items():
             if n:
@@ -284,13 +286,13 @@ class TallyWorker:
         if latest_ms is not None:
             self.metrics.last_report_ts.set(latest_ms / 1000)
 
-    def home_partition(self, race_key: str) -> int:
-        """Where a race's tally lives (streams.kafka.topics.home_partition)."""
-        return home_partition(race_key, self.settings.partitions)
+    def home_partition(self, state_key: str) -> int:
+        """Where a state's tallies live (streams.kafka.topics.home_partition)."""
+        return home_partition(state_key, self.settings.partitions)
 
-    def is_home(self, race_key: str, record_key: bytes | None, partition: int) -> bool:
-        """Whether a record is tallied where it was read: under its race key, on its home partition."""
-        return record_key == race_key.encode() and partition == self.home_partition(race_key)
+    def is_home(self, state_key: str, record_key: bytes | None, partition: int) -> bool:
+        """Whether a record is tallied where it was read: under its state key, on its home partition."""
+        return record_key == state_key.encode() and partition == self.home_partition(state_key)
 
     # --- timers --------------------------------------------------------------------------------
 

@@ -27,13 +27,13 @@ def _worker(settings: Settings) -> TallyWorker:
     worker = TallyWorker(settings, CollectorRegistry())
     worker.book_ready.set()
     worker.tallies_ready.set()
-    worker.owned = {worker.home_partition(KEY.race)}
+    worker.owned = {worker.home_partition(KEY.home)}
     worker.room.tallies[KEY] = RaceTally(KEY)
     return worker
 
 
 def _snapshot(version: int) -> Snapshot:
-    return Snapshot("state", KEY.state_result_key, KEY.race,
+    return Snapshot("state", KEY.state_result_key, KEY.home,
                     {"election_id": KEY.election_id, "race_id": KEY.race_id, "state": KEY.state, "mode": KEY.mode,
                      "version": version, "pct_expected_counted": None, "precincts_reporting": 0}, version)
 
@@ -50,7 +50,7 @@ def _due(worker: TallyWorker, version: int) -> None:
 def test_a_successor_fences_the_earlier_owners_snapshot_producer(settings: Settings) -> None:
     run(ensure_topics(settings))
     zombie, successor = _worker(settings), _worker(settings)
-    partition = zombie.home_partition(KEY.race)
+    partition = zombie.home_partition(KEY.home)
     topic = settings.topic(contract.STATE_RESULTS)
 
     async def night() -> None:
@@ -81,7 +81,7 @@ def test_a_successor_fences_the_earlier_owners_snapshot_producer(settings: Setti
 def test_a_fenced_worker_goes_dark_on_that_partition_and_raises_nothing(settings: Settings) -> None:
     run(ensure_topics(settings))
     zombie, successor = _worker(settings), _worker(settings)
-    partition = zombie.home_partition(KEY.race)
+    partition = zombie.home_partition(KEY.home)
 
     async def night() -> None:
         await zombie.publisher.claim({partition})
