@@ -1,8 +1,8 @@
 """The wire contract (docs/CONTRACT.md): the topics, the messages on them, and the files that record them.
 
 `messages` holds the topic names, the message types and their decoders; `validation` the field
-rules they are decoded by; `batching` packs reports into `precinct-batch/1` records;
-`deadletter` says on a dead letter where it came from and why it was refused; `recording`
+rules they are decoded by; `batching` packs reports into `state-poll/1` and `precinct-batch/1`
+records; `deadletter` says on a dead letter where it came from and why it was refused; `recording`
 reads and writes the JSON Lines files that `votewire record` writes and `votewire replay`
 reads, one `OutRecord` a line. What other packages need of the messages is re-exported here
 (`from streams import contract; contract.PRECINCT_RESULTS`); the rest is imported from its module.
@@ -24,6 +24,7 @@ from streams.contract.messages import (
     RACE_DEFINITION_SCHEMA,
     RACE_DEFINITIONS,
     RESULTS_ALERTS,
+    STATE_POLL_SCHEMA,
     STATE_RESULTS,
     Alert,
     AlertType,
@@ -42,6 +43,7 @@ from streams.contract.messages import (
     decode_race_definition,
     parse_time_ms,
     race_key,
+    state_key,
 )
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "RACE_DEFINITIONS",
     "RACE_DEFINITION_SCHEMA",
     "RESULTS_ALERTS",
+    "STATE_POLL_SCHEMA",
     "STATE_RESULTS",
     # messages
     "Alert",
@@ -83,4 +86,5 @@ __all__ = [
     "decode_race_definition",
     "parse_time_ms",
     "race_key",
+    "state_key",
 ]

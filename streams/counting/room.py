@@ -18,7 +18,7 @@ from typing import Any
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting import figures
-from streams.counting.alerts import expected_alerts, report_alerts, standing
+from streams.counting.alerts import Standing, expected_alerts, race_alerts, standing, unit_alerts
 from streams.counting.holds import Floor, reached
 from streams.counting.projection import RaceModels
 from streams.counting.race_book import RaceBook
@@ -42,9 +42,28 @@ def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition |
 class Snapshot:
     kind: str  # "state" | "county"
     key: str  # the output topic key
-    race: str  # the race key: its home partition publishes it
+    home: str  # the state key (`TallyKey.home`): its home partition publishes it
     value: dict[str, Any]
     counted: int  # the units' part of the version (seq + 1 over the units), sent as holds.COUNTED_HEADER
+
+
+@dataclass(slots=True)
+class _Observed:
+    """A race that a record touches: its figures before the record, and its last applied report."""
+
+    tally: RaceTally
+    definition: RaceDefinition | None
+    expected: ExpectedVote | None
+    before: Standing
+    kafka_time_rose: bool  # the record's Kafka time is the latest the tally has seen
+    last: PrecinctReport | None = None
+
+    def race_alerts(self) -> list[Alert]:
+        if self.last is None:
+            return []  # nothing applied: no new figures
+        after = standing(self.tally, self.definition, self.expected)
+        alerts = race_alerts(self.tally.key, self.last, self.before, after, self.definition)
+        return released(alerts, self.tally, self.definition)
 
 
 @dataclass
@@ -72,24 +91,39 @@ class CountingRoom:
             tally = self.tallies[key] = RaceTally(key)
         return tally
 
-    def apply_report(self, report: PrecinctReport, kafka_ms: int | None) -> tuple[Applied, list[Alert]]:
-        """Apply one decoded report, from a record Kafka timed `kafka_ms`: what it did, and the
-        alerts it raised."""
-        key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
-        tally = self.tally_for(key)
-        definition = self.book.definitions.get(tally.race)
-        expected = self.book.expected.get(tally.race)
-        kafka_time_rose = tally.note_kafka_time(kafka_ms)
-        before = standing(tally, definition, expected)
-        applied = tally.apply(report)
-        if applied.outcome != "applied":
-            if kafka_time_rose and key in self.embargoed:
+    def apply_record(self, reports: list[PrecinctReport], kafka_ms: int | None) -> tuple[list[Applied], list[Alert]]:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1), the
+        record Kafka timed `kafka_ms`: what each did, and the alerts raised. A unit's alerts come
+        per report; a race's compare its figures before and after the whole record (a poll or a
+        batch is one observation)."""
+        results: list[Applied] = []
+        alerts: list[Alert] = []
+        races: dict[TallyKey, _Observed] = {}
+        for report in reports:
+            key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
+            race = races.get(key)
+            if race is None:
+                race = races[key] = self._observe(key, kafka_ms)
+            applied = race.tally.apply(report)
+            results.append(applied)
+            if applied.unit is not None:
+                race.last = report
+                found = unit_alerts(key, report, applied, race.tally.votes, race.definition)
+                alerts += released(found, race.tally, race.definition)
+        for key, race in races.items():
+            if race.last is not None:
+                self.dirty.add(key)
+                alerts += race.race_alerts()
+            elif race.kafka_time_rose and key in self.embargoed:
                 self.dirty.add(key)  # a duplicate may be what tells that polls have closed
-            return applied, []
-        self.dirty.add(key)
-        after = standing(tally, definition, expected)
-        alerts = report_alerts(key, report, applied, before, after, definition, expected)
-        return applied, released(alerts, tally, definition)
+        return results, alerts
+
+    def _observe(self, key: TallyKey, kafka_ms: int | None) -> _Observed:
+        """A race the record touches, its Kafka time noted before its standing is taken."""
+        tally = self.tally_for(key)
+        kafka_time_rose = tally.note_kafka_time(kafka_ms)
+        definition, expected = self.book.definitions.get(tally.race), self.book.expected.get(tally.race)
+        return _Observed(tally, definition, expected, standing(tally, definition, expected), kafka_time_rose)
 
     def replay_report(self, report: PrecinctReport, kafka_ms: int | None) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
@@ -177,7 +211,7 @@ class CountingRoom:
             expected = self.book.expected.get(key.race)
             model = self.models.run(tally, definition, self.book.baselines.get(key.race))
             self.models.check(tally, definition, expected, model)
-            yield Snapshot("state", key.state_result_key, key.race, state_snapshot(tally, definition, expected, model),
+            yield Snapshot("state", key.state_result_key, key.home, state_snapshot(tally, definition, expected, model),
                            tally.seq_sum)
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
@@ -204,7 +238,7 @@ class CountingRoom:
                     held_back.append(county)
                     continue
                 value = county_snapshot(tally, county, definition, expected)
-                yield Snapshot("county", county_key, key.race, value, counted)
+                yield Snapshot("county", county_key, key.home, value, counted)
             if held_back:  # due again once the records an earlier owner published from come again
                 tally.mark_counties_dirty(held_back)
                 self.counties_due.add(key)

@@ -2,8 +2,9 @@
 
 - `tally_precinct_reports` (agent, concurrency 1: offsets are committed from this stream and
   faust issue #606 shows concurrent agents committing past unprocessed records) decodes each
-  record (one report, or a batch of them), re-keys strays, applies the reports in order and
-  sends the alerts and dead letters they raise.
+  record (one report, a batch, or a state's poll), re-keys strays to the state key's home,
+  applies the reports in order (race alerts once per record) and sends the alerts and dead
+  letters they raise.
 - `publish_snapshots` (task) sends the coalesced snapshots that are due, on a producer of its
   own (streams.worker.publisher).
 - `follow_race_book` (task) keeps race definitions and expected votes (streams.worker.book_reader).
@@ -36,6 +37,7 @@ from prometheus_client import CollectorRegistry
 from streams import contract
 from streams.contract import Alert, PrecinctReport
 from streams.counting import CountingRoom, Holds
+from streams.counting.holds import home_of
 from streams.counting.projection import RaceModels
 from streams.errors import InvalidRecord
 from streams.kafka.topics import home_partition
@@ -263,7 +265,7 @@ class TallyWorker:
             self.fence.fenced = False  # every partition it holds is checked against the group's commits
             self.tallies_ready.set()
             rebuilt, self.rebuilt = self.rebuilt, set()
-            self.estimates.tallies_whole(lambda race: self.home_partition(race) in rebuilt)
+            self.estimates.tallies_whole(lambda race: self.race_partition(race) in rebuilt)
 
     async def moved_on(self, kept: AbstractSet[int]) -> set[int]:
         """The kept partitions whose committed offsets are past what this worker has applied:
@@ -286,8 +288,8 @@ class TallyWorker:
 
     def forget_partitions(self, partitions: set[int]) -> None:
         self.holds.forget(partitions)
-        self.room.forget_tallies(lambda key: self.home_partition(key.race) in partitions)
-        self.estimates.forget(lambda race: self.home_partition(race) in partitions)
+        self.room.forget_tallies(lambda key: self.home_partition(key.home) in partitions)
+        self.estimates.forget(lambda race: self.race_partition(race) in partitions)
 
     async def _rebuild_from_log(self, partitions: set[int], at_least: dict[tuple[str, int], int]) -> None:
         """Rebuild up to the group's committed offsets, or `at_least` (topic, partition) -> offset."""
@@ -301,7 +303,7 @@ class TallyWorker:
                              await latest_versions(self.settings, self.settings.topic(contract.STATE_RESULTS)),
                              await latest_versions(self.settings, self.settings.topic(contract.COUNTY_RESULTS)))
         self.estimates.heard(await alerted_estimates(self.settings, self.settings.topic(contract.RESULTS_ALERTS),
-                                                     lambda race: self.home_partition(race) in partitions))
+                                                     lambda race: self.race_partition(race) in partitions))
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
 
@@ -325,8 +327,9 @@ class TallyWorker:
             self.outbox.dead_letter(message, error)
             return
         if not self.is_home(record.key, message.key, message.partition):
-            # Design rule 3: one state's tally lives in one place. A record keyed otherwise
-            # (or spread by another partitioner) goes round once through the re-keyed topic.
+            # Design rule 3: every race of one state is tallied in one place. A record keyed
+            # otherwise (the older race key too, or spread by another partitioner) goes round
+            # once through the re-keyed topic, with the time Kafka gave it.
             self.outbox.forward(record.key.encode(), message.value, self.home_partition(record.key),
                                 message.timestamp)
             return
@@ -338,15 +341,15 @@ class TallyWorker:
     def apply(self, reports: list[PrecinctReport], kafka_ms: int | None) -> None:
         """Apply a record's reports in order, each as if it had come alone (design rule 1);
         `kafka_ms` is the time Kafka gave the record."""
+        results, alerts = self.room.apply_record(reports, kafka_ms)
+        if alerts:
+            self.outbox.send_alerts(alerts)
         outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
         latest_ms = None
-        for report in reports:
-            applied, alerts = self.room.apply_report(report, kafka_ms)
+        for applied in results:
             outcomes[applied.outcome] += 1
             if applied.unit is not None:
-                latest_ms = report.reported_ms
-            if alerts:
-                self.outbox.send_alerts(alerts)
+                latest_ms = applied.unit.reported_ms
         # Metrics once per record, not per report.
         for outcome, n in outcomes.items():
             if n:
@@ -356,15 +359,19 @@ class TallyWorker:
 
     def owns(self, race_key: str) -> bool:
         """Whether this worker holds the race's tallies."""
-        return self.home_partition(race_key) in self.owned
+        return self.race_partition(race_key) in self.owned
 
-    def home_partition(self, race_key: str) -> int:
-        """Where a race's tally lives (streams.kafka.topics.home_partition)."""
-        return home_partition(race_key, self.settings.partitions)
+    def race_partition(self, race_key: str) -> int:
+        """Where a race's tallies live: the home of its state key (design rule 3)."""
+        return self.home_partition(home_of(race_key, 0))
 
-    def is_home(self, race_key: str, record_key: bytes | None, partition: int) -> bool:
-        """Whether a record is tallied where it was read: under its race key, on its home partition."""
-        return record_key == race_key.encode() and partition == self.home_partition(race_key)
+    def home_partition(self, state_key: str) -> int:
+        """Where a state's tallies live (streams.kafka.topics.home_partition)."""
+        return home_partition(state_key, self.settings.partitions)
+
+    def is_home(self, state_key: str, record_key: bytes | None, partition: int) -> bool:
+        """Whether a record is tallied where it was read: under its state key, on its home partition."""
+        return record_key == state_key.encode() and partition == self.home_partition(state_key)
 
     # --- timers --------------------------------------------------------------------------------
 

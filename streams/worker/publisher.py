@@ -182,7 +182,7 @@ class SnapshotPublisher:
             if snap is None:
                 busy += time.thread_time() - began
                 break
-            partition = home_partition(snap.race, self.settings.partitions)
+            partition = home_partition(snap.home, self.settings.partitions)
             producer = self.producers.get(partition)
             if producer is None:
                 busy += time.thread_time() - began

@@ -64,7 +64,7 @@ async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[To
     to where it reads on).
 
     `take_report(report, kafka_ms)` gets each report with the time Kafka gave its record.
-    `is_home(race_key, record_key, partition)` says whether a record was tallied where it was
+    `is_home(state_key, record_key, partition)` says whether a record was tallied where it was
     read (the agent's own test): a stray of the input topic went round through the re-keyed
     topic to its home partition, and is read there.
     `restore(committed)` is called first: it may restore state from a checkpoint and returns

@@ -24,7 +24,7 @@ from streams.worker.app import app_id
 from streams.worker.rebuild import committed_offsets
 from tests.integration.harness import read_topic, run, running_worker, wait_for
 
-RACE_KEY = "2024-11-05/president/MN"
+STATE_KEY = "2024-11-05/MN"  # precinct-results' key (design rule 3)
 # The worker's line for a send that failed (streams.worker.outbox), or faust's before it.
 SEND_FAILED = re.compile(r"sending to \S+ failed|_on_published error")
 REPORT = {"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",
@@ -44,11 +44,11 @@ async def set_max_message_bytes(settings: Settings, topic: str, limit: int) -> N
 
 
 async def send_input(settings: Settings, partition: int, values: list[bytes]) -> list[int]:
-    """`values` into precinct-results under the race's key, on `partition`; their offsets."""
+    """`values` into precinct-results under the state's key, on `partition`; their offsets."""
     producer = kafka_client(AIOKafkaProducer, settings, acks="all")
     await producer.start()
     try:
-        return [(await producer.send_and_wait(settings.topic(contract.PRECINCT_RESULTS), value, RACE_KEY.encode(),
+        return [(await producer.send_and_wait(settings.topic(contract.PRECINCT_RESULTS), value, STATE_KEY.encode(),
                                               partition=partition)).offset for value in values]
     finally:
         await producer.stop()
@@ -62,7 +62,7 @@ def test_a_dead_letter_that_cannot_be_written_holds_the_input_commit_until_it_is
         settings: Settings, tmp_path: Path) -> None:
     run(ensure_topics(settings))
     run(set_max_message_bytes(settings, contract.DEAD_LETTERS, 16))  # every dead letter refused
-    partition = home_partition(RACE_KEY, settings.partitions)
+    partition = home_partition(STATE_KEY, settings.partitions)
     tp = TopicPartition(settings.topic(contract.PRECINCT_RESULTS), partition)
     good, bad, later = run(send_input(settings, partition, [
         orjson.dumps(REPORT), b"not json", orjson.dumps({**REPORT, "precinct_id": "27053-0002"})]))

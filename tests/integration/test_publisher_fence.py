@@ -26,13 +26,13 @@ def _worker(settings: Settings) -> TallyWorker:
     worker = TallyWorker(settings, CollectorRegistry())
     worker.book_ready.set()
     worker.tallies_ready.set()
-    worker.owned = {worker.home_partition(KEY.race)}
+    worker.owned = {worker.home_partition(KEY.home)}
     worker.room.tallies[KEY] = RaceTally(KEY)
     return worker
 
 
 def _snapshot(version: int) -> Snapshot:
-    return Snapshot("state", KEY.state_result_key, KEY.race,
+    return Snapshot("state", KEY.state_result_key, KEY.home,
                     {"election_id": KEY.election_id, "race_id": KEY.race_id, "state": KEY.state, "mode": KEY.mode,
                      "version": version, "pct_expected_counted": None, "precincts_reporting": 0}, version)
 
@@ -50,7 +50,7 @@ def _zombie_and_successor(settings: Settings) -> tuple[TallyWorker, TallyWorker,
     """Two workers that both believe they own KEY's partition (the zombie first), on fresh topics."""
     run(ensure_worker_topics(settings))
     zombie, successor = _worker(settings), _worker(settings)
-    return zombie, successor, zombie.home_partition(KEY.race)
+    return zombie, successor, zombie.home_partition(KEY.home)
 
 
 def _published_versions(settings: Settings) -> list[int]:

@@ -52,8 +52,8 @@ async def send_reports(settings: Settings, units: range, votes: int) -> None:
                                                f"2024-11-05/house/{state}".encode()))
             for unit in units:
                 futures.append(await producer.send(settings.topic(contract.PRECINCT_RESULTS),
-                                                   report(state, unit, votes), f"2024-11-05/house/{state}".encode(),
-                                                   partition=home_partition(f"2024-11-05/house/{state}", 2)))
+                                                   report(state, unit, votes), f"2024-11-05/{state}".encode(),
+                                                   partition=home_partition(f"2024-11-05/{state}", 2)))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -73,7 +73,7 @@ async def commit_the_night(settings: Settings) -> None:
 
 
 def test_a_rebalance_during_a_long_rebuild_does_not_wait_for_it(settings: Settings, tmp_path: Path) -> None:
-    assert {home_partition(f"2024-11-05/house/{s}", 2) for s in STATES} == {0, 1}
+    assert {home_partition(f"2024-11-05/{s}", 2) for s in STATES} == {0, 1}
     run(ensure_topics(settings))
     run(send_reports(settings, range(RECORDS_PER_STATE), 1), deadline_s=600)
     run(commit_the_night(settings))

@@ -20,7 +20,7 @@ from aiokafka.errors import ProducerFenced
 from prometheus_client import CollectorRegistry
 
 from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
-from streams.counting.holds import Floor, Holds
+from streams.counting.holds import Floor, Holds, home_of
 from streams.counting.room import CountingRoom, Snapshot
 from streams.counting.tally import RaceTally
 from streams.kafka.topics import home_partition
@@ -28,6 +28,7 @@ from streams.metrics import worker_metrics
 from streams.settings import Settings
 from streams.worker.agents import TallyWorker, kafka_time_ms
 from streams.worker.fence import FreezeFence
+from streams.worker.outbox import Send
 from streams.worker.publisher import SnapshotPublisher
 from streams.worker.rebuild import _take_record, published_floor
 
@@ -122,7 +123,7 @@ def test_the_fence_stays_while_a_rebuild_runs() -> None:
 def _key_in(partition: int) -> TallyKey:
     for state in ("CA", "PA", "NV", "MI", "WI", "AZ", "GA", "TX", "NY", "FL", "OH"):
         key = TallyKey("2024-11-05", "president", state, "live")
-        if home(key.race) == partition:
+        if home(key.home) == partition:
             return key
     raise AssertionError(f"no state of the list lives in partition {partition}")
 
@@ -153,9 +154,9 @@ def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published(
     assert not holds.is_held(other), "not a rebuilt partition's: not held"
     assert list(room.due_state_snapshots()) == []
     assert key in room.dirty, "held, not dropped"
-    room.apply_report(_report(key, "p2", 2), KAFKA_MS)  # seq_sum 5, the published version, other figures
+    room.apply_record([_report(key, "p2", 2)], KAFKA_MS)  # seq_sum 5, the published version, other figures
     assert holds.is_held(key), "the same version with other figures would be a conflict"
-    room.apply_report(_report(key, "p1", 2), KAFKA_MS)  # the records past the commit, counted again: seq_sum 6
+    room.apply_record([_report(key, "p1", 2)], KAFKA_MS)  # the records past the commit, counted again: seq_sum 6
     assert not holds.is_held(key)
     [snapshot] = list(room.due_state_snapshots())
     assert snapshot.value["version"] > 5
@@ -195,7 +196,7 @@ def _one_due_snapshot(room: CountingRoom, key: TallyKey) -> None:
 
     def due() -> Iterator[Snapshot]:
         room.dirty.clear()  # as the real one does: taken off the dirty marks
-        yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
+        yield Snapshot("state", key.state_result_key, key.home, {"election_id": "e", "race_id": "r", "state": "S",
                                                                 "mode": "live", "pct_expected_counted": None,
                                                                 "precincts_reporting": 0}, 0)
 
@@ -224,7 +225,7 @@ def test_a_failed_partition_leaves_no_other_partitions_transaction_open() -> Non
 
     def due() -> Iterator[Snapshot]:
         for key in (failing_key, good_key):
-            yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
+            yield Snapshot("state", key.state_result_key, key.home, {"election_id": "e", "race_id": "r", "state": "S",
                                                                     "mode": "live", "pct_expected_counted": None,
                                                                     "precincts_reporting": 0}, 0)
 
@@ -328,6 +329,33 @@ def test_a_worker_woken_from_a_freeze_claims_its_kept_partitions_again(worker: T
     assert not worker.fence.fenced
 
 
+def test_a_result_keys_home_is_its_state_key_even_with_a_slash_in_the_race_id() -> None:
+    assert home_of("2024-11-05/house/MN-01/MN/live", 1) == "2024-11-05/MN"
+    assert home_of("2024-11-05/house/MN-01/MN/27053/test", 2) == "2024-11-05/MN"
+    assert TallyKey("2024-11-05", "house/MN-01", "MN", "live").home == "2024-11-05/MN"
+
+
+def _precinct_message(worker: TallyWorker, key: bytes, value: bytes, on: str) -> SimpleNamespace:
+    return SimpleNamespace(topic="precinct-results", partition=worker.home_partition(on), offset=0, key=key,
+                           value=value, timestamp=KAFKA_MS / 1000.0)  # faust's seconds
+
+
+def test_every_race_of_a_state_is_tallied_on_its_state_keys_home(worker: TallyWorker) -> None:
+    """Design rule 3: a record keyed the older way (its race key) goes round once to the state's home."""
+    sent: list[Send] = []
+    worker.outbox.send = lambda send, receipt=None: sent.append(send)  # type: ignore[method-assign]  # a stand-in
+    value = orjson.dumps({"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "senate",
+                          "state": "CA", "county_fips": "06001", "precinct_id": "p1", "seq": 0,
+                          "reported_at": "2024-11-06T00:00:00Z", "votes": {"a": 1}, "complete": False})
+    worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/senate/CA", value, on="2024-11-05/CA"))
+    assert sent == [Send(worker.topics.rekeyed, b"2024-11-05/CA", value,
+                         partition=worker.home_partition("2024-11-05/CA"), timestamp=KAFKA_MS / 1000.0)]
+    assert worker.room.tallies == {}
+    worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/CA", value, on="2024-11-05/CA"))
+    assert list(worker.room.tallies) == [TallyKey("2024-11-05", "senate", "CA", "live")]
+    assert len(sent) == 1
+
+
 def test_a_re_emitted_definition_does_not_release_a_tally_short_of_the_published_count(worker: TallyWorker) -> None:
     """Issue 18 item 5: the version also rises with the definition's revision, so a rebuilt
     tally under a definition re-emitted since (a higher offset) passed the published version
@@ -341,7 +369,7 @@ def test_a_re_emitted_definition_does_not_release_a_tally_short_of_the_published
     worker.book_reader.take_definition(definition, offset=40)  # the desk re-sent it: revision 40
     assert holds.is_held(key), "1 vote counted, 4 published: releasing it takes the count back"
     assert list(room.due_state_snapshots()) == []
-    room.apply_report(_report(key, "p1", 4), KAFKA_MS)  # the records past the commit come again
+    room.apply_record([_report(key, "p1", 4)], KAFKA_MS)  # the records past the commit come again
     assert not holds.is_held(key)
     [snapshot] = list(room.due_state_snapshots())
     assert (snapshot.value["total_votes"], snapshot.value["version"]) == (4, 5 + 40)
