@@ -4,15 +4,18 @@ counting room, no Kafka: only the race's owner speaks, once per revision, from a
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
+from prometheus_client import CollectorRegistry
 
 from streams.contract import Alert, PrecinctReport
 from streams.contract.messages import parse_expected_vote
 from streams.counting.room import CountingRoom
 from streams.settings import Settings
+from streams.worker.agents import TallyWorker
 from streams.worker.book_reader import BookReader
 from streams.worker.estimates import EstimateAlerts
 from streams.worker.outbox import Receipt
@@ -131,3 +134,16 @@ def test_the_race_book_is_committed_only_past_dead_letters_delivered_in_order() 
     earlier.settle()
     asyncio.run(book._commit_delivered(Consumer()))  # type: ignore[arg-type]
     assert commits == ["up to 20"]
+
+
+def test_the_models_alerts_hold_up_no_input_records_ack(tmp_path: Path) -> None:
+    """The model's alerts come as a snapshot is built, between records: on the receipt of the
+    record taken last they would delay its ack, or ride on one already acked. A receipt of their own."""
+    worker = TallyWorker(Settings(data_dir=str(tmp_path)), CollectorRegistry())
+    worker.outbox.receipt = last_record = Receipt()
+    receipts: list[Receipt | None] = []
+    worker.outbox.send_alerts = lambda alerts, receipt=None: receipts.append(receipt)  # type: ignore[method-assign]
+    worker.room.models.send_alerts([])
+    assert len(receipts) == 1
+    assert receipts[0] is not None, "on the last record's receipt"
+    assert receipts[0] is not last_record
