@@ -54,9 +54,10 @@ def reached(version: int, counted: int, total_votes: int, floor: Floor) -> bool:
 
 
 def home_of(result_key: str, after_state: int) -> str:
-    """The state key (`TallyKey.home`) of a `state-results` key (`after_state` 1: the mode follows
-    the state) or a `county-results` key (2: the county and the mode). Read from both ends: a
-    race id in the middle may hold a "/", an election id, a state or a county does not."""
+    """The state key (`TallyKey.home`) of a race key (`after_state` 0), a `state-results` key
+    (1: the mode follows the state) or a `county-results` key (2: the county and the mode). Read
+    from both ends: a race id in the middle may hold a "/", an election id, a state or a county
+    does not."""
     fields = result_key.split("/")
     return state_key(fields[0], fields[-1 - after_state])
 

@@ -153,10 +153,15 @@ class CountingRoom:
     def definition_changed(self, definition: RaceDefinition) -> None:
         self._mark_race(definition.key)
 
+    def estimate_changed(self, race: str) -> None:
+        """A new estimate for `race`: its snapshots are due again."""
+        self._mark_race(race)
+
     def baseline_changed(self, race: str) -> None:
         self._mark_race(race)
 
     def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
+        """The alerts of going from the estimate `old` to `new` (its snapshots are due again)."""
         self._mark_race(new.key)
         tallies = [t for k, t in self.tallies.items() if k.race == new.key]
         definition = self.book.definitions.get(new.key)

@@ -28,6 +28,7 @@ from streams.metrics import worker_metrics
 from streams.settings import Settings
 from streams.worker.agents import TallyWorker, kafka_time_ms
 from streams.worker.fence import FreezeFence
+from streams.worker.outbox import Send
 from streams.worker.publisher import SnapshotPublisher
 from streams.worker.rebuild import _take_record, published_floor
 
@@ -239,29 +240,41 @@ def test_a_failed_partition_leaves_no_other_partitions_transaction_open() -> Non
     assert snapshots.producers == {1: good}
 
 
-def test_a_fenced_producer_leaves_its_partition_dark_until_the_group_gives_it_back(worker: TallyWorker) -> None:
-    key = _key_in(0)
-    _one_due_snapshot(worker.room, key)
-    worker.owned = {0}
-    worker.publisher.producers[0] = FailingProducer(commit_error=ProducerFenced())  # type: ignore[assignment]
-    asyncio.run(worker.publisher.publish_round())  # no error: the successor publishes it
-    assert worker.publisher.fenced_out == {0}
-    assert not worker.publisher.producers
+def _record_claims_and_rebuilds(worker: TallyWorker) -> tuple[list[set[int]], list[set[int]]]:
+    """Stand-ins for the broker's part of a rebuild: what was claimed, what was rebuilt."""
     claimed: list[set[int]] = []
     rebuilt: list[set[int]] = []
 
     async def claim(partitions: set[int]) -> None:
         claimed.append(set(partitions))
 
-    async def rebuild_from_log(partitions: set[int]) -> None:
+    async def rebuild_from_log(partitions: set[int], *args: object) -> None:
         rebuilt.append(set(partitions))
 
     async def moved_on(kept: object) -> set[int]:
-        return set()  # the successor committed nothing: only the fence tells
+        return set()  # nobody committed past this worker: only the fence tells
 
     worker.publisher.claim = claim  # type: ignore[method-assign]
     worker._rebuild_from_log = rebuild_from_log  # type: ignore[method-assign]
     worker.moved_on = moved_on  # type: ignore[method-assign]
+    return claimed, rebuilt
+
+
+def test_a_fence_found_while_the_group_moves_leaves_the_partition_dark_until_the_assignment(
+        worker: TallyWorker) -> None:
+    """A zombie that does not know it yet must not fence its successor back: while the group is
+    rebalancing the assignment decides, and its rebuild claims a kept partition found fenced."""
+    key = _key_in(0)
+    _one_due_snapshot(worker.room, key)
+    worker.owned = {0}
+    worker.publisher.producers[0] = FailingProducer(commit_error=ProducerFenced())  # type: ignore[assignment]
+    worker.app.rebalancing = True
+    asyncio.run(worker.publisher.publish_round())  # no error: the successor publishes it
+    assert worker.rebuilding is None, "not claimed back while the group moves"
+    assert worker.publisher.fenced_out == {0}
+    assert not worker.publisher.producers
+    worker.app.rebalancing = False
+    claimed, rebuilt = _record_claims_and_rebuilds(worker)
 
     async def reassigned() -> None:
         await worker.take_assignment(None, {TopicPartition(worker.input_topics[0], 0)}, signal=None)
@@ -272,6 +285,48 @@ def test_a_fenced_producer_leaves_its_partition_dark_until_the_group_gives_it_ba
     assert claimed == [{0}], "kept, but fenced meanwhile: claimed again"
     assert rebuilt == [{0}]
     assert worker.tallies_ready.is_set()
+
+
+def test_a_fence_found_on_a_partition_the_group_gave_this_worker_is_claimed_again_at_once(
+        worker: TallyWorker) -> None:
+    """The group gave partition 0 back (this worker's assignment is current, no freeze fence),
+    but another worker's producer fenced this one's meanwhile: the first round finds it. Waiting
+    for some later rebalance would leave the partition counted and committed, never published."""
+    key = _key_in(0)
+    _one_due_snapshot(worker.room, key)
+    worker.owned = {0}
+    worker.publisher.producers[0] = FailingProducer(commit_error=ProducerFenced())  # type: ignore[assignment]
+    claimed, rebuilt = _record_claims_and_rebuilds(worker)
+
+    async def round_then_rebuild() -> None:
+        await worker.publisher.publish_round()
+        assert worker.rebuilding is not None, "no claim scheduled: dark until an unrelated rebalance"
+        await worker.rebuilding
+
+    asyncio.run(round_then_rebuild())
+    assert claimed == [{0}], "claimed again at once"
+    assert rebuilt == [{0}], "another worker counted it meanwhile: rebuilt, its holds read again"
+    assert worker.tallies_ready.is_set()
+
+
+def test_a_worker_woken_from_a_freeze_claims_its_kept_partitions_again(worker: TallyWorker) -> None:
+    """Frozen past its session timeout, the worker may have lost every partition and been given
+    them back without seeing it: a successor may have claimed them (fencing this worker's
+    producers) and counted records it never committed. Kept partitions are claimed and rebuilt."""
+    worker.owned = {0, 1}
+    worker.fence.fenced = True
+    claimed, rebuilt = _record_claims_and_rebuilds(worker)
+    tps = {TopicPartition(worker.input_topics[0], 0), TopicPartition(worker.input_topics[0], 1)}
+
+    async def reassigned() -> None:
+        await worker.take_assignment(None, tps, signal=None)
+        assert worker.rebuilding is not None
+        await worker.rebuilding
+
+    asyncio.run(reassigned())
+    assert claimed == [{0, 1}]
+    assert rebuilt == [{0, 1}]
+    assert not worker.fence.fenced
 
 
 def test_a_result_keys_home_is_its_state_key_even_with_a_slash_in_the_race_id() -> None:
@@ -287,14 +342,14 @@ def _precinct_message(worker: TallyWorker, key: bytes, value: bytes, on: str) ->
 
 def test_every_race_of_a_state_is_tallied_on_its_state_keys_home(worker: TallyWorker) -> None:
     """Design rule 3: a record keyed the older way (its race key) goes round once to the state's home."""
-    sent: list[dict[str, object]] = []
-    worker.topics = SimpleNamespace(rekeyed=SimpleNamespace(send_soon=lambda **kw: sent.append(kw)))  # a stand-in
+    sent: list[Send] = []
+    worker.outbox.send = lambda send, receipt=None: sent.append(send)  # type: ignore[method-assign]  # a stand-in
     value = orjson.dumps({"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "senate",
                           "state": "CA", "county_fips": "06001", "precinct_id": "p1", "seq": 0,
                           "reported_at": "2024-11-06T00:00:00Z", "votes": {"a": 1}, "complete": False})
     worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/senate/CA", value, on="2024-11-05/CA"))
-    assert sent == [{"key": b"2024-11-05/CA", "value": value, "partition": worker.home_partition("2024-11-05/CA"),
-                     "timestamp": KAFKA_MS / 1000.0}]
+    assert sent == [Send(worker.topics.rekeyed, b"2024-11-05/CA", value,
+                         partition=worker.home_partition("2024-11-05/CA"), timestamp=KAFKA_MS / 1000.0)]
     assert worker.room.tallies == {}
     worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/CA", value, on="2024-11-05/CA"))
     assert list(worker.room.tallies) == [TallyKey("2024-11-05", "senate", "CA", "live")]
