@@ -56,6 +56,7 @@ from bench.nights import PARTS, NightSpec, Presets, chosen_parts, is_whole_run, 
 from bench.parts import Bench
 from bench.scoreboard import Scoreboard
 from streams.settings import Settings
+from streams.simulation.generate import PRESETS
 
 
 def simulate_nights(specs: list[NightSpec], board: Scoreboard, tmp: Path) -> dict[str, Night]:
@@ -118,14 +119,16 @@ def presets(args: argparse.Namespace) -> Presets:
 def options() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--preset", default="us", help="the us night's preset (default us)")
+    parser.add_argument("--preset", default="us", choices=PRESETS, help="the us night's preset (default us)")
     parser.add_argument("--seed", type=int, default=1, help="the us night's seed (default 1)")
-    parser.add_argument("--ballot-preset", default="full-small", help="the full-ballot night (default full-small)")
+    parser.add_argument("--ballot-preset", default="full-small", choices=PRESETS,
+                        help="the full-ballot night (default full-small)")
     parser.add_argument("--ballot-seed", type=int, default=11,
                         help="the full-ballot nights' seed, issue 19's (default 11; --full's too)")
     parser.add_argument("--full", action="store_true", help="add the full part (~10M reports; not in the budget)")
-    parser.add_argument("--full-preset", default="full", help="the full part's preset (default full)")
-    parser.add_argument("--single-preset", default="small", help="the single-report night (default small)")
+    parser.add_argument("--full-preset", default="full", choices=PRESETS, help="the full part's preset (default full)")
+    parser.add_argument("--single-preset", default="small", choices=PRESETS,
+                        help="the single-report night (default small)")
     parser.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
     parser.add_argument("--skip", action="append", choices=PARTS, default=[], help="skip a part (repeatable)")
     parser.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")], default=[1000, 5000],
@@ -152,6 +155,11 @@ def main() -> int:
     except (SystemExit, Exception) as error:  # the results still say what was measured, and why it stopped
         board.fail(f"run stopped: {error!r}")
     board.wall_seconds = time.perf_counter() - began
+    return finish(args, board, tmp)
+
+
+def finish(args: argparse.Namespace, board: Scoreboard, tmp: Path) -> int:
+    """Write the results (latest.* for a whole run, else partial.*), print them, say how it went."""
     whole = is_whole_run(chosen_parts(args.only, args.skip, args.full), presets(args))
     written = board.write(args.results, "latest" if whole else "partial")
     print(written[1].read_text())
@@ -164,7 +172,6 @@ def main() -> int:
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
