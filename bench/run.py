@@ -65,7 +65,7 @@ def simulate_nights(specs: list[NightSpec], board: Scoreboard, tmp: Path) -> dic
         began = time.perf_counter()
         night = simulate(spec.preset, tmp / spec.file_name, seed=spec.seed, flags=spec.flags)
         board.part_seconds[f"simulate {spec.role}"] = time.perf_counter() - began
-        board.inputs[spec.role] = {"command": shlex.join(night.command), "packing": spec.packing,
+        board.inputs[spec.role] = {"command": shlex.join(night.command), "preset": spec.preset, "packing": spec.packing,
                                    "reports": night.reports, "race_states": len(night.truth)}
         nights[spec.role] = night
     return nights

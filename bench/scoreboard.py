@@ -52,7 +52,9 @@ class Scoreboard:
             self.fail(f"{what}: only {exact}/{total} race/states equal the truth")
 
     def targets(self) -> list[Target]:
-        return targets(self.figures, self.publish_interval_s)
+        presets = {role: night["preset"] for role, night in self.inputs.items()
+                   if isinstance(night, dict) and "preset" in night}
+        return targets(self.figures, self.publish_interval_s, presets)
 
     # --- files -------------------------------------------------------------------------------
 

@@ -73,44 +73,49 @@ def latency_target(figures: Figures, publish_interval_s: float) -> Target:
                   f"<= {limit:.0f} ms", None if p99 is None else p99 <= limit and drained)
 
 
-def targets(figures: Figures, publish_interval_s: float) -> list[Target]:
-    return [*issue_8(figures), *issue_19(figures), latency_target(figures, publish_interval_s),
+def targets(figures: Figures, publish_interval_s: float, presets: Mapping[str, str] | None = None) -> list[Target]:
+    """Every target; `presets` names the preset each night's role was run with, when it is not
+    the default one (a quick run on `full-tiny` must not read as `full-small`)."""
+    names = {"us": "us", "ballot-polls": "full-small", "full": "full", **(presets or {})}
+    return [*issue_8(figures, names), *issue_19(figures, names), latency_target(figures, publish_interval_s),
             at_most("8, 19", "restart to current snapshots", figures, "restart", "seconds", "s", 15),
-            *issue_20(figures)]
+            *issue_20(figures, names)]
 
 
-def issue_8(f: Figures) -> list[Target]:
+def issue_8(f: Figures, names: Mapping[str, str]) -> list[Target]:
+    us = names["us"]
     return [
-        at_most("8", "us night replayed with the worker running, to exact final snapshots", f,
+        at_most("8", f"{us} night replayed with the worker running, to exact final snapshots", f,
                 "national_night", "seconds", "s", 60),
-        at_most("8", "worker peak RSS, us night", f, "national_night", "peak_rss_mb", "MB", 1000),
-        speed_vs("8", "us catch-up vs the Quix Streams peer", f, "us.votewire_catchup", "us.quix_peer",
+        at_most("8", f"worker peak RSS, {us} night", f, "national_night", "peak_rss_mb", "MB", 1000),
+        speed_vs("8", f"{us} catch-up vs the Quix Streams peer", f, "us.votewire_catchup", "us.quix_peer",
                  "> 1.00x", lambda r: r > 1.0),
         speed_vs("8", "catch-up, single-report topic, vs faust's no-op floor", f, "single.votewire_catchup",
                  "single.faust_floor", ">= 0.75x", lambda r: r >= 0.75),
     ]
 
 
-def issue_19(f: Figures) -> list[Target]:
+def issue_19(f: Figures, names: Mapping[str, str]) -> list[Target]:
+    ballot, us, full = names["ballot-polls"], names["us"], names["full"]
     return [
-        at_most("19", "full-small as state polls: worker launch to exact final snapshots", f,
+        at_most("19", f"{ballot} as state polls: worker launch to exact final snapshots", f,
                 "ballot-polls.votewire_catchup", "seconds", "s", 4),
-        speed_vs("19", "full-small as state polls: catch-up vs the Quix Streams peer", f,
+        speed_vs("19", f"{ballot} as state polls: catch-up vs the Quix Streams peer", f,
                  "ballot-polls.votewire_catchup", "ballot-polls.quix_peer", "> 1.00x", lambda r: r > 1.0),
-        speed_vs("19", "full-small as state polls: catch-up vs the same tally with no durability", f,
+        speed_vs("19", f"{ballot} as state polls: catch-up vs the same tally with no durability", f,
                  "ballot-polls.votewire_catchup", "ballot-polls.tally_no_durability", ">= 0.50x", lambda r: r >= 0.5),
-        at_most("19", "us as state polls: worker launch to exact final snapshots", f,
+        at_most("19", f"{us} as state polls: worker launch to exact final snapshots", f,
                 "us.votewire_catchup", "seconds", "s", 30),
-        speed_vs("19", "us catch-up within 1.2x of the Quix Streams peer", f, "us.votewire_catchup",
+        speed_vs("19", f"{us} catch-up within 1.2x of the Quix Streams peer", f, "us.votewire_catchup",
                  "us.quix_peer", ">= 0.83x (1/1.2)", lambda r: r * 1.2 >= 1.0),
-        speed_vs("8, 19", "us catch-up vs the same tally with no durability", f, "us.votewire_catchup",
+        speed_vs("8, 19", f"{us} catch-up vs the same tally with no durability", f, "us.votewire_catchup",
                  "us.tally_no_durability", ">= 0.50x", lambda r: r >= 0.5),
-        at_most("19", "full (--full): worker launch to exact final snapshots", f,
+        at_most("19", f"{full} (--full): worker launch to exact final snapshots", f,
                 "full.votewire_catchup", "seconds", "s", 180),
-        at_most("19", "full (--full): worker peak RSS", f, "full.votewire_catchup", "peak_rss_mb", "MB", 2000),
+        at_most("19", f"{full} (--full): worker peak RSS", f, "full.votewire_catchup", "peak_rss_mb", "MB", 2000),
     ]
 
 
-def issue_20(f: Figures) -> list[Target]:
-    return [speed_vs("20", "us catch-up with the baselines topic filled (the model) vs without", f,
+def issue_20(f: Figures, names: Mapping[str, str]) -> list[Target]:
+    return [speed_vs("20", f"{names['us']} catch-up with the baselines topic filled (the model) vs without", f,
                      "us-model.votewire_catchup", "us.votewire_catchup", ">= 0.95x", lambda r: r >= 0.95)]

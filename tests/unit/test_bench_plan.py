@@ -102,6 +102,15 @@ def test_a_target_whose_figure_is_missing_is_not_measured_not_met() -> None:
     assert {"8", "19", "20", "8, 19"} == {t.issue for t in found}
 
 
+def test_a_quick_run_names_the_presets_it_ran_not_the_default_ones() -> None:
+    figures = {"ballot-polls.votewire_catchup": catch_up(1.0), "us.votewire_catchup": catch_up(1.0)}
+    names = [t.name for t in targets(figures, 0.25, {"ballot-polls": "full-tiny", "us": "tiny"})]
+    assert "full-tiny as state polls: worker launch to exact final snapshots" in names
+    assert "tiny as state polls: worker launch to exact final snapshots" in names
+    assert not any("full-small" in name or name.startswith("us ") for name in names)
+    assert "full-small as state polls: worker launch to exact final snapshots" in [t.name for t in targets({}, 0.25)]
+
+
 def test_latency_counts_only_when_the_phase_drained() -> None:
     figures = {"latency_5000": {"p99_ms": 300, "drained": False}}
     assert target(targets(figures, 0.25), "p99").met is False
