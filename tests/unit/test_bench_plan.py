@@ -3,12 +3,14 @@ held to, and the side-by-side table of latest.md (bench/nights.py, targets.py, r
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench import report
-from bench.nights import DEFAULT_PARTS, NightSpec, Presets, chosen_parts, is_whole_run, plan
+from bench.nights import DEFAULT_PARTS, PARTS, NightSpec, Presets, chosen_parts, is_whole_run, plan
 from bench.scoreboard import Scoreboard
 from bench.targets import Target, targets
 
@@ -147,3 +149,13 @@ def test_latest_md_names_each_target_with_its_issue_and_what_each_part_cost() ->
     assert "| 19 | us as state polls: worker launch to exact final snapshots | 40.0 s |" in text
     assert "| catchup | 41.2 |" in text or "| catchup | 41.3 |" in text
     assert "not measured" in text
+
+
+def test_every_part_has_a_step_and_the_parser_offers_each(tmp_path: Path) -> None:
+    from bench.parts import Bench
+    from bench.run import options, steps
+
+    bench = Bench(argparse.Namespace(), tmp_path, "127.0.0.1:9", board({}))
+    assert set(steps(bench, [], {})) == set(PARTS)
+    args = options().parse_args(["--only", "full", "--full-preset", "full-tiny"])
+    assert (args.only, args.full_preset, args.ballot_seed) == (["full"], "full-tiny", 11)
