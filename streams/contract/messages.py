@@ -14,6 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
+from streams.contract.race_rules import DEFAULT_RULES, RaceRules, take_optional_flag, take_race_rules
 from streams.contract.validation import (
     COUNT,
     EXPECTED,
@@ -67,6 +68,7 @@ class Candidate:
     name: str
     party: str
     short_name: str | None = None
+    incumbent: bool = False
 
     @property
     def display(self) -> str:
@@ -92,6 +94,8 @@ class RaceDefinition:
     polls_close_ms: int  # the same instant, ms since the epoch
     certified: bool
     previous: tuple[PreviousResult, ...] = ()
+    # How the race is won, and the count's status as the feed says it (streams.contract.race_rules).
+    rules: RaceRules = DEFAULT_RULES
     # Set by the worker from the record's offset in the compacted topic, so a changed
     # definition (say, certified) raises the snapshot version. 0 outside Kafka.
     revision: int = 0
@@ -258,7 +262,7 @@ def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
     with the batch's `election_id, race_id, state, mode`. The same verdicts as the reference
     checker's (../shared/tools/reference_tally.py `reports()`)."""
     ids = (take_id(obj, "election_id"), take_id(obj, "race_id"), take_id(obj, "state"))
-    mode = _mode(obj)
+    mode = parse_mode(obj)
     items = take_list(obj, "reports")
     if not items:
         raise InvalidRecord("reports is empty, a batch carries at least one report", "empty_batch")
@@ -310,7 +314,7 @@ def _unit_report(obj: Mapping[str, Any], ids: tuple[str, str, str], reported: tu
     complete = take_flag(obj, "complete")
     return PrecinctReport(
         ids[0], ids[1], ids[2], county_fips, precinct_id, seq, reported[0], reported[1], votes, complete,
-        _mode(obj) if mode is None else mode,
+        parse_mode(obj) if mode is None else mode,
         COUNT.take_if_present(obj, "precincts_reporting"),
         COUNT.take_if_present(obj, "precincts_total"),
         COUNT.take_if_present(obj, "registered_voters"),
@@ -350,10 +354,11 @@ def parse_race_definition(obj: Mapping[str, Any]) -> RaceDefinition:
         polls_close_ms=polls_close_ms,
         certified=take_flag(obj, "certified"),
         previous=_previous_results(obj),
+        rules=take_race_rules(obj),
     )
 
 
-def _mode(obj: Mapping[str, Any]) -> Mode:
+def parse_mode(obj: Mapping[str, Any]) -> Mode:
     mode = obj.get("mode", "live")
     if mode == "live":
         return "live"
@@ -401,7 +406,8 @@ def _candidate(item: object, label: str) -> Candidate:
         raise wrong_type(f"{label}short_name", short_name, "a string or null")
     if short_name is not None and len(short_name) > MAX_TEXT_CHARS:
         raise too_long(f"{label}short_name", short_name, MAX_TEXT_CHARS)
-    return Candidate(take_id(item, "candidate_id", label), name, take_string(item, "party", label), short_name)
+    return Candidate(take_id(item, "candidate_id", label), name, take_string(item, "party", label), short_name,
+                     take_optional_flag(item, "incumbent", label))
 
 
 def _previous_results(obj: Mapping[str, Any]) -> tuple[PreviousResult, ...]:

@@ -74,10 +74,12 @@ class CandidateFigures:
     votes: int
     pct: float
     display: str  # the name a readout uses
+    incumbent: bool = False
 
     def as_wire(self) -> dict[str, Any]:
-        return {"candidate_id": self.candidate_id, "name": self.name, "party": self.party,
+        wire = {"candidate_id": self.candidate_id, "name": self.name, "party": self.party,
                 "votes": self.votes, "pct": self.pct}
+        return {**wire, "incumbent": True} if self.incumbent else wire
 
 
 def ranked_candidates(votes: Mapping[str, int], definition: RaceDefinition) -> list[CandidateFigures]:
@@ -89,7 +91,7 @@ def ranked_candidates(votes: Mapping[str, int], definition: RaceDefinition) -> l
     total = sum(votes.values())
     known = {c.candidate_id for c in definition.candidates}
     rows = [CandidateFigures(c.candidate_id, c.name, c.party, votes.get(c.candidate_id, 0),
-                             share(votes.get(c.candidate_id, 0), total), c.display)
+                             share(votes.get(c.candidate_id, 0), total), c.display, c.incumbent)
             for c in definition.candidates]
     rows += [CandidateFigures(cid, cid, "", n, share(n, total), cid) for cid, n in votes.items() if cid not in known]
     rows.sort(key=lambda r: (-r.votes, r.candidate_id))
@@ -214,13 +216,15 @@ def _round_tenth(x: Decimal) -> float:
     return float(x.quantize(_TENTH, rounding=ROUND_HALF_UP))  # HALF_UP is away from zero
 
 
-def snapshot_version(seq_sum: int, expected: ExpectedVote | None, definition: RaceDefinition) -> int:
+def snapshot_version(seq_sum: int, expected: ExpectedVote | None, definition: RaceDefinition,
+                     call_revision: int = 0) -> int:
     """Derived from state only, so it never goes down and survives a restart unchanged.
 
     Every applied report raises `seq_sum` (each unit counts seq + 1), a newer estimate has a
-    higher seq (+1 so the first estimate counts), a changed definition a higher revision.
+    higher seq (+1 so the first estimate counts), a changed definition a higher revision, a
+    newer race call (state snapshots only: they carry it) a higher offset in its topic.
     """
-    return seq_sum + (expected.seq + 1 if expected is not None else 0) + definition.revision
+    return seq_sum + (expected.seq + 1 if expected is not None else 0) + definition.revision + call_revision
 
 
 def embargoed(embargo_ms: int | None, definition: RaceDefinition | None) -> bool:

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceCall, RaceDefinition, TallyKey
 from streams.counting import figures
-from streams.counting.alerts import expected_alerts, report_alerts, standing
+from streams.counting.alerts import Standing, expected_alerts, report_alerts, standing
+from streams.counting.calls import CallBook, runoff_alerts
 from streams.counting.holds import Floor, reached
 from streams.counting.race_book import RaceBook
 from streams.counting.snapshots import county_snapshot, state_snapshot
@@ -49,6 +50,7 @@ class Snapshot:
 @dataclass
 class CountingRoom:
     book: RaceBook = field(default_factory=RaceBook)
+    calls: CallBook = field(default_factory=CallBook)  # the race calls (streams.counting.calls)
     tallies: dict[TallyKey, RaceTally] = field(default_factory=dict)
     dirty: set[TallyKey] = field(default_factory=set)
     # Snapshots held back by the embargo (or a missing definition), for the metrics.
@@ -86,7 +88,33 @@ class CountingRoom:
         self.dirty.add(key)
         after = standing(tally, definition, expected)
         alerts = report_alerts(key, report, applied, before, after, definition, expected)
-        return applied, released(alerts, tally, definition)
+        alerts += self._threshold_alerts(key, before, after, definition, report.reported_at,
+                                         ("precinct", report.precinct_id, str(report.seq)))
+        return applied, released(alerts, tally, definition) + self._held_calls(key, tally, definition)
+
+    def _threshold_alerts(self, key: TallyKey, before: Standing, after: Standing, definition: RaceDefinition | None,
+                          at: str, ident: tuple[str, ...]) -> list[Alert]:
+        if definition is None or definition.rules.win_threshold is None:  # most races: nothing to compute
+            return []
+        return runoff_alerts(key, before, after, definition, at, ident)
+
+    def _held_calls(self, key: TallyKey, tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
+        """The alerts of calls that came under embargo, once this tally is released."""
+        if key not in self.calls.held or figures.embargoed(tally.embargo_ms, definition):
+            return []
+        return self.calls.release(key)
+
+    def take_call(self, call: RaceCall, fresh: bool = True) -> list[Alert]:
+        """Hold a race call (`InvalidRecord` for one the race book refuses); the alerts to send
+        (none unless `fresh`). Its snapshot goes out with the next round, never before polls close
+        (design rule 7)."""
+        tally = self.tallies.get(call.tally_key)
+        definition = self.book.definitions.get(call.race)
+        open_ = tally is not None and not figures.embargoed(tally.embargo_ms, definition)
+        alerts = self.calls.take(call, definition, released=open_, fresh=fresh)
+        if tally is not None:
+            self.dirty.add(call.tally_key)
+        return alerts
 
     def replay_report(self, report: PrecinctReport, kafka_ms: int | None) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
@@ -120,6 +148,10 @@ class CountingRoom:
         tallies = [t for k, t in self.tallies.items() if k.race == new.key]
         definition = self.book.definitions.get(new.key)
         alerts = expected_alerts(old, new, tallies, definition)
+        for tally in tallies:
+            alerts += self._threshold_alerts(tally.key, standing(tally, definition, old),
+                                             standing(tally, definition, new), definition, new.issued_at,
+                                             ("expected", str(new.seq)))
         return [a for a in alerts if not figures.embargoed(self._embargo_ms(a), definition)
                 or a.type in COUNTLESS_ALERTS]
 
@@ -163,8 +195,8 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.add(key)
             expected = self.book.expected.get(key.race)
-            yield Snapshot("state", key.state_result_key, key.race, state_snapshot(tally, definition, expected),
-                           tally.seq_sum)
+            value = state_snapshot(tally, definition, expected, self.calls.calls.get(key))
+            yield Snapshot("state", key.state_result_key, key.race, value, tally.seq_sum)
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
         """The latest snapshot of every dirty county of the tallies whose state snapshot went out.

@@ -11,7 +11,7 @@ import heapq
 from collections.abc import Mapping
 from typing import Any
 
-from streams.contract import ExpectedVote, RaceDefinition
+from streams.contract import ExpectedVote, RaceCall, RaceDefinition
 from streams.counting.figures import (
     leader_and_trailer,
     needs_pct_of_remaining,
@@ -25,6 +25,14 @@ from streams.counting.figures import (
     snapshot_version,
     swing,
     votes_outstanding,
+)
+from streams.counting.race_status import (
+    RUNOFF_READOUT,
+    headed_to_runoff,
+    race_status_fields,
+    seat_fields,
+    seat_standing,
+    tabulation_status,
 )
 from streams.counting.tally import RaceTally
 
@@ -71,13 +79,20 @@ def _county_outstanding(tally: RaceTally, fips: str, county_expected: int,
             "leader": leader, "margin_votes": margin, "margin_pct": share(margin, total)}
 
 
-def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None) -> dict[str, Any]:
-    """The `state-results` message (DESIGN "Output messages") for one tally."""
+def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None,
+                   call: RaceCall | None = None) -> dict[str, Any]:
+    """The `state-results` message (DESIGN "Output messages") for one tally, with its race's
+    call (streams.counting.calls) and status (streams.counting.race_status)."""
     expected_votes = tally.expected_votes(expected)
-    doc = _head(tally, definition, STATE_SCHEMA, snapshot_version(tally.seq_sum, expected, definition))
+    version = snapshot_version(tally.seq_sum, expected, definition, call.revision if call is not None else 0)
+    doc = _head(tally, definition, STATE_SCHEMA, version)
     doc.update(_counts(tally.votes, definition, expected_votes, tally.precincts_reporting, definition.precincts_total))
     doc["swing"] = swing(shares_by_party(tally.votes, definition), definition.previous)
     doc["counties_outstanding"] = counties_outstanding(tally, definition, expected)
+    status = tabulation_status(definition, tally.total_votes, tally.precincts_reporting, definition.precincts_total)
+    doc.update(race_status_fields(definition, call, status))
+    if headed_to_runoff(max(tally.votes.values(), default=0), tally.total_votes, definition, status):
+        doc["readout"] += f" · {RUNOFF_READOUT}"
     return doc
 
 
@@ -114,6 +129,8 @@ def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes
     ranked = ranked_candidates(votes, definition)
     total = sum(r.votes for r in ranked)
     leader, margin, trailer = leader_and_trailer(votes, [c.candidate_id for c in definition.candidates])
+    # Out of reach and the needs line are about the last seat: with one seat, the leader's.
+    seat = seat_standing(ranked, definition.rules.seats, leader, margin, trailer)
     counted = pct_expected_counted(total, expected_votes, definition.certified)
     remaining = expected_votes - total if expected_votes is not None else None
     pct_precincts = share(precincts_reporting, precincts_total) if precincts_total else None
@@ -123,9 +140,10 @@ def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes
         "margin_votes": margin, "margin_pct": share(margin, total), "expected_votes": expected_votes,
         "pct_expected_counted": counted, "votes_remaining": remaining,
         "precincts_reporting": precincts_reporting, "precincts_total": precincts_total,
-        "pct_precincts_reporting": pct_precincts, "out_of_reach": out_of_reach(margin, remaining),
+        "pct_precincts_reporting": pct_precincts, "out_of_reach": out_of_reach(seat.margin, remaining),
         "certified": definition.certified, "readout": readout(ranked, counted, pct_precincts),
-        "votes_outstanding": outstanding, "trailer": trailer,
-        "needs_pct_of_remaining": needs_pct_of_remaining(margin, outstanding, trailer),
-        "needs_readout": needs_readout(ranked, trailer, margin, expected_votes, definition.certified),
+        "votes_outstanding": outstanding, "trailer": seat.first_out,
+        "needs_pct_of_remaining": needs_pct_of_remaining(seat.margin, outstanding, seat.first_out),
+        "needs_readout": needs_readout(ranked, seat.first_out, seat.margin, expected_votes, definition.certified),
+        **seat_fields(seat, definition.rules.seats, total),
     }

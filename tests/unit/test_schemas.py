@@ -45,6 +45,7 @@ DECODERS: dict[str, Callable[[bytes], object]] = {
     "precinct-batch": contract.decode_precinct_record,
     "expected-vote": contract.decode_expected_vote,
     "race-definition": contract.decode_race_definition,
+    "race-call": contract.decode_race_call,
     "baseline": decode_baseline,
 }
 REFUSED_ELEMENTS = "valid-with-refused-elements"  # see the module's docstring
@@ -54,6 +55,7 @@ SCHEMA_FIELD = {
     "precinct-batch": contract.PRECINCT_BATCH_SCHEMA,
     "expected-vote": contract.EXPECTED_VOTE_SCHEMA,
     "race-definition": contract.RACE_DEFINITION_SCHEMA,
+    "race-call": contract.RACE_CALL_SCHEMA,
     "baseline": BASELINE_SCHEMA,
     "state-result": "state-result/1",
     "county-result": "county-result/1",
@@ -203,8 +205,9 @@ def test_a_county_result_has_the_state_result_fields_plus_county_fips() -> None:
     state, county = schema_for("state-result"), schema_for("county-result")
     # The one field that differs: a state's precincts_total comes from the race definition, a
     # county's from its own units, which may not give one. The list of counties with the most
-    # vote still out belongs to the state.
-    differ = ("schema", "county_fips", "precincts_total", "counties_outstanding")
+    # vote still out belongs to the state, and so do the race's call and status.
+    differ = ("schema", "county_fips", "precincts_total", "counties_outstanding", "call", "tabulation_status",
+              "win_threshold", "uncontested")
 
     assert county["required"] == [*state["required"], "county_fips"]
     county_fields = {k: v for k, v in county["properties"].items() if k not in differ}
