@@ -120,8 +120,8 @@ def _winners(obj: Mapping[str, Any], status: CallStatus) -> tuple[str, ...]:
         raise InvalidRecord(f"winners names a candidate twice ({shown(list(winners))})", "duplicate_id")
     least = LEAST_WINNERS.get(status, 0)
     if len(winners) < least:
-        raise InvalidRecord(f"winners has {len(winners)} candidates, a {status} call names at least {least}",
-                            "bad_call")
+        named = f"{len(winners)} candidate{'' if len(winners) == 1 else 's'}"
+        raise InvalidRecord(f"winners names {named}, a {status} call names at least {least}", "bad_call")
     if winners and not least:
         raise InvalidRecord(f"winners is {shown(list(winners))}, a {status} call names nobody", "bad_call")
     return winners

@@ -1,8 +1,8 @@
 """The Kafka ACLs each votewire process needs, and nothing more.
 
 Four principals, four roles (README, Security): a `feed` writes precinct reports, the `desk`
-writes the race book (definitions and expected votes: what moves an embargo or certifies a
-race, so no feed may touch it), a `worker` reads them and writes the outputs, its internal
+writes the race book (definitions, expected votes and race calls: what moves an embargo,
+certifies or calls a race, so no feed may touch it), a `worker` reads them and writes the outputs, its internal
 topics and its consumer groups, a `gateway` reads the output topics. The integration tests
 grant exactly these on a broker with `allow.everyone.if.no.acl.found=false` and prove each role
 can do its job and nothing else.
@@ -40,9 +40,9 @@ OPERATIONS = {"ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DELETE": 6, "ALTER"
 ALLOW = 3
 
 FEED_TOPICS = (contract.PRECINCT_RESULTS,)
-# What the desk publishes. A topic the desk later writes (race calls, baselines) joins here,
-# never FEED_TOPICS: a feed's credential must not be able to call a race or move an embargo.
-DESK_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES)
+# What the desk publishes. A topic the desk later writes (baselines) joins here, never
+# FEED_TOPICS: a feed's credential must not be able to call a race or move an embargo.
+DESK_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.RACE_CALLS)
 INPUTS = DESK_TOPICS + FEED_TOPICS
 OUTPUTS = (contract.STATE_RESULTS, contract.COUNTY_RESULTS, contract.RESULTS_ALERTS, contract.DEAD_LETTERS)
 # What the gateway serves: snapshots and alerts, never dead letters (they hold raw input).

@@ -25,7 +25,7 @@ from streams.kafka.topics import ensure_topics
 from streams.progress import Progress
 from streams.settings import Settings
 
-INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS)
+INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.RACE_CALLS, contract.PRECINCT_RESULTS)
 POLL_MS = 200
 
 

@@ -1,4 +1,4 @@
-"""Follows `race-definitions` and `expected-votes` into the counting room's race book.
+"""Follows `race-definitions`, `expected-votes` and `race-calls` into the counting room's race book.
 
 Both topics are compacted, so they are read from the beginning at every start: that rebuilds
 the book with no changelog. The consumer group's committed offsets say what an earlier run
@@ -6,6 +6,9 @@ already acted on: older records only rebuild state, newer ones (`fresh`) also ra
 and dead letters, and offsets are committed only after the producer has flushed those.
 The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up with the end
 offsets it saw at start.
+A call is checked against the book (a call for a race or candidate it does not know is a dead
+letter): so calls are taken after the definitions of the same fetch, and those read before the
+reader is ready wait until it is (another partition's definition may not have been read yet).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class BookReader:
         self.room = room
         self.outbox = outbox
         self.ready = ready
+        self.waiting_calls: list[tuple[Any, bool]] = []  # (message, fresh) read before `ready`
 
     async def follow_race_book(self) -> None:
         settings = self.settings
@@ -59,11 +63,13 @@ class BookReader:
         loop = asyncio.get_running_loop()
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for tp, messages in batch.items():
-                for message in messages:
-                    self.take_book_record(message, fresh=message.offset >= committed[tp])
+            for tp, message in calls_last(batch):
+                self.take_book_record(message, fresh=message.offset >= committed[tp])
             if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
                 self.ready.set()
+                for message, fresh in self.waiting_calls:
+                    self.take_book_record(message, fresh)
+                self.waiting_calls.clear()
             # Also once input goes quiet: an uncommitted tail would owe its alerts again after a restart.
             uncommitted = uncommitted or bool(batch)
             if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
@@ -77,6 +83,8 @@ class BookReader:
         try:
             if message.topic.endswith(contract.RACE_DEFINITIONS):
                 self.take_definition(contract.decode_race_definition(message.value), message.offset)
+            elif message.topic.endswith(contract.RACE_CALLS):
+                self.take_call(message, fresh)
             else:
                 self.take_expected(contract.decode_expected_vote(message.value), fresh)
         except InvalidRecord as error:
@@ -90,6 +98,15 @@ class BookReader:
         if self.room.book.put_definition(definition):
             self.room.definition_changed(definition)
 
+    def take_call(self, message: Any, fresh: bool) -> None:
+        if not self.ready.is_set():
+            self.waiting_calls.append((message, fresh))
+            return
+        call = dataclasses.replace(contract.decode_race_call(message.value), revision=message.offset)
+        alerts = self.room.take_call(call, fresh)
+        if fresh:
+            self.outbox.send_alerts(alerts)
+
     def take_expected(self, estimate: contract.ExpectedVote, fresh: bool) -> None:
         taken, old = self.room.book.put_expected(estimate)
         if not taken:
@@ -100,8 +117,14 @@ class BookReader:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[TopicPartition]:
-    definitions = await topic_partitions(consumer, settings.topic(contract.RACE_DEFINITIONS))
-    return definitions + await topic_partitions(consumer, settings.topic(contract.EXPECTED_VOTES))
+    topics = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.RACE_CALLS)
+    return [tp for topic in topics for tp in await topic_partitions(consumer, settings.topic(topic))]
+
+
+def calls_last(batch: dict[TopicPartition, list[Any]]) -> list[tuple[TopicPartition, Any]]:
+    """A fetch's records, each partition's in order, the race calls after the rest."""
+    records = [(tp, message) for tp, messages in batch.items() for message in messages]
+    return sorted(records, key=lambda record: record[0].topic.endswith(contract.RACE_CALLS))
 
 
 async def _positions_reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:

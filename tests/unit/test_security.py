@@ -86,8 +86,10 @@ def test_roles_grant_only_their_topics() -> None:
     gateway = acls.role_acls("gateway", settings)
     assert {a.operation for a in feed + desk} == {"WRITE"}
     assert {a.name for a in feed} == {"p.precinct-results"}  # a feed cannot touch the race book
-    assert {a.name for a in desk} == {"p.race-definitions", "p.expected-votes"}
+    assert {a.name for a in desk} == {"p.race-definitions", "p.expected-votes", "p.race-calls"}
     assert {a.operation for a in gateway} == {"READ"}
+    worker = acls.role_acls("worker", settings)
+    assert {a.operation for a in worker if a.name == "p.race-calls"} == {"READ", "DESCRIBE_CONFIGS"}
     assert "p.dead-letters" not in {a.name for a in gateway}
     with pytest.raises(ValueError, match="unknown role"):
         acls.role_acls("producer", settings)
