@@ -37,6 +37,8 @@ class Options:
     batch_window_ms: int | None = MINUTE_MS  # None: one record per report
     max_batch_bytes: int = contract.MAX_PAYLOAD_BYTES
     baseline: bool = False  # also make each race's previous election (`streams.simulation.baseline`)
+    calls: bool = False  # race calls, a runoff and vote-for-2 contests (`streams.simulation.calls`)
+    retraction_state: str | None = None  # with calls: the state whose president call is retracted once
 
 
 class Deliveries(Protocol):
