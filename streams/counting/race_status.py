@@ -6,8 +6,9 @@ Pure figures, like `streams.counting.figures`:
   is the candidate who needs to catch up (`trailer`, and the needs figures). With one seat this
   is exactly the leader, the margin and the trailer of `figures.leader_and_trailer`.
 - **Tabulation status**: the feed's word when the definition carries one, else derived from
-  the count: `awaiting_votes` (nothing counted), `counting`, `counted` (every precinct in),
-  `certified` (the definition says so, whatever else it says).
+  the count: `awaiting_votes` (nothing counted), `counting`, `counted` (every precinct in, and
+  the expected vote, when there is one, reached), `certified` (the definition says so, whatever
+  else it says).
 - **A runoff**: with a `win_threshold`, a race whose leader has not passed it once the count is
   done (`counted` or `certified`) is headed to a runoff, and the readout says so.
 """
@@ -46,14 +47,17 @@ def seat_standing(ranked: Sequence[CandidateFigures], seats: int, leader: str | 
 
 
 def tabulation_status(definition: RaceDefinition, total_votes: int, precincts_reporting: int,
-                      precincts_total: int | None) -> str:
+                      precincts_total: int | None, expected_votes: int | None) -> str:
+    """`counted` needs every precinct in and, with an estimate, the count at it: a precinct marked
+    complete may still count late ballots (a mail wave), and its race is not done while it does."""
     if definition.certified:
         return "certified"
     if definition.rules.tabulation_status is not None:
         return definition.rules.tabulation_status
     if total_votes == 0 and precincts_reporting == 0:
         return "awaiting_votes"
-    if precincts_total and precincts_reporting >= precincts_total:
+    all_in = bool(precincts_total) and precincts_reporting >= (precincts_total or 0)
+    if all_in and (expected_votes is None or total_votes >= expected_votes):
         return "counted"
     return "counting"
 

@@ -89,7 +89,8 @@ def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: Expec
     doc.update(_counts(tally.votes, definition, expected_votes, tally.precincts_reporting, definition.precincts_total))
     doc["swing"] = swing(shares_by_party(tally.votes, definition), definition.previous)
     doc["counties_outstanding"] = counties_outstanding(tally, definition, expected)
-    status = tabulation_status(definition, tally.total_votes, tally.precincts_reporting, definition.precincts_total)
+    status = tabulation_status(definition, tally.total_votes, tally.precincts_reporting, definition.precincts_total,
+                               expected_votes)
     doc.update(race_status_fields(definition, call, status))
     if headed_to_runoff(max(tally.votes.values(), default=0), tally.total_votes, definition, status):
         doc["readout"] += f" · {RUNOFF_READOUT}"

@@ -180,3 +180,15 @@ def test_tabulation_status_from_the_definition_or_the_count() -> None:
     certified = room_with(certified=True, tabulation_status="counting")
     apply(certified, "p1", 0, {"ossoff": 1})
     assert state(certified)["tabulation_status"] == "certified"
+
+
+def test_every_precinct_in_is_not_counted_while_the_estimate_says_votes_are_out() -> None:
+    """The simulator's late mail (and real canvasses) add votes to precincts already complete."""
+    room = room_with(precincts_total=1)
+    room.book.put_expected(parse_expected_vote({
+        "schema": "expected-vote/1", "election_id": "e", "race_id": "senate", "state": "GA",
+        "expected_votes": 200, "seq": 0, "issued_at": AFTER_CLOSE}))
+    apply(room, "p1", 0, {"ossoff": 60, "perdue": 40})
+    assert state(room)["tabulation_status"] == "counting"
+    apply(room, "p1", 1, {"ossoff": 110, "perdue": 90})
+    assert state(room)["tabulation_status"] == "counted"
