@@ -192,3 +192,13 @@ def test_every_precinct_in_is_not_counted_while_the_estimate_says_votes_are_out(
     assert state(room)["tabulation_status"] == "counting"
     apply(room, "p1", 1, {"ossoff": 110, "perdue": 90})
     assert state(room)["tabulation_status"] == "counted"
+
+
+def test_the_book_reader_takes_a_fetchs_calls_after_its_definitions() -> None:
+    from aiokafka import TopicPartition
+
+    from streams.worker.book_reader import calls_last
+
+    calls, definitions = TopicPartition("p.race-calls", 0), TopicPartition("p.race-definitions", 1)
+    batch = {calls: ["call-1", "call-2"], definitions: ["definition-1", "definition-2"]}
+    assert [m for _, m in calls_last(batch)] == ["definition-1", "definition-2", "call-1", "call-2"]
