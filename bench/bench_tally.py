@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_tally.py                       # 1,000,000 reports, 178,000 precincts
     .venv/bin/python bench/bench_tally.py --reports 200000 --path apply
 
-The target (DESIGN/brief): ~1M reports over 178,000 precincts in <= 60 s on 2 cores, end to
+The target (the project brief): ~1M reports over 178,000 precincts in <= 60 s on 2 cores, end to
 end. `--path worker` times what the worker does per record besides Kafka (standing before and
 after, apply, alerts, encoding the stored unit); `--path apply` times `RaceTally.apply` alone.
 Reports are generated beforehand in batches (not timed): 50 states, ~3,100 counties, each

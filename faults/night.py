@@ -29,7 +29,7 @@ MAX_GAP_S = 0.25
 GOOD = {"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "president", "state": "AZ",
         "county_fips": "04013", "precinct_id": "fault-probe", "seq": 1, "reported_at": "2024-11-06T05:00:00Z",
         "votes": {"harris": 1}, "complete": False}
-# Whole records the contract refuses (DESIGN.md, "Input messages"): one dead letter each.
+# Whole records the contract refuses (docs/CONTRACT.md, "Input messages"): one dead letter each.
 BAD_RECORDS = [
     b"not json at all",
     b"[1, 2, 3]",

@@ -10,15 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import cast
 
 from streams import __version__
-from streams.commands.base import Verb, common_flags
+from streams.commands.base import FAILED, INTERRUPTED, USAGE, Verb, VerbParser, common_flags
 from streams.errors import ConfigError, SetupError, VotewireError
 from streams.kafka.security import check_login
-from streams.settings import Settings
+from streams.settings import Settings, unknown_variables
 
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -43,11 +44,12 @@ KAFKA_CLIENT_VERBS = frozenset({"worker", "gateway", "replay", "record", "watch"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = VerbParser(
         prog="votewire",
         description="Live vote-count stream processor: precinct reports in, newsroom-ready results out.",
         epilog="Configuration comes from VOTEWIRE_* environment variables; flags override them. "
-               "`votewire VERB --help` explains each verb.")
+               "`votewire VERB --help` explains each verb. Exit codes: 0 done, 1 could not do it, "
+               "2 bad usage or settings, 130 interrupted.")
     parser.add_argument("--version", action="version", version=f"votewire {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     parents = [common_flags()]
@@ -65,22 +67,37 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for line in unknown_variables(os.environ):
+        print(line, file=sys.stderr)
     args = build_parser().parse_args(argv)
     try:
-        settings = settings_for(args)
-        if args.verb in KAFKA_CLIENT_VERBS:  # a wrong password: one error now, not retries later
-            asyncio.run(check_login(settings))
-        verb = cast(Verb, importlib.import_module(VERBS[args.verb][0]))
-        return verb.run(args, settings)
+        return run_verb(args)
     except KeyboardInterrupt:
         print("votewire: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except (ConfigError, SetupError) as e:
         print(f"votewire {args.verb}: {e}", file=sys.stderr)
-        return 2
+        return USAGE
     except VotewireError as e:
         print(f"votewire {args.verb}: {e}", file=sys.stderr)
-        return 1
+        return FAILED
+    except OSError as e:  # a file that cannot be read or written: the OS says which and why
+        print(f"votewire {args.verb}: {e}", file=sys.stderr)
+        return FAILED
+    except Exception as e:  # a bug, or a library error nobody turned into words: still one line
+        if os.environ.get("VOTEWIRE_LOG_LEVEL", "").lower() == "debug":
+            raise
+        print(f"votewire {args.verb}: {type(e).__name__}: {e} (VOTEWIRE_LOG_LEVEL=debug shows where)",
+              file=sys.stderr)
+        return FAILED
+
+
+def run_verb(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    if args.verb in KAFKA_CLIENT_VERBS:  # a wrong password: one error now, not retries later
+        asyncio.run(check_login(settings))
+    verb = cast(Verb, importlib.import_module(VERBS[args.verb][0]))
+    return verb.run(args, settings)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,11 @@ class BrokerError(VotewireError):
     retriable = True
 
 
+class NothingDone(VotewireError):
+    """A command could not do any of what it was asked: nothing readable, nothing sent or
+    written. It exits 1 and leaves no output file behind."""
+
+
 class InvalidRecord(VotewireError):
     """An input record that breaks the wire contract: it becomes a dead letter.
 

@@ -22,6 +22,9 @@ Worker (`worker_metrics(registry) -> WorkerMetrics`), served on the private
 | races_polls_closed | `votewire_races_polls_closed` gauge | |
 | embargoed | `votewire_embargoed_snapshots` gauge | |
 | task_failures | `votewire_task_failures_total` counter | task (a timer or task that raised and carried on) |
+| model_runs | `votewire_model_runs_total` counter (the model of the vote still out) | outcome = estimate, no_estimate |
+| model_seconds | `votewire_model_seconds` histogram (one run, for one race) | |
+| model_units_used | `votewire_model_units_used` gauge (units it stood on, latest run) | election, race, state, mode |
 
 `votewire_races_polls_closed` is the number of live race/states whose polls have closed by
 source time and that are not certified: the ones that should be reporting. The "no reports"
@@ -41,10 +44,12 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from streams.contract import TallyKey
 from streams.settings import split_addr
 
 REPORT_OUTCOMES = ("applied", "duplicate", "stale", "dead_letter")
 SNAPSHOT_KINDS = ("state", "county")
+MODEL_OUTCOMES = ("estimate", "no_estimate")
 
 # Taking one record is decoding it and applying its reports in memory: tens of microseconds
 # for a single report, a few ms for a feed poll's batch of hundreds. The buckets are dense
@@ -54,6 +59,11 @@ REPORT_PROCESSING_BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 # ms on a LAN. 0.25 s is the default publish interval: a publish slower than that means
 # snapshots fall behind the count, so there is a bucket edge exactly there.
 SNAPSHOT_PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+# One run of the model is arithmetic over a race's units (streams/model/estimate.py): well under
+# a millisecond on a county map (~100 units), tens to hundreds of ms for a precinct-level state
+# (10,000-25,000 units). It runs in the publish round, so the edge that matters is the publish
+# interval (0.25 s by default): a race whose run takes longer slows its own snapshots.
+MODEL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 RACE_LABELS = ("election", "race", "state", "mode")
 
@@ -73,6 +83,9 @@ class WorkerMetrics:
     races_polls_closed: Gauge
     embargoed: Gauge
     task_failures: Counter
+    model_runs: Counter
+    model_seconds: Histogram
+    model_units_used: Gauge
 
     def report(self, outcome: str) -> None:
         """Count one precinct report by what happened to it (one of `REPORT_OUTCOMES`)."""
@@ -82,6 +95,12 @@ class WorkerMetrics:
         """Set the per-race gauges; `key` is (election, race, state, mode). NaN when unknown."""
         self.pct_counted.labels(*key).set(float("nan") if pct_counted is None else pct_counted)
         self.precincts_reporting.labels(*key).set(precincts)
+
+    def model_run(self, key: TallyKey, outcome: str, seconds: float, units_used: int) -> None:
+        """One run of the model for a race (streams.counting.projection.RaceModels.observe)."""
+        self.model_runs.labels(outcome=outcome).inc()
+        self.model_seconds.observe(seconds)
+        self.model_units_used.labels(key.election_id, key.race_id, key.state, key.mode).set(units_used)
 
 
 def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
@@ -109,6 +128,12 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
         embargoed=Gauge("votewire_embargoed_snapshots", "Snapshots held back until polls close", registry=registry),
         task_failures=Counter("votewire_task_failures_total", "Worker timers and tasks that raised and carried on",
                               ["task"], registry=registry),
+        model_runs=Counter("votewire_model_runs_total", "Runs of the model of the vote still out, by outcome",
+                           ["outcome"], registry=registry),
+        model_seconds=Histogram("votewire_model_seconds", "Time of one run of the model, for one race",
+                                buckets=MODEL_BUCKETS, registry=registry),
+        model_units_used=Gauge("votewire_model_units_used", "Fully reported units with a baseline the model stood on",
+                               RACE_LABELS, registry=registry),
     )
     # Zero series from the start: rate() over a counter that appears only at its first
     # increment misses that increment, and alert rules need the series to exist.
@@ -116,6 +141,8 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
         metrics.reports.labels(outcome=outcome)
     for kind in SNAPSHOT_KINDS:
         metrics.snapshots.labels(kind=kind)
+    for outcome in MODEL_OUTCOMES:
+        metrics.model_runs.labels(outcome=outcome)
     return metrics
 
 

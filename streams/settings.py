@@ -7,8 +7,11 @@ pass their own instead of touching `os.environ`.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,13 @@ from typing import Any
 from streams.errors import ConfigError
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# `VOTEWIRE_*` variables that are not settings, read elsewhere: the broker the integration tests
+# and the benchmarks use, and the fuzz tests' example count. Known, so they draw no "misspelt"
+# warning.
+OTHER_VARIABLES = frozenset({"VOTEWIRE_TEST_BOOTSTRAP", "VOTEWIRE_BENCH_BOOTSTRAP", "VOTEWIRE_FUZZ_EXAMPLES"})
 
 
 class Secret:
@@ -61,6 +71,9 @@ class Settings:
     publish_interval_s: float = 0.25
     # Seconds between checkpoints of the tallies (streams.worker.checkpoint); 0 turns them off.
     checkpoint_interval_s: float = 30.0
+    # The model of the vote still out "settles" (the `projection_settled` alert) when the 90%
+    # interval of its expected vote is narrower than this percent of the estimate.
+    model_settled_pct: float = 2.0
     # A worker that stops heartbeating (killed, frozen) loses its partitions after this long;
     # a restarted one waits about as long for its old self to be declared gone. 6 s is the
     # broker's least (group.min.session.timeout.ms); heartbeats go every third of it, from
@@ -99,6 +112,7 @@ class Settings:
     def __post_init__(self) -> None:
         if isinstance(self.sasl_password, str):  # given as an override: hide it all the same
             object.__setattr__(self, "sasl_password", Secret(self.sasl_password))
+        check_values(self)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -111,6 +125,11 @@ class Settings:
                 values[f.name] = _parse(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @staticmethod
+    def variables() -> list[str]:
+        """The `VOTEWIRE_*` names of the settings."""
+        return [f"VOTEWIRE_{f.name.upper()}" for f in fields(Settings)]
 
     def topic(self, name: str) -> str:
         """The full name of a contract topic, with the configured prefix."""
@@ -126,10 +145,72 @@ class Settings:
 
 def split_addr(addr: str, what: str) -> tuple[str, int]:
     """`host:port` -> (host, port), with an error naming the setting when it is malformed."""
-    host, sep, port = addr.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not is_addr(addr):
         raise ConfigError(f"{what}={addr!r} is not host:port (e.g. 127.0.0.1:9092)")
+    host, _, port = addr.strip().rpartition(":")
     return host.strip("[]"), int(port)
+
+
+def is_addr(addr: str) -> bool:
+    host, sep, port = addr.strip().rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
+
+
+def is_origins(text: str) -> bool:
+    """`*`, `none`, or a comma-separated list of origins (`https://news.example`): an origin
+    without its scheme would never match a browser's `Origin` header."""
+    origins = [o.strip() for o in text.split(",") if o.strip()]
+    return text.strip().lower() in ("*", "none") or (
+        bool(origins) and all(re.fullmatch(r"https?://[^/\s]+/?", o) for o in origins))
+
+
+KAFKA_NAME = re.compile(r"[A-Za-z0-9._-]*")  # the characters Kafka allows in topic and group names
+# setting -> (is the value valid?, what it must be). Checked whenever a Settings is made, so every
+# command refuses a bad VOTEWIRE_* value (or flag) with one line naming it, before starting anything.
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "bootstrap": (lambda v: all(is_addr(a) for a in v.split(",")), "host:port, or a comma-separated list of them"),
+    "worker_web_addr": (is_addr, "host:port, with a port from 1 to 65535"),
+    "gateway_addr": (is_addr, "host:port, with a port from 1 to 65535"),
+    "topic_prefix": (lambda v: KAFKA_NAME.fullmatch(v) is not None, "letters, digits, '.', '_' and '-' only"),
+    "app_id": (lambda v: bool(v) and KAFKA_NAME.fullmatch(v) is not None,
+               "one or more letters, digits, '.', '_' and '-'"),
+    "partitions": (lambda v: v >= 1, "a whole number, at least 1"),
+    "replication_factor": (lambda v: v >= 1, "a whole number, at least 1"),
+    "min_insync_replicas": (lambda v: v >= 1, "a whole number, at least 1"),
+    "kafka_nodes": (lambda v: v >= 1, "a whole number, at least 1"),
+    "publish_interval_s": (lambda v: v > 0, "a number of seconds above 0"),
+    "checkpoint_interval_s": (lambda v: v >= 0, "a number of seconds, 0 or more (0 turns checkpoints off)"),
+    "session_timeout_s": (lambda v: v > 0, "a number of seconds above 0"),
+    "gateway_idle_timeout_s": (lambda v: v > 0, "a number of seconds above 0"),
+    "gateway_cors_origins": (is_origins, "*, none, or a comma-separated list of origins like https://news.example"),
+    "log_level": (lambda v: v.lower() in LOG_LEVELS, f"one of {', '.join(LOG_LEVELS)}"),
+    "security_protocol": (lambda v: v.upper() in PROTOCOLS, f"one of {', '.join(PROTOCOLS)}"),
+    "sasl_mechanism": (lambda v: v.upper() in MECHANISMS, f"one of {', '.join(MECHANISMS)}"),
+    "kafka_heap": (lambda v: re.fullmatch(r"[1-9][0-9]*[kKmMgG]?", v) is not None, "a Java heap size like 512m or 2g"),
+    "kafka_version": (lambda v: re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", v) is not None, "a version like 4.1.1"),
+    "data_dir": (bool, "a directory"),
+    "cache_dir": (bool, "a directory"),
+}
+
+
+def check_values(settings: Settings) -> None:
+    for name, (valid, what) in RULES.items():
+        value = getattr(settings, name)
+        if (isinstance(value, float) and not math.isfinite(value)) or not valid(value):
+            raise ConfigError(f"VOTEWIRE_{name.upper()}={value!r}: must be {what}")
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """One warning line per `VOTEWIRE_*` variable votewire does not know (a misspelt setting is
+    otherwise silently ignored), with the closest known name."""
+    known = [*Settings.variables(), *OTHER_VARIABLES]
+    suffixes = [k.removeprefix("VOTEWIRE_") for k in known]  # the shared prefix would make everything close
+    lines = []
+    for name in sorted(n for n in env if n.startswith("VOTEWIRE_") and n not in known):
+        close = difflib.get_close_matches(name.removeprefix("VOTEWIRE_"), suffixes, n=1, cutoff=0.6)
+        hint = f" (did you mean VOTEWIRE_{close[0]}?)" if close else ""
+        lines.append(f"votewire: warning: {name} is not a votewire variable and is ignored{hint}")
+    return lines
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:

@@ -257,9 +257,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop at the first malformed race or unit (default: report it on stderr, go on)")
 
 
-def records(args: argparse.Namespace) -> Iterator[OutRecord]:
+def records(args: argparse.Namespace, on_error: ErrorSink | None = None) -> Iterator[OutRecord]:
     mapper = APMapper(args.election_id, args.level, args.polls_close)
-    on_error = error_sink(args.strict)
+    on_error = on_error or error_sink(args.strict)
     for path in args.files:
         try:
             doc = orjson.loads(path.read_bytes())

@@ -188,14 +188,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="stop at the first malformed race or unit")
 
 
-def records(args: argparse.Namespace) -> Iterator[OutRecord]:
+def records(args: argparse.Namespace, on_error: ErrorSink | None = None) -> Iterator[OutRecord]:
     if args.interval <= 0 or args.max_backoff < args.interval:
         raise ConfigError("--interval must be > 0 and --max-backoff at least the interval")
+    if urlsplit(args.url).scheme not in ("http", "https") or not urlsplit(args.url).netloc:
+        raise ConfigError(f"{args.url!r} is not an http(s) URL to poll")
     key = os.environ.get(args.api_key_env)
     fetcher = Fetcher(args.timeout, {"x-api-key": key} if key else {})
     poller = APPoller(args.url, args.interval, args.max_backoff,
-                      APMapper(args.election_id, args.level, args.polls_close), error_sink(args.strict, "ap-poll"),
-                      fetcher)
+                      APMapper(args.election_id, args.level, args.polls_close),
+                      on_error or error_sink(args.strict, "ap-poll"), fetcher)
     try:
         yield from poller.records(args.max_requests)
     finally:

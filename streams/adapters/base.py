@@ -71,12 +71,30 @@ def rfc3339_ms(text: Any, what: str) -> int:
     return int(stamp.timestamp() * 1000)
 
 
-def error_sink(strict: bool, verb: str = "ap") -> ErrorSink:
-    def report(error: SourceError) -> None:
-        if strict:
+SHOWN_ERRORS = 10  # a source of garbage is one failure, not a screen of it
+
+
+@dataclass
+class SkippedParts:
+    """An adapter's error sink: a malformed part of a source is reported on stderr (the first
+    `SHOWN_ERRORS`), counted and skipped, so the good parts around it are kept; with `strict`
+    it stops the ingest instead."""
+
+    strict: bool
+    verb: str
+    count: int = 0
+
+    def __call__(self, error: SourceError) -> None:
+        if self.strict:
             raise error
-        print(f"votewire ingest {verb}: skipped {error}", file=sys.stderr)
-    return report
+        self.count += 1
+        if self.count <= SHOWN_ERRORS:
+            more = " (further errors: counted only)" if self.count == SHOWN_ERRORS else ""
+            print(f"votewire ingest {self.verb}: skipped {error}{more}", file=sys.stderr)
+
+
+def error_sink(strict: bool, verb: str = "ap") -> SkippedParts:
+    return SkippedParts(strict, verb)
 
 
 def slug(text: str) -> str:

@@ -251,8 +251,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop at the first malformed element (default: report it on stderr, go on)")
 
 
-def records(args: argparse.Namespace) -> Iterator[OutRecord]:
-    on_error = error_sink(args.strict, "clarity")
+def records(args: argparse.Namespace, on_error: ErrorSink | None = None) -> Iterator[OutRecord]:
+    on_error = on_error or error_sink(args.strict, "clarity")
     mapper = ClarityMapper(args)
     for path in args.files:
         try:

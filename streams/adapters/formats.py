@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, cast
 
+from streams.adapters.base import ErrorSink
 from streams.contract.recording import OutRecord, RecordingWriter
 from streams.errors import ConfigError
 from streams.progress import Progress
@@ -26,7 +27,7 @@ FORMATS: dict[str, str] = {
 
 class Adapter(Protocol):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
-    def records(self, args: argparse.Namespace) -> Iterator[OutRecord]: ...
+    def records(self, args: argparse.Namespace, on_error: ErrorSink | None = None) -> Iterator[OutRecord]: ...
 
 
 def load_adapter(name: str) -> Adapter:
@@ -37,6 +38,7 @@ def load_adapter(name: str) -> Adapter:
 
 
 def write_recording(records: Iterator[OutRecord], out: Path, progress: bool) -> int:
+    """Write `records` to `out`; the file appears only if one was written and nothing failed."""
     bar = Progress("ingest", enabled=progress)
     try:
         with RecordingWriter(out) as writer:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.adapters.base import ErrorSink, UnitTracker, precinct_records
+from streams.adapters.base import ErrorSink, UnitTracker, error_sink, precinct_records
 from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 
@@ -331,12 +330,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop at the first malformed line instead of reporting and skipping it")
 
 
-def records(args: argparse.Namespace) -> Iterator[OutRecord]:
-    def report(error: SourceError) -> None:
-        if args.strict:
-            raise error
-        print(f"votewire ingest mn-sos: skipped {error}", file=sys.stderr)
-
+def records(args: argparse.Namespace, on_error: ErrorSink | None = None) -> Iterator[OutRecord]:
     if not Path(args.dir).is_dir():
         raise SourceError(str(args.dir), "folder", "not a directory")
-    return night_records(Path(args.dir), report)
+    return night_records(Path(args.dir), on_error or error_sink(args.strict, "mn-sos"))

@@ -222,8 +222,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop at the first malformed row (default: report it on stderr, go on)")
 
 
-def records(args: argparse.Namespace) -> Iterator[OutRecord]:
-    on_error = error_sink(args.strict, "openelections")
+def records(args: argparse.Namespace, on_error: ErrorSink | None = None) -> Iterator[OutRecord]:
+    on_error = on_error or error_sink(args.strict, "openelections")
     tracker = UnitTracker()
     fips_map = read_fips_map(args.county_fips) if args.county_fips else None
     for path in args.files:

@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from streams.errors import SetupError
+from streams.errors import ConfigError, SetupError
 from streams.geo.atlas import atlas_path, fetch_atlas
 from streams.settings import Settings
 
@@ -18,13 +18,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Fetch the us-atlas county shapes into VOTEWIRE_CACHE_DIR.")
     parser.add_argument("action", choices=["fetch", "path"], help="fetch (idempotent), or print where they go")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    if args.action == "path":
-        print(atlas_path(settings))
-        return 0
     try:
-        print(f"us-atlas county shapes in {fetch_atlas(settings)}")
-    except SetupError as e:
+        settings = Settings.from_env()
+        print(atlas_path(settings) if args.action == "path" else f"us-atlas county shapes in {fetch_atlas(settings)}")
+    except (ConfigError, SetupError) as e:
         print(f"streams.commands.atlas: {e}", file=sys.stderr)
         return 2
     return 0

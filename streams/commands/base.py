@@ -12,10 +12,14 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
-from typing import Protocol
+from typing import NoReturn, Protocol
 
-from streams.kafka.security import MECHANISMS, PROTOCOLS
-from streams.settings import Settings
+from streams.settings import MECHANISMS, PROTOCOLS, Settings
+
+# Exit codes of every verb: 0 done; 1 it could not do what was asked (nothing readable, nothing
+# sent or written, the broker unreachable, a --strict check failed); 2 bad usage or settings,
+# or something this machine lacks; 3 `kafka status`: not running; 130 interrupted.
+DONE, FAILED, USAGE, NOT_RUNNING, INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class Verb(Protocol):
@@ -23,8 +27,15 @@ class Verb(Protocol):
     def run(self, args: argparse.Namespace, settings: Settings) -> int: ...
 
 
-def common_flags() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+class VerbParser(argparse.ArgumentParser):
+    """A usage error is one line (and exit 2) that points at --help, not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: {message} (`{self.prog} --help` explains)\n")
+
+
+def common_flags() -> VerbParser:
+    p = VerbParser(add_help=False)
     g = p.add_argument_group("common options (override VOTEWIRE_* variables)")
     g.add_argument("--bootstrap", help="Kafka address host:port (VOTEWIRE_BOOTSTRAP, default 127.0.0.1:9092)")
     g.add_argument("--topic-prefix", help="prefix for every topic name (VOTEWIRE_TOPIC_PREFIX, default none)")

@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 
 from streams import contract
+from streams.commands.base import DONE
 from streams.contract.calls import CallStatus, parse_race_call
 from streams.contract.recording import OutRecord
 from streams.errors import ConfigError, InvalidRecord
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     record = OutRecord(call.at_ms, contract.RACE_CALLS, contract.race_call_key(value), value)
     asyncio.run(produce_records(settings, [record], progress=False))
     print(f"call: {call.race} ({call.mode}) {describe(call)} by {call.by}, at {call.at} (seq {call.seq})")
-    return 0
+    return DONE
 
 
 def parse_call(args: argparse.Namespace) -> contract.RaceCall:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
-from streams.adapters.base import one_report_per_record
+from streams.adapters.base import SkippedParts, one_report_per_record
 from streams.adapters.formats import FORMATS, Adapter, load_adapter, write_recording
-from streams.commands.base import common_flags
+from streams.commands.base import DONE, VerbParser, common_flags
+from streams.contract.recording import check_writable
+from streams.errors import NothingDone
 from streams.settings import Settings
 
 
@@ -28,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def format_parser(name: str, adapter: Adapter) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"votewire ingest {name}", parents=[common_flags()],
+    parser = VerbParser(prog=f"votewire ingest {name}", parents=[common_flags()],
                                      description=f"Turn {name} source files into contract records.")
     adapter.add_arguments(parser)
     out = parser.add_argument_group("output (one of)").add_mutually_exclusive_group(required=True)
@@ -48,15 +51,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     fargs = format_parser(args.format, adapter).parse_args(args.format_args)
     settings = settings.with_(**{name: value for name in ("bootstrap", "topic_prefix", "data_dir")
                                  if (value := getattr(fargs, name)) is not None})
-    records = adapter.records(fargs)
+    if fargs.out:
+        check_writable(fargs.out)
+    skipped = SkippedParts(fargs.strict, args.format)
+    records = adapter.records(fargs, skipped)
     if fargs.single:
         records = one_report_per_record(records)
     if fargs.to_kafka:
         from streams.kafka.producer import produce_records
 
         count = asyncio.run(produce_records(settings, records, progress=not fargs.no_progress))
-        print(f"ingest {args.format}: {count:,} records produced to {settings.bootstrap}")
+        done = f"{count:,} records produced to {settings.bootstrap}"
     else:
         count = write_recording(records, fargs.out, progress=not fargs.no_progress)
-        print(f"ingest {args.format}: {count:,} records written to {fargs.out}")
-    return 0
+        done = f"{count:,} records written to {fargs.out}"
+    if count == 0:
+        raise NothingDone(f"no records from {source_names(fargs)} ({skipped.count:,} malformed parts skipped); "
+                          "nothing written")
+    print(f"ingest {args.format}: {done}")
+    if skipped.count:
+        print(f"votewire ingest {args.format}: warning: {skipped.count:,} malformed parts skipped; "
+              "--strict makes that an error", file=sys.stderr)
+    return DONE
+
+
+def source_names(fargs: argparse.Namespace) -> str:
+    sources = getattr(fargs, "files", None) or [getattr(fargs, "dir", None) or getattr(fargs, "url", "?")]
+    return ", ".join(map(str, sources))

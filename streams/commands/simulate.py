@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from streams.contract.recording import check_writable
 from streams.errors import ConfigError
 from streams.progress import Progress
 from streams.settings import Settings
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         datetime.fromisoformat(args.election_id)
     except ValueError:
         raise ConfigError(f"--election-id {args.election_id!r} is not a date (YYYY-MM-DD)") from None
+    check_writable(args.out)
     progress = Progress("simulate")
     with spill_dir(args) as spill:
         night = build_night(args, progress, spill)

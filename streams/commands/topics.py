@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.partitions:
+    if args.partitions is not None:
         settings = settings.with_(partitions=args.partitions)
     created = asyncio.run(ensure_topics(settings))
     print(f"created {len(created)} topics: {', '.join(created)}" if created else "all contract topics exist")

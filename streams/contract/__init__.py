@@ -1,4 +1,4 @@
-"""The wire contract (DESIGN.md): the topics, the messages on them, and the files that record them.
+"""The wire contract (docs/CONTRACT.md): the topics, the messages on them, and the files that record them.
 
 `messages` holds the topic names, the message types and their decoders; `validation` the field
 rules they are decoded by; `batching` packs reports into `precinct-batch/1` records;
@@ -20,6 +20,8 @@ from streams.contract.calls import (
     race_call_value,
 )
 from streams.contract.messages import (
+    ALERT_TYPES,
+    BASELINES,
     COUNTY_RESULTS,
     DEAD_LETTERS,
     EXPECTED_VOTE_SCHEMA,
@@ -35,6 +37,7 @@ from streams.contract.messages import (
     RESULTS_ALERTS,
     STATE_RESULTS,
     Alert,
+    AlertType,
     Candidate,
     ExpectedVote,
     Mode,
@@ -53,8 +56,11 @@ from streams.contract.messages import (
 )
 
 __all__ = [
+    # the alert types an `alert/1` can carry
+    "ALERT_TYPES",
+    # topics (unprefixed names), and a race call's statuses
+    "BASELINES",
     "CALL_STATUSES",
-    # topics (unprefixed names)
     "COUNTY_RESULTS",
     "DEAD_LETTERS",
     "EXPECTED_VOTES",
@@ -74,6 +80,7 @@ __all__ = [
     "STATE_RESULTS",
     # messages
     "Alert",
+    "AlertType",
     "Candidate",
     "ExpectedVote",
     "Mode",

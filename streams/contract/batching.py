@@ -1,7 +1,7 @@
 """Producing `precinct-batch/1`: the reports of one race, state and mode as few records as fit.
 
 A feed delivers a state's units together (one poll, one file); sending them as one batch
-costs one Kafka record instead of hundreds, which is what a worker pays for (DESIGN.md,
+costs one Kafka record instead of hundreds, which is what a worker pays for (docs/CONTRACT.md,
 `precinct-batch/1`). A batch must stay under the 1 MiB record limit, so a long list is split
 into consecutive batches, keeping the reports' order: applying the batches one after another
 is applying the reports one after another.

@@ -1,7 +1,7 @@
 """Dead letters: the headers saying where a refused record came from and why.
 
 A dead letter is the original record's bytes, sent unchanged to `dead-letters` under the
-original key, with three headers (DESIGN.md): `votewire-error` (the class, `InvalidRecord.kind`),
+original key, with three headers (docs/CONTRACT.md): `votewire-error` (the class, `InvalidRecord.kind`),
 `votewire-reason` (one human sentence) and `votewire-source` (`topic[partition]@offset`). For
 one invalid element of a valid batch, the value is that element as compact JSON and a fourth
 header, `votewire-index`, gives its position in `reports` (from 0).

@@ -1,4 +1,4 @@
-"""The wire contract (../shared/DESIGN.md): input messages as typed values, keys, and topic names.
+"""The wire contract (docs/CONTRACT.md): input messages as typed values, keys, and topic names.
 
 Decoding and validation (`decode_*`) turn raw bytes into these values or raise
 `InvalidRecord` with a reason that says what is wrong and where; the JSON Schemas in
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 import orjson
 
@@ -55,11 +55,25 @@ PRECINCT_BATCH_SCHEMA = "precinct-batch/1"
 # Contract topic names (without the configured prefix).
 RACE_DEFINITIONS = "race-definitions"
 EXPECTED_VOTES = "expected-votes"
+BASELINES = "baselines"  # `baseline/1`, a previous election per unit (streams.model.baselines)
 PRECINCT_RESULTS = "precinct-results"
 STATE_RESULTS = "state-results"
 COUNTY_RESULTS = "county-results"
 RESULTS_ALERTS = "results-alerts"
 DEAD_LETTERS = "dead-letters"
+
+# Every `type` an `alert/1` message can carry (docs/CONTRACT.md, "Alerts"). The alert builder
+# takes only these, so mypy refuses a new type until it is named here, and a unit test refuses
+# it until the contract document describes it.
+AlertType = Literal[
+    "lead_change", "counted_milestone", "count_decreased", "votes_exceed_expected", "turnout_exceeds_registered",
+    "out_of_reach", "expected_vote_revised", "unknown_candidate", "needs_share_crossed", "needs_more_than_remaining",
+    # the model of the vote still out (streams.counting.projection)
+    "projection_settled", "expected_vote_disagrees",
+    # race calls and runoffs (streams.counting.calls)
+    "race_called", "call_changed", "call_retracted", "runoff_likely",
+]
+ALERT_TYPES: tuple[AlertType, ...] = get_args(AlertType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +221,7 @@ def race_key(election_id: str, race_id: str, state: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Alert:
     alert_id: str
-    type: str
+    type: AlertType
     severity: Literal["info", "warning", "critical"]
     election_id: str
     race_id: str
@@ -226,9 +240,9 @@ class Alert:
 
 # --- Decoding: bytes -> messages, or InvalidRecord -----------------------------------------
 #
-# For precinct results the verdict deliberately equals the independent reference checker's
-# (../shared/tools/reference_tally.py `valid()`), so the dead-letter count can be checked
-# against it. Where the contract leaves room, that decides:
+# For precinct results the verdict deliberately equals the one of the team's independent
+# reference checker (`reference_tally.py`, kept outside this repository), so the dead-letter
+# count can be checked against it. Where the contract leaves room, that decides:
 # - county_fips is any non-empty string: 5 digits are expected, not enforced.
 # - precincts_reporting, precincts_total and registered_voters may be absent, not null.
 # - seq is any integer >= 0 (a version, not a count: no 2^53 cap).
@@ -259,8 +273,8 @@ def parse_precinct_record(obj: Mapping[str, Any]) -> PrecinctRecord:
 
 def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
     """A `precinct-batch/1`: each element is checked alone, as if it had come as a single report
-    with the batch's `election_id, race_id, state, mode`. The same verdicts as the reference
-    checker's (../shared/tools/reference_tally.py `reports()`)."""
+    with the batch's `election_id, race_id, state, mode`. The same verdicts as the team's
+    reference checker's (`reference_tally.py`, outside this repository)."""
     ids = (take_id(obj, "election_id"), take_id(obj, "race_id"), take_id(obj, "state"))
     mode = parse_mode(obj)
     items = take_list(obj, "reports")

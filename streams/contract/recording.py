@@ -6,12 +6,18 @@ JSON Lines, optionally gzip (by the `.gz` suffix). One record a line:
 records, so a kcat dump replays as it is; kcat's extra fields, like `partition` and `offset`,
 are ignored, and its `"payload": null` is a tombstone). A bad line is reported with its
 number and skipped.
+
+A recording is written beside its final name (`.NAME.partial.jsonl[.gz]`) and renamed into
+place only when it holds at least one record and nothing failed: a command that could not do
+its job leaves no empty or half-written file, and never clobbers a good one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +27,7 @@ from typing import IO, Any, cast
 import orjson
 
 from streams.contract.validation import MAX_COUNT, MAX_DEPTH
+from streams.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +57,14 @@ class BadLine:
     reason: str
 
 
-def open_text(path: Path, mode: str) -> IO[str]:
-    if path.suffix == ".gz" and mode.startswith("w"):
-        # mtime=0: the same records give the same bytes, so a regenerated bundle diffs clean.
-        raw = gzip.GzipFile(path, "wb", mtime=0)
-        return io.TextIOWrapper(cast(IO[bytes], raw), encoding="utf-8", newline="\n")
-    if path.suffix == ".gz":
-        # gzip.open in text mode returns a TextIOWrapper; typeshed's union can't say so.
-        return cast(IO[str], gzip.open(path, mode, encoding="utf-8", newline="\n"))
-    return open(path, mode, encoding="utf-8", newline="\n")
+def text_writer(raw: IO[bytes], path: Path) -> IO[str]:
+    """Text into `raw` for the recording `path`: gzip when `path` ends in `.gz`, with `path`'s name
+    in the gzip header (`raw` may be the partial file under another name)."""
+    if path.suffix != ".gz":
+        return io.TextIOWrapper(cast(io.BufferedWriter, raw), encoding="utf-8", newline="\n")
+    # mtime=0: the same records give the same bytes, so a regenerated bundle diffs clean.
+    zipped = gzip.GzipFile(path.name, "wb", mtime=0, fileobj=raw)
+    return io.TextIOWrapper(cast(IO[bytes], zipped), encoding="utf-8", newline="\n")
 
 
 def parse_line(line_no: int, line: str | bytes) -> RecordedLine | BadLine:
@@ -126,13 +132,47 @@ class RecordingReader:
         self.close()
 
 
+def partial_path(path: Path) -> Path:
+    """Where `path` is written until it is complete: hidden, beside it, with the same last suffix."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def check_writable(path: Path) -> None:
+    """A `ConfigError` now, naming `path`, when a file cannot be written there: before the work
+    that would fill it (a national night takes minutes), not after."""
+    partial = partial_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.touch()
+        partial.unlink()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot write there ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def replaced_on_success(path: Path) -> Iterator[Path]:
+    """A partial path to write; renamed to `path` when the block ends without an error, else removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(path)
+    try:
+        yield partial
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
+
+
 class RecordingWriter:
-    """Writes `OutRecord`s (or raw payload lines) to a recording file; gzip for `.gz`."""
+    """Writes `OutRecord`s (or raw payload lines) to a recording file; gzip for `.gz`.
+
+    The file appears at `path` on a clean close with at least one record (see the module's doc)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open_text(path, "wt")
+        self.partial = partial_path(path)
+        self._raw: IO[bytes] = open(self.partial, "wb")  # noqa: SIM115 - closed by close()
+        self._file = text_writer(self._raw, path)
         self.count = 0
 
     def write(self, rec: OutRecord) -> None:
@@ -146,11 +186,17 @@ class RecordingWriter:
         self._file.write("\n")
         self.count += 1
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Close, and put the file in place; or drop it when it failed or holds no record."""
         self._file.close()
+        self._raw.close()  # a GzipFile leaves the file it was given open
+        if self.count and not failed:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
 
     def __enter__(self) -> RecordingWriter:
         return self
 
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+        self.close(failed=e is not None)

@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
 
-from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.contract import Alert, AlertType, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting.figures import (
     leader_and_trailer,
     needs_pct_of_remaining,
@@ -135,7 +135,7 @@ class _Event(NamedTuple):
                 return c.display
         return str(candidate_id)
 
-    def alert(self, type_: str, severity: Severity, message: str, details: dict[str, object],
+    def alert(self, type_: AlertType, severity: Severity, message: str, details: dict[str, object],
               *extra: str, local: bool = False) -> Alert:
         """One alert; `local` ones (about one unit) carry its county and precinct."""
         parts = (type_, self.key.state_result_key, *self.ident, *extra)

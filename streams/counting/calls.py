@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from streams.contract import Alert, RaceCall, RaceDefinition, TallyKey
+from streams.contract import Alert, AlertType, RaceCall, RaceDefinition, TallyKey
 from streams.counting.alerts import Severity, Standing
 from streams.counting.figures import share
 from streams.errors import InvalidRecord
@@ -109,7 +109,7 @@ def _place(call: RaceCall) -> str:
     return f"{call.state} {call.race_id} ({call.mode})"  # as the other alerts name a tally
 
 
-def _call_alert(type_: str, severity: Severity, call: RaceCall, message: str, old: RaceCall | None) -> Alert:
+def _call_alert(type_: AlertType, severity: Severity, call: RaceCall, message: str, old: RaceCall | None) -> Alert:
     details: dict[str, object] = {
         "status": call.status, "winners": list(call.winners), "by": call.by, "seq": call.seq,
         "previous_status": old.status if old is not None else None,
@@ -118,7 +118,7 @@ def _call_alert(type_: str, severity: Severity, call: RaceCall, message: str, ol
     return _alert(type_, severity, call.tally_key, call.at, message, details, ("call", str(call.seq)))
 
 
-def _alert(type_: str, severity: Severity, key: TallyKey, at: str, message: str, details: dict[str, object],
+def _alert(type_: AlertType, severity: Severity, key: TallyKey, at: str, message: str, details: dict[str, object],
            ident: tuple[str, ...]) -> Alert:
     parts = (type_, key.state_result_key, *ident)
     alert_id = hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()[:24]

@@ -174,14 +174,18 @@ def needs_readout(ranked: Sequence[CandidateFigures], trailer: str | None, margi
 
 
 
-def readout(ranked: Sequence[CandidateFigures], pct_counted: float | None, pct_precincts: float | None) -> str:
+def readout(ranked: Sequence[CandidateFigures], pct_counted: float | None, pct_precincts: float | None,
+            estimated: bool = False) -> str:
     """`Harris 58.9% · Trump 38.1% · 76% of expected vote counted`: up to two leaders, then
-    how much is in (expected vote if known, else precincts), floored to a whole percent."""
+    how much is in (expected vote if known, else precincts), floored to a whole percent. An
+    expected vote that is the model's estimate says so: `about 76% of expected vote counted (est.)`."""
     if sum(r.votes for r in ranked) == 0:
         parts = ["No votes counted yet"]
     else:
         parts = [f"{r.display} {r.pct:.1f}%" for r in ranked[:2] if r.votes > 0]
-    if pct_counted is not None:
+    if pct_counted is not None and estimated:
+        parts.append(f"about {math.floor(pct_counted)}% of expected vote counted (est.)")
+    elif pct_counted is not None:
         parts.append(f"{math.floor(pct_counted)}% of expected vote counted")
     elif pct_precincts is not None:
         parts.append(f"{math.floor(pct_precincts)}% of precincts reporting")
@@ -217,18 +221,20 @@ def _round_tenth(x: Decimal) -> float:
 
 
 def snapshot_version(seq_sum: int, expected: ExpectedVote | None, definition: RaceDefinition,
-                     call_revision: int = 0) -> int:
+                     baseline_seq: int | None = None, call_revision: int = 0) -> int:
     """Derived from state only, so it never goes down and survives a restart unchanged.
 
     Every applied report raises `seq_sum` (each unit counts seq + 1), a newer estimate has a
-    higher seq (+1 so the first estimate counts), a changed definition a higher revision, a
-    newer race call (state snapshots only: they carry it) a higher offset in its topic.
+    higher seq (+1 so the first estimate counts), a changed definition a higher revision, a newer
+    baseline (the model's, streams.counting.projection) a higher seq (+1 likewise), a newer race
+    call (state snapshots only: they carry it) a higher offset in its topic.
     """
-    return seq_sum + (expected.seq + 1 if expected is not None else 0) + definition.revision + call_revision
+    baseline = baseline_seq + 1 if baseline_seq is not None else 0
+    return (seq_sum + (expected.seq + 1 if expected is not None else 0) + definition.revision + baseline
+            + call_revision)
 
 
 def embargoed(embargo_ms: int | None, definition: RaceDefinition | None) -> bool:
     """Design rule 7: nothing is released before polls close, by the tally's `embargo_ms` (its
     source time, and for a live race Kafka's time of its records too)."""
     return definition is None or embargo_ms is None or embargo_ms < definition.polls_close_ms
-

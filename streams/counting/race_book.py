@@ -1,4 +1,4 @@
-"""What the worker knows about each race: its definition and its latest expected vote.
+"""What the worker knows about each race: its definition, its latest expected vote and baseline.
 
 Both come from compacted input topics, which are therefore their own durable store: a
 worker reads them from the beginning at every start (no changelog needed) and follows them
@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streams.contract import ExpectedVote, RaceDefinition
+from streams.model.baselines import Baseline
 
 
 @dataclass
 class RaceBook:
     definitions: dict[str, RaceDefinition] = field(default_factory=dict)
     expected: dict[str, ExpectedVote] = field(default_factory=dict)
+    baselines: dict[str, Baseline] = field(default_factory=dict)  # the model's (streams.counting.projection)
 
     def put_definition(self, definition: RaceDefinition) -> bool:
         """Store a definition; True when it changed what is known (the latest record wins)."""
@@ -34,3 +36,12 @@ class RaceBook:
             return False, old
         self.expected[estimate.key] = estimate
         return True, old
+
+    def put_baseline(self, baseline: Baseline) -> bool:
+        """Store a baseline if its seq is higher than the held one's (it replaces the whole
+        baseline, as an estimate does); True when taken."""
+        old = self.baselines.get(baseline.key)
+        if old is not None and baseline.seq <= old.seq:
+            return False
+        self.baselines[baseline.key] = baseline
+        return True

@@ -21,6 +21,7 @@ from streams.counting import figures
 from streams.counting.alerts import Standing, expected_alerts, report_alerts, standing
 from streams.counting.calls import CallBook, runoff_alerts
 from streams.counting.holds import Floor, reached
+from streams.counting.projection import RaceModels
 from streams.counting.race_book import RaceBook
 from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import Applied, RaceTally, StoredUnit
@@ -64,6 +65,8 @@ class CountingRoom:
     # None. A county's snapshot can be newer than its state's (the county round runs after the
     # state round, and records are counted in between).
     county_floor: Callable[[str], Floor | None] = lambda _: None
+    # The model of the vote still out, run as state snapshots are built (streams.counting.projection).
+    models: RaceModels = field(default_factory=RaceModels)
 
     def tally_for(self, key: TallyKey) -> RaceTally:
         tally = self.tallies.get(key)
@@ -132,6 +135,7 @@ class CountingRoom:
             self.dirty.discard(key)
             self.embargoed.discard(key)
             self.counties_due.discard(key)
+            self.models.forget(key)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)
@@ -142,6 +146,9 @@ class CountingRoom:
 
     def definition_changed(self, definition: RaceDefinition) -> None:
         self._mark_race(definition.key)
+
+    def baseline_changed(self, race: str) -> None:
+        self._mark_race(race)
 
     def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
         self._mark_race(new.key)
@@ -195,7 +202,9 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.add(key)
             expected = self.book.expected.get(key.race)
-            value = state_snapshot(tally, definition, expected, self.calls.calls.get(key))
+            model = self.models.run(tally, definition, self.book.baselines.get(key.race))
+            self.models.check(tally, definition, expected, model)
+            value = state_snapshot(tally, definition, expected, model, self.calls.calls.get(key))
             yield Snapshot("state", key.state_result_key, key.race, value, tally.seq_sum)
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:

@@ -103,6 +103,8 @@ def candidate_line(c: dict[str, Any], winners: frozenset[str]) -> CandidateLine:
 def counted_of(snapshot: Message) -> tuple[float, str]:
     """The counted bar and its label, as the board says it (whole percents, floored)."""
     expected = snapshot.get("pct_expected_counted")
+    if expected is not None and snapshot.get("expected_vote_source") == "model":  # the model's estimate, said so
+        return number(expected), f"about {math.floor(number(expected))}% of expected vote counted (est.)"
     if expected is not None:
         return number(expected), f"{math.floor(number(expected))}% of expected vote counted"
     precincts = number(snapshot.get("pct_precincts_reporting"))

@@ -39,11 +39,19 @@ def kinds_by_topic(settings: Settings) -> dict[str, Kind]:
 
 async def follow_topics(settings: Settings, live: LiveResults) -> None:
     """Feed `live` forever; a failed consumer is replaced after a pause (versions make re-reads safe)."""
+    from streams.kafka.connection_log import CONNECTION_EXCEPTIONS, OUTAGE
+
     while True:
         try:
             await read_topics(settings, live)
         except asyncio.CancelledError:
             raise
+        except CONNECTION_EXCEPTIONS as e:
+            # Marked for the collapser on the handlers (streams.kafka.connection_log): one line when
+            # the outage starts, one when it ends, not one per retry.
+            log.warning("gateway feed: %s; retrying every %.0f s", e, RETRY_S, extra=OUTAGE)
+            live.mark_ready(False)
+            await asyncio.sleep(RETRY_S)
         except Exception:  # the feed must outlive a broker outage; the next pass re-reads
             log.exception("gateway feed failed; retrying in %.0f s", RETRY_S)
             live.mark_ready(False)
@@ -58,9 +66,9 @@ async def read_topics(settings: Settings, live: LiveResults) -> None:
     # topics, and with no committed offsets it starts at the earliest one.
     consumer = kafka_client(AIOKafkaConsumer, settings, group_id=None, enable_auto_commit=False,
                             auto_offset_reset="earliest", client_id="votewire-gateway")
-    await consumer.start()
     try:
-        await wait_for_topics(consumer, list(kinds))
+        await consumer.start()  # inside the try: a consumer that failed to start is closed too
+        await wait_for_topics(consumer, list(kinds), settings)
         consumer.subscribe(list(kinds))
         ends: dict[Any, int] | None = None
         while True:
@@ -77,12 +85,36 @@ async def read_topics(settings: Settings, live: LiveResults) -> None:
         await consumer.stop()
 
 
-async def wait_for_topics(consumer: Any, topics: list[str]) -> None:
-    """Wait (not fail) while a topic does not exist yet. Subscribing first could make a broker
-    with auto-creation on create it with the wrong cleanup policy (see streams.kafka.topics)."""
-    while missing := sorted(set(topics) - set(await consumer.topics())):
-        log.warning("waiting for topics %s (run `votewire topics create`)", ", ".join(missing))
+async def wait_for_topics(consumer: Any, topics: list[str], settings: Settings) -> None:
+    """Wait (not fail) while a topic does not exist yet, saying so once. Subscribing first could
+    make a broker with auto-creation on create it with the wrong cleanup policy (see
+    streams.kafka.topics)."""
+    said = False
+    while missing := sorted(set(topics) - (existing := set(await consumer.topics()))):
+        if not said:
+            log.warning("%s", missing_topics_line(settings, missing, existing))
+            said = True
         await asyncio.sleep(RETRY_S)
+    if said:
+        log.warning("topics %s exist now", ", ".join(topics))
+
+
+def missing_topics_line(settings: Settings, missing: list[str], existing: set[str]) -> str:
+    """Which topics are missing, where it looked, and where else the same topics are: a night
+    replayed under another prefix (a `votewire demo` makes a fresh one each run)."""
+    names = [name.removeprefix(settings.topic_prefix) for name in missing]
+    others = sorted({t.removesuffix(name) for name in names for t in existing
+                     if t.endswith(name) and t != settings.topic(name)})
+    line = (f"waiting for topics {', '.join(missing)} on {settings.bootstrap} (topic prefix "
+            f"{settings.topic_prefix or 'none'}): create them with `votewire topics create` or start a worker")
+    if others:
+        # Demos first, newest first (their prefix is demo<unix time>.): the likeliest to be meant.
+        demos = sorted((p for p in others if p.startswith("demo")), reverse=True)
+        ranked = demos + [p for p in others if not p.startswith("demo")]
+        more = f" (and {len(ranked) - 5} more)" if len(ranked) > 5 else ""
+        shown = ", ".join(p or "none" for p in ranked[:5])
+        return f"{line}; this broker has them under the prefix {shown}{more}: pass --topic-prefix to read those"
+    return f"{line}; a running `votewire demo` uses a prefix of its own (it prints its `watch` command)"
 
 
 async def end_offsets_once_assigned(consumer: Any, topics: set[str]) -> dict[Any, int] | None:

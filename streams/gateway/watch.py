@@ -22,9 +22,10 @@ from typing import Any
 import orjson
 
 from streams import contract
+from streams.errors import BrokerError, VotewireError
 from streams.gateway.embed import call_text, winners_of
 from streams.geo.atlas import Atlas, atlas_path
-from streams.kafka.clients import kafka_client
+from streams.kafka.clients import kafka_client, require_broker
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -123,28 +124,36 @@ class SseParser:
 
 async def snapshots_from_topic(settings: Settings) -> AsyncIterator[object]:
     from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import KafkaError
 
     from streams.gateway.feed import decode, wait_for_topics
 
+    await require_broker(settings)  # none: one line and exit 1, not a client retrying
     consumer = kafka_client(AIOKafkaConsumer, settings, group_id=None, enable_auto_commit=False,
                             auto_offset_reset="earliest", client_id="votewire-watch")
-    await consumer.start()
     try:
+        await consumer.start()
         topic = settings.topic(contract.STATE_RESULTS)
-        await wait_for_topics(consumer, [topic])
+        await wait_for_topics(consumer, [topic], settings)
         consumer.subscribe([topic])  # no group: every partition, from the earliest offset
         while True:
             for tp, records in (await consumer.getmany(timeout_ms=500)).items():
                 for record in records:
                     yield decode(record.value, tp.topic, record.offset)
+    except KafkaError as e:
+        topic = settings.topic(contract.STATE_RESULTS)
+        raise BrokerError(f"reading {topic} at {settings.bootstrap} failed ({e})") from e
     finally:
         await consumer.stop()
 
 
 async def snapshots_from_gateway(url: str) -> AsyncIterator[object]:
+    """The gateway's state snapshots, reconnecting for ever once it answered (a gateway that goes
+    away is one line when it goes and one when it is back, not one per attempt); one that never
+    answered is an error."""
     import aiohttp
 
-    parser = SseParser()
+    parser, away, answered = SseParser(), False, False
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)  # the gateway pings every 15 s
     async with aiohttp.ClientSession(timeout=timeout) as session:
         while True:
@@ -152,12 +161,20 @@ async def snapshots_from_gateway(url: str) -> AsyncIterator[object]:
             try:
                 async with session.get(f"{url.rstrip('/')}/v1/stream?kinds=state", headers=headers) as resp:
                     resp.raise_for_status()
+                    answered = True
+                    if away:
+                        log.warning("gateway stream back at %s", url)
+                        away = False
                     async for raw in resp.content:
                         parsed = parser.feed(raw.decode())
                         if parsed and parsed[0] == "state":
                             yield orjson.loads(parsed[1])
             except (aiohttp.ClientError, TimeoutError) as e:
-                log.warning("gateway stream: %s; reconnecting in %.0f s", e, RECONNECT_S)
+                if not answered:
+                    raise VotewireError(f"no gateway stream at {url} ({e or type(e).__name__})") from None
+                if not away:
+                    log.warning("gateway stream: %s; reconnecting every %.0f s", e or type(e).__name__, RECONNECT_S)
+                    away = True
             await asyncio.sleep(RECONNECT_S)
 
 

@@ -36,6 +36,8 @@ CONNECTION_ERRORS = (
 CONNECTION_EXCEPTIONS = (KafkaConnectionError, NodeNotReadyError, ConnectionError, asyncio.IncompleteReadError)
 QUIET_S = 3.0
 DECIDED = "votewire_connection_log_kept"
+OUTAGE_MARK = "votewire_broker_outage"
+OUTAGE = {OUTAGE_MARK: True}  # `log.warning(..., extra=OUTAGE)`: collapsed like aiokafka's own
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,10 @@ log = logging.getLogger(__name__)
 def is_connection_error(record: logging.LogRecord) -> bool:
     """An aiokafka complaint about a broker it cannot reach: by its words, or by the exception
     it carries (aiokafka's transactional sender logs "Unexpected error in sender routine" for a
-    lost connection)."""
+    lost connection). Or a line of ours that says it is one (`extra=OUTAGE`: the gateway's feed
+    restarting its consumer); our other lines are our own business."""
+    if getattr(record, OUTAGE_MARK, False):
+        return True
     if not _aiokafka_warning(record):
         return False
     text = record.getMessage()
@@ -113,6 +118,7 @@ class ConnectionErrorCollapser(logging.Filter):
         original = record.getMessage()
         record.msg = "broker connection lost: %s (retrying; further connection errors are counted, not logged)"
         record.args = (original,)
+        record.exc_info, record.exc_text = None, None  # one line: the words say it, no traceback
         return True
 
     def _repeated(self, record: logging.LogRecord) -> bool:

@@ -19,7 +19,7 @@ from streams.contract.recording import OutRecord
 from streams.errors import BrokerError
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import MAX_MESSAGE_BYTES, TopicSpec, ensure_topics, key_hash
-from streams.model.baselines import BASELINES, Baseline
+from streams.model.baselines import Baseline
 from streams.progress import Progress
 from streams.settings import Settings
 
@@ -159,8 +159,5 @@ async def produce_records(settings: Settings, records: Iterable[OutRecord], prog
 
 
 async def produce_baselines(settings: Settings, baselines: Iterable[Baseline]) -> int:
-    """Send `baseline/1` records to the `baselines` topic, creating it first: no worker reads it
-    yet, so it is not among the contract's topics that `ensure_topics` makes."""
-    # Compacted, like race-definitions: the latest baseline per race and state is kept for good.
-    spec = TopicSpec(settings.topic(BASELINES), compact=True, oversize=True)
-    return await produce_records(settings, (b.to_record() for b in baselines), progress=False, extra_topics=(spec,))
+    """Send `baseline/1` records to the compacted `baselines` topic (a contract topic: made if missing)."""
+    return await produce_records(settings, (b.to_record() for b in baselines), progress=False)

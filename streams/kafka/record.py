@@ -19,13 +19,16 @@ from typing import Any
 
 from streams import contract
 from streams.contract.recording import RecordingWriter
-from streams.errors import BrokerError, ConfigError
+from streams.errors import BrokerError, ConfigError, VotewireError
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import ensure_topics
 from streams.progress import Progress
 from streams.settings import Settings
 
-INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.RACE_CALLS, contract.PRECINCT_RESULTS)
+# The inputs a night is rebuilt from, baselines and race calls included: a replay without
+# them has no model and no calls.
+INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES, contract.RACE_CALLS,
+                contract.PRECINCT_RESULTS)
 POLL_MS = 200
 
 
@@ -45,7 +48,11 @@ def recorded_topic(settings: Settings, full_name: str) -> str:
     return full_name.removeprefix(settings.topic_prefix)
 
 
-def write_message(writer: RecordingWriter, settings: Settings, msg: Any, bar: Progress) -> bool:
+class RecordRefused(VotewireError):
+    """`--strict`: a record that cannot be recorded exactly stops the recording."""
+
+
+def write_message(writer: RecordingWriter, settings: Settings, msg: Any, bar: Progress, strict: bool = False) -> bool:
     """One consumed record as a payload line; False (and a note on stderr) when not recordable."""
     try:
         key = None if msg.key is None else msg.key.decode("utf-8")
@@ -53,7 +60,10 @@ def write_message(writer: RecordingWriter, settings: Settings, msg: Any, bar: Pr
     except UnicodeDecodeError:
         # The recording format carries payloads as JSON strings: bytes that are not UTF-8
         # cannot be kept exactly, so they are reported rather than altered.
-        bar.print_line(f"{msg.topic}[{msg.partition}]@{msg.offset}: key or value is not UTF-8, not recorded")
+        note = f"{msg.topic}[{msg.partition}]@{msg.offset}: key or value is not UTF-8, not recorded"
+        if strict:
+            raise RecordRefused(f"{note}; stopped by --strict, nothing written") from None
+        bar.print_line(note)
         return False
     writer.write_payload(msg.timestamp, recorded_topic(settings, msg.topic), key, payload)
     return True
@@ -91,10 +101,13 @@ async def fix_start_positions(consumer: Any, settings: Settings, topics: Sequenc
 
 async def record_topics(settings: Settings, out: Path, topics: Sequence[str] = INPUT_TOPICS,
                         from_beginning: bool = False, idle_exit: float | None = None, progress: bool = False,
-                        stop: asyncio.Event | None = None, ready: asyncio.Event | None = None) -> RecordStats:
+                        stop: asyncio.Event | None = None, ready: asyncio.Event | None = None,
+                        strict: bool = False) -> RecordStats:
     """Record `topics` (names without prefix) into `out` until `stop` or `idle_exit` quiet seconds.
 
     `ready` is set once the starting positions are fixed, so a caller can produce afterwards.
+    `out` appears only when a record was written (streams.contract.recording); `strict` stops
+    at the first record that cannot be kept exactly.
     """
     from aiokafka import AIOKafkaConsumer
     from aiokafka.errors import KafkaError
@@ -112,7 +125,7 @@ async def record_topics(settings: Settings, out: Path, topics: Sequence[str] = I
         await fix_start_positions(consumer, settings, topics)
         if ready is not None:
             ready.set()
-        return await _consume_into(consumer, settings, out, idle_exit, progress, stop)
+        return await _consume_into(consumer, settings, out, idle_exit, progress, stop, strict)
     except KafkaError as e:
         raise BrokerError(f"recording from {settings.bootstrap} failed ({e})") from e
     finally:
@@ -120,7 +133,7 @@ async def record_topics(settings: Settings, out: Path, topics: Sequence[str] = I
 
 
 async def _consume_into(consumer: Any, settings: Settings, out: Path, idle_exit: float | None, progress: bool,
-                        stop: asyncio.Event) -> RecordStats:
+                        stop: asyncio.Event, strict: bool) -> RecordStats:
     stats, bar, started = RecordStats(), Progress("record", enabled=progress), time.monotonic()
     last_record = started
     with RecordingWriter(out) as writer:
@@ -129,7 +142,7 @@ async def _consume_into(consumer: Any, settings: Settings, out: Path, idle_exit:
                 batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=10_000)
                 # Merge partitions by timestamp; each partition's own order is kept as it is.
                 for msg in heapq.merge(*batch.values(), key=lambda m: m.timestamp):
-                    ok = write_message(writer, settings, msg, bar)
+                    ok = write_message(writer, settings, msg, bar, strict)
                     stats.recorded, stats.skipped = stats.recorded + ok, stats.skipped + (not ok)
                 now = time.monotonic()
                 last_record = now if batch else last_record

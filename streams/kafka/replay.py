@@ -9,7 +9,10 @@ Timing: the gap between two records' `ts` is waited again, divided by `--speed` 
 as fast as the broker takes them, never awaiting one send before the next, with a bounded
 number of unacknowledged records in flight.
 
-A bad line is one line on stderr (`FILE:LINE: reason`), skipped and counted, never fatal.
+A bad line is one line on stderr (`FILE:LINE: reason`), skipped and counted; so is a line for
+a topic outside the contract (a typo there would otherwise create a topic nobody reads), unless
+`other_topics` allows it. `strict` stops at the first such line instead (`ReplayRefused`).
+Whether the replay did its job (anything sent) is the command's to say (streams.commands.replay).
 A `precinct-batch/1` is one record like any other: sent whole, counted once (`records sent`
 counts records, not the precinct reports they carry).
 """
@@ -25,9 +28,9 @@ from pathlib import Path
 
 from streams import contract
 from streams.contract.recording import BadLine, RecordingReader
-from streams.errors import ConfigError
+from streams.errors import ConfigError, VotewireError
 from streams.kafka.producer import Sender, open_producer
-from streams.kafka.topics import ensure_topics
+from streams.kafka.topics import CONTRACT_TOPICS, ensure_topics
 from streams.progress import Progress
 from streams.settings import Settings
 
@@ -39,12 +42,24 @@ from streams.settings import Settings
 # 2024 timestamp would have its records deleted at once by the topic's retention.
 RECORDED_TIME_TOPICS = frozenset({contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.RACE_CALLS,
                                   contract.PRECINCT_RESULTS})
+CONTRACT_TOPIC_NAMES = frozenset(spec.name for spec in CONTRACT_TOPICS)
+
+
+class ReplayRefused(VotewireError):
+    """`--strict`: a line that is not sent (bad, or for a topic outside the contract) stops the replay."""
+
+
+@dataclass(frozen=True)
+class LineRules:
+    strict: bool = False  # stop at the first line not sent
+    other_topics: bool = False  # send lines for topics outside the contract too
 
 
 @dataclass
 class ReplayStats:
     sent: int = 0
     bad_lines: int = 0
+    other_topics: int = 0  # lines for topics outside the contract, skipped
     seconds: float = 0.0
     interrupted: bool = False
     position: str = ""  # FILE:LINE of the last line handled, for "stopped at ..."
@@ -53,8 +68,13 @@ class ReplayStats:
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def skipped(self) -> int:
+        return self.bad_lines + self.other_topics
+
     def summary(self) -> str:
-        return (f"{self.sent:,} records sent, {self.bad_lines:,} bad lines, "
+        other = f"{self.other_topics:,} for topics outside the contract skipped, " if self.other_topics else ""
+        return (f"{self.sent:,} records sent, {self.bad_lines:,} bad lines, {other}"
                 f"{self.seconds:.1f} s, {self.rate:,.0f} records/s")
 
 
@@ -97,7 +117,8 @@ def check_files(paths: Sequence[Path]) -> None:
 
 
 async def replay_files(settings: Settings, paths: Sequence[Path], speed: float | None, max_gap: float | None,
-                       progress: bool, stop: asyncio.Event | None = None) -> ReplayStats:
+                       progress: bool, stop: asyncio.Event | None = None, rules: LineRules = LineRules(),
+                       ) -> ReplayStats:
     """Replay recordings in order into `settings`' topics; `speed=None` is as fast as possible."""
     check_files(paths)
     if speed is not None and speed <= 0:
@@ -112,7 +133,7 @@ async def replay_files(settings: Settings, paths: Sequence[Path], speed: float |
             for path in paths:
                 if stop.is_set():
                     break
-                await replay_file(settings, path, sender, pacer, stats, bar, stop)
+                await replay_file(settings, path, sender, pacer, stats, bar, stop, rules)
             await sender.drain()
             stats.sent = sender.sent
     finally:
@@ -123,25 +144,47 @@ async def replay_files(settings: Settings, paths: Sequence[Path], speed: float |
 
 
 async def replay_file(settings: Settings, path: Path, sender: Sender, pacer: Pacer, stats: ReplayStats,
-                      bar: Progress, stop: asyncio.Event) -> None:
+                      bar: Progress, stop: asyncio.Event, rules: LineRules = LineRules()) -> None:
+    skip = Skipper(rules, sender, bar)
     with RecordingReader(path) as reader:
         try:
             for line in reader:
                 stats.position = f"{path}:{reader.line_no}"
                 if isinstance(line, BadLine):
                     stats.bad_lines += 1
-                    bar.print_line(f"{path}:{line.line_no}: {line.reason}")
-                    continue
-                await pacer.wait_for(line.ts_ms, stop)
-                if stop.is_set():
-                    return
-                timestamp = line.ts_ms if line.topic in RECORDED_TIME_TOPICS else None
-                await sender.send(settings.topic(line.topic), line.key, line.value, timestamp)
-                if bar.due:
-                    bar.update(sender.sent, reader.fraction_read, path.name)
-        except (OSError, EOFError) as e:  # a truncated or corrupt gzip stream: the rest is unreadable
+                    skip(f"{path}:{line.line_no}: {line.reason}")
+                elif line.topic not in CONTRACT_TOPIC_NAMES and not rules.other_topics:
+                    stats.other_topics += 1
+                    skip(f"{path}:{line.line_no}: topic {line.topic!r} is not a contract topic; skipped "
+                         "(--allow-other-topics sends it)")
+                else:
+                    await pacer.wait_for(line.ts_ms, stop)
+                    if stop.is_set():
+                        return
+                    timestamp = line.ts_ms if line.topic in RECORDED_TIME_TOPICS else None
+                    await sender.send(settings.topic(line.topic), line.key, line.value, timestamp)
+                    if bar.due:
+                        bar.update(sender.sent, reader.fraction_read, path.name)
+        except (OSError, EOFError) as e:  # not gzip, or a truncated or corrupt gzip stream: the rest is unreadable
             stats.bad_lines += 1
-            bar.print_line(f"{path}:{reader.line_no + 1}: unreadable, rest of file skipped ({e})")
+            skip(f"{path}:{reader.line_no + 1}: unreadable, rest of file skipped ({e})")
 
 
+SHOWN_SKIPS = 10  # per file: a file of garbage is one failure, not a screen of it
 
+
+@dataclass
+class Skipper:
+    """Says why a line is not sent, on stderr; with `--strict`, stops the replay there instead."""
+
+    rules: LineRules
+    sender: Sender
+    bar: Progress
+    shown: int = 0
+
+    def __call__(self, note: str) -> None:
+        if self.rules.strict:
+            raise ReplayRefused(f"{note}; stopped by --strict after {self.sender.sent:,} records sent")
+        self.shown += 1
+        if self.shown <= SHOWN_SKIPS:
+            self.bar.print_line(note if self.shown < SHOWN_SKIPS else f"{note} (further skipped lines: counted only)")

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from streams.errors import ConfigError
-from streams.settings import Settings
+from streams.settings import MECHANISMS, PROTOCOLS, Settings
 
-PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+__all__ = ["MECHANISMS", "PROTOCOLS", "AuthError", "check_login", "describe", "kafka_connection", "kafka_security"]
 
 
 class AuthError(ConfigError):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import contract
 from streams.errors import BrokerError, ConfigError
-from streams.kafka.clients import kafka_client
+from streams.kafka.clients import kafka_client, require_broker
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class TopicSpec:
 CONTRACT_TOPICS = (
     TopicSpec(contract.RACE_DEFINITIONS, compact=True, oversize=True),
     TopicSpec(contract.EXPECTED_VOTES, compact=True, oversize=True),
+    TopicSpec(contract.BASELINES, compact=True, oversize=True),
     TopicSpec(contract.RACE_CALLS, compact=True),  # the latest call per race and mode
     TopicSpec(contract.PRECINCT_RESULTS, compact=False, oversize=True, log=True),
     TopicSpec(contract.STATE_RESULTS, compact=True),
@@ -93,14 +94,17 @@ def topic_configs(spec: TopicSpec) -> dict[str, str]:
     return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000), **size}
 
 
-def replication_for(settings: Settings, brokers: int) -> tuple[int, int]:
+def replication_for(settings: Settings, brokers: int, *, single_broker_expected: bool = False) -> tuple[int, int]:
     """(replication factor, min ISR) for new topics on a cluster of `brokers` live brokers.
 
     The settings' production defaults (3 and 2) as they are when the cluster has enough brokers.
     A single broker is a development one (`votewire kafka start`): 1 and 1, with a note, so the
-    defaults need no change on a laptop. Two brokers for three copies is not development: that
-    is a production cluster missing a broker, and topics made now would stay under-replicated
-    for good, so it is an error rather than a quiet downgrade."""
+    defaults need no change on a laptop. The note is a warning, since a command pointed at a
+    real cluster that answers with one broker deserves one, unless the caller runs on a single
+    development broker on purpose (`single_broker_expected`: the demo), where it is info. Two
+    brokers for three copies is not development: that is a production cluster missing a broker,
+    and topics made now would stay under-replicated for good, so it is an error rather than a
+    quiet downgrade."""
     wanted, min_isr = settings.replication_factor, settings.min_insync_replicas
     if not 1 <= min_isr <= wanted:
         raise ConfigError(f"VOTEWIRE_MIN_INSYNC_REPLICAS={min_isr} must be between 1 and "
@@ -108,28 +112,33 @@ def replication_for(settings: Settings, brokers: int) -> tuple[int, int]:
     if brokers >= wanted:
         return wanted, min_isr
     if brokers == 1:
-        log.warning("one broker at %s: new topics get replication factor 1 and min ISR 1 instead of "
-                    "VOTEWIRE_REPLICATION_FACTOR=%d and VOTEWIRE_MIN_INSYNC_REPLICAS=%d (fine for development, "
-                    "never for production)", settings.bootstrap, wanted, min_isr)
+        log.log(logging.INFO if single_broker_expected else logging.WARNING,
+                "one broker at %s: new topics get replication factor 1 and min ISR 1 instead of "
+                "VOTEWIRE_REPLICATION_FACTOR=%d and VOTEWIRE_MIN_INSYNC_REPLICAS=%d (fine for development, "
+                "never for production)", settings.bootstrap, wanted, min_isr)
         return 1, 1
     raise BrokerError(f"{brokers} brokers answer at {settings.bootstrap}, fewer than VOTEWIRE_REPLICATION_FACTOR="
                       f"{wanted}: bring the missing brokers back, or lower the setting on purpose")
 
 
-async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tuple[TopicSpec, ...] = ()) -> list[str]:
+async def ensure_topics(settings: Settings, timeout_s: float = 30.0, extra: tuple[TopicSpec, ...] = (), *,
+                        single_broker_expected: bool = False) -> list[str]:
     """Create every missing contract topic (and `extra` ones, full names); returns the names created.
 
-    Every command that talks to Kafka starts here, so an unreachable broker is one clear error."""
+    Every command that talks to Kafka starts here, so an unreachable broker is one clear error.
+    `single_broker_expected`: see `replication_for`."""
     from aiokafka.errors import KafkaError
 
+    await require_broker(settings)
     try:
-        return await _create_missing(settings, timeout_s, extra)
+        return await _create_missing(settings, timeout_s, extra, single_broker_expected)
     except (KafkaError, TimeoutError) as e:
         raise BrokerError(f"cannot create topics at {settings.bootstrap} ({e}); is the broker running? "
                           f"(`votewire kafka start` starts a local one)") from e
 
 
-async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...]) -> list[str]:
+async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[TopicSpec, ...],
+                          single_broker_expected: bool) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = kafka_client(AIOKafkaAdminClient, settings, request_timeout_ms=int(timeout_s * 1000))
@@ -140,7 +149,8 @@ async def _create_missing(settings: Settings, timeout_s: float, extra: tuple[Top
         wanted = [s for s in specs if s.name not in existing]
         if not wanted:
             return []
-        replication, min_isr = replication_for(settings, len((await admin.describe_cluster())["brokers"]))
+        brokers = len((await admin.describe_cluster())["brokers"])
+        replication, min_isr = replication_for(settings, brokers, single_broker_expected=single_broker_expected)
         response = await admin.create_topics([
             NewTopic(s.name, num_partitions=settings.partitions, replication_factor=replication,
                      topic_configs={**topic_configs(s), "min.insync.replicas": str(min_isr)})

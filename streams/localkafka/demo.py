@@ -22,11 +22,12 @@ from pathlib import Path
 import orjson
 
 from streams import contract
-from streams.errors import SetupError
+from streams.errors import ConfigError, SetupError
 from streams.kafka.clients import kafka_client
-from streams.kafka.replay import replay_files
+from streams.kafka.replay import check_files, replay_files
 from streams.kafka.topics import ensure_topics
 from streams.localkafka import kafka_local
+from streams.localkafka.running_demo import RunningDemo, announced
 from streams.settings import Settings
 
 BUNDLED_NIGHT = Path(__file__).resolve().parents[1] / "data" / "mn-2024-general.jsonl.gz"
@@ -35,17 +36,19 @@ BUNDLED_NIGHT = Path(__file__).resolve().parents[1] / "data" / "mn-2024-general.
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Broker (unless one answers), worker and gateway, the bundled night replayed; 0 when done."""
+    check_arguments(args)  # before anything starts
     settings = settings.with_(topic_prefix=settings.topic_prefix or f"demo{int(time.time())}.")
     broker = kafka_local.LocalBroker(settings)
-    if asyncio.run(kafka_local.metadata_ready(settings)):
-        started_broker = False  # someone's broker already answers there: use it, leave it running
-        print(f"using the Kafka broker at {settings.bootstrap}", flush=True)
-    else:
-        started_broker = True
-        print(kafka_local.start(broker), flush=True)
+    started_broker = False
     try:
-        with children(settings) as gateway_url:
+        if asyncio.run(kafka_local.metadata_ready(settings)):
+            print(f"using the Kafka broker at {settings.bootstrap}", flush=True)  # someone's: left running
+        else:
+            started_broker = True  # before it starts: a Ctrl-C during its start-up stops it too
+            print(kafka_local.start(broker), flush=True)
+        with children(settings) as gateway_url, announced(settings, gateway_url) as demo:
             print(f"board: {gateway_url}/   (topic prefix {settings.topic_prefix})", flush=True)
+            print(f"watch it in another terminal: {watch_command(demo)}", flush=True)
             final = asyncio.run(replay_and_watch(settings, args))
             print(f"final readouts:\n{final}", flush=True)
             if not args.exit_when_done:
@@ -59,6 +62,20 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    check_files([args.file])
+    if args.speed <= 0 or args.max_gap < 0:
+        raise ConfigError(f"--speed {args.speed} must be > 0 and --max-gap {args.max_gap} at least 0")
+
+
+def watch_command(demo: RunningDemo) -> str:
+    """The exact `votewire watch` for this demo (a plain `votewire watch` finds it too, by demo.json)."""
+    script = Path(sys.executable).parent / "votewire"
+    votewire = str(script) if script.exists() else f"{sys.executable} -m streams.cli"
+    return (f"{votewire} watch --bootstrap {demo.bootstrap} --topic-prefix {demo.topic_prefix} "
+            "--race president --state MN")
+
+
 def _wait_forever() -> None:
     while True:
         time.sleep(3600)
@@ -67,7 +84,8 @@ def _wait_forever() -> None:
 @contextlib.contextmanager
 def children(settings: Settings) -> Iterator[str]:
     """A worker and a gateway as child processes, stopped (SIGTERM, then SIGKILL) on exit."""
-    asyncio.run(ensure_topics(settings))
+    # The demo's topics on one development broker are the expected case, not a warning's.
+    asyncio.run(ensure_topics(settings, single_broker_expected=True))
     env = {**os.environ, "VOTEWIRE_BOOTSTRAP": settings.bootstrap, "VOTEWIRE_TOPIC_PREFIX": settings.topic_prefix,
            "VOTEWIRE_DATA_DIR": settings.data_dir}
     logs = Path(settings.data_dir) / "demo-logs"

@@ -45,7 +45,7 @@ from streams.errors import InvalidRecord
 
 T = TypeVar("T")
 BASELINE_SCHEMA = "baseline/1"
-BASELINES = "baselines"  # the topic (compacted), without the configured prefix
+BASELINES = contract.BASELINES  # the topic (compacted), without the configured prefix
 # Units in one baseline: every precinct of the biggest state, with room to spare; the 1 MiB
 # record limit binds first (~30,000 rows of a few parties).
 MAX_UNITS = 50_000

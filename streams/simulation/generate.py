@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 
 from streams import contract
+from streams.contract.recording import replaced_on_success
 from streams.geo.geography import STATE_BY_POSTAL, STATES, State
 from streams.model.baselines import BASELINES
 from streams.progress import Progress
@@ -161,9 +162,9 @@ def gzip_members(blobs: Iterator[bytes]) -> Iterator[bytes]:
 def write_night(night: NightOutput, path: Path, progress: Progress) -> int:
     """Writes the lines in time order. The file is written on a thread (a write releases the
     GIL) while the next chunk is put together."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     records, chunks = len(night.out), night.out.in_time_order(CHUNK_LINES)
-    with open(path, "wb") as f, ThreadPoolExecutor(max_workers=1) as writer:
+    # Written beside `path` and renamed into place at the end: a failure leaves no half a night.
+    with replaced_on_success(path) as partial, open(partial, "wb") as f, ThreadPoolExecutor(max_workers=1) as writer:
         written: Future[int] | None = None
         for done, blob in enumerate(gzip_members(chunks) if path.suffix == ".gz" else chunks, start=1):
             if written is not None:

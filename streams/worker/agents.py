@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry
 from streams import contract
 from streams.contract import PrecinctReport
 from streams.counting import CountingRoom, Holds
+from streams.counting.projection import RaceModels
 from streams.errors import InvalidRecord
 from streams.kafka.topics import home_partition
 from streams.metrics import REPORT_OUTCOMES, WorkerMetrics, serve_metrics, worker_metrics
@@ -82,6 +83,7 @@ class TallyWorker:
         self.positions: dict[tuple[str, int], int] = {}
         # The collaborators, each named for its job and given only what it uses.
         self.outbox = Outbox(self.topics, self.metrics, flush=lambda: self.app.producer.flush())
+        self.room.models = RaceModels(settings.model_settled_pct, self.metrics.model_run, self.outbox.send_alerts)
         self.holds = Holds(self.room, self.home_partition)
         self.fence = FreezeFence(self.app, settings.session_timeout_s, settled=self.rebuild_settled,
                                  on_lift=self.room.mark_all_dirty)

@@ -1,6 +1,7 @@
-"""Follows `race-definitions`, `expected-votes` and `race-calls` into the counting room's race book.
+"""Follows `race-definitions`, `expected-votes`, `baselines` and `race-calls` into the counting
+room's race book.
 
-Both topics are compacted, so they are read from the beginning at every start: that rebuilds
+All four topics are compacted, so they are read from the beginning at every start: that rebuilds
 the book with no changelog. The consumer group's committed offsets say what an earlier run
 already acted on: older records only rebuild state, newer ones (`fresh`) also raise alerts
 and dead letters, and offsets are committed only after the producer has flushed those.
@@ -25,6 +26,7 @@ from streams.counting import CountingRoom
 from streams.errors import InvalidRecord
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import topic_partitions
+from streams.model.baselines import Baseline, decode_baseline
 from streams.settings import Settings
 from streams.worker.app import app_id
 from streams.worker.outbox import Outbox
@@ -85,6 +87,8 @@ class BookReader:
                 self.take_definition(contract.decode_race_definition(message.value), message.offset)
             elif message.topic.endswith(contract.RACE_CALLS):
                 self.take_call(message, fresh)
+            elif message.topic.endswith(contract.BASELINES):
+                self.take_baseline(decode_baseline(message.value))
             else:
                 self.take_expected(contract.decode_expected_vote(message.value), fresh)
         except InvalidRecord as error:
@@ -115,9 +119,14 @@ class BookReader:
         if fresh:
             self.outbox.send_alerts(alerts)
 
+    def take_baseline(self, baseline: Baseline) -> None:
+        # A higher seq replaces the race's whole baseline; a duplicate or stale one changes nothing.
+        if self.room.book.put_baseline(baseline):
+            self.room.baseline_changed(baseline.key)
+
 
 async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[TopicPartition]:
-    topics = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.RACE_CALLS)
+    topics = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES, contract.RACE_CALLS)
     return [tp for topic in topics for tp in await topic_partitions(consumer, settings.topic(topic))]
 
 

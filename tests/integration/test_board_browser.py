@@ -51,7 +51,7 @@ IS = "([sel, want]) => { const el = document.querySelector(sel); return el && el
 HAS_ALL = ("([sel, ...want]) => { const el = document.querySelector(sel); "
            "return el && want.every(w => el.textContent.includes(w)); }")
 MN_CARD = f'[data-key="{MN_PRESIDENT}"]'
-# The official final (../shared/data/README.md). The readout alone can't tell a snapshot taken
+# The official final (tests/fixtures/README.md). The readout alone can't tell a snapshot taken
 # halfway through the last batch of county reports from the complete one: both round alike.
 MN_OFFICIAL_VOTES = ["1,656,979 votes", "1,519,032 votes"]
 MN_NEEDS = f'[data-key="{MN_PRESIDENT}"] .needs'
@@ -272,6 +272,7 @@ def test_only_a_called_race_has_a_check_mark_and_the_embed_is_a_still(tmp_path: 
     commission = snapshot("commission-27053", "MN", COMMISSION, call=TWO_CALLED, seats=2)
     commission["candidates"][0]["incumbent"] = True
     live.ingest("state", commission)
+    live.ingest("state", ESTIMATED)  # no published expected vote: the model's estimate
 
     async def scenario() -> None:
         addr = f"127.0.0.1:{free_port()}"
@@ -294,7 +295,8 @@ def test_only_a_called_race_has_a_check_mark_and_the_embed_is_a_still(tmp_path: 
 
 async def check_called_board(page: Page, addr: str) -> None:
     await page.goto(f"http://{addr}/", timeout=30_000)
-    cards = {race: f'[data-key="2024-11-05/{race}/live"]' for race in ("president/MN", "senate/MN", "president/GU")}
+    cards = {race: f'[data-key="2024-11-05/{race}/live"]'
+             for race in ("president/MN", "senate/MN", "president/GU", "estimate/MN")}
     for card in cards.values():
         await page.wait_for_function(SHOWN, arg=[f"{card} .as-of"], timeout=20_000)
     assert await page.evaluate(MARKED, cards["president/MN"]) == []
@@ -305,6 +307,7 @@ async def check_called_board(page: Page, addr: str) -> None:
     assert await page.locator(f'{cards["president/GU"]} .as-of').inner_text() == "as of Nov 6, 2024, 3:40 AM UTC"
     assert (await page.locator(f'{cards["senate/MN"]} h2 .state').inner_text()) == "Minnesota"
     await check_runoff_retraction_and_two_seats(page)
+    await check_the_models_estimate(page, cards["estimate/MN"])
     await page.screenshot(path=str(ARTIFACTS / "board-called.png"), full_page=True)
     await check_phone_layout(page, "main", "board-called-400.png")
 
@@ -331,6 +334,23 @@ async def check_runoff_retraction_and_two_seats(page: Page) -> None:
     assert await page.locator(f"{commission} .tag-seats").inner_text() == "VOTE FOR 2"
     await page.locator(runoff).screenshot(path=str(ARTIFACTS / "board-runoff.png"))
     await page.locator(retracted).screenshot(path=str(ARTIFACTS / "board-retracted.png"))
+# The worker's own snapshot of the Minnesota night at 06:10 UTC with the 2020 baseline and no
+# published expected vote (schemas/examples), under a race id of its own beside the others.
+ESTIMATED = {**json.loads((Path(__file__).resolve().parents[2] / "schemas" / "examples" / "state-result" / "valid"
+                           / "model-estimate-without-a-published-expected-vote.json").read_text(encoding="utf-8")),
+             "race_id": "estimate"}
+
+
+async def check_the_models_estimate(page: Page, card: str) -> None:
+    """The counted figure says it is the model's, with its 90% range; the vote left is the model's per county."""
+    low, high = ESTIMATED["model_expected_range"]["90"]  # 2,849,917 and 3,527,701
+    assert (low, high, ESTIMATED["pct_expected_counted"]) == (2_849_917, 3_527_701, 75.5)
+    assert await page.locator(f"{card} .counted .label").inner_text() == "about 75% counted (est.), expected 2.8M–3.5M"
+    assert (await page.locator(f"{card} .readout").inner_text()).endswith("about 75% of expected vote counted (est.)")
+    table = page.locator(f"{card} .vote-left table")
+    assert "as the model estimates it" in await table.locator("caption").inner_text()
+    first = ESTIMATED["counties_outstanding"][0]
+    assert await table.locator("tbody tr td.num").first.inner_text() == f"{first['votes_outstanding']:,}"
 
 
 async def check_embed_page(page: Page, addr: str) -> None:

@@ -21,11 +21,12 @@ from streams.kafka.topic_ids import log_identity
 from streams.kafka.topics import TopicSpec, ensure_topics
 from streams.settings import Settings
 from streams.worker.app import app_id, rekeyed_topic_name
-from tests.integration.harness import run, running_worker, wait_for
+from tests.integration.harness import run, running_worker, source_ms, wait_for
 from tests.integration.test_worker_mn import state_results
 from tests.integration.test_worker_robustness import write_lines
 
 RACE = "e1/president/CA"
+REPORTED_AT = "2024-11-06T03:00:00Z"  # after polls close; so is the record's Kafka time (its `ts`)
 DEFINITION = {"ts": 0, "topic": "race-definitions", "key": RACE, "value": {
     "schema": "race-definition/1", "election_id": "e1", "race_id": "president", "state": "CA",
     "office": "U.S. President", "precincts_total": 40, "polls_close": "2024-11-06T01:00:00Z", "certified": False,
@@ -35,9 +36,9 @@ DEFINITION = {"ts": 0, "topic": "race-definitions", "key": RACE, "value": {
 
 def night(units: str, count: int, votes: int) -> list[dict[str, Any]]:
     """The race's definition and one report from each of `count` units, one record each."""
-    return [DEFINITION, *({"ts": 0, "topic": "precinct-results", "key": RACE, "value": {
+    return [DEFINITION, *({"ts": source_ms(REPORTED_AT), "topic": "precinct-results", "key": RACE, "value": {
         "schema": "precinct-result/1", "election_id": "e1", "race_id": "president", "state": "CA",
-        "county_fips": "06001", "precinct_id": f"{units}-{i}", "seq": 1, "reported_at": "2024-11-06T03:00:00Z",
+        "county_fips": "06001", "precinct_id": f"{units}-{i}", "seq": 1, "reported_at": REPORTED_AT,
         "votes": {"harris": votes, "trump": 0}, "complete": True}} for i in range(count))]
 
 

@@ -1,6 +1,6 @@
 """The Minnesota 2024 night, end to end on the real broker: ingest, replay, worker, results.
 
-The oracle is the official result (../shared/data/README.md), not the project's code:
+The oracle is the official result (tests/fixtures/README.md), not the project's code:
 Harris 1,656,979; Trump 1,519,032; total 3,253,920; 4,103 of 4,103 precincts.
 """
 
@@ -24,9 +24,9 @@ POLLS_CLOSE = "2024-11-06T02:00:00Z"
 
 
 @pytest.fixture(scope="module")
-def mn_recording(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+def mn_recording(tmp_path_factory: pytest.TempPathFactory, mn_night: Path) -> Path:
     out = tmp_path_factory.mktemp("mn") / "mn-2024.jsonl.gz"
-    subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "mn-sos", str(shared_data / "mn-2024-general"),
+    subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "mn-sos", str(mn_night),
                     "--out", str(out)], check=True, timeout=300)
     return out
 

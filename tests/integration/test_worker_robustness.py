@@ -23,7 +23,7 @@ from tests.integration.test_worker_mn import MN_PRESIDENT, OFFICIAL, final_figur
 
 __all__ = ["mn_recording"]  # the module fixture, shared with test_worker_mn
 
-# One malformed payload of each kind the contract names (DESIGN.md, "Input messages").
+# One malformed payload of each kind the contract names (docs/CONTRACT.md, "Input messages").
 GOOD = {"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",
         "county_fips": "27053", "precinct_id": "27053", "seq": 999, "reported_at": "2024-11-06T05:00:00Z",
         "votes": {"cand-0201": 1}, "complete": False}

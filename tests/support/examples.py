@@ -2,7 +2,7 @@
 
 The gateway only reads what the worker publishes; these build contract-shaped messages so the
 gateway's tests, its benchmark and a board preview can run without a worker. Figures are
-derived the way DESIGN.md says (shares of total to one decimal, counted figure floored).
+derived the way docs/CONTRACT.md says (shares of total to one decimal, counted figure floored).
 """
 
 from __future__ import annotations

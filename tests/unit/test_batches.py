@@ -1,4 +1,4 @@
-"""Decoding `precinct-results` records: a single report, or a `precinct-batch/1` (DESIGN.md).
+"""Decoding `precinct-results` records: a single report, or a `precinct-batch/1` (docs/CONTRACT.md).
 
 A batch that breaks a batch rule is refused whole (`InvalidRecord`); otherwise each element is
 judged alone, exactly as if it had come as a single report carrying the batch's

@@ -1,7 +1,7 @@
 """The bundled night (streams/data/mn-2024-general.jsonl.gz) as `votewire replay` sends it.
 
 Each line's bytes go through the worker's decoder, as they would off the topic; keeping each
-county's highest-seq report must give the official result (../shared/data/README.md). And the
+county's highest-seq report must give the official result (tests/fixtures/README.md). And the
 file must be exactly what the adapter makes of the archive today, so its README's regenerate
 command is the truth.
 """
@@ -54,11 +54,11 @@ def test_the_bundled_night_is_batches_that_replay_to_the_official_result() -> No
     assert sum(r.reporting for r in final) == 4_103
 
 
-def test_the_bundled_night_is_what_the_adapter_makes_of_the_archive(shared_data: Path, tmp_path: Path) -> None:
+def test_the_bundled_night_is_what_the_adapter_makes_of_the_archive(mn_night: Path, tmp_path: Path) -> None:
     errors: list[SourceError] = []
     regenerated = tmp_path / BUNDLED.name  # gzip keeps the file name in its header
     with RecordingWriter(regenerated) as writer:
-        for rec in mn_sos.night_records(shared_data / "mn-2024-general", errors.append):
+        for rec in mn_sos.night_records(mn_night, errors.append):
             writer.write(rec)
     assert errors == []
     if regenerated.read_bytes() != BUNDLED.read_bytes():

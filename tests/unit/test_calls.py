@@ -67,7 +67,8 @@ def test_a_call_reaches_the_snapshot_and_raises_its_version() -> None:
     assert after["call"] == {"status": "called", "winners": ["ossoff"], "by": "AP", "at": "2024-11-06T02:00:00Z"}
     assert after["version"] == before["version"] + 7
     assert after["candidates"][0] == {"candidate_id": "ossoff", "name": "Jon Ossoff", "party": "DEM",
-                                      "votes": 60, "pct": 60.0, "incumbent": True}
+                                      "votes": 60, "pct": 60.0, "incumbent": True, "projected_pct": None,
+                                      "projected_pct_range": None}
 
 
 def test_a_retraction_is_critical_and_a_changed_call_a_warning() -> None:

@@ -182,7 +182,13 @@ STATE_FIELDS = {
     # added with race calls, runoffs and multi-seat races (issue 21; additive)
     "call", "tabulation_status", "win_threshold", "uncontested", "seats", "leaders", "seat_margin_votes",
     "seat_margin_pct",
+    # added with the model of the vote still out (issue 20): null without an estimate
+    "expected_vote_source", "model_expected_votes", "model_expected_range", "model_votes_remaining",
+    "model_votes_remaining_range", "model_units_used", "model_units_outstanding", "model_units_unmatched",
+    "model_baseline_election_id", "model_note",
 }
+# The model's figures are the race's, on the state snapshot only (streams.counting.projection).
+MODEL_ONLY_STATE = {f for f in STATE_FIELDS if f.startswith("model_")}
 
 
 def test_a_state_snapshot_has_every_field_of_the_contract() -> None:
@@ -193,11 +199,12 @@ def test_a_state_snapshot_has_every_field_of_the_contract() -> None:
     assert snap["schema"] == "state-result/1"
     assert snap["mode"] == "test"
     assert snap["as_of"] == "2024-11-06T07:00:00Z"
+    unprojected = {"projected_pct": None, "projected_pct_range": None}  # no baseline, so no model
     assert snap["candidates"] == [
-        {"candidate_id": "harris", "name": "Kamala D. Harris", "party": "DEM", "votes": 55, "pct": 55.0},
-        {"candidate_id": "trump", "name": "Donald J. Trump", "party": "REP", "votes": 40, "pct": 40.0},
-        {"candidate_id": "write-in-9", "name": "write-in-9", "party": "", "votes": 5, "pct": 5.0},
-        {"candidate_id": "stein", "name": "Jill Stein", "party": "GRN", "votes": 0, "pct": 0.0},
+        {"candidate_id": "harris", "name": "Kamala D. Harris", "party": "DEM", "votes": 55, "pct": 55.0, **unprojected},
+        {"candidate_id": "trump", "name": "Donald J. Trump", "party": "REP", "votes": 40, "pct": 40.0, **unprojected},
+        {"candidate_id": "write-in-9", "name": "write-in-9", "party": "", "votes": 5, "pct": 5.0, **unprojected},
+        {"candidate_id": "stein", "name": "Jill Stein", "party": "GRN", "votes": 0, "pct": 0.0, **unprojected},
     ]
     assert (snap["total_votes"], snap["leader"], snap["margin_votes"], snap["margin_pct"]) == (100, "harris", 15, 15.0)
     # 100 counted of 90 expected: -10 remaining, said as it is; 111.1% is capped at 99.0
@@ -232,8 +239,10 @@ def test_a_county_snapshot_uses_its_own_units_and_expected_vote() -> None:
                        precincts_reporting=30, precincts_total=40))
     tally.apply(report("06029", {"harris": 10, "trump": 90}, county="06029", precincts_reporting=5))
     snap = county_snapshot(tally, "06037", DEFINITION, estimate(5000, {"06037": 500, "06029": 100}))
-    # A race's call and status are the state snapshot's alone; the seats are in both.
-    state_only = {"counties_outstanding", "call", "tabulation_status", "win_threshold", "uncontested"}
+    # A race's call and status are the state snapshot's alone, and so are the model's figures;
+    # the seats are in both.
+    state_only = {"counties_outstanding", "call", "tabulation_status", "win_threshold", "uncontested",
+                  *MODEL_ONLY_STATE}
     assert set(snap) == STATE_FIELDS - state_only | {"county_fips"}
     assert snap["schema"] == "county-result/1"
     assert snap["county_fips"] == "06037"

@@ -39,6 +39,14 @@ def test_the_card_says_the_state_office_shares_count_and_time_in_the_races_zone(
     assert "52.4%" in svg_text(card_svg(card))
 
 
+def test_a_count_of_the_models_estimate_says_so() -> None:
+    estimated = {**state_result(version=3), "expected_votes": None, "pct_expected_counted": 75.4,
+                 "expected_vote_source": "model"}
+    card = race_card(estimated)
+    assert card.counted == "about 75% of expected vote counted (est.)"
+    assert "(est.)" in svg_text(card_svg(card))
+
+
 def test_no_check_mark_without_a_call_even_for_a_clear_leader_at_the_end() -> None:
     final = {**state_result(version=3, votes={"harris": 2_000_000, "trump": 1_000_000}, expected=3_000_000),
              "certified": True, "pct_expected_counted": 100.0}

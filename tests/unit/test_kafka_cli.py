@@ -45,7 +45,6 @@ def test_commands_that_need_a_broker_say_so_when_none_answers(tmp_path: Path) ->
     for verb in (["topics", "create"], ["worker"]):
         done = votewire(verb, VOTEWIRE_BOOTSTRAP="127.0.0.1:1", VOTEWIRE_DATA_DIR=str(tmp_path))
         assert done.returncode == 1, done.stderr
-        last = done.stderr.strip().splitlines()[-1]
-        assert last.startswith(f"votewire {verb[0]}: cannot create topics at 127.0.0.1:1"), last
-        assert "is the broker running?" in last
-        assert "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines() == [  # aiokafka's own retries no longer come first
+            f"votewire {verb[0]}: no Kafka broker answers at 127.0.0.1:1 (Connection refused): is it running? "
+            "(`votewire kafka start` starts a local one)"]

@@ -48,6 +48,13 @@ def test_a_single_development_broker_gets_one_copy_with_a_warning(caplog: pytest
     assert "never for production" in caplog.text
 
 
+def test_where_a_single_broker_is_expected_the_note_is_info_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """The demo runs on the development broker on purpose: its terminal shows no warning for it."""
+    with caplog.at_level(logging.INFO, logger="streams.kafka.topics"):
+        assert replication_for(Settings(), 1, single_broker_expected=True) == (1, 1)
+    assert [(r.levelno, "never for production" in r.getMessage()) for r in caplog.records] == [(logging.INFO, True)]
+
+
 def test_too_few_brokers_for_the_replication_is_an_error_not_a_quiet_downgrade() -> None:
     with pytest.raises(BrokerError, match=r"2 brokers answer .* fewer than VOTEWIRE_REPLICATION_FACTOR=3"):
         replication_for(Settings(), 2)
@@ -58,4 +65,5 @@ def test_too_few_brokers_for_the_replication_is_an_error_not_a_quiet_downgrade()
 def test_no_cluster_means_stop_and_status_speak_of_the_single_broker(tmp_path: Path) -> None:
     assert kafka_cluster.existing(Settings.from_env({}, data_dir=str(tmp_path))) is None
     done = votewire(["kafka", "start", "--nodes", "0"], VOTEWIRE_DATA_DIR=str(tmp_path))
-    assert (done.returncode, done.stderr.strip()) == (2, "votewire kafka: --nodes must be at least 1")
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "votewire kafka: VOTEWIRE_KAFKA_NODES=0: must be a whole number, at least 1")  # checked with the settings

@@ -22,7 +22,10 @@ def test_every_file_the_package_reads_ships_in_its_wheel() -> None:
     # names) is in an installed, non-editable wheel only when package-data names it.
     root = Path(server.__file__).resolve().parents[1]
     pyproject = tomllib.loads((root.parent / "pyproject.toml").read_text("utf-8"))
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["streams"]
-    files = [p.relative_to(root).as_posix() for p in root.rglob("*")
-             if p.is_file() and p.suffix not in {".py", ".pyc"}]
+    # Patterns are per package (`"streams.geo" = ["*.json"]`), relative to its folder.
+    patterns = [f"{package.replace('.', '/')}/{pattern}"
+                for package, of_package in pyproject["tool"]["setuptools"]["package-data"].items()
+                for pattern in of_package]
+    files = [p.relative_to(root.parent).as_posix() for p in root.rglob("*")
+             if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts]
     assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []

@@ -23,9 +23,9 @@ PRES_KEY = "2024-11-05/president/MN"
 
 
 @pytest.fixture(scope="module")
-def night_as_sent(shared_data: Path) -> list[OutRecord]:
+def night_as_sent(mn_night: Path) -> list[OutRecord]:
     errors: list[SourceError] = []
-    records = list(mn_sos.night_records(shared_data / "mn-2024-general", errors.append))
+    records = list(mn_sos.night_records(mn_night, errors.append))
     assert errors == []
     return records
 

@@ -205,9 +205,11 @@ def test_a_county_result_has_the_state_result_fields_plus_county_fips() -> None:
     state, county = schema_for("state-result"), schema_for("county-result")
     # The one field that differs: a state's precincts_total comes from the race definition, a
     # county's from its own units, which may not give one. The list of counties with the most
-    # vote still out belongs to the state, and so do the race's call and status.
+    # vote still out belongs to the state, and so do the race's call and status and the model's
+    # race-wide figures.
+    model = tuple(name for name in state["properties"] if name.startswith("model_"))
     differ = ("schema", "county_fips", "precincts_total", "counties_outstanding", "call", "tabulation_status",
-              "win_threshold", "uncontested")
+              "win_threshold", "uncontested", *model)
 
     assert county["required"] == [*state["required"], "county_fips"]
     county_fields = {k: v for k, v in county["properties"].items() if k not in differ}

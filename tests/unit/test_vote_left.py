@@ -153,9 +153,11 @@ def test_counties_with_the_most_vote_still_out() -> None:
     assert [(r["county_fips"], r["votes_outstanding"]) for r in rows] == [("06003", 800), ("06005", 300),
                                                                          ("06001", 100)]
     assert rows[0] == {"county_fips": "06003", "votes_outstanding": 800, "expected_votes": 1000, "total_votes": 200,
-                       "pct_expected_counted": 20.0, "leader": "trump", "margin_votes": 20, "margin_pct": 10.0}
+                       "pct_expected_counted": 20.0, "leader": "trump", "margin_votes": 20, "margin_pct": 10.0,
+                       "expected_vote_source": "published"}
     assert rows[1] == {"county_fips": "06005", "votes_outstanding": 300, "expected_votes": 300, "total_votes": 0,
-                       "pct_expected_counted": 0.0, "leader": None, "margin_votes": 0, "margin_pct": 0.0}
+                       "pct_expected_counted": 0.0, "leader": None, "margin_votes": 0, "margin_pct": 0.0,
+                       "expected_vote_source": "published"}
     assert [r["county_fips"] for r in counties_outstanding(tally, DEFINITION, expected, limit=2)] == ["06003", "06005"]
     # ties on the vote out go by FIPS
     even = estimate(None, {"06011": 50, "06013": 50})

@@ -22,6 +22,8 @@ const racesEl = document.getElementById("races");
 const alertsEl = document.getElementById("alerts");
 const statusEl = document.getElementById("status");
 const numberFormat = new Intl.NumberFormat("en-US");
+// The model's range in a label: 2,849,917 is "2.8M" (an estimate needs no more digits).
+const roughFormat = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 let partySides = {}; // from /static/parties.json: the one party -> colour side mapping
 let places = {}; // from /v1/states: USPS code -> {name, time_zone}
 const timeFormats = new Map(); // "zone|year" -> Intl.DateTimeFormat
@@ -101,11 +103,20 @@ function countedPct(s) {
   return expected ? s.pct_expected_counted : s.pct_precincts_reporting;
 }
 
-function countedBlock(s) {
+// An expected vote that is the model's estimate says so, with its 90% range (the readout says "(est.)" too).
+function countedLabel(s, pct) {
+  const range = s.model_expected_range && s.model_expected_range["90"];
+  if (s.expected_vote_source === "model" && range) {
+    return "about " + Math.floor(pct) + "% counted (est.), expected "
+      + roughFormat.format(range[0]) + "–" + roughFormat.format(range[1]);
+  }
   const expected = s.pct_expected_counted !== null && s.pct_expected_counted !== undefined;
+  return expected ? Math.floor(pct) + "% of expected vote counted" : Math.floor(pct || 0) + "% of precincts reporting";
+}
+
+function countedBlock(s) {
   const pct = countedPct(s);
-  const label = expected ? Math.floor(pct) + "% of expected vote counted"
-                         : Math.floor(pct || 0) + "% of precincts reporting";
+  const label = countedLabel(s, pct);
   const block = el("div", "counted");
   block.append(el("span", "label", label), bar(pct));
   return block;
@@ -290,7 +301,10 @@ function voteLeft(s, view) {
       : "No county estimates of the vote still out."));
     return section;
   }
-  const t = table("Counties with the most expected vote still out", ["County", "Still out", "Leading so far", "Counted"]);
+  const modelled = rows.some((c) => c.expected_vote_source === "model");
+  const t = table(modelled ? "Counties with the most vote still out, as the model estimates it (est.)"
+                           : "Counties with the most expected vote still out",
+                  ["County", modelled ? "Still out (est.)" : "Still out", "Leading so far", "Counted"]);
   for (const c of rows) {
     const name = el("th", "", countyName(view, c.county_fips));
     name.scope = "row";
