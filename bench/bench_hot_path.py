@@ -65,8 +65,7 @@ def run(room: CountingRoom, records: list[bytes], tended: bool, tick_records: in
     try:
         for i, value in enumerate(records):
             record = contract.decode_precinct_record(value)
-            for report in record.reports:
-                room.apply_report(report, None)  # tallies only: no embargo to judge
+            room.apply_record(record.reports, None)  # tallies only: no embargo to judge
             reports += len(record.reports)
             if tended and i % tick_records == 0:
                 tending.tick(busy=True)

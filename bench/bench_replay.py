@@ -37,7 +37,7 @@ STATES = ["AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID"
 
 
 def write_synthetic(path: Path, lines: int) -> None:
-    """Precinct reports like a busy night's: ~300 bytes each, 2 races x 50 states as keys."""
+    """Precinct reports like a busy night's: ~300 bytes each, 2 races x 50 states, keyed by state."""
     with open(path, "wb") as f:
         for i in range(lines):
             state, race = STATES[i % 50], ("president", "senate")[i // 50 % 2]
@@ -45,7 +45,7 @@ def write_synthetic(path: Path, lines: int) -> None:
                      "county_fips": "27053", "precinct_id": f"{state}-{i % 5000:05d}", "seq": i // 5000,
                      "reported_at": "2024-11-06T03:00:00Z", "votes": {"harris": i % 900, "trump": i % 700},
                      "complete": False, "mode": "live", "precincts_reporting": 1, "precincts_total": 3}
-            line = {"ts": 1730862000000 + i, "topic": "precinct-results", "key": f"2024-11-05/{race}/{state}",
+            line = {"ts": 1730862000000 + i, "topic": "precinct-results", "key": f"2024-11-05/{state}",
                     "value": value}
             f.write(orjson.dumps(line) + b"\n")
 

@@ -4,8 +4,9 @@
     .venv/bin/python bench/bench_tally.py --reports 200000 --path apply
 
 The target (the project brief): ~1M reports over 178,000 precincts in <= 60 s on 2 cores, end to
-end. `--path worker` times what the worker does per record besides Kafka (standing before and
-after, apply, alerts, encoding the stored unit); `--path apply` times `RaceTally.apply` alone.
+end. `--path worker` times what the worker does per record besides Kafka, each report a record
+of its own (`CountingRoom.apply_record`: the race's standing before and after, apply, alerts;
+encoding the stored unit); `--path apply` times `RaceTally.apply` alone.
 Reports are generated beforehand in batches (not timed): 50 states, ~3,100 counties, each
 precinct re-reported with growing cumulative counts and an occasional downward correction.
 """
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 
 from bench.peers.unit_codec import encode_unit
 from streams.contract import Candidate, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
-from streams.counting.alerts import report_alerts, standing
+from streams.counting.room import CountingRoom
 from streams.counting.snapshots import county_snapshot, state_snapshot
 from streams.counting.tally import RaceTally
 
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace) -> tuple[int, float, float, float]:
     defs = {s: definition(s, args.precincts // len(STATES)) for s in STATES}
     expected = {s: ExpectedVote("2024-11-05", "president", s, 40_000_000 // len(STATES), {}, 0, "", 0)
                 for s in STATES}
+    room = CountingRoom(tallies={t.key: t for t in tallies.values()})
+    room.book.definitions.update({d.key: d for d in defs.values()})
+    room.book.expected.update({e.key: e for e in expected.values()})
     elapsed, cpu, done = 0.0, 0.0, 0
     for batch in reports(args.reports, args.precincts, random.Random(7)):
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -75,12 +79,9 @@ def run(args: argparse.Namespace) -> tuple[int, float, float, float]:
                 tallies[r.state].apply(r)
         else:
             for r in batch:
-                tally, d, e = tallies[r.state], defs[r.state], expected[r.state]
-                before = standing(tally, d, e)
-                applied = tally.apply(r)
+                [applied], _ = room.apply_record([r], r.reported_ms)
                 if applied.unit is not None:
                     encode_unit(applied.unit)
-                report_alerts(tally.key, r, applied, before, standing(tally, d, e), d, e)
         elapsed += time.perf_counter() - start
         cpu += time.process_time() - start_cpu
         done += len(batch)

@@ -138,11 +138,19 @@ class Worker:
         """Seconds from start until `/readyz` says ready."""
         while not self.ready():
             if not self.alive():
-                raise SystemExit(f"worker exited; see {self.log}")
+                raise SystemExit(f"worker exited with {self.proc.returncode if self.proc else '?'}; "
+                                 f"the end of {self.log}:\n{self.log_tail()}")
             if time.perf_counter() - self.started > deadline_s:
-                raise SystemExit(f"worker not ready after {deadline_s:.0f} s; see {self.log}")
+                raise SystemExit(f"worker not ready after {deadline_s:.0f} s; the end of {self.log}:\n{self.log_tail()}")
             time.sleep(0.1)
         return time.perf_counter() - self.started
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the worker's log, so a failure says why where the log may not survive."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as exc:
+            return f"(log unreadable: {exc})"
 
     def peak_rss_mib(self) -> float:
         """VmHWM: the most resident memory the process ever had."""

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.contract.batching import batch_records
+from streams.contract.batching import batch_records, record_key
 from streams.contract.validation import parse_time_ms
 from streams.kafka.clients import kafka_client
 from streams.kafka.producer import producer_options
@@ -99,10 +99,10 @@ class Offer:
                     due.setdefault(key, []).append(value)
                     self.last_ms[key + "/live"] = at_ms
                     self.sent += 1
-                for key, reports in due.items():
+                for reports in due.values():
                     values = batch_records(reports) if self.batched else iter(reports)
-                    for value in values:
-                        await producer.send(topic, orjson.dumps(value), key=key.encode())
+                    for value in values:  # keyed by state (design rule 3), as a feed keys them
+                        await producer.send(topic, orjson.dumps(value), key=record_key(value).encode())
                 await asyncio.sleep(POLL_S if self.batched else 0.002)
             self.produce_seconds = time.perf_counter() - began
             await producer.flush()

@@ -133,7 +133,7 @@ class Bench:
         limit["what"] = "bare aiokafka consumer decoding every record (batch elements counted as reports)"
         self.board.figure("limit", limit)
         loop = asyncio.run(yardsticks.tally_in_memory(settings, night.truth))
-        loop["what"] = "the same idempotent tally (CountingRoom.apply_report) in a plain aiokafka loop, in memory"
+        loop["what"] = "the same idempotent tally (CountingRoom.apply_record) in a plain aiokafka loop, in memory"
         exact, keys = loop.pop("exact"), loop.pop("keys")
         loop["exact"] = f"{exact}/{keys}"
         self.board.figure("tally_no_durability", loop)
@@ -156,7 +156,7 @@ class Bench:
             tallies[key]["votes"], tallies[key]["total_votes"], tallies[key]["precincts_reporting"], want))
         self.board.exact_count("Quix Streams peer", exact, len(night.truth))
         return {"exact": f"{exact}/{len(night.truth)}",
-                "what": "the same tally (CountingRoom.apply_report, race book read first) in Quix Streams "
+                "what": "the same tally (CountingRoom.apply_record, race book read first) in Quix Streams "
                         "(StreamingDataFrame, units in its RocksDB state with changelog), from process launch",
                 **result, "seconds_inside": result["seconds"],
                 "seconds": round(seconds, 2), "records_per_s": round(result["records"] / seconds),

@@ -4,7 +4,7 @@
   record with the contract's own decoder (`decode_precinct_record`; a batch's elements are
   counted as reports). Nothing is tallied: no stream processor on this consumer can be faster.
 - `tally_in_memory`: the same loop plus the same idempotent tally the worker runs
-  (`CountingRoom.apply_report`: seq rules, totals, alerts computed), with the race book read
+  (`CountingRoom.apply_record`: seq rules, totals, alerts computed), with the race book read
   first from `race-definitions` and `expected-votes`. In memory only: no table, no changelog,
   no snapshots, nothing sent. The best this logic can do in one Python process; it must also
   end exactly on the truth, or it is not the same tally.
@@ -80,8 +80,7 @@ async def tally_in_memory(settings: Settings, truth: dict[str, dict[str, Any]]) 
         except InvalidRecord:
             counts["refused"] += 1
             return
-        for report in record.reports:
-            room.apply_report(report, None)  # tallies only: no embargo to judge
+        room.apply_record(record.reports, None)  # tallies only: no embargo to judge
         counts["reports"] += len(record.reports)
         counts["refused"] += len(record.refused)
 

@@ -9,7 +9,7 @@ is a crash: the input is written to `--crash-dir` and the run exits 1.
 Inputs are structure-aware mutations of valid messages (the four input schemas and a
 recording line): a field replaced by a hostile value (huge and negative integers, integers
 past 2^64 that JSON readers turn into floats, long strings, lone surrogates, nesting deeper
-than the encoder can write back, batches of many elements), fields dropped, and byte-level
+than the encoder can write back, batches and polls of many elements), fields dropped, and byte-level
 damage (flips, cuts, splices, stray BOMs). The same seed gives the same inputs, so a crash
 found once can be found again. atheris installs here but would fuzz only coverage of pure
 Python paths through orjson's C parser; the structure of our messages is what matters, and a
@@ -44,6 +44,10 @@ UNIT = {k: v for k, v in REPORT.items() if k not in ("schema", "election_id", "r
 BATCH: dict[str, Any] = {
     "schema": "precinct-batch/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",
     "mode": "live", "reports": [UNIT, {**UNIT, "precinct_id": "27053-0002", "seq": 1}],
+}
+POLL: dict[str, Any] = {
+    "schema": "state-poll/1", "election_id": "2024-11-05", "state": "MN", "mode": "live",
+    "races": [{"race_id": "president", "reports": BATCH["reports"]}, {"race_id": "senate", "reports": [UNIT]}],
 }
 DEFINITION: dict[str, Any] = {
     "schema": "race-definition/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",
@@ -163,7 +167,7 @@ class Mutator:
 def check_precinct_record(raw: bytes) -> str:
     record = contract.decode_precinct_record(raw)
     for refused in record.refused:  # each refused element must itself be a writable dead letter
-        if not isinstance(refused.value, bytes) or not refused.error.reason:
+        if not isinstance(refused.value, bytes) or not refused.error.reason or not refused.index:
             raise AssertionError(f"refused element {refused.index} has no bytes or no reason")
     return "ok"
 
@@ -180,7 +184,7 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
     "recording-line": check_recording_line,
 }
 TEMPLATES: dict[str, list[dict[str, Any]]] = {
-    "precinct-results": [REPORT, BATCH], "race-definitions": [DEFINITION], "expected-votes": [EXPECTED],
+    "precinct-results": [REPORT, BATCH, POLL], "race-definitions": [DEFINITION], "expected-votes": [EXPECTED],
     "recording-line": [LINE],
 }
 

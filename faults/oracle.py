@@ -97,7 +97,11 @@ def _reports(recording: Path) -> list[dict[str, Any]]:
         if rec["topic"] != "precinct-results":
             continue
         value = rec["value"]
-        if value.get("schema") == "precinct-batch/1":
+        if value.get("schema") == "state-poll/1":
+            shared = {k: value[k] for k in ("election_id", "state") if k in value}
+            out.extend({**shared, "race_id": race["race_id"], "mode": value.get("mode", "live"), **r}
+                       for race in value["races"] for r in race["reports"])
+        elif value.get("schema") == "precinct-batch/1":
             shared = {k: value[k] for k in ("election_id", "race_id", "state") if k in value}
             out.extend({**shared, "mode": value.get("mode", "live"), **r} for r in value["reports"])
         else:

@@ -11,7 +11,7 @@ Worker (`worker_metrics(registry) -> WorkerMetrics`), served on the private
 |---|---|---|
 | reports | `votewire_reports_total` counter | outcome = applied, duplicate, stale, dead_letter |
 | dead_letters | `votewire_dead_letters_total` counter | topic, error (the `votewire-error` class) |
-| report_seconds | `votewire_report_processing_seconds` histogram (one input record: a report or a batch) | |
+| report_seconds | `votewire_report_processing_seconds` histogram (one input record: a report, a batch or a poll) | |
 | publish_seconds | `votewire_snapshot_publish_seconds` histogram | |
 | alerts | `votewire_alerts_total` counter | type |
 | snapshots | `votewire_snapshots_published_total` counter | kind = state, county |
@@ -109,7 +109,7 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
         dead_letters=Counter("votewire_dead_letters_total", "Records sent to dead-letters",
                              ["topic", "error"], registry=registry),
         report_seconds=Histogram("votewire_report_processing_seconds",
-                                 "Time to take one input record (a report, or a batch of them)",
+                                 "Time to take one input record (a report, a batch or a poll)",
                                  buckets=REPORT_PROCESSING_BUCKETS, registry=registry),
         publish_seconds=Histogram("votewire_snapshot_publish_seconds", "Time to publish one snapshot",
                                   buckets=SNAPSHOT_PUBLISH_BUCKETS, registry=registry),

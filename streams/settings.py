@@ -79,6 +79,13 @@ class Settings:
     # broker's least (group.min.session.timeout.ms); heartbeats go every third of it, from
     # faust's consumer thread, which a busy worker does not hold up.
     session_timeout_s: float = 6.0
+    # A member that has not rejoined this long after a rebalance began is left out of the group
+    # (faust's broker_rebalance_timeout). A worker never holds a rebalance up for a rebuild.
+    rebalance_timeout_s: float = 60.0
+    # How long the worker's producer retries a send (a leader away, min ISR not met) before it
+    # gives it back failed; the outbox then logs the outage once and sends it again, never
+    # committing the input past it (streams.worker.outbox). faust's own default is 20 minutes.
+    send_timeout_s: float = 30.0
     worker_web_addr: str = "127.0.0.1:6066"
     gateway_addr: str = "127.0.0.1:8080"
     gateway_show_test: bool = False
@@ -181,6 +188,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "publish_interval_s": (lambda v: v > 0, "a number of seconds above 0"),
     "checkpoint_interval_s": (lambda v: v >= 0, "a number of seconds, 0 or more (0 turns checkpoints off)"),
     "session_timeout_s": (lambda v: v > 0, "a number of seconds above 0"),
+    "rebalance_timeout_s": (lambda v: v > 0, "a number of seconds above 0"),
+    "send_timeout_s": (lambda v: v > 0, "a number of seconds above 0"),
     "gateway_idle_timeout_s": (lambda v: v > 0, "a number of seconds above 0"),
     "gateway_cors_origins": (is_origins, "*, none, or a comma-separated list of origins like https://news.example"),
     "log_level": (lambda v: v.lower() in LOG_LEVELS, f"one of {', '.join(LOG_LEVELS)}"),

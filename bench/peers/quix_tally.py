@@ -2,7 +2,7 @@
 
 The same shape as the worker, in Quix's idiom: a `StreamingDataFrame` over `precinct-results`
 whose stateful step decodes each record with the contract's decoder, applies each report with
-`CountingRoom.apply_report` (the same tally as the no-durability loop: seq rules, totals,
+`CountingRoom.apply_record` (the same tally as the no-durability loop: seq rules, totals,
 alerts computed), and writes the accepted unit to Quix's state (RocksDB with a changelog
 topic: its durability, as the worker's table is votewire's). As that loop does, it first reads
 the race book (`race-definitions`, `expected-votes`, with a plain aiokafka consumer), so the
@@ -51,9 +51,9 @@ class QuixTally:
             self.refused += 1
             return 0
         self.refused += len(record.refused)
-        for report in record.reports:
-            self.reports += 1
-            applied, _alerts = self.room.apply_report(report, timestamp)
+        results, _alerts = self.room.apply_record(record.reports, timestamp)
+        self.reports += len(results)
+        for report, applied in zip(record.reports, results, strict=True):
             if applied.unit is not None:
                 state.set(f"{report.mode}/{report.precinct_id}", encode_unit(applied.unit).decode())
         return 1

@@ -18,9 +18,9 @@ Decisions, so a reader does not have to guess:
 - **Times.** `reported_at` is the unit's `lastUpdated`. AP does not send poll closing times:
   `polls_close` is `--polls-close`, else the race's earliest `lastUpdated` (AP only publishes
   what may be published).
-- **Batches.** The changed units of one race, state and mode in one response go out as one
-  `precinct-batch/1` (split if over 1 MiB), at the latest `lastUpdated` among them, in
-  `lastUpdated` order.
+- **Polls.** The changed units of every race of one state and mode in one response go out as
+  one `state-poll/1` (split if over 1 MiB), at the latest `lastUpdated` among them: race by
+  race in the response's order, each race's units in `lastUpdated` order.
 - **Race definitions** are emitted with a race's first results and again whenever they change
   (candidates or precincts); `precincts_total` sums the emitted units' `precinctsTotal`.
 - AP v2 carries no expected vote; none is emitted.
@@ -187,6 +187,8 @@ class APMapper:
         if not election_id:
             raise SourceError(source, "$.electionDate", "missing; pass --election-id")
         out: list[OutRecord] = []
+        changed: list[dict[str, Any]] = []  # every race's: the response is one poll of each state in it
+        called: list[tuple[Race, str, int]] = []  # (race, state, its latest unit's time): calls to emit
         for i, raw in enumerate(doc["races"]):
             where = f"races[{i}]"
             try:
@@ -194,32 +196,42 @@ class APMapper:
             except (ValueError, TypeError, AttributeError) as e:
                 on_error(SourceError(source, where, str(e)))
                 continue
-            out.extend(self._race_records(election_id, race))
+            out.extend(self._race_records(election_id, race, changed, called))
+        polls = list(state_polls(changed))
+        out.extend(polls)
+        out.extend(self._call_records(election_id, called, polls))
         out.sort(key=lambda r: r.ts_ms)  # stable: definitions stay before their results
         yield from out
 
-    def _race_records(self, election_id: str, race: Race) -> Iterator[OutRecord]:
+    def _race_records(self, election_id: str, race: Race, changed: list[dict[str, Any]],
+                      called: list[tuple[Race, str, int]]) -> Iterator[OutRecord]:
+        """The race's definitions; its changed units go to `changed`, its states to `called`."""
         if not race.units and race.state and race.updated:
             # A race list before results: define it now, precincts unknown (0) until results come.
             yield from self._definition(election_id, race, race.state, race.updated, [])
-            yield from self.call_tracker.records(election_id, race.race_id, race.mode, race.calls,
-                                                 rfc3339_ms(race.updated, "lastUpdated"))
+            called.append((race, race.state, rfc3339_ms(race.updated, "lastUpdated")))
         units = units_to_emit(race.units, self.level)
         for state in sorted({u.state for u in units}):
             state_units = sorted((u for u in units if u.state == state), key=lambda u: u.reported_ms)
             yield from self._definition(election_id, race, state, state_units[0].reported_at, state_units)
             key = contract.race_key(election_id, race.race_id, state)
-            changed: list[dict[str, Any]] = []
             for unit in state_units:
                 seq = self.tracker.next_seq(f"{key}/{race.mode}/{unit.precinct_id}", unit.votes)
                 if seq is not None:
                     changed.append(result_value(election_id, race, unit, seq))
-            if changed:
-                # A batch is known only once its latest unit is: the batch's time is that unit's.
-                yield from precinct_records(rfc3339_ms(changed[-1]["reported_at"], "lastUpdated"), changed)
+            called.append((race, state, state_units[-1].reported_ms))
+
+    def _call_records(self, election_id: str, called: list[tuple[Race, str, int]],
+                      polls: list[OutRecord]) -> Iterator[OutRecord]:
+        """The calls that changed, each no earlier than its state's poll: a worker has the race's
+        definition and its results before its call."""
+        poll_ms: dict[str, int] = {}
+        for poll in polls:
+            poll_ms[poll.key] = max(poll.ts_ms, poll_ms.get(poll.key, 0))
+        for race, state, latest_ms in called:
             calls = [c for c in race.calls if c.state == state]
-            yield from self.call_tracker.records(election_id, race.race_id, race.mode, calls,
-                                                 state_units[-1].reported_ms)
+            not_before = max(latest_ms, poll_ms.get(contract.state_key(election_id, state), 0))
+            yield from self.call_tracker.records(election_id, race.race_id, race.mode, calls, not_before)
 
     def _definition(self, election_id: str, race: Race, state: str, first_at: str,
                     units: list[Unit]) -> Iterator[OutRecord]:
@@ -232,6 +244,17 @@ class APMapper:
         if self._definitions.get(f"{key}/{race.mode}") != value:
             self._definitions[f"{key}/{race.mode}"] = value
             yield OutRecord(rfc3339_ms(first_at, "lastUpdated"), contract.RACE_DEFINITIONS, key, value)
+
+
+def state_polls(changed: list[dict[str, Any]]) -> Iterator[OutRecord]:
+    """One poll per state and mode of a response's changed units. A poll is known only once
+    its latest unit is: its time is that unit's."""
+    by_state: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for value in changed:
+        by_state.setdefault((value["state"], value["mode"]), []).append(value)
+    for reports in by_state.values():
+        latest = max(rfc3339_ms(r["reported_at"], "lastUpdated") for r in reports)
+        yield from precinct_records(latest, reports)
 
 
 def result_value(election_id: str, race: Race, unit: Unit, seq: int) -> dict[str, Any]:

@@ -4,9 +4,10 @@
 An adapter reads a source (media files, AP JSON, Clarity XML, CSV) and yields `OutRecord`s
 in source-time order: race definitions, expected votes and precinct results of the contract.
 It emits a reporting unit only when its counts changed since the unit's previous report, with
-a `seq` one higher each time (`UnitTracker`). The reports of one race and state that a poll or
-file delivered go out together as `precinct-batch/1` records (`precinct_records`);
-`one_report_per_record` turns them back into single reports (`votewire ingest --single`).
+a `seq` one higher each time (`UnitTracker`). The reports of one state (and mode) that a poll or
+file delivered go out together, every race of it, as a `state-poll/1` record (`precinct_records`,
+split only past 1 MiB); `race_batches` turns a poll into one `precinct-batch/1` per race
+(`votewire ingest --per-race`) and `one_report_per_record` into single reports (`--single`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from streams import contract
-from streams.contract.batching import batch_key, batch_records, batch_reports
+from streams.contract.batching import batch_records, poll_records, record_key, record_reports
 from streams.contract.recording import OutRecord
 from streams.errors import SourceError
 
@@ -43,17 +44,35 @@ class UnitTracker:
 
 
 def precinct_records(ts_ms: int, reports: Sequence[Mapping[str, Any]]) -> Iterator[OutRecord]:
-    """`reports` (whole `precinct-result/1` values of one race, state and mode, in the order
-    to apply them) as `precinct-batch/1` records at `ts_ms`: one, or more when over 1 MiB."""
-    for batch in batch_records(reports):
-        yield OutRecord(ts_ms, contract.PRECINCT_RESULTS, batch_key(batch), batch)
+    """`reports` (whole `precinct-result/1` values of a poll or a file, any races, in the order
+    to apply them) as `state-poll/1` records at `ts_ms`: one per election, state and mode, in the
+    order they first appear, or more when one is over 1 MiB."""
+    by_state: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for report in reports:
+        by_state.setdefault((report["election_id"], report["state"], report.get("mode", "live")), []).append(report)
+    for state_reports in by_state.values():
+        for poll in poll_records(state_reports):
+            yield OutRecord(ts_ms, contract.PRECINCT_RESULTS, record_key(poll), poll)
+
+
+def race_batches(records: Iterable[OutRecord]) -> Iterator[OutRecord]:
+    """The same records with every poll replaced by one `precinct-batch/1` per race entry (more
+    past 1 MiB), in order, under the same state key."""
+    for rec in records:
+        if rec.topic == contract.PRECINCT_RESULTS and rec.value.get("schema") == contract.STATE_POLL_SCHEMA:
+            for race in rec.value["races"]:
+                reports = record_reports({**rec.value, "races": [race]})
+                yield from (OutRecord(rec.ts_ms, rec.topic, rec.key, batch) for batch in batch_records(reports))
+        else:
+            yield rec
 
 
 def one_report_per_record(records: Iterable[OutRecord]) -> Iterator[OutRecord]:
-    """The same records with every batch replaced by its reports, one record each, in order."""
+    """The same records with every poll or batch replaced by its reports, one record each, in order."""
     for rec in records:
-        if rec.topic == contract.PRECINCT_RESULTS and rec.value.get("schema") == contract.PRECINCT_BATCH_SCHEMA:
-            yield from (OutRecord(rec.ts_ms, rec.topic, rec.key, report) for report in batch_reports(rec.value))
+        if rec.topic == contract.PRECINCT_RESULTS and rec.value.get("schema") in (
+                contract.STATE_POLL_SCHEMA, contract.PRECINCT_BATCH_SCHEMA):
+            yield from (OutRecord(rec.ts_ms, rec.topic, rec.key, report) for report in record_reports(rec.value))
         else:
             yield rec
 

@@ -19,7 +19,7 @@ Decisions:
 - **State** from `Region` when it is a state code, else `--state`. **Election id** from
   `ElectionDate`. **Time**: the file's `Timestamp` (`11/13/2014 2:58:41 PM CST`), for every
   unit; `polls_close` is `--polls-close`, else the first snapshot's time.
-- **Batches.** The changed units of a contest in one snapshot go out as one `precinct-batch/1`
+- **Polls.** The changed units of every contest in one snapshot go out as one `state-poll/1`
   (split if over 1 MiB).
 - **Precincts.** A county unit carries its `ParticipatingCounties` figures; a precinct is
   `complete` when its contest reports all precincts reported.
@@ -200,6 +200,7 @@ class ClarityMapper:
     def snapshot_records(self, snap: Snapshot, source: str) -> Iterator[OutRecord]:
         ts = rfc3339_ms(snap.reported_at, "Timestamp")
         self._polls_close = self._polls_close or self.args.polls_close or snap.reported_at
+        changed: list[dict[str, Any]] = []  # every contest's: the snapshot is one poll of the state
         for contest in snap.contests:
             key = contract.race_key(snap.election_id, contest.race_id, snap.state)
             fips = self.fips_of(snap, set(contest.votes), source)
@@ -212,13 +213,12 @@ class ClarityMapper:
             if self._definitions.get(key) != definition:
                 self._definitions[key] = definition
                 yield OutRecord(ts, contract.RACE_DEFINITIONS, key, definition)
-            changed = []
             for name, votes in units:
                 value = self.unit_value(snap, contest, name, votes, fips)
                 seq = self.tracker.next_seq(f"{key}/{value['precinct_id']}", votes)
                 if seq is not None:
                     changed.append({**value, "seq": seq})
-            yield from precinct_records(ts, changed)
+        yield from precinct_records(ts, changed)
 
     def unit_value(self, snap: Snapshot, contest: Contest, name: str, votes: Counter[str],
                    fips: dict[str, str]) -> dict[str, Any]:

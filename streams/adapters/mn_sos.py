@@ -14,8 +14,8 @@ What this adapter emits, in source-time order:
   each county's total in the last county file. That is hindsight, fine for replaying a past
   night, and it means percent counted is exact at the end and the count may briefly exceed the
   "expected" vote before later corrections bring it back down (it does, on Nov 6).
-- per snapshot, only the counties whose report changed, as one `precinct-batch/1` per race
-  (the snapshot is what the feed delivered together). The county is the reporting unit:
+- per snapshot time, only the counties whose report changed, every race of them in one
+  `state-poll/1` (the fetch is what the feed delivered together). The county is the reporting unit:
   that night's precinct files were never updated, so `precinct_id` is the county FIPS.
 
 Counts are emitted as the source has them, including real downward corrections (the
@@ -215,8 +215,8 @@ def by_county(rows: list[MediaRow]) -> dict[str, list[MediaRow]]:
 
 
 def county_reports(race: RaceFiles, rows: list[MediaRow], at_ms: int, registered: dict[str, int],
-                   tracker: UnitTracker) -> Iterator[OutRecord]:
-    """The reports of the counties that changed since their last report, batched."""
+                   tracker: UnitTracker) -> list[dict[str, Any]]:
+    """The reports of the counties that changed since their last report."""
     changed: list[dict[str, Any]] = []
     for county_id, county_rows in by_county(rows).items():
         fips = county_fips(county_id)
@@ -233,7 +233,7 @@ def county_reports(race: RaceFiles, rows: list[MediaRow], at_ms: int, registered
         if fips in registered:
             value["registered_voters"] = registered[fips]
         changed.append(value)
-    return precinct_records(at_ms, changed)
+    return changed
 
 
 @dataclass
@@ -308,10 +308,10 @@ def night_records(root: Path, on_error: ErrorSink) -> Iterator[OutRecord]:
     tracker = UnitTracker()
     for at_ms in sorted({ms for s in sources for ms in s.counties}):
         yield from (certified_definition(s, finals[s.race.race_id]) for s in sources if s.final_ms == at_ms)
-        for source in sources:
-            if at_ms in source.counties:
-                rows = source.county_rows(at_ms, on_error)
-                yield from county_reports(source.race, rows, at_ms, registered, tracker)
+        changed = [report for source in sources if at_ms in source.counties
+                   for report in county_reports(source.race, source.county_rows(at_ms, on_error), at_ms,
+                                                registered, tracker)]
+        yield from precinct_records(at_ms, changed)  # one fetch of the night: one poll of the state
 
 
 def _only_snapshot(folder: Path) -> str:

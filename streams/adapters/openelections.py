@@ -16,7 +16,7 @@ Decisions:
   county (`precinct_id` = its FIPS). Rows of one candidate in one unit add up (some files split
   a unit's votes by vote type). County FIPS by `--county-fips` (a `name,fips` CSV), else by
   the Census convention (odd codes in alphabetical order) over the county names in the file.
-- **Batches.** A race's units in one file go out as one `precinct-batch/1` (split if over
+- **Polls.** Every race's units in one file go out as one `state-poll/1` (split if over
   1 MiB: a big state's precincts are).
 - **Time:** final results carry none. Every record is at `--at` (default the end of election
   day, UTC), which is also `polls_close`; results are `complete` and races `certified`.
@@ -183,10 +183,10 @@ def race_definition(ctx: FileContext, race_id: str, race: RaceBuilder) -> dict[s
 def file_records(ctx: FileContext, rows: list[Row], fips_of: dict[str, str],
                  tracker: UnitTracker) -> Iterator[OutRecord]:
     at_ms = rfc3339_ms(ctx.at, "--at")
+    changed: list[dict[str, Any]] = []  # every race's: the file is one poll of the state
     for race_id, race in build_races(rows, fips_of).items():
         key = contract.race_key(ctx.election_id, race_id, ctx.state)
         yield OutRecord(at_ms, contract.RACE_DEFINITIONS, key, race_definition(ctx, race_id, race))
-        changed = []
         for (fips, unit_id), votes in race.units.items():
             seq = tracker.next_seq(f"{key}/{unit_id}", votes)
             if seq is not None:
@@ -194,7 +194,7 @@ def file_records(ctx: FileContext, rows: list[Row], fips_of: dict[str, str],
                     "schema": "precinct-result/1", "election_id": ctx.election_id, "race_id": race_id,
                     "state": ctx.state, "county_fips": fips, "precinct_id": unit_id, "seq": seq,
                     "reported_at": ctx.at, "votes": dict(votes), "complete": True, "mode": "live"})
-        yield from precinct_records(at_ms, changed)
+    yield from precinct_records(at_ms, changed)
 
 
 

@@ -1,9 +1,10 @@
 """`votewire ingest FORMAT ...`: an official feed -> a recording file or straight to Kafka.
 
 Each format is a module in `streams.adapters` (streams.adapters.formats). The output options
-(`--out FILE` or `--to-kafka`, `--single`) are common to every format: adapters emit
-`precinct-batch/1` records, and `--single` sends one `precinct-result/1` per record instead
-(for consumers that predate batches).
+(`--out FILE` or `--to-kafka`, `--per-race`, `--single`) are common to every format: adapters
+emit one `state-poll/1` record per state per poll or file; `--per-race` sends one
+`precinct-batch/1` per race instead, and `--single` one `precinct-result/1` per record (for
+consumers that predate polls or batches).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from streams.adapters.base import SkippedParts, one_report_per_record
+from streams.adapters.base import SkippedParts, one_report_per_record, race_batches
 from streams.adapters.formats import FORMATS, Adapter, load_adapter, write_recording
 from streams.commands.base import DONE, VerbParser, common_flags
 from streams.contract.recording import check_writable
@@ -32,18 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def format_parser(name: str, adapter: Adapter) -> argparse.ArgumentParser:
     parser = VerbParser(prog=f"votewire ingest {name}", parents=[common_flags()],
-                                     description=f"Turn {name} source files into contract records.")
+                        description=f"Turn {name} source files into contract records.")
     adapter.add_arguments(parser)
     out = parser.add_argument_group("output (one of)").add_mutually_exclusive_group(required=True)
     out.add_argument("--out", type=Path, metavar="FILE",
                      help="write a recording (JSON Lines, gzip when FILE ends in .gz) for `votewire replay`")
     out.add_argument("--to-kafka", action="store_true", help="produce the records to the topics now")
-    parser.add_argument("--single", action="store_true",
-                        help="one precinct-result/1 per record instead of one precinct-batch/1 per race and state "
-                             "per poll or file")
+    packing = parser.add_mutually_exclusive_group()
+    packing.add_argument("--per-race", action="store_true",
+                         help="one precinct-batch/1 per race and state per poll or file instead of one "
+                              "state-poll/1 per state")
+    packing.add_argument("--single", action="store_true",
+                         help="one precinct-result/1 per record instead of one state-poll/1 per state per poll or file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (drawn only on a tty)")
     return parser
-
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     records = adapter.records(fargs, skipped)
     if fargs.single:
         records = one_report_per_record(records)
+    elif fargs.per_race:
+        records = race_batches(records)
     if fargs.to_kafka:
         from streams.kafka.producer import produce_records
 

@@ -3,6 +3,7 @@
 
     votewire simulate --preset us --seed 7 --out night.jsonl.gz
     votewire simulate --preset small --target CA=Harris:58.5,Trump:38.3 --malformed 0.01 --out s.jsonl
+    votewire simulate --preset small --per-race --out s.jsonl      # one precinct-batch/1 per race
     votewire simulate --preset tiny --single --out t.jsonl          # one record per report
 """
 
@@ -41,9 +42,10 @@ def seconds(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("Presets: us = 51 jurisdictions, ~3,150 counties, ~178,000 precincts, president plus 33 "
-                     "senate races (~1M reports: ~150,000 batch records, ~1M with --single); small = 7 states "
-                     "at 5% of their precincts; tiny = 2 states, 3 counties each (tests). FILE.truth.json "
-                     "holds the final totals and the dead letters to expect, the same batched or --single.")
+                     "senate races (~1M reports: ~150,000 records with --per-race, ~1M with --single, fewer as "
+                     "state polls); small = 7 states at 5% of their precincts; tiny = 2 states, 3 counties each "
+                     "(tests). FILE.truth.json holds the final totals and the dead letters to expect, the same "
+                     "however the reports are packed.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small", help="scale of the night (default small)")
     parser.add_argument("--seed", type=int, default=1,
                         help="random seed; the same seed gives the same file (default 1)")
@@ -74,11 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(baseline/1), turnout and swing varying by county; the night itself is unchanged")
     packing = parser.add_mutually_exclusive_group()
     packing.add_argument("--batch-window", type=seconds, default=MINUTE_MS // 1000, metavar="SECONDS",
-                         help="send reports as a feed polled this often delivers them: one precinct-batch/1 "
-                              "record per race, state and window, at the window's end, split under 1 MiB "
-                              "(default 60)")
+                         help="send reports as a feed polled this often delivers them: one state-poll/1 record "
+                              "per state and window (every race of the state), at the window's end, split under "
+                              "1 MiB (default 60)")
     packing.add_argument("--single", action="store_true",
-                         help="one precinct-result/1 record per report instead of batches")
+                         help="one precinct-result/1 record per report instead of polls")
+    parser.add_argument("--per-race", action="store_true",
+                        help="one precinct-batch/1 record per race, state and window instead of one state-poll/1 "
+                             "per state (with --batch-window; not with --single)")
 
 
 @contextlib.contextmanager
@@ -94,6 +99,8 @@ def spill_dir(args: argparse.Namespace) -> Iterator[Path | None]:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     del settings  # writes a file; no broker involved
+    if args.per_race and args.single:
+        raise ConfigError("--per-race packs reports into race batches, --single sends them one a record: pick one")
     try:
         datetime.fromisoformat(args.election_id)
     except ValueError:

@@ -1,8 +1,8 @@
 """The wire contract (docs/CONTRACT.md): the topics, the messages on them, and the files that record them.
 
 `messages` holds the topic names, the message types and their decoders; `validation` the field
-rules they are decoded by; `batching` packs reports into `precinct-batch/1` records;
-`calls` holds the `race-call/1` message of the desk's race calls, and `race_rules` the
+rules they are decoded by; `batching` packs reports into `state-poll/1` and `precinct-batch/1`
+records; `calls` holds the `race-call/1` message of the desk's race calls, and `race_rules` the
 optional fields of a definition that say how a race is won; `deadletter` says on a dead letter
 where it came from and why it was refused; `recording` reads and writes the JSON Lines files
 that `votewire record` writes and `votewire replay` reads, one `OutRecord` a line. What other
@@ -35,6 +35,7 @@ from streams.contract.messages import (
     RACE_DEFINITION_SCHEMA,
     RACE_DEFINITIONS,
     RESULTS_ALERTS,
+    STATE_POLL_SCHEMA,
     STATE_RESULTS,
     Alert,
     AlertType,
@@ -53,6 +54,7 @@ from streams.contract.messages import (
     decode_race_definition,
     parse_time_ms,
     race_key,
+    state_key,
 )
 
 __all__ = [
@@ -77,6 +79,7 @@ __all__ = [
     "RACE_DEFINITIONS",
     "RACE_DEFINITION_SCHEMA",
     "RESULTS_ALERTS",
+    "STATE_POLL_SCHEMA",
     "STATE_RESULTS",
     # messages
     "Alert",
@@ -101,4 +104,5 @@ __all__ = [
     "race_call_key",
     "race_call_value",
     "race_key",
+    "state_key",
 ]

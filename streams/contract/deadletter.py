@@ -3,8 +3,9 @@
 A dead letter is the original record's bytes, sent unchanged to `dead-letters` under the
 original key, with three headers (docs/CONTRACT.md): `votewire-error` (the class, `InvalidRecord.kind`),
 `votewire-reason` (one human sentence) and `votewire-source` (`topic[partition]@offset`). For
-one invalid element of a valid batch, the value is that element as compact JSON and a fourth
-header, `votewire-index`, gives its position in `reports` (from 0).
+one invalid element of a valid batch or poll, the value is that element as compact JSON and a
+fourth header, `votewire-index`, says where it was: `j` in a batch's `reports` (from 0); in a
+`state-poll/1`, `i` for a refused race entry and `i.j` for element j of race entry i.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ def dead_letter_headers(error: InvalidRecord, topic: str, partition: int, offset
 
 
 def element_dead_letter_headers(error: InvalidRecord, topic: str, partition: int, offset: int,
-                                index: int) -> list[tuple[str, bytes]]:
-    """The headers of the dead letter for element `index` of the batch at `topic[partition]@offset`."""
-    return [*dead_letter_headers(error, topic, partition, offset), (INDEX_HEADER, str(index).encode())]
+                                index: str) -> list[tuple[str, bytes]]:
+    """The headers of the dead letter for element `index` (`j`, `i` or `i.j`) of the batch or poll
+    at `topic[partition]@offset`."""
+    return [*dead_letter_headers(error, topic, partition, offset), (INDEX_HEADER, index.encode())]
 
 
 def source_of(topic: str, partition: int, offset: int) -> str:

@@ -51,6 +51,7 @@ RACE_DEFINITION_SCHEMA = "race-definition/1"
 EXPECTED_VOTE_SCHEMA = "expected-vote/1"
 PRECINCT_RESULT_SCHEMA = "precinct-result/1"
 PRECINCT_BATCH_SCHEMA = "precinct-batch/1"
+STATE_POLL_SCHEMA = "state-poll/1"
 
 # Contract topic names (without the configured prefix).
 RACE_DEFINITIONS = "race-definitions"
@@ -169,22 +170,26 @@ class PrecinctReport:
 
 @dataclass(frozen=True, slots=True)
 class RefusedElement:
-    """One invalid element of a valid batch: a dead letter of its own, the others are applied."""
+    """One invalid element of a valid batch or poll (or one invalid race entry of a poll): a
+    dead letter of its own, the others are applied."""
 
-    index: int  # its position in `reports`, from 0 (the `votewire-index` header)
-    value: bytes  # the element as compact JSON (the dead letter's value)
+    # Where it was, as the `votewire-index` header says it: `j` for element j of a batch's
+    # `reports`, `i` for race entry i of a poll, `i.j` for element j of that entry (from 0).
+    index: str
+    value: bytes  # the element (or race entry) as compact JSON (the dead letter's value)
     error: InvalidRecord
 
 
 @dataclass(frozen=True, slots=True)
 class PrecinctRecord:
-    """What one `precinct-results` record carries: one report, or the reports of a batch.
+    """What one `precinct-results` record carries: one report, the reports of a batch, or the
+    reports of a state's poll, race after race.
 
-    `reports` keep the batch's list order (they are applied in that order); `refused` are the
-    batch's invalid elements. A record that is invalid as a whole raises instead.
+    `reports` keep the record's list order (they are applied in that order); `refused` are its
+    invalid elements and race entries. A record that is invalid as a whole raises instead.
     """
 
-    key: str  # `{election_id}/{race_id}/{state}`: the record's right key
+    key: str  # `{election_id}/{state}`: the record's right key (design rule 3), its home
     reports: list[PrecinctReport]
     refused: list[RefusedElement]
 
@@ -206,6 +211,11 @@ class TallyKey(NamedTuple):
         return race_key(self.election_id, self.race_id, self.state)
 
     @property
+    def home(self) -> str:
+        """The state key: its home partition holds every race of the state (design rule 3)."""
+        return state_key(self.election_id, self.state)
+
+    @property
     def state_result_key(self) -> str:
         return f"{self.race}/{self.mode}"
 
@@ -214,8 +224,14 @@ class TallyKey(NamedTuple):
 
 
 def race_key(election_id: str, race_id: str, state: str) -> str:
-    """The input key of the contract: `{election_id}/{race_id}/{state}`."""
+    """A race in a state: `{election_id}/{race_id}/{state}`, the key of race definitions,
+    expected votes and alerts (and of precinct results before design rule 3 keyed them by state)."""
     return f"{election_id}/{race_id}/{state}"
+
+
+def state_key(election_id: str, state: str) -> str:
+    """The key of `precinct-results` (design rule 3): `{election_id}/{state}`."""
+    return f"{election_id}/{state}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,11 +280,15 @@ def decode_precinct_record(raw: bytes | None) -> PrecinctRecord:
 
 
 def parse_precinct_record(obj: Mapping[str, Any]) -> PrecinctRecord:
-    """A `precinct-results` record: a single `precinct-result/1` or a `precinct-batch/1`."""
-    if obj.get("schema") == PRECINCT_BATCH_SCHEMA:
+    """A `precinct-results` record: a single `precinct-result/1`, a `precinct-batch/1` or a
+    `state-poll/1`."""
+    schema = obj.get("schema")
+    if schema == PRECINCT_BATCH_SCHEMA:
         return parse_precinct_batch(obj)
+    if schema == STATE_POLL_SCHEMA:
+        return parse_state_poll(obj)
     report = parse_precinct_report(obj)
-    return PrecinctRecord(report.key, [report], [])
+    return PrecinctRecord(state_key(report.election_id, report.state), [report], [])
 
 
 def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
@@ -277,13 +297,56 @@ def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
     reference checker's (`reference_tally.py`, outside this repository)."""
     ids = (take_id(obj, "election_id"), take_id(obj, "race_id"), take_id(obj, "state"))
     mode = parse_mode(obj)
-    items = take_list(obj, "reports")
-    if not items:
-        raise InvalidRecord("reports is empty, a batch carries at least one report", "empty_batch")
-    check_entries("reports", items, MAX_BATCH_REPORTS)
-    envelope = {"election_id": ids[0], "race_id": ids[1], "state": ids[2], "mode": mode}
+    items = _take_entries(obj, "reports", "a batch carries at least one report")
     reports: list[PrecinctReport] = []
     refused: list[RefusedElement] = []
+    _take_elements(items, ids, mode, "", reports, refused)
+    return PrecinctRecord(state_key(ids[0], ids[2]), reports, refused)
+
+
+def parse_state_poll(obj: Mapping[str, Any]) -> PrecinctRecord:
+    """A `state-poll/1`: race by race, each race entry judged alone (a bad one is refused whole,
+    index `i`), then each of its elements as in a batch (index `i.j`)."""
+    election_id, state = take_id(obj, "election_id"), take_id(obj, "state")
+    mode = parse_mode(obj)
+    races = _take_entries(obj, "races", "a poll carries at least one race")
+    elements = sum(len(r["reports"]) for r in races if type(r) is dict and type(r.get("reports")) is list)
+    if elements > MAX_BATCH_REPORTS:  # one record must not cost more than its bytes in dead letters
+        raise InvalidRecord(f"races hold {elements} reports, at most {MAX_BATCH_REPORTS} in a poll", "too_many")
+    reports: list[PrecinctReport] = []
+    refused: list[RefusedElement] = []
+    for i, race in enumerate(races):
+        try:
+            race_id, items = _race_entry(race)
+        except InvalidRecord as error:
+            refused.append(RefusedElement(str(i), orjson.dumps(race), _located(f"races[{i}]", error)))
+            continue
+        _take_elements(items, (election_id, race_id, state), mode, f"{i}.", reports, refused)
+    return PrecinctRecord(state_key(election_id, state), reports, refused)
+
+
+def _race_entry(race: object) -> tuple[str, list[Any]]:
+    """A poll's race entry: its `race_id` and its `reports`."""
+    if type(race) is not dict:
+        raise wrong_type("the race entry", race, "an object ({race_id, reports})")
+    return take_id(race, "race_id"), _take_entries(race, "reports", "a race entry carries at least one report")
+
+
+def _take_entries(obj: Mapping[str, Any], name: str, at_least_one: str) -> list[Any]:
+    """A list field of a batch or a poll: a list of 1 to `MAX_BATCH_REPORTS` entries."""
+    items = take_list(obj, name)
+    if not items:
+        raise InvalidRecord(f"{name} is empty, {at_least_one}", "empty_batch")
+    check_entries(name, items, MAX_BATCH_REPORTS)
+    return items
+
+
+def _take_elements(items: list[Any], ids: tuple[str, str, str], mode: Mode, prefix: str,
+                   reports: list[PrecinctReport], refused: list[RefusedElement]) -> None:
+    """The elements of one race's `reports`, each judged alone; `prefix` is the race entry's
+    index in a poll (`"i."`), empty in a batch."""
+    envelope = {"election_id": ids[0], "race_id": ids[1], "state": ids[2], "mode": mode}
+    label = f"races[{prefix[:-1]}].reports" if prefix else "reports"
     for index, item in enumerate(items):
         try:
             _check_element(item, envelope)
@@ -291,9 +354,12 @@ def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
             # are the unit's own fields, in the order a single report checks them.
             reports.append(_unit_report(item, ids, take_time(item, "reported_at"), mode))
         except InvalidRecord as error:
-            located = InvalidRecord(f"reports[{index}]: {error.reason}", error.kind)
-            refused.append(RefusedElement(index, orjson.dumps(item), located))
-    return PrecinctRecord(race_key(*ids), reports, refused)
+            located = _located(f"{label}[{index}]", error)
+            refused.append(RefusedElement(f"{prefix}{index}", orjson.dumps(item), located))
+
+
+def _located(where: str, error: InvalidRecord) -> InvalidRecord:
+    return InvalidRecord(f"{where}: {error.reason}", error.kind)
 
 
 def _check_element(item: object, envelope: dict[str, str]) -> None:

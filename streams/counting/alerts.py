@@ -1,7 +1,9 @@
 """Whether to alert: pure functions from what a record changed to `results-alerts` messages.
 
-Alerts depend only on the input sequence (design rule 5): each compares a cheap `Standing`
-taken before and after a record, and carries the record's source time. `alert_id` hashes the
+Alerts depend only on the input sequence (design rule 5). Alerts about a unit are raised per
+report (`unit_alerts`); alerts about a race compare a cheap `Standing` taken before and after a
+whole record, a poll or a batch being one observation (`race_alerts`), and carry the source
+time of the race's last report in it. `alert_id` hashes the
 alert type, the tally and what identifies the event (the precinct and its seq, the threshold,
 the estimate's seq), so re-processing the same input yields the same id and consumers can
 drop the repeat that at-least-once delivery may bring.
@@ -33,9 +35,9 @@ NEEDS_THRESHOLDS = (60, 70, 80)  # percent of the outstanding vote the trailing 
 
 
 class Standing(NamedTuple):
-    """The figures alerts compare, taken just before and just after a record: O(candidates).
+    """The figures race alerts compare, taken just before and just after a record: O(candidates).
 
-    A NamedTuple because two are made per record on the hot path.
+    A NamedTuple because two are made per race of a record on the hot path.
     """
 
     votes: dict[str, int]  # a copy: the tally's own dict changes under the next apply
@@ -145,39 +147,47 @@ class _Event(NamedTuple):
                      details, self.county_fips if local else None, self.precinct_id if local else None)
 
 
-def report_alerts(key: TallyKey, report: PrecinctReport, applied: Applied, before: Standing, after: Standing,
-                  definition: RaceDefinition | None, expected: ExpectedVote | None) -> list[Alert]:
-    """Alerts raised by one precinct report (none for a duplicate or stale one).
-
-    `expected` is the estimate both standings were taken with; they already carry its figure.
-    """
-    if applied.outcome != "applied" or applied.unit is None:
-        return []
-    if _quiet(applied.unit, applied.previous, before, after, definition):
+def unit_alerts(key: TallyKey, report: PrecinctReport, applied: Applied, tally_votes: dict[str, int],
+                definition: RaceDefinition | None) -> list[Alert]:
+    """Alerts about the unit one report changed (`count_decreased`, `turnout_exceeds_registered`,
+    `unknown_candidate`): raised per report, with the tally's votes just after it (`tally_votes`).
+    None for a duplicate or stale report."""
+    unit, previous = applied.unit, applied.previous
+    if unit is None or _unit_quiet(unit, previous, definition):
         return []  # the common case, decided without building an event
     event = _Event(key, definition, report.reported_at, ("precinct", report.precinct_id, str(report.seq)),
                    report.county_fips, report.precinct_id)
-    alerts = _unit_alerts(event, applied.unit, applied.previous, before)
+    return _unit_alerts(event, unit, previous, tally_votes)
+
+
+def race_alerts(key: TallyKey, last: PrecinctReport, before: Standing, after: Standing,
+                definition: RaceDefinition | None) -> list[Alert]:
+    """Alerts about a race (lead, milestones, reach, what the trailer needs): its figures
+    before and after one record, a poll or a batch being one observation (docs/CONTRACT.md). `last` is
+    the race's last report the record applied: the alerts carry its time, and their ids name it."""
+    if _race_quiet(before, after):
+        return []
+    event = _Event(key, definition, last.reported_at, ("precinct", last.precinct_id, str(last.seq)))
     lead = _lead_change(event, before, after)
-    if lead is not None:
-        alerts.append(lead)
-    return alerts + _standing_alerts(event, before, after)
+    return ([lead] if lead is not None else []) + _standing_alerts(event, before, after)
 
 
-def _quiet(unit: StoredUnit, previous: StoredUnit | None, before: Standing, after: Standing,
-           definition: RaceDefinition | None) -> bool:
-    """No alert can come of this report: the conditions of `_unit_alerts`, `_lead_change` and
-    `_standing_alerts`, each in its cheapest form (anything not plainly quiet takes the full path)."""
-    if after.expected_votes is not None and not (after.marks == before.marks and after.trailer == before.trailer
-                                                 and after.marks):
-        return False
-    if before.leader is not None and after.leader is not None and before.leader != after.leader:
-        return False
+def _unit_quiet(unit: StoredUnit, previous: StoredUnit | None, definition: RaceDefinition | None) -> bool:
+    """No unit alert can come of this report: the conditions of `_unit_alerts`, cheaply."""
     if previous is not None and _any_decrease(previous.votes, unit.votes):
         return False
     if unit.registered_voters is not None and _over_registered(unit):
         return False
     return definition is None or _candidate_ids(definition).issuperset(unit.votes)
+
+
+def _race_quiet(before: Standing, after: Standing) -> bool:
+    """No race alert can come of this record: the conditions of `_lead_change` and
+    `_standing_alerts`, each in its cheapest form."""
+    if after.expected_votes is not None and not (after.marks == before.marks and after.trailer == before.trailer
+                                                 and after.marks):
+        return False
+    return before.leader is None or after.leader is None or before.leader == after.leader
 
 
 def expected_alerts(old: ExpectedVote | None, new: ExpectedVote, tallies: Iterable[RaceTally],
@@ -210,7 +220,8 @@ def alert_value(a: Alert) -> dict[str, Any]:
     return value
 
 
-def _unit_alerts(event: _Event, unit: StoredUnit, previous: StoredUnit | None, before: Standing) -> list[Alert]:
+def _unit_alerts(event: _Event, unit: StoredUnit, previous: StoredUnit | None,
+                 tally_votes: dict[str, int]) -> list[Alert]:
     alerts = []
     if previous is not None and _any_decrease(previous.votes, unit.votes):
         alerts.append(_count_decreased(event, previous, unit))
@@ -219,8 +230,15 @@ def _unit_alerts(event: _Event, unit: StoredUnit, previous: StoredUnit | None, b
     if event.definition is not None and not _candidate_ids(event.definition).issuperset(unit.votes):
         known = _candidate_ids(event.definition)
         alerts += [_unknown_candidate(event, cid, n) for cid, n in sorted(unit.votes.items())
-                   if n and cid not in known and not before.votes.get(cid)]
+                   if n and cid not in known and not _votes_before(cid, unit, previous, tally_votes)]
     return alerts
+
+
+def _votes_before(candidate_id: str, unit: StoredUnit, previous: StoredUnit | None, tally_votes: dict[str, int]) -> int:
+    """The tally's votes for a candidate just before the report that stored `unit`: the report
+    replaced `previous` by `unit`, so the difference is all it changed."""
+    before = tally_votes.get(candidate_id, 0) - unit.votes.get(candidate_id, 0)
+    return before + (previous.votes.get(candidate_id, 0) if previous is not None else 0)
 
 
 def _marks(total: int, margin: int, expected: int | None, certified: bool,

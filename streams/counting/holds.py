@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from streams.contract import TallyKey
+from streams.contract import TallyKey, state_key
 from streams.counting.figures import snapshot_version
 
 if TYPE_CHECKING:
@@ -53,9 +53,18 @@ def reached(version: int, counted: int, total_votes: int, floor: Floor) -> bool:
     return version > floor.version or (version == floor.version and same_total)
 
 
+def home_of(result_key: str, after_state: int) -> str:
+    """The state key (`TallyKey.home`) of a race key (`after_state` 0), a `state-results` key
+    (1: the mode follows the state) or a `county-results` key (2: the county and the mode). Read
+    from both ends: a race id in the middle may hold a "/", an election id, a state or a county
+    does not."""
+    fields = result_key.split("/")
+    return state_key(fields[0], fields[-1 - after_state])
+
+
 class Holds:
     """The versions earlier owners published, per key of the partitions this worker rebuilt,
-    while its tallies are short of them. `home_partition(race_key)` says where a key lives."""
+    while its tallies are short of them. `home_partition(state_key)` says where a key lives."""
 
     def __init__(self, room: CountingRoom, home_partition: Callable[[str], int]) -> None:
         self.room = room
@@ -82,10 +91,10 @@ class Holds:
         last county snapshot out may be newer than the last state snapshot (the county round
         follows the state round, and records are counted in between)."""
         held = {key: version for key, version in published.items()
-                if self.home_partition(key.rsplit("/", 1)[0]) in partitions}
+                if self.home_partition(home_of(key, 1)) in partitions}
         self.published.update(held)
         self.county_published.update({key: version for key, version in (county_published or {}).items()
-                                      if self.home_partition(key.rsplit("/", 2)[0]) in partitions})
+                                      if self.home_partition(home_of(key, 2)) in partitions})
         if held:
             log.info("partitions %s: %d snapshots held until their tallies reach the versions already published",
                      sorted(partitions), len(held))
@@ -115,7 +124,7 @@ class Holds:
         """Drop the holds of partitions this worker no longer owns (or is about to rebuild)."""
         if self.published:
             self.published = {key: version for key, version in self.published.items()
-                              if self.home_partition(key.rsplit("/", 1)[0]) not in partitions}
+                              if self.home_partition(home_of(key, 1)) not in partitions}
         if self.county_published:
             self.county_published = {key: version for key, version in self.county_published.items()
-                                     if self.home_partition(key.rsplit("/", 2)[0]) not in partitions}
+                                     if self.home_partition(home_of(key, 2)) not in partitions}

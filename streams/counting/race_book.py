@@ -3,7 +3,7 @@
 Both come from compacted input topics, which are therefore their own durable store: a
 worker reads them from the beginning at every start (no changelog needed) and follows them
 live. Records below the group's committed offset were already acted on by an earlier run,
-so they only rebuild state; newer ones also raise alerts and dead letters (`fresh`).
+so they only rebuild state; newer malformed ones are also dead-lettered (`fresh`).
 """
 
 from __future__ import annotations

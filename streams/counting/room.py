@@ -18,7 +18,7 @@ from typing import Any
 
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceCall, RaceDefinition, TallyKey
 from streams.counting import figures
-from streams.counting.alerts import Standing, expected_alerts, report_alerts, standing
+from streams.counting.alerts import Standing, expected_alerts, race_alerts, standing, unit_alerts
 from streams.counting.calls import CallBook, runoff_alerts
 from streams.counting.holds import Floor, reached
 from streams.counting.projection import RaceModels
@@ -43,9 +43,30 @@ def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition |
 class Snapshot:
     kind: str  # "state" | "county"
     key: str  # the output topic key
-    race: str  # the race key: its home partition publishes it
+    home: str  # the state key (`TallyKey.home`): its home partition publishes it
     value: dict[str, Any]
     counted: int  # the units' part of the version (seq + 1 over the units), sent as holds.COUNTED_HEADER
+
+
+@dataclass(slots=True)
+class _Observed:
+    """A race that a record touches: its figures before the record, and its last applied report."""
+
+    tally: RaceTally
+    definition: RaceDefinition | None
+    expected: ExpectedVote | None
+    before: Standing
+    kafka_time_rose: bool  # the record's Kafka time is the latest the tally has seen
+    last: PrecinctReport | None = None
+
+    def race_alerts(self) -> list[Alert]:
+        if self.last is None:
+            return []  # nothing applied: no new figures
+        after = standing(self.tally, self.definition, self.expected)
+        alerts = race_alerts(self.tally.key, self.last, self.before, after, self.definition)
+        alerts += runoff_alerts(self.tally.key, self.before, after, self.definition, self.last.reported_at,
+                                ("precinct", self.last.precinct_id, str(self.last.seq)))
+        return released(alerts, self.tally, self.definition)
 
 
 @dataclass
@@ -74,32 +95,41 @@ class CountingRoom:
             tally = self.tallies[key] = RaceTally(key)
         return tally
 
-    def apply_report(self, report: PrecinctReport, kafka_ms: int | None) -> tuple[Applied, list[Alert]]:
-        """Apply one decoded report, from a record Kafka timed `kafka_ms`: what it did, and the
-        alerts it raised."""
-        key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
-        tally = self.tally_for(key)
-        definition = self.book.definitions.get(tally.race)
-        expected = self.book.expected.get(tally.race)
-        kafka_time_rose = tally.note_kafka_time(kafka_ms)
-        before = standing(tally, definition, expected)
-        applied = tally.apply(report)
-        if applied.outcome != "applied":
-            if kafka_time_rose and key in self.embargoed:
+    def apply_record(self, reports: list[PrecinctReport], kafka_ms: int | None) -> tuple[list[Applied], list[Alert]]:
+        """Apply a record's reports in order, each as if it had come alone (design rule 1), the
+        record Kafka timed `kafka_ms`: what each did, and the alerts raised. A unit's alerts come
+        per report; a race's compare its figures before and after the whole record (a poll or a
+        batch is one observation)."""
+        results: list[Applied] = []
+        alerts: list[Alert] = []
+        races: dict[TallyKey, _Observed] = {}
+        for report in reports:
+            key = TallyKey(report.election_id, report.race_id, report.state, report.mode)
+            race = races.get(key)
+            if race is None:
+                race = races[key] = self._observe(key, kafka_ms)
+            applied = race.tally.apply(report)
+            results.append(applied)
+            if applied.unit is not None:
+                race.last = report
+                found = unit_alerts(key, report, applied, race.tally.votes, race.definition)
+                alerts += released(found, race.tally, race.definition)
+        for key, race in races.items():
+            if race.last is not None:
+                self.dirty.add(key)
+                alerts += race.race_alerts()
+            elif race.kafka_time_rose and key in self.embargoed:
                 self.dirty.add(key)  # a duplicate may be what tells that polls have closed
-            return applied, []
-        self.dirty.add(key)
-        after = standing(tally, definition, expected)
-        alerts = report_alerts(key, report, applied, before, after, definition, expected)
-        alerts += self._threshold_alerts(key, before, after, definition, report.reported_at,
-                                         ("precinct", report.precinct_id, str(report.seq)))
-        return applied, released(alerts, tally, definition) + self._held_calls(key, tally, definition)
+        for key, race in races.items():
+            alerts += self._held_calls(key, race.tally, race.definition)
+        return results, alerts
 
-    def _threshold_alerts(self, key: TallyKey, before: Standing, after: Standing, definition: RaceDefinition | None,
-                          at: str, ident: tuple[str, ...]) -> list[Alert]:
-        if definition is None or definition.rules.win_threshold is None:  # most races: nothing to compute
-            return []
-        return runoff_alerts(key, before, after, definition, at, ident)
+    def _observe(self, key: TallyKey, kafka_ms: int | None) -> _Observed:
+        """A race the record touches, its Kafka time noted before its standing is taken."""
+        tally = self.tally_for(key)
+        kafka_time_rose = tally.note_kafka_time(kafka_ms)
+        definition, expected = self.book.definitions.get(tally.race), self.book.expected.get(tally.race)
+        return _Observed(tally, definition, expected, standing(tally, definition, expected), kafka_time_rose)
 
     def _held_calls(self, key: TallyKey, tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
         """The alerts of calls that came under embargo, once this tally is released."""
@@ -147,18 +177,22 @@ class CountingRoom:
     def definition_changed(self, definition: RaceDefinition) -> None:
         self._mark_race(definition.key)
 
+    def estimate_changed(self, race: str) -> None:
+        """A new estimate for `race`: its snapshots are due again."""
+        self._mark_race(race)
+
     def baseline_changed(self, race: str) -> None:
         self._mark_race(race)
 
     def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
+        """The alerts of going from the estimate `old` to `new` (its snapshots are due again)."""
         self._mark_race(new.key)
         tallies = [t for k, t in self.tallies.items() if k.race == new.key]
         definition = self.book.definitions.get(new.key)
         alerts = expected_alerts(old, new, tallies, definition)
         for tally in tallies:
-            alerts += self._threshold_alerts(tally.key, standing(tally, definition, old),
-                                             standing(tally, definition, new), definition, new.issued_at,
-                                             ("expected", str(new.seq)))
+            alerts += runoff_alerts(tally.key, standing(tally, definition, old), standing(tally, definition, new),
+                                    definition, new.issued_at, ("expected", str(new.seq)))
         return [a for a in alerts if not figures.embargoed(self._embargo_ms(a), definition)
                 or a.type in COUNTLESS_ALERTS]
 
@@ -205,7 +239,7 @@ class CountingRoom:
             model = self.models.run(tally, definition, self.book.baselines.get(key.race))
             self.models.check(tally, definition, expected, model)
             value = state_snapshot(tally, definition, expected, model, self.calls.calls.get(key))
-            yield Snapshot("state", key.state_result_key, key.race, value, tally.seq_sum)
+            yield Snapshot("state", key.state_result_key, key.home, value, tally.seq_sum)
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
         """The latest snapshot of every dirty county of the tallies whose state snapshot went out.
@@ -231,7 +265,7 @@ class CountingRoom:
                     held_back.append(county)
                     continue
                 value = county_snapshot(tally, county, definition, expected)
-                yield Snapshot("county", county_key, key.race, value, counted)
+                yield Snapshot("county", county_key, key.home, value, counted)
             if held_back:  # due again once the records an earlier owner published from come again
                 tally.mark_counties_dirty(held_back)
                 self.counties_due.add(key)

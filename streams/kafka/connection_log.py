@@ -10,7 +10,8 @@ how long and how many retried errors. Other aiokafka warnings and errors pass, b
 repeats the one before it word for word within `quiet_s` is dropped (aiokafka logs "OffsetCommit
 failed ... will rejoin" once per pending commit when the group forgot the member, three in the
 same millisecond), and so is asyncio's report of an aiokafka future that failed unawaited
-(`is_aiokafka_leftover`). Everything else passes untouched.
+(`is_aiokafka_leftover`), and faust's warning for every send that failed (the worker's outbox
+sends it again and logs the outage once, streams.worker.outbox). Everything else passes untouched.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def is_aiokafka_leftover(record: logging.LogRecord) -> bool:
                     for exc in _chain(record)))
 
 
+def is_faust_send_warning(record: logging.LogRecord) -> bool:
+    """faust's warning for a send that failed, one per attempt: the outbox says it once."""
+    return record.name == "faust.topics" and record.getMessage().startswith("_on_published error")
+
+
 def _aiokafka_warning(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING and record.name.startswith("aiokafka")
 
@@ -105,7 +111,7 @@ class ConnectionErrorCollapser(logging.Filter):
         return keep
 
     def _decide(self, record: logging.LogRecord) -> bool:
-        if is_aiokafka_leftover(record):
+        if is_aiokafka_leftover(record) or is_faust_send_warning(record):
             return False
         if not is_connection_error(record):
             return not self._repeated(record)

@@ -4,7 +4,7 @@ Each record becomes a raw `payload` line (the value's exact bytes as a UTF-8 str
 replay sends byte-identical values), its key as a string, `ts` its Kafka timestamp, and its
 topic name without the configured prefix, so the recording replays into any namespace.
 The consumer joins no group and commits nothing: recording never moves anyone's offsets.
-A `precinct-batch/1` is one record: it is kept whole, so replaying it sends the same batch.
+A `state-poll/1` or a `precinct-batch/1` is one record: it is kept whole, so replaying it sends the same poll.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ A bad line is one line on stderr (`FILE:LINE: reason`), skipped and counted; so 
 a topic outside the contract (a typo there would otherwise create a topic nobody reads), unless
 `other_topics` allows it. `strict` stops at the first such line instead (`ReplayRefused`).
 Whether the replay did its job (anything sent) is the command's to say (streams.commands.replay).
-A `precinct-batch/1` is one record like any other: sent whole, counted once (`records sent`
-counts records, not the precinct reports they carry).
+A `state-poll/1` or `precinct-batch/1` is one record like any other: sent whole, counted once
+(`records sent` counts records, not the precinct reports they carry).
 """
 
 from __future__ import annotations

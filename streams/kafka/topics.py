@@ -63,10 +63,10 @@ def key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
-def home_partition(race_key: str, partitions: int) -> int:
+def home_partition(state_key: str, partitions: int) -> int:
     """The partition the default (murmur2) partitioner gives this key among `partitions`: where
-    a race's tally lives (design rule 3)."""
-    return key_hash(race_key.encode()) % partitions
+    the tallies of every race of a state live (design rule 3, the key `{election_id}/{state}`)."""
+    return key_hash(state_key.encode()) % partitions
 
 
 async def topic_partitions(consumer: Any, topic: str) -> list[TopicPartition]:

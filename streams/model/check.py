@@ -63,12 +63,17 @@ class RaceReplay:
 
 
 def apply_record(races: Mapping[str, RaceReplay], value: Mapping[str, Any]) -> list[Score]:
-    reports = parse_precinct_record(value).reports
-    race = races[reports[0].key]
-    for report in reports:
+    """A record's reports, race by race (a state's poll carries several), then each race it
+    moved scored at the checkpoints it passed."""
+    moved: dict[str, RaceReplay] = {}
+    for report in parse_precinct_record(value).reports:
+        race = moved[report.key] = races[report.key]
         race.apply(report)
-    assert race.truth is not None
-    return [score(checkpoint, race.projection(), race.truth) for checkpoint in race.due_checkpoints()]
+    scores = []
+    for race in moved.values():
+        assert race.truth is not None
+        scores += [score(checkpoint, race.projection(), race.truth) for checkpoint in race.due_checkpoints()]
+    return scores
 
 
 # --- the Minnesota night ---------------------------------------------------------------------
@@ -92,26 +97,36 @@ def minnesota(race_id: str) -> tuple[RaceReplay, list[Snapshot], list[Score]]:
     """The race replayed from the bundled night: a snapshot after every record that moved it."""
     baseline = from_us_county_president(MN_BASELINE, Target("2024-11-05", race_id, "MN"))[0]
     race = RaceReplay({}, baseline.units)
-    records = [value for topic, value in minnesota_night() if topic != contract.EXPECTED_VOTES]
-    mine = [r for r in records if r.get("race_id") == race_id]
-    for value in mine:  # the truth is the night's last word: replay once to find it
-        if value["schema"] != contract.RACE_DEFINITION_SCHEMA:
-            for report in parse_precinct_record(value).reports:
+    # In the night's order, this race's definitions and its reports of each record that has any
+    # (a state's poll carries both races).
+    mine = [part for topic, value in minnesota_night() if (part := race_part(topic, value, race_id))]
+    for part in mine:  # the truth is the night's last word: replay once to find it
+        if isinstance(part, list):
+            for report in part:
                 race.apply(report)
     race.truth = Truth(race.counted, candidate_votes(race))
     replay = RaceReplay({}, baseline.units, race.truth)
     snapshots, scores = [], []
-    for value in mine:
-        if value["schema"] == contract.RACE_DEFINITION_SCHEMA:
-            replay.parties = {c["candidate_id"]: c["party"] for c in value["candidates"]}
+    for part in mine:
+        if not isinstance(part, list):
+            replay.parties = {c["candidate_id"]: c["party"] for c in part["candidates"]}
             continue
-        reports = parse_precinct_record(value).reports
+        reports = part
         for report in reports:
             replay.apply(report)
         projection = replay.projection()
         snapshots.append(Snapshot(max(r.reported_at for r in reports), replay.counted, projection))
         scores += [score(checkpoint, projection, race.truth) for checkpoint in replay.due_checkpoints()]
     return replay, snapshots, scores
+
+
+def race_part(topic: str, value: dict[str, Any], race_id: str) -> dict[str, Any] | list[contract.PrecinctReport]:
+    """What a record of the night says of `race_id`: its definition, its reports, or nothing."""
+    if topic == contract.RACE_DEFINITIONS:
+        return value if value.get("race_id") == race_id else {}
+    if topic == contract.PRECINCT_RESULTS:
+        return [r for r in parse_precinct_record(value).reports if r.race_id == race_id]
+    return {}
 
 
 def candidate_votes(race: RaceReplay) -> dict[str, int]:

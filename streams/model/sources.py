@@ -132,19 +132,25 @@ class FinalFiguresReader:
         return self.races.setdefault(state, FinalFigures(election_id, state))
 
     def take(self, topic: str, value: Mapping[str, Any]) -> None:
-        if value.get("race_id") != self.race_id or value.get("mode", "live") != "live":
+        if value.get("mode", "live") != "live":
             return
-        if topic == contract.RACE_DEFINITIONS:
+        if topic == contract.PRECINCT_RESULTS:  # a state's poll names its races inside
+            self.take_reports(value)
+        elif value.get("race_id") != self.race_id:
+            return
+        elif topic == contract.RACE_DEFINITIONS:
             definition = parse_race_definition(value)
             self.race(definition.election_id, definition.state).parties = {
                 c.candidate_id: c.party for c in definition.candidates}
-        elif topic == contract.PRECINCT_RESULTS:
-            for report in parse_precinct_record(value).reports:
+        elif topic == contract.COUNTY_RESULTS and value.get("schema") == "county-result/1":
+            self.take_county(value)
+
+    def take_reports(self, value: Mapping[str, Any]) -> None:
+        for report in parse_precinct_record(value).reports:
+            if report.race_id == self.race_id and report.mode == "live":
                 held = self.race(report.election_id, report.state).reports
                 if report.precinct_id not in held or held[report.precinct_id][0] < report.seq:
                     held[report.precinct_id] = (report.seq, report.votes)
-        elif topic == contract.COUNTY_RESULTS and value.get("schema") == "county-result/1":
-            self.take_county(value)
 
     def take_county(self, value: Mapping[str, Any]) -> None:
         held = self.race(str(value["election_id"]), str(value["state"])).counties

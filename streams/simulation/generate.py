@@ -2,19 +2,22 @@
 
     votewire simulate --preset us --seed 7 --out night.jsonl.gz
     votewire simulate --preset small --target CA=Harris:58.5,Trump:38.3 --malformed 0.01 --out s.jsonl
+    votewire simulate --preset small --per-race --out s.jsonl      # one precinct-batch/1 per race
     votewire simulate --preset tiny --single --out t.jsonl          # one record per report
 
 Writes a recording (JSON Lines, gzip for `.gz`) that `votewire replay` sends: race definitions
 (marked `"simulated": true`: the counts are invented, the places and candidates real), revised
 expected votes, and precinct reports with duplicates, out-of-order deliveries, downward
 corrections and, on request, malformed reports. Reports go as a feed polled every minute
-delivers them: one `precinct-batch/1` record per race, state and window of `--batch-window`
-seconds (late reports in late batches; see `streams.simulation.packaging`), or one record each
-with `--single`. Beside it, `FILE.truth.json` holds the final totals per
-`{election_id}/{race_id}/{state}/{mode}` as the generator made them, to check a worker's output
-against, and the dead letters it must make (`malformed_records`: malformed records and batch
-elements). The same seed gives the same file, byte for byte, whatever `--jobs`, and the same
-truth file batched or not: packing changes the records, not the night.
+delivers them: one `state-poll/1` record per state and window of `--batch-window` seconds,
+every race of the state in it (late reports in late polls; see `streams.simulation.polls`),
+one `precinct-batch/1` per race, state and window with `--per-race`
+(`streams.simulation.packaging`), or one record each with `--single`; all keyed by state.
+Beside it, `FILE.truth.json` holds the final totals per `{election_id}/{race_id}/{state}/{mode}`
+as the generator made them, to check a worker's output against, and the dead letters it must
+make (`malformed_records`: malformed records, elements and race entries). The same seed gives
+the same file, byte for byte, whatever `--jobs`, and the same truth file however packed:
+packing changes the records, not the night.
 
 Speed: states are made in parallel processes (`--jobs`, default one per CPU), each from its
 own seeded generator; the parent merges their time-sorted lines and writes them on a thread
@@ -94,8 +97,10 @@ def build_night(args: argparse.Namespace, progress: Progress, spill: Path | None
     preset, targets = PRESETS[args.preset], parse_targets(args.target)
     states = [state for state, _, _ in layout(preset)]
     options = Options(args.election_id, args.mode, args.malformed, args.duplicates, args.out_of_order,
-                      args.corrections, None if args.single else args.batch_window * 1000, MAX_BATCH_BYTES,
-                      args.baseline, args.calls, states[0].postal if args.calls else None)
+                      args.corrections, batch_window_ms=None if args.single else args.batch_window * 1000,
+                      per_race=args.per_race, max_batch_bytes=MAX_BATCH_BYTES,
+                      baseline=args.baseline, calls=args.calls,
+                      retraction_state=states[0].postal if args.calls else None)
     day_ms = int(datetime.fromisoformat(args.election_id).replace(tzinfo=UTC).timestamp() * 1000)
     jobs = [(args.seed, options, state, ballot(preset, state, counties, precincts, targets, args.calls), counties,
              precincts, day_ms) for state, counties, precincts in layout(preset)]
@@ -114,7 +119,7 @@ def ballot(preset: Preset, state: State, counties: int, precincts: int,
     return with_call_rules(state, races, county_codes(state, counties)) if calls else races
 
 
-# The contract's record limit; a test lowers it to see batches split.
+# The contract's record limit; a test lowers it to see polls and batches split.
 MAX_BATCH_BYTES = contract.MAX_PAYLOAD_BYTES
 
 StateJob = tuple[int, Options, State, list[Race], int, int, int]  # simulate_state's arguments
@@ -176,7 +181,7 @@ def write_night(night: NightOutput, path: Path, progress: Progress) -> int:
 
 
 def write_truth(night: NightOutput, args: argparse.Namespace) -> Path:
-    """The night, not its packing: the same file batched or `--single` (so no record count)."""
+    """The night, not its packing: the same file polled, `--per-race` or `--single` (so no record count)."""
     path = Path(f"{args.out}.truth.json")
     truth = {"preset": args.preset, "seed": args.seed, "reports": night.out.report_count,
              "malformed_records": night.out.malformed_count, "malformed_kinds": ALL_KIND_NAMES,

@@ -1,9 +1,9 @@
-"""Malformed precinct reports and batches, of every kind the contract refuses.
+"""Malformed precinct reports, batches and polls, of every kind the contract refuses.
 
-Each takes a good report (or a batch of one report) and breaks one rule, so a dead-letter
-count can be checked kind by kind. A broken record is written as a recording `payload`
-string (some are not JSON at all); a broken element of a batch is JSON text set among good
-ones, so the rest of its batch is still applied.
+Each takes a good report (or a batch or poll of one report) and breaks one rule, so a
+dead-letter count can be checked kind by kind. A broken record is written as a recording
+`payload` string (some are not JSON at all); a broken element of a batch or poll, or a broken
+race entry of a poll, is JSON text set among good ones, so the rest of its record is still applied.
 """
 
 from __future__ import annotations
@@ -36,15 +36,24 @@ def _without(value: dict[str, Any], name: str) -> str:
 
 
 def _with_literal(value: dict[str, Any], literal: str) -> str:
-    # orjson cannot write NaN/Infinity (they are not JSON); senders that use Python's json do.
-    return _with(value, votes=_with_vote(value, 7)).replace(
-        f'"{_first_candidate(value)}":7', f'"{_first_candidate(value)}":{literal}', 1)
+    return _literal_in(value, lambda element: element, literal)
+
+
+def _literal_in(element: dict[str, Any], record: Callable[[dict[str, Any]], dict[str, Any]], literal: str) -> str:
+    """`record(element)` as JSON text with `literal` for the element's first candidate's count.
+    orjson cannot write NaN/Infinity (they are not JSON); senders that use Python's json do."""
+    marked = record({**element, "votes": _with_vote(element, 7)})
+    return _dumps(marked).replace(f'"{_first_candidate(element)}":7', f'"{_first_candidate(element)}":{literal}', 1)
 
 
 def _batch_with_literal(batch: dict[str, Any], literal: str) -> str:
-    element = batch["reports"][0]
-    return _with(batch, reports=[{**element, "votes": _with_vote(element, 7)}]).replace(
-        f'"{_first_candidate(element)}":7', f'"{_first_candidate(element)}":{literal}', 1)
+    return _literal_in(batch["reports"][0], lambda element: {**batch, "reports": [element]}, literal)
+
+
+def _poll_with_literal(poll: dict[str, Any], literal: str) -> str:
+    race = poll["races"][0]
+    return _literal_in(race["reports"][0], lambda element: {**poll, "races": [{**race, "reports": [element]}]},
+                       literal)
 
 
 KINDS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -98,19 +107,48 @@ ELEMENT_KINDS: dict[str, ElementKind] = {
     "bad_reported_at": lambda e, _: _with(e, reported_at=e["reported_at"].replace("T", " at ")),
 }
 
-BATCH_KINDS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "batch_not_json": lambda b: _dumps(b)[: len(_dumps(b)) // 2],
-    "batch_not_object": lambda b: _dumps([b]),
-    "batch_nan_count": lambda b: _batch_with_literal(b, "NaN"),  # one bad number: the whole record is not JSON
-    "batch_unknown_schema": lambda b: _with(b, schema="precinct-batch/9"),
-    "batch_empty_state": lambda b: _with(b, state=""),
-    "batch_race_id_not_text": lambda b: _with(b, race_id=7),
-    "batch_missing_election_id": lambda b: _without(b, "election_id"),
-    "batch_unknown_mode": lambda b: _with(b, mode="rehearsal"),
-    "batch_reports_empty": lambda b: _with(b, reports=[]),
-    "batch_reports_missing": lambda b: _without(b, "reports"),
-    "batch_reports_not_list": lambda b: _with(b, reports=b["reports"][0]),
+RecordKind = Callable[[dict[str, Any]], str]  # a good record -> the text of a broken one
+
+
+def _whole_record_kinds(prefix: str, next_schema: str, with_literal: Callable[[dict[str, Any], str], str],
+                        entries: str, extra: dict[str, RecordKind]) -> dict[str, RecordKind]:
+    """The ways a batch (or a poll) breaks as a whole; `entries` names its list, `extra` its own ids' kinds."""
+    return {
+        f"{prefix}_not_json": lambda r: _dumps(r)[: len(_dumps(r)) // 2],
+        f"{prefix}_not_object": lambda r: _dumps([r]),
+        f"{prefix}_nan_count": lambda r: with_literal(r, "NaN"),  # one bad number: the whole record is not JSON
+        f"{prefix}_unknown_schema": lambda r: _with(r, schema=next_schema),
+        f"{prefix}_empty_state": lambda r: _with(r, state=""),
+        **extra,
+        f"{prefix}_missing_election_id": lambda r: _without(r, "election_id"),
+        f"{prefix}_unknown_mode": lambda r: _with(r, mode="rehearsal"),
+        f"{prefix}_{entries}_empty": lambda r: _with(r, **{entries: []}),
+        f"{prefix}_{entries}_missing": lambda r: _without(r, entries),
+        f"{prefix}_{entries}_not_list": lambda r: _with(r, **{entries: r[entries][0]}),
+    }
+
+
+BATCH_KINDS = _whole_record_kinds("batch", "precinct-batch/9", _batch_with_literal, "reports",
+                                  {"batch_race_id_not_text": lambda b: _with(b, race_id=7)})
+
+# --- In polls (`state-poll/1`) --------------------------------------------------------------
+# Elements break as in a batch (ELEMENT_KINDS, with the poll's fields and the race's id); a
+# broken race entry is a dead letter alone and the other races are applied; a broken poll is
+# one dead letter as a whole. Race entry kinds take the entry (`{race_id, reports}`) and return
+# its JSON text.
+
+RACE_ENTRY_KINDS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "race_entry_not_object": lambda r: _dumps(r["race_id"]),
+    "race_entry_empty_race_id": lambda r: _with(r, race_id=""),
+    "race_entry_race_id_not_text": lambda r: _with(r, race_id=7),
+    "race_entry_missing_race_id": lambda r: _without(r, "race_id"),
+    "race_entry_reports_empty": lambda r: _with(r, reports=[]),
+    "race_entry_reports_missing": lambda r: _without(r, "reports"),
+    "race_entry_reports_not_list": lambda r: _with(r, reports=r["reports"][0]),
 }
 
-# Every kind the simulator writes, in the truth file (the same whether batched or not).
-ALL_KIND_NAMES = {"single": list(KIND_NAMES), "batch_element": list(ELEMENT_KINDS), "batch": list(BATCH_KINDS)}
+POLL_KINDS = _whole_record_kinds("poll", "state-poll/9", _poll_with_literal, "races", {})
+
+# Every kind the simulator writes, in the truth file (the same however the night is packed).
+ALL_KIND_NAMES = {"single": list(KIND_NAMES), "batch_element": list(ELEMENT_KINDS), "batch": list(BATCH_KINDS),
+                  "poll_race_entry": list(RACE_ENTRY_KINDS), "poll": list(POLL_KINDS)}

@@ -3,10 +3,11 @@
 Each state's night comes from its own `random.Random`, seeded by the night's seed and the
 state's postal code, so a seed gives the same records byte for byte (and a state the same
 records whatever else the preset holds, whichever process makes it). Each record becomes its
-recording line at once (bytes, no per-record objects kept; batches once their race is done); a
-state's lines are sorted by delivery time when it is done. Precincts and
-their reporting times are in `places`, the precinct reports in `reports`, how they are packed
-into records (one each, or batches) in `packaging`.
+recording line at once (bytes, no per-record objects kept; race batches once their race is
+done, state polls once the state is); a state's lines are sorted by delivery time when it is
+done. Precincts and their reporting times are in `places`, the precinct reports in `reports`,
+how they are packed into records (state polls by default, race batches, or one each) in
+`polls` and `packaging`. Precinct records are keyed by state (design rule 3).
 The truth (final totals) comes from the votes generated here, never from re-reading the output.
 """
 
@@ -25,7 +26,8 @@ from streams.simulation.clock import DAY_MS, HOUR_MS, MINUTE_MS, Clock
 from streams.simulation.lines import Lines
 from streams.simulation.packaging import deliveries_for
 from streams.simulation.places import Precinct, split_evenly, state_precincts
-from streams.simulation.reports import Options, RaceReports, final_votes, precinct_reports
+from streams.simulation.polls import StatePolls
+from streams.simulation.reports import Deliveries, Options, RaceReports, final_votes, precinct_reports
 
 __all__ = ["NightOutput", "Options", "simulate_state"]
 
@@ -40,9 +42,18 @@ class Night:
     out: Lines
     truth: dict[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)
+    polls: StatePolls | None = None  # the state's polls, unless packed per race or one report a record
     baseline_rng: random.Random | None = None  # its own generator: a baseline never moves the night's draws
     baselines: dict[str, Any] = field(default_factory=dict)  # race key -> `baseline/1`, when asked for
     calls_rng: random.Random | None = None  # its own generator too: calls never move the night's draws
+
+    def deliveries(self, race: Race) -> Deliveries:
+        """Where `race`'s reports go: its state's polls, or a packer of its own. Either way its
+        records are keyed by state (design rule 3)."""
+        if self.polls is not None:
+            return self.polls.race(race)
+        key = contract.state_key(self.options.election_id, race.state.postal)
+        return deliveries_for(self.out, self.options, race, key, self.packing_rng)
 
 
 @dataclass
@@ -114,7 +125,7 @@ def simulate_race(night: Night, race: Race, places: list[Precinct], close_ms: in
     key = contract.race_key(night.options.election_id, race.race_id, race.state.postal)
     night.out.add_value(close_ms - 3 * HOUR_MS, contract.RACE_DEFINITIONS, key,
                         race_definition(night, race, len(places), close_ms, certified=False))
-    deliveries = deliveries_for(night.out, night.options, race, key, night.packing_rng)
+    deliveries = night.deliveries(race)
     reports = RaceReports.of(night.rng, night.clock, night.options, race, key, deliveries)
     last_ms = max(precinct_reports(reports, p, final) for p, final in zip(places, finals, strict=True))
     deliveries.finish()
@@ -160,6 +171,9 @@ def simulate_state(seed: int, options: Options, state: State, races: list[Race],
     rng = random.Random(f"{seed}/{state.postal}")  # noqa: S311 - a simulation, reproducible by seed
     packing_rng = random.Random(f"{seed}/{state.postal}/packing")  # noqa: S311 - as above
     night = Night(rng, packing_rng, options, Lines(day_ms))
+    if options.batch_window_ms is not None and not options.per_race:
+        key = contract.state_key(options.election_id, state.postal)
+        night.polls = StatePolls(night.out, options, state.postal, key, packing_rng)
     if options.baseline:
         night.baseline_rng = random.Random(f"{seed}/{state.postal}/baseline")  # noqa: S311 - as above
     if options.calls:
@@ -168,5 +182,7 @@ def simulate_state(seed: int, options: Options, state: State, races: list[Race],
     ballot = BallotPlaces(places)
     for race in races:
         simulate_race(night, race, ballot.of(race), close_ms)
+    if night.polls is not None:
+        night.polls.finish()
     night.out.sort()
     return NightOutput(night.out, night.truth, night.baselines)

@@ -1,5 +1,7 @@
-"""How the night's precinct reports become records: one report per record (`--single`), or
-`precinct-batch/1` records as a feed polled every minute delivers them (the default).
+"""How a race's precinct reports become records on their own: one report per record
+(`--single`), or `precinct-batch/1` records as a feed polled every minute delivers them
+(`--per-race`). The default, a state's every race in `state-poll/1` records, is
+`streams.simulation.polls`, on the same windows and element templates.
 
 A feed polled every `batch_window_ms` hands over, at each poll, what its units reported since
 the last one: every report of one race and state (and mode) whose `reported_at` falls in one

@@ -7,8 +7,8 @@ template, random draws only where something is decided. Besides the honest repor
 - deliveries that are re-sent (duplicates) or arrive after a newer report (out of order): both
   are lower-`seq` reports a correct worker drops;
 - on request, malformed copies (raw payloads the contract refuses).
-How the reports become records (one each, or in batches) is `packaging`'s business: this
-module decides what is sent and when it arrives, the same for either.
+How the reports become records (one each, race batches, or state polls) is `packaging`'s and
+`polls`' business: this module decides what is sent and when it arrives, the same for each.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Options:
     out_of_order: float = 0.01
     corrections: float = 0.004
     batch_window_ms: int | None = MINUTE_MS  # None: one record per report
+    per_race: bool = False  # one precinct-batch/1 per race and window instead of a state-poll/1 per state
     max_batch_bytes: int = contract.MAX_PAYLOAD_BYTES
     baseline: bool = False  # also make each race's previous election (`streams.simulation.baseline`)
     calls: bool = False  # race calls, a runoff and vote-for-2 contests (`streams.simulation.calls`)
@@ -55,7 +56,7 @@ class Deliveries(Protocol):
         """When a report that arrived at `arrived_ms` is on the topic."""
 
     def finish(self) -> None:
-        """Writes what is still held (batches)."""
+        """Writes what is still held (race batches; state polls wait for the state's every race)."""
 
 
 def final_votes(race: Race, places: Sequence[Precinct]) -> list[list[int]]:

@@ -1,7 +1,8 @@
 """The faust process around `streams.counting`: records in from Kafka, snapshots, alerts and dead letters out.
 
 `app` builds the faust app and topics; `agents` wires the thin loops (`TallyWorker`);
-`outbox` sends dead letters and alerts; `book_reader` follows definitions and expected votes;
+`outbox` sends what a record causes and acks it once all is written; `book_reader` follows
+definitions and expected votes; `estimates` lets a race's owner alone speak about its estimate;
 `publisher` sends the coalesced snapshots on fenced producers; `rebuild` and `checkpoint`
 rebuild the tallies from the input log; `fence` keeps a worker woken from a freeze quiet;
 `guard` keeps timers and tasks alive through their own failures; `collector` tends Python's

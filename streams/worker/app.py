@@ -51,6 +51,8 @@ def build_app(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         broker_commit_interval=1.0,
         broker_session_timeout=settings.session_timeout_s,
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        producer_request_timeout=settings.send_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 3,
         producer_acks=-1,
         producer_linger=0.005,

@@ -3,10 +3,13 @@ room's race book.
 
 All four topics are compacted, so they are read from the beginning at every start: that rebuilds
 the book with no changelog. The consumer group's committed offsets say what an earlier run
-already acted on: older records only rebuild state, newer ones (`fresh`) also raise alerts
-and dead letters, and offsets are committed only after the producer has flushed those.
-The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up with the end
-offsets it saw at start.
+already acted on: older records only rebuild state, newer ones (`fresh`) that are malformed
+are dead-lettered, and offsets are committed only once those dead letters are delivered (a
+`Receipt` per commit, streams.worker.outbox). Every worker sends them, so a worker that
+crashes loses none (a dead letter may come more than once). Alerts about a new estimate are
+not the reader's: it tells `on_estimate`, and the race's owner speaks (streams.worker.estimates).
+The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up
+with the end offsets it saw at start.
 A call is checked against the book (a call for a race or candidate it does not know is a dead
 letter): so calls are taken after the definitions of the same fetch, and those read before the
 reader is ready wait until it is (another partition's definition may not have been read yet).
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -29,20 +34,26 @@ from streams.kafka.topics import topic_partitions
 from streams.model.baselines import Baseline, decode_baseline
 from streams.settings import Settings
 from streams.worker.app import app_id
-from streams.worker.outbox import Outbox
+from streams.worker.outbox import Outbox, Receipt
 
 COMMIT_EVERY_S = 2.0
 
 
 class BookReader:
-    """Keeps `room.book` and sets `ready` once caught up; fresh records' alerts and dead letters
+    """Keeps `room.book` and sets `ready` once caught up; fresh malformed records' dead letters
     go out through `outbox`."""
 
-    def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event) -> None:
+    def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event,
+                 on_estimate: Callable[[str], None] = lambda _: None) -> None:
         self.settings = settings
         self.room = room
         self.outbox = outbox
         self.ready = ready
+        self.on_estimate = on_estimate  # a race's new estimate taken (EstimateAlerts.taken)
+        self.receipt = Receipt()  # the dead letters sent since the last commit
+        # Positions to commit, each behind the receipt of the dead letters sent before it, in order:
+        # one is committed only once its own and every earlier receipt are delivered.
+        self.to_commit: deque[tuple[Receipt, dict[TopicPartition, OffsetAndMetadata]]] = deque()
         self.waiting_calls: list[tuple[Any, bool]] = []  # (message, fresh) read before `ready`
 
     async def follow_race_book(self) -> None:
@@ -65,6 +76,7 @@ class BookReader:
         loop = asyncio.get_running_loop()
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            self.outbox.receipt = self.receipt  # the dead letters below are sent on its behalf
             for tp, message in calls_last(batch):
                 self.take_book_record(message, fresh=message.offset >= committed[tp])
             if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
@@ -72,12 +84,22 @@ class BookReader:
                 for message, fresh in self.waiting_calls:
                     self.take_book_record(message, fresh)
                 self.waiting_calls.clear()
-            # Also once input goes quiet: an uncommitted tail would owe its alerts again after a restart.
+            # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a restart.
             uncommitted = uncommitted or bool(batch)
             if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
-                await self.outbox.flush()
-                await consumer.commit({tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps})
+                positions = {tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps}
+                self.to_commit.append((self.receipt, positions))
+                self.outbox.close(self.receipt)
+                self.receipt = Receipt()
                 last_commit, uncommitted = loop.time(), False
+            await self._commit_delivered(consumer)
+
+    async def _commit_delivered(self, consumer: AIOKafkaConsumer) -> None:
+        positions = None
+        while self.to_commit and self.to_commit[0][0].delivered:
+            positions = self.to_commit.popleft()[1]
+        if positions is not None:
+            await consumer.commit(positions)
 
     def take_book_record(self, message: Any, fresh: bool) -> None:
         if message.value is None:
@@ -90,7 +112,7 @@ class BookReader:
             elif message.topic.endswith(contract.BASELINES):
                 self.take_baseline(decode_baseline(message.value))
             else:
-                self.take_expected(contract.decode_expected_vote(message.value), fresh)
+                self.take_expected(contract.decode_expected_vote(message.value))
         except InvalidRecord as error:
             if fresh:
                 self.outbox.dead_letter(message, error)
@@ -109,15 +131,14 @@ class BookReader:
         call = dataclasses.replace(contract.decode_race_call(message.value), revision=message.offset)
         alerts = self.room.take_call(call, fresh)
         if fresh:
-            self.outbox.send_alerts(alerts)
+            self.outbox.send_alerts(alerts, self.receipt)
 
-    def take_expected(self, estimate: contract.ExpectedVote, fresh: bool) -> None:
-        taken, old = self.room.book.put_expected(estimate)
+    def take_expected(self, estimate: contract.ExpectedVote) -> None:
+        taken, _ = self.room.book.put_expected(estimate)
         if not taken:
             return  # duplicate or stale estimate
-        alerts = self.room.expected_changed(old, estimate)
-        if fresh:
-            self.outbox.send_alerts(alerts)
+        self.room.estimate_changed(estimate.key)
+        self.on_estimate(estimate.key)
 
     def take_baseline(self, baseline: Baseline) -> None:
         # A higher seq replaces the race's whole baseline; a duplicate or stale one changes nothing.

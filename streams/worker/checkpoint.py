@@ -26,8 +26,9 @@ it would count units of another night and skip this log's records below its offs
 
 Besides its units, a tally's checkpoint holds the latest time Kafka gave its records (the
 embargo needs it, design rule 7: it is no unit's, so no unit row holds it). Files of an earlier
-format lack it (and the counties units moved from, and the identity): they are set aside like
-any file of another format, and the partition is rebuilt from the log once, which finds all.
+format lack it (and the counties units moved from, and the identity), or hold a partition's
+tallies by race key rather than by state key: they are set aside like any file of another
+format, and the partition is rebuilt from the log once, which finds all.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ log = logging.getLogger(__name__)
 
 # The one place the file format is named: a file of any other format is set aside (see above).
 # 2: the log's identity (issue 18 item 3); 3: also a tally's Kafka time after its unit rows, and
-# a unit row's former counties (issue 18 items 4 and 7).
-FORMAT = "votewire-checkpoint/3"
+# a unit row's former counties (issue 18 items 4 and 7); 4: tallies live on the home partition of
+# their state key (design rule 3), where a /3 file holds them under the older race-key layout (a
+# race may have lived on another partition): never restored into the wrong place.
+FORMAT = "votewire-checkpoint/4"
 
 
 class TallyCheckpoint(NamedTuple):
@@ -304,7 +307,7 @@ class PartitionCheckpoints:
         self.checkpoint_at = now
         by_partition: dict[int, list[RaceTally]] = {}
         for key, tally in self.room.tallies.items():
-            by_partition.setdefault(home_partition(key.race, self.settings.partitions), []).append(tally)
+            by_partition.setdefault(home_partition(key.home, self.settings.partitions), []).append(tally)
         encoded = []
         for partition in sorted(self.owned()):
             offsets = {topic: self.positions.get((topic, partition), 0) for topic in self.input_topics}

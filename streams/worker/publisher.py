@@ -22,10 +22,12 @@ published (the holds, streams.counting.holds), and starting it fences every earl
 with the id: an owner that was frozen (SIGSTOP, a paused VM) past its session timeout with
 snapshots still in its buffer has them refused by the broker when it wakes, instead of landing
 after its successor's newer ones (Kafka Streams fenced its zombie tasks the same way). A
-worker whose producer is fenced publishes nothing of that partition until the group gives it
-back, and then rebuilds it. Readers need no `read_committed`: what a zombie wrote before the
+worker whose producer is fenced publishes nothing of that partition until it owns it again
+and has claimed and rebuilt it. Readers need no `read_committed`: what a zombie wrote before the
 fence stays in the log (aborted) ahead of its successor's snapshots, what it sends after the
-fence is refused, and every snapshot stands alone.
+fence is refused, and every snapshot stands alone. A fence found on a partition the group has
+given this worker (back) is not waited out: the worker claims and rebuilds it at once
+(TallyWorker.reclaim), or the partition would be counted and committed, never published.
 """
 
 from __future__ import annotations
@@ -60,19 +62,21 @@ class SnapshotPublisher:
     (the race book read, the tallies whole, no freeze fence: TallyWorker.may_publish)."""
 
     def __init__(self, settings: Settings, room: CountingRoom, owned: Callable[[], AbstractSet[int]],
-                 may_publish: Callable[[], bool], metrics: WorkerMetrics) -> None:
+                 may_publish: Callable[[], bool], metrics: WorkerMetrics,
+                 on_fenced: Callable[[int], None] = lambda _: None) -> None:
         self.settings = settings
         self.room = room
         self.owned = owned
         self.may_publish = may_publish
         self.metrics = metrics
+        self.on_fenced = on_fenced  # a partition's producer found fenced (TallyWorker.reclaim)
         # Labelled children looked up once: `.labels()` per snapshot is measurable.
         self.snapshot_counters = {k: metrics.snapshots.labels(kind=k) for k in SNAPSHOT_KINDS}
         self.topics = {"state": settings.topic(contract.STATE_RESULTS),
                        "county": settings.topic(contract.COUNTY_RESULTS)}
         self.next_counties = 0.0  # loop time before which no county round starts
         self.producers: dict[int, AIOKafkaProducer] = {}  # home partition -> its transactional producer
-        # Owned partitions whose producer another worker fenced: dark until the group reassigns them.
+        # Owned partitions whose producer another worker fenced: dark until claimed again.
         self.fenced_out: set[int] = set()
         self.lock = asyncio.Lock()  # a round, or a change of producers: one at a time
 
@@ -178,7 +182,7 @@ class SnapshotPublisher:
             if snap is None:
                 busy += time.thread_time() - began
                 break
-            partition = home_partition(snap.race, self.settings.partitions)
+            partition = home_partition(snap.home, self.settings.partitions)
             producer = self.producers.get(partition)
             if producer is None:
                 busy += time.thread_time() - began
@@ -224,16 +228,18 @@ class SnapshotPublisher:
         return []
 
     async def lost(self, partition: int, exc: Exception) -> list[Exception]:
-        """A send or commit of `partition` failed. Fenced: another worker owns it now, and this
-        one goes dark there (nothing to raise). Otherwise the producer is dropped (its
+        """A send or commit of `partition` failed. Fenced: another worker claimed it, and this
+        one goes dark there (nothing to raise) until `on_fenced` has it claimed again, if the
+        group still gives it to this worker. Otherwise the producer is dropped (its
         transaction's state is not known; the next round starts a new one) and `exc` is the
         round's failure."""
         await self._drop(partition)
         if not isinstance(exc, ProducerFenced):
             return [exc]
         log.warning("partition %d: another worker's snapshot producer fenced this one; publishing nothing of it "
-                    "until the group gives it back", partition)
+                    "until it is claimed again", partition)
         self.fenced_out.add(partition)
+        self.on_fenced(partition)
         return []
 
 

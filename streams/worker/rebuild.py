@@ -18,6 +18,8 @@ The input topics must therefore keep their records (`retention.ms=-1`, streams.k
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import contract
+from streams.contract import ExpectedVote
 from streams.counting import COUNTED_HEADER, Floor
 from streams.errors import InvalidRecord
 from streams.kafka.clients import kafka_client
@@ -34,6 +37,8 @@ from streams.kafka.topics import MAX_MESSAGE_BYTES, topic_partitions
 from streams.settings import Settings
 
 FETCH_RECORDS = 5000
+
+log = logging.getLogger(__name__)
 
 IsHome = Callable[[str, bytes | None, int], bool]
 # Takes a report and the time Kafka gave its record (ms), as the agent does.
@@ -53,11 +58,13 @@ class RebuildStats:
 
 async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[TopicPartition],
                              take_report: TakeReport, is_home: IsHome,
-                             restore: Callable[[Offsets], Offsets]) -> RebuildStats:
-    """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets.
+                             restore: Callable[[Offsets], Offsets], at_least: Offsets | None = None) -> RebuildStats:
+    """Feed `take_report` every valid report in `tps` below `group_id`'s committed offsets, or
+    below `at_least`'s where it is further (a worker rebuilding a partition it is counting: up
+    to where it reads on).
 
     `take_report(report, kafka_ms)` gets each report with the time Kafka gave its record.
-    `is_home(race_key, record_key, partition)` says whether a record was tallied where it was
+    `is_home(state_key, record_key, partition)` says whether a record was tallied where it was
     read (the agent's own test): a stray of the input topic went round through the re-keyed
     topic to its home partition, and is read there.
     `restore(committed)` is called first: it may restore state from a checkpoint and returns
@@ -71,7 +78,8 @@ async def rebuild_partitions(settings: Settings, group_id: str, tps: Iterable[To
                             fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
     try:
-        stats.ends = ends = {tp: await consumer.committed(tp) or 0 for tp in tps}
+        floor = at_least or {}
+        stats.ends = ends = {tp: max(await consumer.committed(tp) or 0, floor.get(tp, 0)) for tp in tps}
         starts = restore(ends)
         todo = [tp for tp, end in ends.items() if end > starts.get(tp, 0)]
         if todo:
@@ -100,10 +108,60 @@ async def committed_offsets(settings: Settings, group_id: str, tps: Iterable[Top
 async def latest_versions(settings: Settings, topic: str) -> dict[str, Floor]:
     """The highest-version snapshot per key in an output `topic`, read to its current end: its
     version, total votes and what it counted."""
+    versions: dict[str, Floor] = {}
+    unreadable: list[str] = []  # where the records that are no snapshot sit
+    await read_to_end(settings, topic, lambda m: _take_snapshot_figures(m, versions, unreadable))
+    if unreadable:
+        # Not ours (our snapshots always parse): another writer, or a damaged record. Raising
+        # would make every rebuild fail and retry forever; the hold is only for our own versions.
+        log.warning("%s: %d records that are no snapshot skipped (the first at %s)", topic, len(unreadable),
+                    unreadable[0])
+    return versions
+
+
+def _take_snapshot_figures(m: Any, versions: dict[str, Floor], unreadable: list[str]) -> None:
+    """Keep the highest (version, total_votes) snapshot's Floor of a record's key; note where one is unreadable."""
+    if m.key is None or m.value is None:
+        return  # a tombstone, or a record with no key: nothing to hold against
+    try:
+        key, floor = m.key.decode(), published_floor(m)
+    except (ValueError, TypeError, KeyError, IndexError) as error:  # orjson's errors are ValueErrors
+        unreadable.append(f"[{m.partition}]@{m.offset}: {error!r}")
+        return
+    held = versions.get(key)
+    if held is None or (floor.version, floor.total_votes) > (held.version, held.total_votes):
+        versions[key] = floor
+
+
+async def alerted_estimates(settings: Settings, topic: str, wanted: Callable[[str], bool]) -> dict[str, ExpectedVote]:
+    """The latest estimate an `expected_vote_revised` alert in `topic` (results-alerts) was
+    raised on, per race key that is `wanted`: what earlier owners already said. Stand-ins
+    with the figure the alert gave (all that comparing a new estimate with it needs)."""
+    said: dict[str, ExpectedVote] = {}
+
+    def take(m: Any) -> None:
+        if m.key is None or m.value is None or REVISED not in m.value or not wanted(m.key.decode(errors="replace")):
+            return
+        with contextlib.suppress(ValueError, TypeError, KeyError):  # not one of ours: nothing said
+            value = orjson.loads(m.value)
+            details, race = value["details"], m.key.decode()
+            if value["type"] == "expected_vote_revised" and details["seq"] > said.get(race, _NONE).seq:
+                said[race] = ExpectedVote(value["election_id"], value["race_id"], value["state"],
+                                          details["expected_votes"], {}, int(details["seq"]), value["at"], 0)
+
+    await read_to_end(settings, topic, take)
+    return said
+
+
+REVISED = b'"expected_vote_revised"'
+_NONE = ExpectedVote("", "", "", None, {}, -1, "", 0)
+
+
+async def read_to_end(settings: Settings, topic: str, take: Callable[[Any], None]) -> None:
+    """Hand every record of `topic`, from its beginning to its end when the read began, to `take`."""
     consumer = kafka_client(AIOKafkaConsumer, settings, enable_auto_commit=False,
                             fetch_max_bytes=16 * MAX_MESSAGE_BYTES)
     await consumer.start()
-    versions: dict[str, Floor] = {}
     try:
         tps = await topic_partitions(consumer, topic)
         ends = await consumer.end_offsets(tps) if tps else {}
@@ -113,17 +171,13 @@ async def latest_versions(settings: Settings, topic: str) -> dict[str, Floor]:
             await consumer.seek_to_beginning(*left)
         while left:
             batch = await consumer.getmany(*left, timeout_ms=1000, max_records=FETCH_RECORDS)
-            for messages in batch.values():
+            for tp, messages in batch.items():
                 for m in messages:
-                    if m.key is not None and m.value is not None:
-                        key, floor = m.key.decode(), published_floor(m)
-                        held = versions.get(key)
-                        if held is None or (floor.version, floor.total_votes) > (held.version, held.total_votes):
-                            versions[key] = floor
+                    if m.offset < ends[tp]:
+                        take(m)
             left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
-    return versions
 
 
 def published_floor(message: Any) -> Floor:

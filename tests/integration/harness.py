@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.kafka.clients import kafka_client
 from streams.kafka.security import kafka_connection
-from streams.kafka.topics import topic_partitions
+from streams.kafka.topics import TopicSpec, ensure_topics, topic_partitions
 from streams.localkafka import kafka_local
 from streams.settings import Settings
 
@@ -79,6 +80,26 @@ class TopicRecord:
     offset: int
     headers: dict[str, bytes]
     timestamp_ms: int = 0  # the record's timestamp (its producer's clock when sent)
+
+
+async def ensure_worker_topics(settings: Settings) -> None:
+    """The topics `votewire worker` makes before it starts, the re-key topic too: a worker built
+    in-process reads its log's identity (every input topic's id) before each rebuild."""
+    from streams.worker.app import rekeyed_topic_name  # imports faust
+
+    await ensure_topics(settings, extra=(TopicSpec(rekeyed_topic_name(settings), compact=False, oversize=True,
+                                                   log=True),))
+
+
+async def send_raw(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """(key, value) records into the contract `topic`, as they are, each acknowledged by the broker."""
+    producer = kafka_client(AIOKafkaProducer, settings, acks="all")
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(settings.topic(topic), value, key)
+    finally:
+        await producer.stop()
 
 
 async def read_topic(settings: Settings, topic: str, idle_s: float = 2.0) -> list[TopicRecord]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 
 import streams
+from streams.contract import decode_precinct_record
 from streams.kafka.replay import ReplayStats, replay_files
 from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
@@ -93,8 +94,8 @@ async def replay_mn_night(settings: Settings) -> ReplayStats:
 
 def recorded_reports() -> int:
     """How many precinct reports the bundled night holds (read from the file, not assumed): a
-    `precinct-batch/1` record carries several, so this is not its count of records."""
+    `state-poll/1` record carries several, so this is not its count of records."""
     with gzip.open(MN_NIGHT) as lines:
         records = [orjson.loads(line) for line in lines if line.strip()]
-    return sum(len(rec["value"].get("reports", [rec["value"]])) for rec in records
+    return sum(len(decode_precinct_record(orjson.dumps(rec["value"])).reports) for rec in records
                if rec["topic"] == "precinct-results")

@@ -26,6 +26,7 @@ from tests.integration.test_worker_mn import state_results
 from tests.integration.test_worker_robustness import write_lines
 
 RACE = "e1/president/CA"
+STATE = "e1/CA"  # precinct results are keyed by state (design rule 3): tallied where they are read
 REPORTED_AT = "2024-11-06T03:00:00Z"  # after polls close; so is the record's Kafka time (its `ts`)
 DEFINITION = {"ts": 0, "topic": "race-definitions", "key": RACE, "value": {
     "schema": "race-definition/1", "election_id": "e1", "race_id": "president", "state": "CA",
@@ -36,7 +37,7 @@ DEFINITION = {"ts": 0, "topic": "race-definitions", "key": RACE, "value": {
 
 def night(units: str, count: int, votes: int) -> list[dict[str, Any]]:
     """The race's definition and one report from each of `count` units, one record each."""
-    return [DEFINITION, *({"ts": source_ms(REPORTED_AT), "topic": "precinct-results", "key": RACE, "value": {
+    return [DEFINITION, *({"ts": source_ms(REPORTED_AT), "topic": "precinct-results", "key": STATE, "value": {
         "schema": "precinct-result/1", "election_id": "e1", "race_id": "president", "state": "CA",
         "county_fips": "06001", "precinct_id": f"{units}-{i}", "seq": 1, "reported_at": REPORTED_AT,
         "votes": {"harris": votes, "trump": 0}, "complete": True}} for i in range(count))]

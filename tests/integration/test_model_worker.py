@@ -73,8 +73,7 @@ def take(room: CountingRoom, line: Any, offset: int) -> int:
     if line.topic == contract.EXPECTED_VOTES:
         room.book.put_expected(contract.decode_expected_vote(line.value))
     elif line.topic == contract.PRECINCT_RESULTS:
-        for report in contract.decode_precinct_record(line.value).reports:
-            room.apply_report(report, line.ts_ms)
+        room.apply_record(contract.decode_precinct_record(line.value).reports, line.ts_ms)  # as the worker does
     return offset
 
 

@@ -15,10 +15,9 @@ from streams import contract
 from streams.contract import TallyKey
 from streams.counting.room import Snapshot
 from streams.counting.tally import RaceTally
-from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
 from streams.worker.agents import TallyWorker
-from tests.integration.harness import read_topic, run
+from tests.integration.harness import ensure_worker_topics, read_topic, run
 
 KEY = TallyKey("2024-11-05", "president", "MN", "live")
 
@@ -27,13 +26,13 @@ def _worker(settings: Settings) -> TallyWorker:
     worker = TallyWorker(settings, CollectorRegistry())
     worker.book_ready.set()
     worker.tallies_ready.set()
-    worker.owned = {worker.home_partition(KEY.race)}
+    worker.owned = {worker.home_partition(KEY.home)}
     worker.room.tallies[KEY] = RaceTally(KEY)
     return worker
 
 
 def _snapshot(version: int) -> Snapshot:
-    return Snapshot("state", KEY.state_result_key, KEY.race,
+    return Snapshot("state", KEY.state_result_key, KEY.home,
                     {"election_id": KEY.election_id, "race_id": KEY.race_id, "state": KEY.state, "mode": KEY.mode,
                      "version": version, "pct_expected_counted": None, "precincts_reporting": 0}, version)
 
@@ -47,10 +46,20 @@ def _due(worker: TallyWorker, version: int) -> None:
     worker.room.due_county_snapshots = lambda: iter(())  # type: ignore[method-assign]
 
 
-def test_a_successor_fences_the_earlier_owners_snapshot_producer(settings: Settings) -> None:
-    run(ensure_topics(settings))
+def _zombie_and_successor(settings: Settings) -> tuple[TallyWorker, TallyWorker, int]:
+    """Two workers that both believe they own KEY's partition (the zombie first), on fresh topics."""
+    run(ensure_worker_topics(settings))
     zombie, successor = _worker(settings), _worker(settings)
-    partition = zombie.home_partition(KEY.race)
+    return zombie, successor, zombie.home_partition(KEY.home)
+
+
+def _published_versions(settings: Settings) -> list[int]:
+    return [r.value["version"] for r in run(read_topic(settings, contract.STATE_RESULTS))
+            if r.key == KEY.state_result_key]
+
+
+def test_a_successor_fences_the_earlier_owners_snapshot_producer(settings: Settings) -> None:
+    zombie, successor, partition = _zombie_and_successor(settings)
     topic = settings.topic(contract.STATE_RESULTS)
 
     async def night() -> None:
@@ -72,16 +81,13 @@ def test_a_successor_fences_the_earlier_owners_snapshot_producer(settings: Setti
         await successor.publisher.release({partition})
 
     run(night())
-    versions = [r.value["version"] for r in run(read_topic(settings, contract.STATE_RESULTS))
-                if r.key == KEY.state_result_key]
-    assert versions == [1, 2, 3], "the zombie's open transaction was aborted with its snapshot before the fence; " \
-                                  "nothing of it after"
+    assert _published_versions(settings) == [1, 2, 3], \
+        "the zombie's open transaction was aborted with its snapshot before the fence; nothing of it after"
 
 
 def test_a_fenced_worker_goes_dark_on_that_partition_and_raises_nothing(settings: Settings) -> None:
-    run(ensure_topics(settings))
-    zombie, successor = _worker(settings), _worker(settings)
-    partition = zombie.home_partition(KEY.race)
+    zombie, successor, partition = _zombie_and_successor(settings)
+    zombie.app.rebalancing = True  # the zombie is learning it lost the partition: it does not fence back
 
     async def night() -> None:
         await zombie.publisher.claim({partition})
@@ -98,6 +104,27 @@ def test_a_fenced_worker_goes_dark_on_that_partition_and_raises_nothing(settings
         await successor.publisher.release({partition})
 
     run(night())
-    versions = [r.value["version"] for r in run(read_topic(settings, contract.STATE_RESULTS))
-                if r.key == KEY.state_result_key]
-    assert versions == [5]
+    assert _published_versions(settings) == [5]
+
+
+def test_a_fence_found_on_a_partition_still_owned_is_claimed_again_at_once(settings: Settings) -> None:
+    """The group gave the partition back to the worker a successor had fenced: its first round
+    finds the fence, and it claims the partition again at once (rebuilding it), instead of
+    staying dark until some unrelated rebalance."""
+    zombie, successor, partition = _zombie_and_successor(settings)
+
+    async def night() -> None:
+        await zombie.publisher.claim({partition})
+        await successor.publisher.claim({partition})
+        await successor.publisher.release({partition})  # the successor lost it again, to the zombie
+        _due(zombie, 7)
+        await zombie.publisher.publish_round()  # fenced: refused, and the claim scheduled
+        assert zombie.rebuilding is not None, "dark until an unrelated rebalance"
+        await zombie.rebuilding
+        assert partition in zombie.publisher.producers
+        _due(zombie, 8)
+        await zombie.publisher.publish_round()
+        await zombie.publisher.release({partition})
+
+    run(night())
+    assert _published_versions(settings) == [8]

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from streams.kafka.replay import replay_files
+from streams.kafka.topics import home_partition
 from streams.localkafka import kafka_local
 from streams.settings import Settings
 from tests.integration.harness import latest_by_key, read_topic, run, running_worker, wait_for
@@ -28,10 +29,10 @@ def expected(truth: dict[str, Any]) -> dict[str, Any]:
             "votes": {c: n for c, n in truth["votes"].items() if n}}
 
 
-def simulate_tiny(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    night = tmp_path / "night.jsonl.gz"
+def simulate_tiny(tmp_path: Path, election_id: str = "2024-11-05") -> tuple[Path, dict[str, Any]]:
+    night = tmp_path / f"night-{election_id}.jsonl.gz"
     subprocess.run([sys.executable, "-m", "streams.cli", "simulate", "--preset", "tiny", "--seed", "11",
-                    "--malformed", "0.01", "--out", str(night)], check=True, timeout=300)
+                    "--malformed", "0.01", "--election-id", election_id, "--out", str(night)], check=True, timeout=300)
     truth = orjson.loads(Path(f"{night}.truth.json").read_bytes())
     assert len(truth["races"]) >= 3, "the tiny preset should hold several race/states"
     return night, truth
@@ -62,16 +63,22 @@ def _at_least(records: list[Any], count: int) -> list[Any] | None:
 
 
 def test_two_workers_share_the_partitions_and_end_at_the_truth(settings: Settings, tmp_path: Path) -> None:
-    """Each race/state's tally lives on the worker that owns its partition; the second worker's
-    arrival is a rebalance that moves partitions (and their tallies, rebuilt from the table)."""
-    night, truth = simulate_tiny(tmp_path)
+    """Each state's tallies live on the worker that owns its partition; the second worker's
+    arrival is a rebalance that moves partitions (and their tallies, rebuilt from the log).
+    The tiny preset's two states, DE and NH, share one home partition in 2024 (state keys,
+    design rule 3): three elections' nights put the six state keys on all four partitions, so
+    each worker has something to tally whatever its share."""
+    nights = [simulate_tiny(tmp_path, election_id) for election_id in ("2024-11-05", "2020-11-03", "2022-11-08")]
+    truth = {"races": {key: race for _, one in nights for key, race in one["races"].items()}}
     settings = settings.with_(partitions=4)
+    assert {home_partition(f"{e}/{s}", 4) for e in ("2024-11-05", "2020-11-03", "2022-11-08") for s in ("DE", "NH")} \
+        == {0, 1, 2, 3}
     first = settings.with_(data_dir=f"{settings.data_dir}-a")
     second = settings.with_(data_dir=f"{settings.data_dir}-b")
     ports = [kafka_local.free_port(), kafka_local.free_port()]
     with running_worker(first, tmp_path / "worker-a.log", VOTEWIRE_WORKER_WEB_ADDR=f"127.0.0.1:{ports[0]}") as a, \
             running_worker(second, tmp_path / "worker-b.log", VOTEWIRE_WORKER_WEB_ADDR=f"127.0.0.1:{ports[1]}") as b:
-        run(replay_files(settings, [night], speed=None, max_gap=None, progress=False), 300)
+        run(replay_files(settings, [night for night, _ in nights], speed=None, max_gap=None, progress=False), 300)
         wait_for(lambda: truth_reached(settings, truth), 300, what="the truth with two workers", alive=a)
         assert b.poll() is None
         applied = [applied_reports(port) for port in ports]

@@ -1,4 +1,8 @@
-"""Every alert type, raised once when its condition becomes true, with ids that replay the same."""
+"""Every alert type, raised once when its condition becomes true, with ids that replay the same.
+
+Unit alerts come per report; race alerts compare the race's figures before and after a whole
+record (a poll or a batch is one observation). `Night.feed` sends a record of one report.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from streams.counting.alerts import (
     _marks,
     alert_value,
     expected_alerts,
-    report_alerts,
+    race_alerts,
     standing,
+    unit_alerts,
 )
 from streams.counting.snapshots import state_snapshot
 from streams.counting.tally import RaceTally
@@ -45,7 +50,8 @@ def estimate(statewide: int | None, seq: int = 0, counties: dict[str, int] | Non
 
 
 class Night:
-    """Feeds reports to a tally the way the worker does: standing, apply, standing, alerts."""
+    """Feeds records to a tally the way the counting room does: the race's standing before the
+    record, each report applied with its unit alerts, the standing after, the race alerts."""
 
     def __init__(self, expected: ExpectedVote | None = None, definition: RaceDefinition | None = DEFINITION) -> None:
         self.tally = RaceTally(MN)
@@ -53,10 +59,20 @@ class Night:
         self.definition = definition
 
     def feed(self, r: PrecinctReport) -> list[Alert]:
+        return self.feed_record([r])
+
+    def feed_record(self, reports: list[PrecinctReport]) -> list[Alert]:
         before = standing(self.tally, self.definition, self.expected)
-        applied = self.tally.apply(r)
+        alerts, last = [], None
+        for r in reports:
+            applied = self.tally.apply(r)
+            if applied.unit is not None:
+                last = r
+                alerts += unit_alerts(MN, r, applied, self.tally.votes, self.definition)
+        if last is None:
+            return alerts
         after = standing(self.tally, self.definition, self.expected)
-        return report_alerts(MN, r, applied, before, after, self.definition, self.expected)
+        return alerts + race_alerts(MN, last, before, after, self.definition)
 
     def revise(self, new: ExpectedVote) -> list[Alert]:
         alerts = expected_alerts(self.expected, new, [self.tally], self.definition)
@@ -85,6 +101,55 @@ def test_no_lead_change_into_a_tie() -> None:
     night = Night()
     night.feed(report("p1", 0, {"harris": 10, "trump": 5}))
     assert night.feed(report("p2", 0, {"trump": 5})) == []
+
+
+def test_a_lead_lost_and_won_back_within_one_record_is_no_lead_change() -> None:
+    night = Night()
+    night.feed(report("p1", 0, {"harris": 100, "trump": 90}))
+    # Alone, p2 would hand Trump the lead and p3 give it back: two lead changes. In one poll
+    # the race is observed once, before and after: Harris led and leads.
+    assert night.feed_record([report("p2", 0, {"trump": 20}), report("p3", 0, {"harris": 20})]) == []
+    assert night.tally.votes == {"harris": 120, "trump": 110}
+
+
+def test_a_lead_change_over_a_record_names_its_last_report() -> None:
+    night = Night()
+    night.feed(report("p1", 0, {"harris": 100, "trump": 90}))
+    [alert] = night.feed_record([report("p2", 1, {"trump": 5}), report("p3", 2, {"trump": 10})])
+    assert (alert.type, alert.details["leader"], alert.details["total_votes"]) == ("lead_change", "trump", 205)
+    assert alert.at == "2024-11-06T03:02:00Z"  # the time of the race's last report in the record
+    # Its id names that report: the same record again gives the same id, another record another.
+    again = Night()
+    again.feed(report("p1", 0, {"harris": 100, "trump": 90}))
+    assert again.feed_record([report("p2", 1, {"trump": 5}), report("p3", 2, {"trump": 10})]) == [alert]
+    other = Night()
+    other.feed(report("p1", 0, {"harris": 100, "trump": 90}))
+    [moved] = other.feed_record([report("p3", 2, {"trump": 10}), report("p2", 1, {"trump": 5})])
+    assert moved.alert_id != alert.alert_id
+
+
+def test_milestones_crossed_within_a_record_fire_once_each() -> None:
+    night = Night(estimate(1000))
+    alerts = night.feed_record([report(f"p{i}", 0, {"harris": 60, "trump": 40}) for i in range(6)])  # 60%
+    assert [a.details["threshold"] for a in alerts if a.type == "counted_milestone"] == [25, 50]
+    assert {a.at for a in alerts} == {"2024-11-06T03:00:00Z"}
+
+
+def test_unit_alerts_stay_per_report_within_a_record() -> None:
+    night = Night()
+    night.feed_record([report("p1", 0, {"harris": 300, "trump": 200}), report("p2", 0, {"harris": 50})])
+    alerts = night.feed_record([report("p1", 1, {"harris": 290, "trump": 200}),
+                                report("p2", 1, {"harris": 40}),
+                                report("p3", 0, {"harris": 1, "write-in": 2}),
+                                report("p4", 0, {"write-in": 3})])  # write-in already has votes: no alert
+    assert [(a.type, a.precinct_id) for a in alerts] == [
+        ("count_decreased", "p1"), ("count_decreased", "p2"), ("unknown_candidate", "p3")]
+
+
+def test_a_record_of_duplicates_raises_nothing() -> None:
+    night = Night(estimate(100))
+    night.feed(report("p1", 0, {"harris": 90, "trump": 20}))
+    assert night.feed_record([report("p1", 0, {"harris": 1}), report("p1", 0, {"trump": 99})]) == []
 
 
 def test_counted_milestones_fire_once_each_when_crossed_upward() -> None:

@@ -16,7 +16,7 @@ from streams.adapters import ap
 from streams.adapters.base import rfc3339_ms
 from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from tests.unit.adapter_batches import as_single_reports, batches
+from tests.unit.adapter_polls import as_single_reports, polls
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ap"
 SUPER_TUESDAY = FIXTURES / "20160301_super_tuesday.json"
@@ -29,7 +29,7 @@ def run_as_sent(*argv: str) -> list[OutRecord]:
 
 
 def run(*argv: str) -> list[OutRecord]:
-    """The records with each batch checked and replaced by its reports (tests/unit/adapter_batches.py)."""
+    """The records with each batch checked and replaced by its reports (tests/unit/adapter_polls.py)."""
     return as_single_reports(run_as_sent(*argv))
 
 
@@ -68,14 +68,17 @@ def test_default_is_the_finest_level_so_votes_are_not_doubled() -> None:
     assert len(results) == 702
 
 
-def test_one_batch_per_race_and_state_per_response_at_its_latest_unit() -> None:
-    sent = batches(run_as_sent(str(SUPER_TUESDAY)))
+def test_one_poll_per_state_per_response_race_by_race_at_its_latest_unit() -> None:
+    [poll] = polls(run_as_sent(str(SUPER_TUESDAY)))
     doc = json.loads(SUPER_TUESDAY.read_text())
-    assert len(sent) == len({(r.key, r.value["mode"]) for r in sent}) == len(doc["races"])
-    for rec in sent:
-        times = [rfc3339_ms(e["reported_at"], "reported_at") for e in rec.value["reports"]]
+    assert (poll.key, poll.value["mode"]) == ("2016-03-01/MA", "live")
+    assert [race["race_id"] for race in poll.value["races"]] == [str(r["raceID"]) for r in doc["races"]]
+    latest = 0
+    for race in poll.value["races"]:
+        times = [rfc3339_ms(e["reported_at"], "reported_at") for e in race["reports"]]
         assert times == sorted(times)
-        assert rec.ts_ms == times[-1]
+        latest = max(latest, times[-1])
+    assert poll.ts_ms == latest
 
 
 def test_unit_ids_are_unique_and_keys_follow_the_contract() -> None:
@@ -83,7 +86,8 @@ def test_unit_ids_are_unique_and_keys_follow_the_contract() -> None:
     results = [r for r in recs if r.topic == "precinct-results"]
     ids = Counter((r.value["race_id"], r.value["precinct_id"]) for r in results)
     assert max(ids.values()) == 1
-    assert {r.key for r in recs if r.topic != "race-calls"} == {"2016-03-01/24547/MA", "2016-03-01/24548/MA"}
+    assert {r.key for r in recs if r.topic == "race-definitions"} == {"2016-03-01/24547/MA", "2016-03-01/24548/MA"}
+    assert {r.key for r in results} == {"2016-03-01/MA"}  # design rule 3: precinct results by state
     assert sorted(r.key for r in recs if r.topic == "race-calls") == ["2016-03-01/24547/MA/live",
                                                                        "2016-03-01/24548/MA/live"]
     assert all(r.value["seq"] == 0 and r.value["mode"] == "live" for r in results)

@@ -18,7 +18,7 @@ from aiohttp import web
 from streams.adapters import ap_poll
 from streams.adapters.ap import APMapper
 from streams.errors import SourceError
-from tests.unit.adapter_batches import as_single_reports
+from tests.unit.adapter_polls import as_single_reports
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ap"
 Step = Callable[[web.Request], web.Response]

@@ -51,7 +51,7 @@ def as_single(item: dict[str, Any], mode: str = "live") -> PrecinctReport:
 
 def test_a_single_report_is_a_record_of_one_report() -> None:
     record = decoded(precinct())
-    assert record == PrecinctRecord("2024-11-05/president/CA", [parse_precinct_report(precinct())], [])
+    assert record == PrecinctRecord("2024-11-05/CA", [parse_precinct_report(precinct())], [])
 
 
 def test_a_single_report_breaking_a_rule_is_refused_whole() -> None:
@@ -62,7 +62,7 @@ def test_a_single_report_breaking_a_rule_is_refused_whole() -> None:
 
 def test_a_good_batch_gives_its_reports_in_list_order_with_the_batch_fields() -> None:
     record = decoded(batch(element(3), element(1), element(2)))
-    assert record.key == "2024-11-05/president/CA"
+    assert record.key == "2024-11-05/CA"  # the state key (design rule 3)
     assert record.refused == []
     assert [r.precinct_id for r in record.reports] == ["06037-0003", "06037-0001", "06037-0002"]
     assert all((r.election_id, r.race_id, r.state, r.mode) == ("2024-11-05", "president", "CA", "live")
@@ -113,8 +113,12 @@ def test_parse_precinct_batch_takes_a_mapping() -> None:
     ],
 )
 def test_a_batch_breaking_a_batch_rule_is_refused_whole(changes: dict[str, Any], kind: str, reason: str) -> None:
+    assert_refused_whole(batch(**changes), kind, reason)
+
+
+def assert_refused_whole(value: object, kind: str, reason: str) -> None:
     with pytest.raises(InvalidRecord) as caught:
-        decoded(batch(**changes))
+        decoded(value)
     assert caught.value.kind == kind
     assert caught.value.reason.startswith(reason)
 
@@ -193,7 +197,7 @@ def test_an_element_breaking_a_rule_is_refused_alone_and_the_others_are_kept_in_
 
     assert [r.precinct_id for r in record.reports] == ["06037-0001", "06037-0003"]
     [refused] = record.refused
-    assert refused.index == 1
+    assert refused.index == "1"
     assert refused.value == orjson.dumps(bad)
     assert refused.error.kind == kind
     assert refused.error.reason.startswith(f"reports[1]: {reason}")
@@ -209,8 +213,8 @@ def test_a_refused_element_is_its_compact_json_whatever_the_spacing_sent() -> No
 def test_every_element_may_be_refused_and_the_batch_is_still_a_record() -> None:
     record = decoded(batch(1, element(2, seq=-1), element(3, mode="test")))
     assert record.reports == []
-    assert [(r.index, r.error.kind) for r in record.refused] == [(0, "wrong_type"), (1, "bad_seq"),
-                                                                  (2, "batch_mismatch")]
+    assert [(r.index, r.error.kind) for r in record.refused] == [("0", "wrong_type"), ("1", "bad_seq"),
+                                                                  ("2", "batch_mismatch")]
 
 
 def test_an_element_in_a_test_batch_must_not_say_live() -> None:
@@ -254,7 +258,7 @@ def test_an_element_is_refused_exactly_when_it_would_be_refused_alone(field: str
         alone = error
     if isinstance(alone, InvalidRecord):
         [refused] = record.refused
-        assert (refused.index, refused.error.kind) == (1, alone.kind)
+        assert (refused.index, refused.error.kind) == ("1", alone.kind)
         if field != "schema":  # a batch's element may also leave `schema` out, and its reason says so
             assert refused.error.reason == f"reports[1]: {alone.reason}"
     else:

@@ -40,7 +40,7 @@ def report(unit: str, seq: int, votes: dict[str, int], at: str = AFTER_CLOSE, co
 def apply(room: CountingRoom, unit: str, seq: int, votes: dict[str, int], at: str = AFTER_CLOSE,
           complete: bool = True) -> list[Any]:
     r = report(unit, seq, votes, at, complete)
-    return room.apply_report(r, r.reported_ms)[1]
+    return room.apply_record([r], r.reported_ms)[1]
 
 
 def call(status: str, winners: list[str], seq: int, by: str = "AP", at: str = "2024-11-06T02:00:00Z",

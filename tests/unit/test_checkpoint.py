@@ -180,6 +180,17 @@ def test_a_broken_or_foreign_checkpoint_is_set_aside(tmp_path: Path, content: by
     assert "rebuilding from the log" in caplog.text
 
 
+def test_a_checkpoint_of_the_race_keyed_layout_is_set_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Format /3 (and before) held a partition's tallies when a race's home was its race key's
+    # partition; restored now, its races would sit on partitions that are no longer theirs.
+    path = checkpoint_path(tmp_path, 1)
+    write_checkpoint(path, IDENTITY, OFFSETS, [a_tally()])
+    path.write_bytes(path.read_bytes().replace(FORMAT.encode(), b"votewire-checkpoint/3"))
+    assert read_checkpoint(path, IDENTITY) is None
+    assert "'votewire-checkpoint/3'" in caplog.text
+    assert "rebuilding from the log" in caplog.text
+
+
 def test_a_checkpoint_from_before_kafka_times_were_kept_is_set_aside(tmp_path: Path,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     """A file of an earlier format has no tally's Kafka time: restored, a live race would stay

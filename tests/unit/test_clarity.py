@@ -12,7 +12,7 @@ import pytest
 from streams.adapters import clarity
 from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from tests.unit.adapter_batches import as_single_reports, batches
+from tests.unit.adapter_polls import as_single_reports, polls
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "clarity"
 COUNTY = FIXTURES / "county.xml"  # Arkansas 2014 general, by county
@@ -27,7 +27,7 @@ def run_as_sent(*argv: str) -> list[OutRecord]:
 
 
 def run(*argv: str) -> list[OutRecord]:
-    """The records with each batch checked and replaced by its reports (tests/unit/adapter_batches.py)."""
+    """The records with each batch checked and replaced by its reports (tests/unit/adapter_polls.py)."""
     return as_single_reports(run_as_sent(*argv))
 
 
@@ -74,12 +74,14 @@ def test_county_units_carry_fips_and_precincts() -> None:
     assert recs[0].key == "2014-11-04/us-senate/AR"
 
 
-def test_one_batch_per_contest_per_changed_snapshot(tmp_path: Path) -> None:
+def test_one_poll_per_changed_snapshot(tmp_path: Path) -> None:
     later = tmp_path / "later.xml"
     later.write_text(COUNTY.read_text().replace('<County name="Arkansas" votes="1144" />',
                                                 '<County name="Arkansas" votes="1150" />'))
-    sent = batches(run_as_sent(str(COUNTY), str(COUNTY), str(later)))
-    assert [len(rec.value["reports"]) for rec in sent] == [75, 1]  # the unchanged snapshot sends none
+    sent = polls(run_as_sent(str(COUNTY), str(COUNTY), str(later)))
+    # the unchanged snapshot sends none
+    assert [[len(r["reports"]) for r in rec.value["races"]] for rec in sent] == [[75], [1]]
+    assert {rec.key for rec in sent} == {"2014-11-04/AR"}
 
 
 def test_precinct_ids_are_qualified_by_county() -> None:

@@ -150,6 +150,8 @@ BAD_SETTINGS = {
     "VOTEWIRE_REPLICATION_FACTOR": ("three", "is not a valid int"),
     "VOTEWIRE_PUBLISH_INTERVAL_S": ("-1", "must be a number of seconds above 0"),
     "VOTEWIRE_SESSION_TIMEOUT_S": ("nan", "must be a number of seconds above 0"),
+    "VOTEWIRE_REBALANCE_TIMEOUT_S": ("0", "must be a number of seconds above 0"),
+    "VOTEWIRE_SEND_TIMEOUT_S": ("-30", "must be a number of seconds above 0"),
     "VOTEWIRE_BOOTSTRAP": ("kafka", "must be host:port"),
     "VOTEWIRE_GATEWAY_ADDR": ("127.0.0.1:99999", "must be host:port"),
     "VOTEWIRE_GATEWAY_SHOW_TEST": ("maybe", "is not a valid bool"),

@@ -112,6 +112,15 @@ def test_an_aiokafka_future_failed_unawaited_is_not_reported_again(clock: Clock)
     assert collapser.filter(ours), "anything but aiokafka's is a bug to see"
 
 
+def test_fausts_warning_for_every_failed_send_is_left_to_the_outbox(clock: Clock) -> None:
+    """faust warns once per failed send; the outbox sends it again and logs the outage once."""
+    collapser = ConnectionErrorCollapser(clock=clock)
+    failed = record("_on_published error for message topic dead-letters error [Error 10] MessageSizeTooLargeError",
+                    name="faust.topics", level=logging.WARNING)
+    assert not collapser.filter(failed)
+    assert collapser.filter(record("anything else", name="faust.topics", level=logging.WARNING))
+
+
 def test_one_decision_per_record_across_handlers(clock: Clock) -> None:
     collapser = ConnectionErrorCollapser(clock=clock)
     first = record("Unable to update metadata from [1]")

@@ -31,8 +31,9 @@ def report(unit: str, seq: int, at: str, harris: int, trump: int, county: str = 
 
 
 def take(room: CountingRoom, r: PrecinctReport, kafka_ms: int | None = None) -> tuple[Applied, list[Alert]]:
-    """Apply `r` as the worker does, from a record Kafka timed as `r` says (unless told otherwise)."""
-    return room.apply_report(r, r.reported_ms if kafka_ms is None else kafka_ms)
+    """Apply a record of `r` alone as the worker does, Kafka timing it as `r` says (unless told otherwise)."""
+    [applied], alerts = room.apply_record([r], r.reported_ms if kafka_ms is None else kafka_ms)
+    return applied, alerts
 
 
 def room_with_race() -> CountingRoom:
@@ -82,6 +83,34 @@ def test_no_alert_is_raised_on_embargoed_counts_but_after_polls_close() -> None:
     assert [a.type for a in revised] == ["expected_vote_revised"]  # an estimate carries no count
     _, alerts = take(room, report("p1", 2, "2024-11-06T02:00:00Z", 40, 5))
     assert "lead_change" in [a.type for a in alerts]
+
+
+def senate(unit: str, seq: int, at: str, harris: int, trump: int) -> Any:
+    return dataclasses.replace(report(unit, seq, at, harris, trump), race_id="senate")
+
+
+def test_a_poll_is_one_observation_per_race_and_marks_each_race_it_changed() -> None:
+    room = room_with_race()
+    room.book.put_definition(parse_race_definition({**RACE, "race_id": "senate"}))
+    room.apply_record([report("p1", 0, "2024-11-06T03:00:00Z", 10, 9), senate("p1", 0, "2024-11-06T03:00:00Z", 5, 4)],
+                      CLOSE_MS + 3_600_000)
+    list(due(room))
+    # President: Trump ahead after p2, Harris again after p3; senate: Trump takes the lead.
+    results, alerts = room.apply_record([
+        report("p2", 0, "2024-11-06T03:10:00Z", 0, 5), report("p3", 0, "2024-11-06T03:10:00Z", 9, 0),
+        senate("p2", 0, "2024-11-06T03:10:00Z", 0, 3), senate("p1", 0, "2024-11-06T03:10:00Z", 5, 4)],
+        CLOSE_MS + 4_200_000)
+    assert [r.outcome for r in results] == ["applied", "applied", "applied", "duplicate"]
+    assert [(a.type, a.race_id, a.details["leader"]) for a in alerts] == [("lead_change", "senate", "trump")]
+    assert {s.key for s in due(room) if s.kind == "state"} == {"e/president/MN/live", "e/senate/MN/live"}
+
+
+def test_a_record_of_nothing_new_marks_nothing() -> None:
+    room = room_with_race()
+    take(room, report("p1", 0, "2024-11-06T03:00:00Z", 10, 9))
+    list(due(room))
+    assert room.apply_record([report("p1", 0, "2024-11-06T03:00:00Z", 10, 9)], CLOSE_MS + 3_600_000)[1] == []
+    assert list(due(room)) == []
 
 
 def test_without_a_definition_nothing_is_published() -> None:
@@ -242,7 +271,7 @@ def test_test_mode_is_released_by_its_reports_time_alone() -> None:
         "schema": "precinct-result/1", "election_id": "e", "race_id": "president", "state": "MN", "mode": "test",
         "county_fips": "27053", "precinct_id": "t1", "seq": 0, "reported_at": "2024-11-06T03:00:00Z",
         "votes": {"harris": 1}, "complete": True})
-    room.apply_report(rehearsal, CLOSE_MS - 86_400_000)
+    room.apply_record([rehearsal], CLOSE_MS - 86_400_000)
     assert [s.key for s in due(room) if s.kind == "state"] == ["e/president/MN/test"]
 
 
@@ -257,6 +286,19 @@ def test_a_duplicate_that_kafka_times_after_polls_close_releases_the_race() -> N
     assert [s.value["total_votes"] for s in due(room) if s.kind == "state"] == [15]
 
 
+def test_a_poll_that_kafka_times_after_polls_close_releases_every_race_it_names() -> None:
+    """The Kafka time is the record's: it counts for each race of a poll, those whose reports in
+    it are all duplicates too."""
+    room = room_with_race()
+    room.book.put_definition(parse_race_definition({**RACE, "race_id": "senate"}))
+    first = [report("p1", 0, "2024-11-06T03:00:00Z", 10, 5), senate("p1", 0, "2024-11-06T03:00:00Z", 6, 4)]
+    room.apply_record(first, CLOSE_MS - 1)
+    assert list(due(room)) == []
+    results, _ = room.apply_record([*first, senate("p2", 0, "2024-11-06T03:00:00Z", 1, 1)], CLOSE_MS)
+    assert [r.outcome for r in results] == ["duplicate", "duplicate", "applied"]
+    assert sorted(s.value["total_votes"] for s in due(room) if s.kind == "state") == [12, 15]
+
+
 def test_a_rebuild_decides_the_embargo_as_the_live_worker_did() -> None:
     """The rebuild reads the same records with the same Kafka times: the same decision."""
     records = [(report("p1", 0, "2024-11-06T03:00:00Z", 10, 5), CLOSE_MS - 60_000),
@@ -264,7 +306,7 @@ def test_a_rebuild_decides_the_embargo_as_the_live_worker_did() -> None:
                (report("p2", 0, "2024-11-06T01:00:00Z", 1, 1), CLOSE_MS - 3_600_000)]
     live, rebuilt = room_with_race(), room_with_race()
     for r, kafka_ms in records:
-        live.apply_report(r, kafka_ms)
+        live.apply_record([r], kafka_ms)
         rebuilt.replay_report(r, kafka_ms)
     assert live.tallies[LIVE].embargo_ms == rebuilt.tallies[LIVE].embargo_ms == CLOSE_MS + 60_000
     assert [s.value for s in due(live)] == [s.value for s in due(rebuilt)]

@@ -17,7 +17,7 @@ import pytest
 from streams.adapters import mn_sos
 from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from tests.unit.adapter_batches import as_single_reports, batches
+from tests.unit.adapter_polls import as_single_reports, polls
 
 PRES_KEY = "2024-11-05/president/MN"
 
@@ -35,16 +35,18 @@ def night(night_as_sent: list[OutRecord]) -> list[OutRecord]:
     return as_single_reports(night_as_sent)
 
 
-def test_one_batch_per_race_per_snapshot_with_changes(night_as_sent: list[OutRecord]) -> None:
-    sent = batches(night_as_sent)
-    assert len({(rec.ts_ms, rec.key) for rec in sent}) == len(sent)
-    assert all(len({e["reported_at"] for e in rec.value["reports"]}) == 1 for rec in sent)
+def test_one_poll_of_the_state_per_snapshot_with_changes(night_as_sent: list[OutRecord]) -> None:
+    sent = polls(night_as_sent)
+    assert len({rec.ts_ms for rec in sent}) == len(sent)
+    assert {rec.key for rec in sent} == {"2024-11-05/MN"}
+    assert all(len({e["reported_at"] for r in rec.value["races"] for e in r["reports"]}) == 1 for rec in sent)
     assert all(rec.value["mode"] == "live" for rec in sent)
-    # The pre-election zero file: every county of both races, one batch each.
-    first = [rec for rec in sent if rec.ts_ms == ms("20241105T052227Z")]
-    assert sorted(len(rec.value["reports"]) for rec in first) == [87, 87]
+    # The pre-election zero file: every county of both races, in one poll.
+    [first] = [rec for rec in sent if rec.ts_ms == ms("20241105T052227Z")]
+    assert [(r["race_id"], len(r["reports"])) for r in first.value["races"]] == [("president", 87), ("senate", 87)]
     # The first results: only the 3 counties that changed.
-    assert [len(rec.value["reports"]) for rec in sent if rec.ts_ms == ms("20241106T021003Z")] == [3, 3]
+    [changed] = [rec for rec in sent if rec.ts_ms == ms("20241106T021003Z")]
+    assert [len(r["reports"]) for r in changed.value["races"]] == [3, 3]
 
 
 def ms(text: str) -> int:
@@ -93,7 +95,8 @@ def test_the_downward_correction_of_nov_6_is_emitted_as_it_is(night: list[OutRec
 def test_records_are_in_source_time_order_with_definitions_first(night: list[OutRecord]) -> None:
     assert [r.ts_ms for r in night] == sorted(r.ts_ms for r in night)
     assert [r.topic for r in night[:4]] == ["race-definitions"] * 2 + ["expected-votes"] * 2
-    assert {r.key for r in night} == {PRES_KEY, "2024-11-05/senate/MN"}
+    assert {r.key for r in night if r.topic != "precinct-results"} == {PRES_KEY, "2024-11-05/senate/MN"}
+    assert {r.key for r in night if r.topic == "precinct-results"} == {"2024-11-05/MN"}
 
 
 def test_each_unit_is_emitted_only_when_changed_with_seq_one_higher(night: list[OutRecord]) -> None:
@@ -139,7 +142,7 @@ def test_counties_carry_fips_times_and_registrations(night: list[OutRecord]) -> 
     assert {"27001", "27173"} <= set(final)  # Aitkin, Yellow Medicine
     assert all(r["county_fips"] == r["precinct_id"] for r in final.values())
     assert sum(r["registered_voters"] for r in final.values()) == 3_686_101
-    first = next(r for r in night if r.key == PRES_KEY and r.topic == "precinct-results"
+    first = next(r for r in night if r.topic == "precinct-results" and r.value["race_id"] == "president"
                  and r.value["votes"]["cand-0201"] > 0)
     assert first.value["reported_at"] == "2024-11-06T02:20:03Z"
     assert first.ts_ms == ms("20241106T022003Z")

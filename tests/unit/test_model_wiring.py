@@ -77,7 +77,7 @@ class Watched(CountingRoom):
         if with_baseline:
             self.book.put_baseline(parse_baseline(baseline()))
         for unit in REPORTED[:reported]:
-            self.apply_report(report(unit), 1_730_862_000_000)
+            self.apply_record([report(unit)], 1_730_862_000_000)
 
     def state(self) -> dict[str, Any]:
         [snap] = [s for s in self.due_state_snapshots() if s.kind == "state"]
@@ -130,11 +130,11 @@ def test_the_model_runs_once_per_state_of_the_tally_and_only_past_the_embargo() 
     room.mark_all_dirty()  # a failed send: due again, unchanged
     room.state()
     assert room.runs == [Run(LIVE, "estimate", 20)]
-    room.apply_report(report(OUT[0], complete=False, harris=10, trump=5), 1_730_862_000_000)
+    room.apply_record([report(OUT[0], complete=False, harris=10, trump=5)], 1_730_862_000_000)
     assert room.state()["total_votes"] == 2215
     assert len(room.runs) == 2
     early = Watched(reported=0)
-    early.apply_report(report("p00", at="2024-11-06T01:00:00Z"), 1_730_854_800_000)  # polls close at 02:00
+    early.apply_record([report("p00", at="2024-11-06T01:00:00Z")], 1_730_854_800_000)  # polls close at 02:00
     assert list(early.due_state_snapshots()) == []
     assert early.runs == []  # under embargo: no snapshot, no model
 
@@ -176,7 +176,7 @@ def test_the_models_alerts_come_once_each_with_ids_that_do_not_depend_on_the_run
     settled, disagrees = room.alerts
     assert settled.details["model_expected_range"] == {"80": [2750, 2750], "90": [2750, 2750], "95": [2750, 2750]}
     assert disagrees.details["published_expected_votes"] == 3000
-    room.apply_report(report(OUT[0], complete=False, harris=10, trump=5), 1_730_862_000_000)
+    room.apply_record([report(OUT[0], complete=False, harris=10, trump=5)], 1_730_862_000_000)
     room.state()
     assert len(room.alerts) == 2  # each said once
     room.book.put_expected(expected_vote(3100, 2))
@@ -204,7 +204,7 @@ def test_a_rebuilt_tally_with_a_baseline_is_released_once_it_reaches_what_was_pu
     holds = Holds(room, lambda _race: 0)
     holds.hold_back({0}, {LIVE.state_result_key: Floor(published["version"], published["total_votes"], 20)})
     assert list(room.due_state_snapshots()) == []  # held: short of the published count
-    room.apply_report(report(REPORTED[19]), 1_730_862_000_000)
+    room.apply_record([report(REPORTED[19])], 1_730_862_000_000)
     assert room.state()["version"] == published["version"]
 
 
@@ -268,5 +268,5 @@ def test_the_version_counts_the_baseline_and_the_call_and_so_do_the_holds() -> N
     holds = Holds(room, lambda _race: 0)
     holds.hold_back({0}, {LIVE.state_result_key: Floor(published["version"], published["total_votes"], 20)})
     assert list(room.due_state_snapshots()) == []  # held: short of the published count
-    room.apply_report(report(REPORTED[19]), 1_730_862_000_000)
+    room.apply_record([report(REPORTED[19])], 1_730_862_000_000)
     assert room.state() == published

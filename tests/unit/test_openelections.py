@@ -15,7 +15,7 @@ from streams import cli, contract
 from streams.adapters import openelections
 from streams.contract.recording import OutRecord
 from streams.errors import SourceError
-from tests.unit.adapter_batches import as_single_reports, batches
+from tests.unit.adapter_polls import as_single_reports, polls
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "openelections"
 DE_2016 = FIXTURES / "20161108__de__general__precinct.csv"
@@ -29,7 +29,7 @@ def run_as_sent(*argv: str) -> list[OutRecord]:
 
 
 def run(*argv: str) -> list[OutRecord]:
-    """The records with each batch checked and replaced by its reports (tests/unit/adapter_batches.py)."""
+    """The records with each batch checked and replaced by its reports (tests/unit/adapter_polls.py)."""
     return as_single_reports(run_as_sent(*argv))
 
 
@@ -61,13 +61,14 @@ def test_race_definition_and_units() -> None:
     assert {u["county_fips"] for u in units} == {"10001", "10003", "10005"}  # Kent, New Castle, Sussex
     assert all(u["complete"] and u["seq"] == 0 for u in units)
     assert recs[0].topic == "race-definitions"
-    assert all(r.key == f"2016-11-08/{r.value['race_id']}/DE" for r in recs)
+    assert all(r.key == f"2016-11-08/{r.value['race_id']}/DE" for r in recs if r.topic == "race-definitions")
+    assert all(r.key == "2016-11-08/DE" for r in recs if r.topic == "precinct-results")
 
 
-def test_one_batch_per_race_per_file() -> None:
-    sent = batches(run_as_sent(str(DE_2016)))
-    races = {r.value["race_id"] for r in run(str(DE_2016)) if r.topic == "race-definitions"}
-    assert sorted(rec.value["race_id"] for rec in sent) == sorted(races)
+def test_one_poll_per_file() -> None:
+    [poll] = polls(run_as_sent(str(DE_2016)))
+    races = [r.value["race_id"] for r in run(str(DE_2016)) if r.topic == "race-definitions"]
+    assert [race["race_id"] for race in poll.value["races"]] == races
 
 
 def de_2020_president() -> Counter[str]:
@@ -145,13 +146,19 @@ def ingest(tmp_path: Path, name: str, *flags: str) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in out.read_bytes().splitlines()]
 
 
-def test_ingest_writes_batches_and_single_writes_the_same_reports_one_a_record(tmp_path: Path) -> None:
-    batched, single = ingest(tmp_path, "batches.jsonl"), ingest(tmp_path, "single.jsonl", "--single")
-    results = [line for line in batched if line["topic"] == "precinct-results"]
-    assert {line["value"]["schema"] for line in results} == {"precinct-batch/1"}
-    reports = [line for line in single if line["topic"] == "precinct-results"]
-    assert {line["value"]["schema"] for line in reports} == {"precinct-result/1"}
-    assert [contract.decode_precinct_record(orjson.dumps(line["value"])).reports[0] for line in reports] == [
-        report for line in results for report in contract.decode_precinct_record(orjson.dumps(line["value"])).reports]
-    assert [line for line in single if line["topic"] != "precinct-results"] == [
-        line for line in batched if line["topic"] != "precinct-results"]
+@pytest.mark.parametrize(("flag", "schema"), [("--per-race", "precinct-batch/1"), ("--single", "precinct-result/1")])
+def test_ingest_writes_polls_and_per_race_or_single_write_the_same_reports(tmp_path: Path, flag: str,
+                                                                           schema: str) -> None:
+    polled, other = ingest(tmp_path, "polls.jsonl"), ingest(tmp_path, "other.jsonl", flag)
+    results = [line for line in polled if line["topic"] == "precinct-results"]
+    assert {line["value"]["schema"] for line in results} == {"state-poll/1"}
+    records = [line for line in other if line["topic"] == "precinct-results"]
+    assert {line["value"]["schema"] for line in records} == {schema}
+    assert {line["key"] for line in results + records} == {"2016-11-08/DE"}
+
+    def reports(lines: list[dict[str, Any]]) -> list[contract.PrecinctReport]:
+        return [r for line in lines for r in contract.decode_precinct_record(orjson.dumps(line["value"])).reports]
+
+    assert reports(records) == reports(results)
+    assert [line for line in other if line["topic"] != "precinct-results"] == [
+        line for line in polled if line["topic"] != "precinct-results"]

@@ -98,4 +98,4 @@ def test_the_bundled_night_reads_without_a_bad_line() -> None:
     bundled = Path(__file__).resolve().parents[2] / "streams" / "data" / "mn-2024-general.jsonl.gz"
     lines = read_lines(bundled)
     assert not [x for x in lines if isinstance(x, BadLine)]
-    assert len(lines) == 101  # 95 of them precinct-batch/1 records (streams/data/README.md)
+    assert len(lines) == 54  # 48 of them state-poll/1 records (streams/data/README.md)

@@ -108,13 +108,17 @@ def test_help_explains_the_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--from-beginning" in text
 
 
-# --- batches: a precinct-batch/1 is one record, sent and recorded whole ------------------
+# --- polls and batches: a state-poll/1 or a precinct-batch/1 is one record, sent and recorded whole
 
 BATCH = {"schema": "precinct-batch/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",
          "reports": [{"county_fips": "27001", "precinct_id": f"2700{i}", "seq": 0,
                       "reported_at": "2024-11-06T02:20:03Z", "votes": {"harris": i}, "complete": False}
                      for i in range(3)]}
-MN = "2024-11-05/president/MN"
+POLL = {"schema": "state-poll/1", "election_id": "2024-11-05", "state": "MN",
+        "races": [{"race_id": "president", "reports": BATCH["reports"]},
+                  {"race_id": "senate", "reports": BATCH["reports"][:1]}]}
+MN = "2024-11-05/MN"
+GROUPED = pytest.mark.parametrize("grouped", [BATCH, POLL], ids=["batch", "poll"])
 
 
 class FakeProducer:
@@ -146,9 +150,11 @@ async def replayed(settings: Settings, path: Path) -> tuple[FakeProducer, Replay
     return producer, stats
 
 
-def test_replay_sends_a_batch_as_one_record_keyed_and_byte_for_byte_as_recorded(tmp_path: Path) -> None:
-    payload = orjson.dumps(BATCH).decode().replace(",", ", ")  # a kcat dump keeps the producer's bytes
-    lines = [{"ts": 1, "topic": "precinct-results", "key": MN, "value": BATCH},
+@GROUPED
+def test_replay_sends_a_batch_or_poll_as_one_record_keyed_and_byte_for_byte_as_recorded(
+        tmp_path: Path, grouped: dict[str, Any]) -> None:
+    payload = orjson.dumps(grouped).decode().replace(",", ", ")  # a kcat dump keeps the producer's bytes
+    lines = [{"ts": 1, "topic": "precinct-results", "key": MN, "value": grouped},
              {"ts": 2, "topic": "precinct-results", "key": MN, "payload": payload},
              {"ts": 3, "topic": "precinct-results", "key": MN, "value": BATCH["reports"][0]}]
     path = tmp_path / "night.jsonl"
@@ -156,7 +162,7 @@ def test_replay_sends_a_batch_as_one_record_keyed_and_byte_for_byte_as_recorded(
     settings = Settings.from_env({"VOTEWIRE_TOPIC_PREFIX": "t."})
 
     producer, stats = asyncio.run(replayed(settings, path))
-    assert producer.sent == [("t.precinct-results", MN.encode(), orjson.dumps(BATCH)),
+    assert producer.sent == [("t.precinct-results", MN.encode(), orjson.dumps(grouped)),
                              ("t.precinct-results", MN.encode(), payload.encode()),
                              ("t.precinct-results", MN.encode(), orjson.dumps(BATCH["reports"][0]))]
     assert (stats.sent, stats.bad_lines) == (3, 0)  # records, whatever each carries
@@ -178,8 +184,10 @@ def test_replay_gives_the_workers_input_records_their_recorded_time(tmp_path: Pa
     assert producer.timestamps == [1_730_858_400_000, 1_730_858_401_000, 1_730_858_402_000, None]
 
 
-def test_record_keeps_a_batch_whole_so_its_replay_is_byte_identical(tmp_path: Path) -> None:
-    value = orjson.dumps(BATCH)
+@GROUPED
+def test_record_keeps_a_batch_or_poll_whole_so_its_replay_is_byte_identical(tmp_path: Path,
+                                                                           grouped: dict[str, Any]) -> None:
+    value = orjson.dumps(grouped)
     msg = SimpleNamespace(topic="t.precinct-results", partition=1, offset=7, timestamp=1_730_859_603_000,
                           key=MN.encode(), value=value)
     settings = Settings.from_env({"VOTEWIRE_TOPIC_PREFIX": "t."})

@@ -6,13 +6,15 @@ must give it. Examples are JSON documents, so the rules about bytes (over 1 MiB,
 NaN/Infinity) are tested in test_contract.py. Output and recording-line examples are checked
 by the schemas alone: their producers are tested against these schemas where they are built.
 
-A `precinct-batch/1` is judged twice over. The code refuses a batch whole only when the batch
+A `precinct-batch/1` (and a `state-poll/1`) is judged twice over. The code refuses a batch whole only when the batch
 itself breaks a rule (`invalid/`, named like the others); a bad *element* is refused alone
 while the rest are applied. A JSON Schema can only say yes or no to a whole document, so it
 calls such a batch invalid. Those examples live in `valid-with-refused-elements/`, named
 `<kind>--<what>--refused-<i>[-<j>...].json`: the code must decode the batch, refuse exactly
 the elements at those indexes (each with that kind, its reason naming `reports[i]`) and keep
-the others in order; the schema must call the whole document invalid. One rule of elements
+the others in order; the schema must call the whole document invalid. A poll's examples name
+`votewire-index` values: `i` for a refused race entry (`races[i]`), `i.j` for a refused element
+(`races[i].reports[j]`). One rule of elements
 the schema cannot state at all, an element's `election_id`, `race_id` or `state` differing
 from its batch's (a schema cannot compare with a parent's value): for those examples the
 schema says valid (SCHEMA_CANNOT_EXPRESS), and the test checks exactly that.
@@ -43,6 +45,7 @@ EXAMPLES = SCHEMAS / "examples"
 DECODERS: dict[str, Callable[[bytes], object]] = {
     "precinct-result": contract.decode_precinct_record,
     "precinct-batch": contract.decode_precinct_record,
+    "state-poll": contract.decode_precinct_record,
     "expected-vote": contract.decode_expected_vote,
     "race-definition": contract.decode_race_definition,
     "race-call": contract.decode_race_call,
@@ -53,6 +56,7 @@ OUTPUTS = ("state-result", "county-result", "alert", "recording-line")
 SCHEMA_FIELD = {
     "precinct-result": contract.PRECINCT_RESULT_SCHEMA,
     "precinct-batch": contract.PRECINCT_BATCH_SCHEMA,
+    "state-poll": contract.STATE_POLL_SCHEMA,
     "expected-vote": contract.EXPECTED_VOTE_SCHEMA,
     "race-definition": contract.RACE_DEFINITION_SCHEMA,
     "race-call": contract.RACE_CALL_SCHEMA,
@@ -78,6 +82,7 @@ SCHEMA_CANNOT_EXPRESS = {
     f"precinct-batch/{REFUSED_ELEMENTS}/batch_mismatch--element-of-another-race--refused-0.json": "likewise",
     # As for a single report: 812.0 is an integer to JSON Schema, and the only bad element here.
     f"precinct-batch/{REFUSED_ELEMENTS}/bad_count--integer-valued-float-count--refused-0.json": "812.0",
+    f"state-poll/{REFUSED_ELEMENTS}/batch_mismatch--element-of-another-race--refused-0.1.json": "a parent's value",
     # A row's length must be one more than `parties`' and its party votes at most its total:
     # no keyword compares an array's length or sum with another field.
     "baseline/invalid/bad_unit--row-too-short.json": "a length compared with another field's",
@@ -109,9 +114,9 @@ def code_refusal(name: str, raw: bytes) -> InvalidRecord | None:
     return None
 
 
-def refused_indexes(path: Path) -> list[int]:
-    """`bad_count--what--refused-0-2.json` -> [0, 2]."""
-    return [int(i) for i in path.stem.split("--")[-1].removeprefix("refused-").split("-")]
+def refused_indexes(path: Path) -> list[str]:
+    """`bad_count--what--refused-0-2.json` -> ["0", "2"]; `...--refused-1-0.2.json` -> ["1", "0.2"]."""
+    return path.stem.split("--")[-1].removeprefix("refused-").split("-")
 
 
 @pytest.mark.parametrize("path", sorted(SCHEMAS.glob("*.schema.json")), ids=lambda p: p.name)
@@ -128,9 +133,11 @@ def test_every_contract_message_has_a_schema_and_several_examples_each_way() -> 
         assert len(list((EXAMPLES / name / "valid").glob("*.json"))) >= 2, name
         assert len(list((EXAMPLES / name / "invalid").glob("*.json"))) >= 4, name
     assert len(examples(["precinct-batch"], (REFUSED_ELEMENTS,))) >= 4
+    assert len(examples(["state-poll"], (REFUSED_ELEMENTS,))) >= 4
     folders = {p.parent.name for p in EXAMPLES.glob("*/*/*.json")}
     assert folders == {"valid", "invalid", REFUSED_ELEMENTS}, "an example in a folder no test reads"
-    assert {p.parent.parent.name for p in EXAMPLES.glob(f"*/{REFUSED_ELEMENTS}/*.json")} == {"precinct-batch"}
+    assert {p.parent.parent.name for p in EXAMPLES.glob(f"*/{REFUSED_ELEMENTS}/*.json")} == {"precinct-batch",
+                                                                                              "state-poll"}
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMA_FIELD))
@@ -161,22 +168,56 @@ def test_schema_and_code_give_an_input_example_the_same_verdict(path: Path) -> N
         assert schema_says_valid == (refusal is None)
 
 
-@pytest.mark.parametrize("path", examples(["precinct-batch"], (REFUSED_ELEMENTS,)), ids=example_id)
-def test_a_batch_with_bad_elements_is_decoded_with_exactly_those_refused(path: Path) -> None:
+@pytest.mark.parametrize("path", examples(["precinct-batch", "state-poll"], (REFUSED_ELEMENTS,)), ids=example_id)
+def test_a_batch_or_poll_with_bad_elements_is_decoded_with_exactly_those_refused(path: Path) -> None:
     raw = path.read_bytes()
-    items = json.loads(raw)["reports"]
-    kind, indexes = path.stem.split("--")[0], refused_indexes(path)
+    value = json.loads(raw)
+    name, kind, indexes = path.parent.parent.name, path.stem.split("--")[0], refused_indexes(path)
 
-    record = contract.decode_precinct_record(raw)  # the batch itself is good: no InvalidRecord
+    record = contract.decode_precinct_record(raw)  # the record itself is good: no InvalidRecord
+    assert record.key == f"{value['election_id']}/{value['state']}"
     assert [r.index for r in record.refused] == indexes
     for refused in record.refused:
+        where, item = refused_place(value, refused.index)
         assert refused.error.kind == kind, refused.error.reason
-        assert refused.error.reason.startswith(f"reports[{refused.index}]: ")
-        assert refused.value == orjson.dumps(items[refused.index])
-    kept = [item["precinct_id"] for i, item in enumerate(items) if i not in indexes]
-    assert [r.precinct_id for r in record.reports] == kept
-    schema_says_valid = Draft202012Validator(schema_for("precinct-batch")).is_valid(json.loads(raw))
+        assert refused.error.reason.startswith(f"{where}: ")
+        assert refused.value == orjson.dumps(item)
+    assert [(r.race_id, r.precinct_id) for r in record.reports] == kept_units(value, indexes)
+    schema_says_valid = Draft202012Validator(schema_for(name)).is_valid(value)
     assert schema_says_valid == (example_id(path) in SCHEMA_CANNOT_EXPRESS)
+
+
+def race_entries(value: dict[str, Any]) -> list[Any]:
+    """A poll's race entries; a batch as a poll of one race (its index has no `i.` then)."""
+    return value["races"] if "races" in value else [{"race_id": value["race_id"], "reports": value["reports"]}]
+
+
+def refused_place(value: dict[str, Any], index: str) -> tuple[str, object]:
+    """Where `index` (`votewire-index`) points in a batch or a poll: the reason's prefix, the item."""
+    if "races" not in value:
+        return f"reports[{index}]", value["reports"][int(index)]
+    i, _, j = index.partition(".")
+    race = value["races"][int(i)]
+    return (f"races[{i}]", race) if not j else (f"races[{i}].reports[{j}]", race["reports"][int(j)])
+
+
+def kept_units(value: dict[str, Any], indexes: list[str]) -> list[tuple[str, str]]:
+    """(race_id, precinct_id) of every element not refused, nor in a refused race entry, in order."""
+    prefix = "{}." if "races" in value else ""
+    return [(race["race_id"], item["precinct_id"]) for i, race in enumerate(race_entries(value))
+            if str(i) not in indexes or not prefix
+            for j, item in enumerate(race["reports"]) if prefix.format(i) + str(j) not in indexes]
+
+
+def test_a_poll_element_has_the_rules_of_a_batch_element() -> None:
+    # Written out in both schemas (a validator resolves no other file): this keeps them equal.
+    batch, poll = schema_for("precinct-batch"), schema_for("state-poll")
+    assert poll["$defs"]["report"]["properties"] == batch["$defs"]["report"]["properties"]
+    assert poll["$defs"]["report"]["required"] == batch["$defs"]["report"]["required"]
+    assert {k: v for k, v in poll["$defs"].items() if k not in ("report", "race")} == {
+        k: v for k, v in batch["$defs"].items() if k != "report"}
+    assert poll["$defs"]["race"]["properties"]["reports"] == batch["properties"]["reports"]
+    assert poll["required"] == ["schema", "election_id", "state", "races"]
 
 
 def test_a_batch_element_has_the_rules_of_a_precinct_result() -> None:

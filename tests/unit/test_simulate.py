@@ -1,5 +1,6 @@
 """`votewire simulate`: deterministic, truthful, contract-shaped nights (tiny preset), in
-`precinct-batch/1` records by window (the default) or one record per report (`--single`)."""
+`state-poll/1` records by state and window (the default), `precinct-batch/1` records by race and
+window (`--per-race`), or one record per report (`--single`)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from streams.contract import PrecinctRecord, PrecinctReport, batching
 from streams.errors import ConfigError, InvalidRecord
 from streams.geo import geography
 from streams.settings import Settings
-from streams.simulation import ballot, generate, malformed, packaging
+from streams.simulation import ballot, generate, malformed, packaging, polls
 
 MINUTE_MS = 60_000
-PACKINGS = pytest.mark.parametrize("packing", [(), ("--single",)], ids=["batched", "single"])
+PACKINGS = pytest.mark.parametrize("packing", [(), ("--per-race",), ("--single",)], ids=["polls", "per-race", "single"])
+GROUPED = pytest.mark.parametrize("packing", [(), ("--per-race",)], ids=["polls", "per-race"])
+SCHEMAS = {(): "state-poll/1", ("--per-race",): "precinct-batch/1", ("--single",): "precinct-result/1"}
 
 
 def run(out: Path, *argv: str) -> dict[str, Any]:
@@ -45,9 +48,16 @@ def raw_value(rec: dict[str, Any]) -> bytes:
     return rec["payload"].encode() if "payload" in rec else orjson.dumps(rec["value"])
 
 
-def batches(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in recs if r["topic"] == "precinct-results" and "value" in r
-            and r["value"]["schema"] == "precinct-batch/1"]
+def batches(recs: list[dict[str, Any]], schema: str = "precinct-batch/1") -> list[dict[str, Any]]:
+    """The good-looking batches (or polls) of a night, not the malformed payloads."""
+    return [r for r in recs if r["topic"] == "precinct-results" and "value" in r and r["value"]["schema"] == schema]
+
+
+def elements_of(value: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(race_id, element) of a batch or a poll, in order."""
+    if value["schema"] == "state-poll/1":
+        return [(race["race_id"], e) for race in value["races"] for e in race["reports"]]
+    return [(value["race_id"], e) for e in value["reports"]]
 
 
 def decoded(recs: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], PrecinctRecord | None]]:
@@ -114,11 +124,13 @@ def test_truth_matches_the_latest_report_of_every_unit(tmp_path: Path, packing: 
     (("--seed", "4", "--malformed", "0.2", "--duplicates", "0.2"), "60"),
     (("--seed", "5", "--out-of-order", "0.3", "--corrections", "0.3"), "900"),
 ])
-def test_the_truth_is_the_same_batched_or_single(tmp_path: Path, options: tuple[str, ...], window: str) -> None:
-    run(tmp_path / "b.jsonl", "--preset", "tiny", *options, "--batch-window", window)
+def test_the_truth_is_the_same_however_packed(tmp_path: Path, options: tuple[str, ...], window: str) -> None:
+    run(tmp_path / "p.jsonl", "--preset", "tiny", *options, "--batch-window", window)
+    run(tmp_path / "b.jsonl", "--preset", "tiny", *options, "--batch-window", window, "--per-race")
     run(tmp_path / "s.jsonl", "--preset", "tiny", *options, "--single")
-    assert (tmp_path / "b.jsonl.truth.json").read_bytes() == (tmp_path / "s.jsonl.truth.json").read_bytes()
-    assert len(lines(tmp_path / "b.jsonl")) < len(lines(tmp_path / "s.jsonl"))
+    truths = [(tmp_path / f"{name}.jsonl.truth.json").read_bytes() for name in "pbs"]
+    assert truths[0] == truths[1] == truths[2]
+    assert len(lines(tmp_path / "p.jsonl")) < len(lines(tmp_path / "b.jsonl")) < len(lines(tmp_path / "s.jsonl"))
 
 
 @PACKINGS
@@ -131,7 +143,10 @@ def test_records_are_in_time_order_and_follow_the_contract(tmp_path: Path, packi
     assert set(topics) == {"race-definitions", "expected-votes", "precinct-results"}
     for rec in recs:
         value = rec["value"]
-        assert rec["key"] == f"{value['election_id']}/{value['race_id']}/{value['state']}"
+        if rec["topic"] == "precinct-results":  # design rule 3: by state
+            assert rec["key"] == f"{value['election_id']}/{value['state']}"
+        else:
+            assert rec["key"] == f"{value['election_id']}/{value['race_id']}/{value['state']}"
     defs = [r["value"] for r in recs if r["topic"] == "race-definitions"]
     assert all(d["simulated"] is True for d in defs)
     assert {d["polls_close"] for d in defs if d["state"] == "DE"} == {"2024-11-06T01:00:00Z"}  # 8 pm EST
@@ -140,7 +155,7 @@ def test_records_are_in_time_order_and_follow_the_contract(tmp_path: Path, packi
     assert seqs == sorted(seqs)
     assert len(seqs) >= 3
     schemas = {r["value"]["schema"] for r in recs if r["topic"] == "precinct-results"}
-    assert schemas == ({"precinct-result/1"} if packing else {"precinct-batch/1"})
+    assert schemas == {SCHEMAS[packing]}
 
 
 @PACKINGS
@@ -155,12 +170,12 @@ def test_template_lines_are_exactly_what_orjson_writes(tmp_path: Path, packing: 
 def test_a_batch_holds_one_race_and_one_window_and_goes_at_its_end(tmp_path: Path, window_s: int) -> None:
     out = tmp_path / "n.jsonl"
     run(out, "--preset", "tiny", "--seed", "6", "--duplicates", "0.2", "--out-of-order", "0.2",
-        "--batch-window", str(window_s))
+        "--batch-window", str(window_s), "--per-race")
     window_ms, late = window_s * 1000, 0
-    on_time: Counter[tuple[str, int]] = Counter()
+    on_time: Counter[tuple[str, str, int]] = Counter()
     for rec in batches(lines(out)):
         value = rec["value"]
-        assert rec["key"] == batching.batch_key(value)
+        assert rec["key"] == batching.record_key(value)
         assert value["mode"] == "live"
         windows = {contract.parse_time_ms(r["reported_at"], "reported_at") // window_ms for r in value["reports"]}
         assert len(windows) == 1  # every element's reported_at in one window...
@@ -168,25 +183,57 @@ def test_a_batch_holds_one_race_and_one_window_and_goes_at_its_end(tmp_path: Pat
         assert rec["ts"] % window_ms == 0  # ...and it goes at a window's end
         assert rec["ts"] >= window_end
         if rec["ts"] == window_end:
-            on_time[(rec["key"], window_end)] += 1
+            on_time[(rec["key"], value["race_id"], window_end)] += 1
         else:
             late += 1  # re-sent or held-up reports, in a later poll
     assert max(on_time.values()) == 1  # one record per race and window (nothing here nears 1 MiB)
     assert late > 0
 
 
-def test_every_report_of_a_window_goes_in_its_batch_unless_it_is_late(tmp_path: Path) -> None:
-    """Without re-sends or held-up reports, batching is only packing: the batches hold the
-    single records' reports, in the order they were sent."""
+@pytest.mark.parametrize("window_s", [60, 300])
+def test_a_poll_holds_one_state_and_one_window_and_goes_at_its_end(tmp_path: Path, window_s: int) -> None:
+    out = tmp_path / "n.jsonl"
+    run(out, "--preset", "tiny", "--seed", "6", "--duplicates", "0.2", "--out-of-order", "0.2",
+        "--batch-window", str(window_s))
+    window_ms, late, races = window_s * 1000, 0, Counter[int]()
+    on_time: Counter[tuple[str, int]] = Counter()
+    for rec in batches(lines(out), "state-poll/1"):
+        value = rec["value"]
+        assert rec["key"] == batching.record_key(value)
+        windows = {contract.parse_time_ms(e["reported_at"], "reported_at") // window_ms for _, e in elements_of(value)}
+        assert len(windows) == 1  # every element's reported_at in one window, every race of the state...
+        window_end = (windows.pop() + 1) * window_ms
+        assert rec["ts"] % window_ms == 0  # ...and it goes at a window's end
+        races[len(value["races"])] += 1
+        if rec["ts"] == window_end:
+            on_time[(rec["key"], window_end)] += 1
+        else:
+            late += 1
+    assert max(on_time.values()) == 1  # one record per state and window
+    assert late > 0
+    assert max(races) > 1  # DE's president and senate, polled together
+
+
+@GROUPED
+def test_every_report_of_a_window_goes_in_its_poll_or_batch_unless_it_is_late(tmp_path: Path,
+                                                                              packing: tuple[str, ...]) -> None:
+    """Without re-sends or held-up reports, polling is only packing: the polls (or batches) hold
+    the single records' reports, race by race in ballot order, each race's in the order sent."""
     quiet = ("--preset", "tiny", "--seed", "7", "--duplicates", "0", "--out-of-order", "0")
-    run(tmp_path / "b.jsonl", *quiet)
+    run(tmp_path / "b.jsonl", *quiet, *packing)
     run(tmp_path / "s.jsonl", *quiet, "--single")
-    singles = [r for r in lines(tmp_path / "s.jsonl") if r["topic"] == "precinct-results"]
-    expected: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for rec in singles:
+    single = lines(tmp_path / "s.jsonl")
+    ballot_order = list(dict.fromkeys(r["value"]["race_id"] for r in single if r["topic"] == "race-definitions"))
+    expected: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+    for rec in (r for r in single if r["topic"] == "precinct-results"):
         element = batching.batch_element(rec["value"], batching.batch_envelope(rec["value"]))
-        expected.setdefault((rec["key"], (rec["ts"] // MINUTE_MS + 1) * MINUTE_MS), []).append(element)
-    got = {(r["key"], r["ts"]): r["value"]["reports"] for r in batches(lines(tmp_path / "b.jsonl"))}
+        place = (rec["key"], *((rec["value"]["race_id"],) if packing else ()))
+        expected.setdefault((*place, (rec["ts"] // MINUTE_MS + 1) * MINUTE_MS), []).append(
+            (rec["value"]["race_id"], element))
+    for joined in expected.values():
+        joined.sort(key=lambda pair: ballot_order.index(pair[0]))  # stable: each race's in the order sent
+    got = {(r["key"], *((r["value"]["race_id"],) if packing else ()), r["ts"]): elements_of(r["value"])
+           for r in batches(lines(tmp_path / "b.jsonl"), SCHEMAS[packing])}
     assert got == expected
 
 
@@ -205,22 +252,25 @@ def test_every_record_decodes_and_stays_within_the_record_limit(tmp_path: Path) 
             assert not decoded_value.refused
 
 
-def test_big_batches_are_split_in_order_under_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run(tmp_path / "whole.jsonl", "--preset", "tiny", "--seed", "9", "--jobs", "1")
-    monkeypatch.setattr(generate, "MAX_BATCH_BYTES", 300)  # room for one element: every longer batch splits
-    truth = run(tmp_path / "split.jsonl", "--preset", "tiny", "--seed", "9", "--jobs", "1")
+@GROUPED
+def test_big_polls_and_batches_are_split_in_order_under_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  packing: tuple[str, ...]) -> None:
+    run(tmp_path / "whole.jsonl", "--preset", "tiny", "--seed", "9", "--jobs", "1", *packing)
+    monkeypatch.setattr(generate, "MAX_BATCH_BYTES", 300)  # room for one element: every longer record splits
+    truth = run(tmp_path / "split.jsonl", "--preset", "tiny", "--seed", "9", "--jobs", "1", *packing)
     assert truth == orjson.loads((tmp_path / "whole.jsonl.truth.json").read_bytes())
     whole, split = lines(tmp_path / "whole.jsonl"), lines(tmp_path / "split.jsonl")
-    assert all(len(orjson.dumps(r["value"])) <= 300 for r in batches(split))
-    assert len(batches(split)) > len(batches(whole))
-    assert by_poll(split) == by_poll(whole)
+    schema = SCHEMAS[packing]
+    assert all(len(orjson.dumps(r["value"])) <= 300 for r in batches(split, schema))
+    assert len(batches(split, schema)) > len(batches(whole, schema))
+    assert by_poll(split, schema) == by_poll(whole, schema)
 
 
-def by_poll(recs: list[dict[str, Any]]) -> dict[tuple[str, int], list[Any]]:
-    """The batches' elements by key and delivery time, in file order."""
+def by_poll(recs: list[dict[str, Any]], schema: str) -> dict[tuple[str, int], list[Any]]:
+    """The records' (race_id, element) by key and delivery time, in file order."""
     joined: dict[tuple[str, int], list[Any]] = {}
-    for rec in batches(recs):
-        joined.setdefault((rec["key"], rec["ts"]), []).extend(rec["value"]["reports"])
+    for rec in batches(recs, schema):
+        joined.setdefault((rec["key"], rec["ts"]), []).extend(elements_of(rec["value"]))
     return joined
 
 
@@ -240,6 +290,28 @@ def test_split_by_size_cuts_where_the_shared_batcher_does(room: int) -> None:
     assert ours == [b["reports"] for b in batching.batch_records(reports, empty + room)]
 
 
+@pytest.mark.parametrize("room", [1, 60, 130, 200, 10_000])
+def test_split_poll_cuts_where_the_shared_poller_does(room: int) -> None:
+    reports = [{"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": f"race-{i // 7}",
+                "state": "DE", "county_fips": "10001", "precinct_id": f"p{i}" * (1 + i % 5), "seq": 0,
+                "reported_at": "2024-11-06T01:02:03Z", "votes": {"harris": i}, "complete": True} for i in range(30)]
+    envelope = batching.poll_envelope(reports[0])
+    entries: list[polls.Entry] = []
+    for race_id in dict.fromkeys(r["race_id"] for r in reports):
+        elements = [orjson.dumps({k: v for k, v in r.items() if k not in ("schema", "election_id", "race_id",
+                                                                           "state")}) for r in reports
+                    if r["race_id"] == race_id]
+        entries.append((b'{"race_id":"%s","reports":[' % race_id.encode(), elements, b"]}"))
+    empty = len(orjson.dumps({**envelope, "races": []}))
+    try:
+        shared = [poll["races"] for poll in batching.poll_records(reports, empty + room)]
+    except InvalidRecord:
+        with pytest.raises(ValueError, match="does not fit"):
+            list(polls.split_poll(entries, room))
+        return
+    assert [orjson.loads(b"[" + b",".join(body) + b"]") for body in polls.split_poll(entries, room)] == shared
+
+
 @PACKINGS
 def test_malformed_reports_are_dead_letters_counted_in_the_truth(tmp_path: Path, packing: tuple[str, ...]) -> None:
     out = tmp_path / "n.jsonl"
@@ -252,13 +324,13 @@ def test_malformed_reports_are_dead_letters_counted_in_the_truth(tmp_path: Path,
     payloads = [r for r in recs if "payload" in r]
     assert all(r["topic"] == "precinct-results" and isinstance(r["payload"], str) for r in payloads)
     assert len(payloads) == whole  # every whole dead letter is a raw payload; nothing else is
-    if packing:
+    if packing == ("--single",):
         assert elements == 0
         texts = " ".join(r["payload"] for r in payloads)
         assert "NaN" in texts or "Infinity" in texts or '"mode":"rehearsal"' in texts
     else:
-        assert whole > 10  # broken batches...
-        assert elements > 10  # ...and broken elements in good batches
+        assert whole > 10  # broken polls or batches...
+        assert elements > 10  # ...and broken elements (and race entries) in good ones
 
 
 def good_report(tmp_path: Path) -> dict[str, Any]:
@@ -285,7 +357,7 @@ def test_every_malformed_element_kind_is_refused_alone(tmp_path: Path, kind: str
                            orjson.dumps(element))
     record = contract.decode_precinct_record(raw)
     assert [r.precinct_id for r in record.reports] == [good["precinct_id"]] * 2
-    assert [refused.index for refused in record.refused] == [1]
+    assert [refused.index for refused in record.refused] == ["1"]
 
 
 @pytest.mark.parametrize("kind", list(malformed.BATCH_KINDS))
@@ -296,6 +368,31 @@ def test_every_malformed_batch_kind_is_refused_whole(tmp_path: Path, kind: str) 
     contract.decode_precinct_record(orjson.dumps(batch))
     with pytest.raises(InvalidRecord):
         contract.decode_precinct_record(malformed.BATCH_KINDS[kind](batch).encode())
+
+
+def good_poll(tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A poll of one good report, and its race entry."""
+    good = good_report(tmp_path)
+    race = {"race_id": good["race_id"], "reports": [batching.batch_element(good, batching.batch_envelope(good))]}
+    return {**batching.poll_envelope(good), "races": [race]}, race
+
+
+@pytest.mark.parametrize("kind", list(malformed.RACE_ENTRY_KINDS))
+def test_every_malformed_race_entry_kind_is_refused_alone(tmp_path: Path, kind: str) -> None:
+    poll, race = good_poll(tmp_path)
+    broken = malformed.RACE_ENTRY_KINDS[kind](race)
+    raw = b'%s,%s,%s]}' % (orjson.dumps(poll)[:-2], broken.encode(), orjson.dumps(race))
+    record = contract.decode_precinct_record(raw)
+    assert len(record.reports) == 2
+    assert [refused.index for refused in record.refused] == ["1"]
+
+
+@pytest.mark.parametrize("kind", list(malformed.POLL_KINDS))
+def test_every_malformed_poll_kind_is_refused_whole(tmp_path: Path, kind: str) -> None:
+    poll, _ = good_poll(tmp_path)
+    contract.decode_precinct_record(orjson.dumps(poll))
+    with pytest.raises(InvalidRecord):
+        contract.decode_precinct_record(malformed.POLL_KINDS[kind](poll).encode())
 
 
 @PACKINGS

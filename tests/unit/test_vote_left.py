@@ -185,16 +185,19 @@ def mn_president_at(until: str) -> tuple[RaceTally, RaceDefinition, ExpectedVote
     with gzip.open(MN_NIGHT) as lines:
         for line in lines:
             record = orjson.loads(line)
-            if record["ts"] > until_ms or record["value"].get("race_id") != "president":
+            if record["ts"] > until_ms:
                 continue
             raw = orjson.dumps(record["value"])
-            if record["topic"] == "race-definitions":
+            if record["topic"] == "precinct-results":  # a poll of the state: every race of it
+                for r in contract.decode_precinct_record(raw).reports:
+                    if r.race_id == "president":
+                        tally.apply(r)
+            elif record["value"].get("race_id") != "president":
+                continue
+            elif record["topic"] == "race-definitions":
                 definition = contract.decode_race_definition(raw)
             elif record["topic"] == "expected-votes":
                 expected = contract.decode_expected_vote(raw)
-            elif record["topic"] == "precinct-results":
-                for r in contract.decode_precinct_record(raw).reports:
-                    tally.apply(r)
     assert definition is not None
     assert expected is not None
     return tally, definition, expected

@@ -20,7 +20,7 @@ from aiokafka.errors import ProducerFenced
 from prometheus_client import CollectorRegistry
 
 from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
-from streams.counting.holds import Floor, Holds
+from streams.counting.holds import Floor, Holds, home_of
 from streams.counting.room import CountingRoom, Snapshot
 from streams.counting.tally import RaceTally
 from streams.kafka.topics import home_partition
@@ -28,6 +28,7 @@ from streams.metrics import worker_metrics
 from streams.settings import Settings
 from streams.worker.agents import TallyWorker, kafka_time_ms
 from streams.worker.fence import FreezeFence
+from streams.worker.outbox import Send
 from streams.worker.publisher import SnapshotPublisher
 from streams.worker.rebuild import _take_record, published_floor
 
@@ -122,7 +123,7 @@ def test_the_fence_stays_while_a_rebuild_runs() -> None:
 def _key_in(partition: int) -> TallyKey:
     for state in ("CA", "PA", "NV", "MI", "WI", "AZ", "GA", "TX", "NY", "FL", "OH"):
         key = TallyKey("2024-11-05", "president", state, "live")
-        if home(key.race) == partition:
+        if home(key.home) == partition:
             return key
     raise AssertionError(f"no state of the list lives in partition {partition}")
 
@@ -153,9 +154,9 @@ def test_a_rebuilt_tally_is_held_until_it_reaches_the_version_already_published(
     assert not holds.is_held(other), "not a rebuilt partition's: not held"
     assert list(room.due_state_snapshots()) == []
     assert key in room.dirty, "held, not dropped"
-    room.apply_report(_report(key, "p2", 2), KAFKA_MS)  # seq_sum 5, the published version, other figures
+    room.apply_record([_report(key, "p2", 2)], KAFKA_MS)  # seq_sum 5, the published version, other figures
     assert holds.is_held(key), "the same version with other figures would be a conflict"
-    room.apply_report(_report(key, "p1", 2), KAFKA_MS)  # the records past the commit, counted again: seq_sum 6
+    room.apply_record([_report(key, "p1", 2)], KAFKA_MS)  # the records past the commit, counted again: seq_sum 6
     assert not holds.is_held(key)
     [snapshot] = list(room.due_state_snapshots())
     assert snapshot.value["version"] > 5
@@ -195,7 +196,7 @@ def _one_due_snapshot(room: CountingRoom, key: TallyKey) -> None:
 
     def due() -> Iterator[Snapshot]:
         room.dirty.clear()  # as the real one does: taken off the dirty marks
-        yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
+        yield Snapshot("state", key.state_result_key, key.home, {"election_id": "e", "race_id": "r", "state": "S",
                                                                 "mode": "live", "pct_expected_counted": None,
                                                                 "precincts_reporting": 0}, 0)
 
@@ -224,7 +225,7 @@ def test_a_failed_partition_leaves_no_other_partitions_transaction_open() -> Non
 
     def due() -> Iterator[Snapshot]:
         for key in (failing_key, good_key):
-            yield Snapshot("state", key.state_result_key, key.race, {"election_id": "e", "race_id": "r", "state": "S",
+            yield Snapshot("state", key.state_result_key, key.home, {"election_id": "e", "race_id": "r", "state": "S",
                                                                     "mode": "live", "pct_expected_counted": None,
                                                                     "precincts_reporting": 0}, 0)
 
@@ -239,29 +240,41 @@ def test_a_failed_partition_leaves_no_other_partitions_transaction_open() -> Non
     assert snapshots.producers == {1: good}
 
 
-def test_a_fenced_producer_leaves_its_partition_dark_until_the_group_gives_it_back(worker: TallyWorker) -> None:
-    key = _key_in(0)
-    _one_due_snapshot(worker.room, key)
-    worker.owned = {0}
-    worker.publisher.producers[0] = FailingProducer(commit_error=ProducerFenced())  # type: ignore[assignment]
-    asyncio.run(worker.publisher.publish_round())  # no error: the successor publishes it
-    assert worker.publisher.fenced_out == {0}
-    assert not worker.publisher.producers
+def _record_claims_and_rebuilds(worker: TallyWorker) -> tuple[list[set[int]], list[set[int]]]:
+    """Stand-ins for the broker's part of a rebuild: what was claimed, what was rebuilt."""
     claimed: list[set[int]] = []
     rebuilt: list[set[int]] = []
 
     async def claim(partitions: set[int]) -> None:
         claimed.append(set(partitions))
 
-    async def rebuild_from_log(partitions: set[int]) -> None:
+    async def rebuild_from_log(partitions: set[int], *args: object) -> None:
         rebuilt.append(set(partitions))
 
     async def moved_on(kept: object) -> set[int]:
-        return set()  # the successor committed nothing: only the fence tells
+        return set()  # nobody committed past this worker: only the fence tells
 
     worker.publisher.claim = claim  # type: ignore[method-assign]
     worker._rebuild_from_log = rebuild_from_log  # type: ignore[method-assign]
     worker.moved_on = moved_on  # type: ignore[method-assign]
+    return claimed, rebuilt
+
+
+def test_a_fence_found_while_the_group_moves_leaves_the_partition_dark_until_the_assignment(
+        worker: TallyWorker) -> None:
+    """A zombie that does not know it yet must not fence its successor back: while the group is
+    rebalancing the assignment decides, and its rebuild claims a kept partition found fenced."""
+    key = _key_in(0)
+    _one_due_snapshot(worker.room, key)
+    worker.owned = {0}
+    worker.publisher.producers[0] = FailingProducer(commit_error=ProducerFenced())  # type: ignore[assignment]
+    worker.app.rebalancing = True
+    asyncio.run(worker.publisher.publish_round())  # no error: the successor publishes it
+    assert worker.rebuilding is None, "not claimed back while the group moves"
+    assert worker.publisher.fenced_out == {0}
+    assert not worker.publisher.producers
+    worker.app.rebalancing = False
+    claimed, rebuilt = _record_claims_and_rebuilds(worker)
 
     async def reassigned() -> None:
         await worker.take_assignment(None, {TopicPartition(worker.input_topics[0], 0)}, signal=None)
@@ -272,6 +285,75 @@ def test_a_fenced_producer_leaves_its_partition_dark_until_the_group_gives_it_ba
     assert claimed == [{0}], "kept, but fenced meanwhile: claimed again"
     assert rebuilt == [{0}]
     assert worker.tallies_ready.is_set()
+
+
+def test_a_fence_found_on_a_partition_the_group_gave_this_worker_is_claimed_again_at_once(
+        worker: TallyWorker) -> None:
+    """The group gave partition 0 back (this worker's assignment is current, no freeze fence),
+    but another worker's producer fenced this one's meanwhile: the first round finds it. Waiting
+    for some later rebalance would leave the partition counted and committed, never published."""
+    key = _key_in(0)
+    _one_due_snapshot(worker.room, key)
+    worker.owned = {0}
+    worker.publisher.producers[0] = FailingProducer(commit_error=ProducerFenced())  # type: ignore[assignment]
+    claimed, rebuilt = _record_claims_and_rebuilds(worker)
+
+    async def round_then_rebuild() -> None:
+        await worker.publisher.publish_round()
+        assert worker.rebuilding is not None, "no claim scheduled: dark until an unrelated rebalance"
+        await worker.rebuilding
+
+    asyncio.run(round_then_rebuild())
+    assert claimed == [{0}], "claimed again at once"
+    assert rebuilt == [{0}], "another worker counted it meanwhile: rebuilt, its holds read again"
+    assert worker.tallies_ready.is_set()
+
+
+def test_a_worker_woken_from_a_freeze_claims_its_kept_partitions_again(worker: TallyWorker) -> None:
+    """Frozen past its session timeout, the worker may have lost every partition and been given
+    them back without seeing it: a successor may have claimed them (fencing this worker's
+    producers) and counted records it never committed. Kept partitions are claimed and rebuilt."""
+    worker.owned = {0, 1}
+    worker.fence.fenced = True
+    claimed, rebuilt = _record_claims_and_rebuilds(worker)
+    tps = {TopicPartition(worker.input_topics[0], 0), TopicPartition(worker.input_topics[0], 1)}
+
+    async def reassigned() -> None:
+        await worker.take_assignment(None, tps, signal=None)
+        assert worker.rebuilding is not None
+        await worker.rebuilding
+
+    asyncio.run(reassigned())
+    assert claimed == [{0, 1}]
+    assert rebuilt == [{0, 1}]
+    assert not worker.fence.fenced
+
+
+def test_a_result_keys_home_is_its_state_key_even_with_a_slash_in_the_race_id() -> None:
+    assert home_of("2024-11-05/house/MN-01/MN/live", 1) == "2024-11-05/MN"
+    assert home_of("2024-11-05/house/MN-01/MN/27053/test", 2) == "2024-11-05/MN"
+    assert TallyKey("2024-11-05", "house/MN-01", "MN", "live").home == "2024-11-05/MN"
+
+
+def _precinct_message(worker: TallyWorker, key: bytes, value: bytes, on: str) -> SimpleNamespace:
+    return SimpleNamespace(topic="precinct-results", partition=worker.home_partition(on), offset=0, key=key,
+                           value=value, timestamp=KAFKA_MS / 1000.0)  # faust's seconds
+
+
+def test_every_race_of_a_state_is_tallied_on_its_state_keys_home(worker: TallyWorker) -> None:
+    """Design rule 3: a record keyed the older way (its race key) goes round once to the state's home."""
+    sent: list[Send] = []
+    worker.outbox.send = lambda send, receipt=None: sent.append(send)  # type: ignore[method-assign]  # a stand-in
+    value = orjson.dumps({"schema": "precinct-result/1", "election_id": "2024-11-05", "race_id": "senate",
+                          "state": "CA", "county_fips": "06001", "precinct_id": "p1", "seq": 0,
+                          "reported_at": "2024-11-06T00:00:00Z", "votes": {"a": 1}, "complete": False})
+    worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/senate/CA", value, on="2024-11-05/CA"))
+    assert sent == [Send(worker.topics.rekeyed, b"2024-11-05/CA", value,
+                         partition=worker.home_partition("2024-11-05/CA"), timestamp=KAFKA_MS / 1000.0)]
+    assert worker.room.tallies == {}
+    worker.take_precinct_record(_precinct_message(worker, b"2024-11-05/CA", value, on="2024-11-05/CA"))
+    assert list(worker.room.tallies) == [TallyKey("2024-11-05", "senate", "CA", "live")]
+    assert len(sent) == 1
 
 
 def test_a_re_emitted_definition_does_not_release_a_tally_short_of_the_published_count(worker: TallyWorker) -> None:
@@ -287,7 +369,7 @@ def test_a_re_emitted_definition_does_not_release_a_tally_short_of_the_published
     worker.book_reader.take_definition(definition, offset=40)  # the desk re-sent it: revision 40
     assert holds.is_held(key), "1 vote counted, 4 published: releasing it takes the count back"
     assert list(room.due_state_snapshots()) == []
-    room.apply_report(_report(key, "p1", 4), KAFKA_MS)  # the records past the commit come again
+    room.apply_record([_report(key, "p1", 4)], KAFKA_MS)  # the records past the commit come again
     assert not holds.is_held(key)
     [snapshot] = list(room.due_state_snapshots())
     assert (snapshot.value["total_votes"], snapshot.value["version"]) == (4, 5 + 40)
