@@ -227,7 +227,8 @@ class APMapper:
         definition and its results before its call."""
         poll_ms: dict[str, int] = {}
         for poll in polls:
-            poll_ms[poll.key] = max(poll.ts_ms, poll_ms.get(poll.key, 0))
+            key = poll.key or ""  # a poll is always keyed by its state
+            poll_ms[key] = max(poll.ts_ms, poll_ms.get(key, 0))
         for race, state, latest_ms in called:
             calls = [c for c in race.calls if c.state == state]
             not_before = max(latest_ms, poll_ms.get(contract.state_key(election_id, state), 0))
