@@ -3,9 +3,11 @@
 `CallBook` keeps the latest call per race and mode (a higher `seq` replaces it) and says what
 a new one means: `race_called` (a call comes into force: called, or a runoff), `call_changed`
 (a call in force names other winners or another status), `call_retracted` (a call in force
-withdrawn: retracted, or back to too early or too close; critical). A call never lifts an
-embargo (design rule 7): the alerts of a call that comes while its race's count is embargoed
-are held (`held`) and go out with the first report applied after polls close.
+withdrawn: retracted, or back to too early or too close; critical). Each compares the call with
+the one last said (`alerted`), so what a call means is said once, when it can be: a call never
+lifts an embargo (design rule 7), and the alerts of a call that comes while its race's count is
+embargoed are owed until the count is released (`owed`). Only a race's owner asks
+(streams.worker.call_alerts): every worker holds every call.
 `runoff_alerts` raise `runoff_likely` when a race with a `win_threshold` can no longer see its
 leader pass it, even with every expected vote still out.
 
@@ -16,6 +18,7 @@ Every alert id is deterministic: the call's alerts hash the type, the tally and 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streams.contract import Alert, AlertType, RaceCall, RaceDefinition, TallyKey
@@ -43,28 +46,38 @@ def check_call(call: RaceCall, definition: RaceDefinition | None) -> None:
 @dataclass
 class CallBook:
     calls: dict[TallyKey, RaceCall] = field(default_factory=dict)
-    # The alerts of calls taken while their race was under embargo, until it is released.
-    held: dict[TallyKey, list[Alert]] = field(default_factory=dict)
+    # The call whose alerts were last said, per tally this worker owns (or its predecessors said,
+    # `heard`): a call's alerts compare it with this one, not with the call it replaced, so a
+    # call taken under embargo or before a restart is said once, when it can be.
+    alerted: dict[TallyKey, RaceCall] = field(default_factory=dict)
 
-    def take(self, call: RaceCall, definition: RaceDefinition | None, released: bool,
-             fresh: bool = True) -> list[Alert]:
-        """Hold `call` if it is newer than the held one; the alerts to send now. `InvalidRecord`
-        when `check_call` refuses it. A call an earlier run already acted on (not `fresh`: the
-        race book's rebuild) raises nothing, now or later."""
+    def take(self, call: RaceCall, definition: RaceDefinition | None) -> bool:
+        """Hold `call` if it is newer than the held one (whether it was). `InvalidRecord` when
+        `check_call` refuses it."""
         check_call(call, definition)
         old = self.calls.get(call.tally_key)
         if old is not None and call.seq <= old.seq:
-            return []  # a duplicate or a stale call
+            return False  # a duplicate or a stale call
         self.calls[call.tally_key] = call
-        alerts = call_alerts(old, call, definition) if fresh else []
-        if released or not alerts:
-            return alerts
-        self.held.setdefault(call.tally_key, []).extend(alerts)
-        return []
+        return True
 
-    def release(self, key: TallyKey) -> list[Alert]:
-        """The held alerts of `key`, once its count is released."""
-        return self.held.pop(key, [])
+    def owed(self, key: TallyKey, definition: RaceDefinition | None) -> list[Alert]:
+        """The alerts of `key`'s call not said yet (none when it was, or says nothing new)."""
+        call, last = self.calls.get(key), self.alerted.get(key)
+        if call is None or (last is not None and last.seq >= call.seq):
+            return []
+        self.alerted[key] = call
+        return call_alerts(last, call, definition)
+
+    def heard(self, said: dict[TallyKey, RaceCall]) -> None:
+        """What earlier owners said (streams.worker.call_alerts.said_calls): not said again."""
+        for key, call in said.items():
+            if key not in self.alerted or call.seq > self.alerted[key].seq:
+                self.alerted[key] = call
+
+    def forget(self, doomed: Callable[[TallyKey], bool]) -> None:
+        """What was said of tallies this worker no longer owns: their next owner asks the log."""
+        self.alerted = {key: call for key, call in self.alerted.items() if not doomed(key)}
 
     def revision(self, key: TallyKey) -> int:
         """What the held call adds to a snapshot's version (its offset in the topic; 0 without one)."""

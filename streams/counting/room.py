@@ -120,8 +120,8 @@ class CountingRoom:
                 alerts += race.race_alerts()
             elif race.kafka_time_rose and key in self.embargoed:
                 self.dirty.add(key)  # a duplicate may be what tells that polls have closed
-        for key, race in races.items():
-            alerts += self._held_calls(key, race.tally, race.definition)
+            if key in self.calls.calls:  # only the owner applies records: its call's alerts are its to say
+                alerts += self.owed_call_alerts(key)
         return results, alerts
 
     def _observe(self, key: TallyKey, kafka_ms: int | None) -> _Observed:
@@ -131,23 +131,21 @@ class CountingRoom:
         definition, expected = self.book.definitions.get(tally.race), self.book.expected.get(tally.race)
         return _Observed(tally, definition, expected, standing(tally, definition, expected), kafka_time_rose)
 
-    def _held_calls(self, key: TallyKey, tally: RaceTally, definition: RaceDefinition | None) -> list[Alert]:
-        """The alerts of calls that came under embargo, once this tally is released."""
-        if key not in self.calls.held or figures.embargoed(tally.embargo_ms, definition):
-            return []
-        return self.calls.release(key)
-
-    def take_call(self, call: RaceCall, fresh: bool = True) -> list[Alert]:
-        """Hold a race call (`InvalidRecord` for one the race book refuses); the alerts to send
-        (none unless `fresh`). Its snapshot goes out with the next round, never before polls close
-        (design rule 7)."""
-        tally = self.tallies.get(call.tally_key)
-        definition = self.book.definitions.get(call.race)
-        open_ = tally is not None and not figures.embargoed(tally.embargo_ms, definition)
-        alerts = self.calls.take(call, definition, released=open_, fresh=fresh)
-        if tally is not None:
+    def take_call(self, call: RaceCall) -> bool:
+        """Hold a race call (`InvalidRecord` for one the race book refuses); whether it was newer.
+        Its snapshot goes out with the next round, never before polls close (design rule 7); its
+        alerts are the owner's to ask for (`owed_call_alerts`)."""
+        taken = self.calls.take(call, self.book.definitions.get(call.race))
+        if taken and call.tally_key in self.tallies:
             self.dirty.add(call.tally_key)
-        return alerts
+        return taken
+
+    def owed_call_alerts(self, key: TallyKey) -> list[Alert]:
+        """The alerts of `key`'s call not said yet, once its count is released (owed till then)."""
+        tally, definition = self.tallies.get(key), self.book.definitions.get(key.race)
+        if tally is None or figures.embargoed(tally.embargo_ms, definition):
+            return []
+        return self.calls.owed(key, definition)
 
     def replay_report(self, report: PrecinctReport, kafka_ms: int | None) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
@@ -166,6 +164,7 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.discard(key)
             self.models.forget(key)
+        self.calls.forget(doomed)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)

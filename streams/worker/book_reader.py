@@ -10,9 +10,11 @@ crashes loses none (a dead letter may come more than once). Alerts about a new e
 not the reader's: it tells `on_estimate`, and the race's owner speaks (streams.worker.estimates).
 The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up
 with the end offsets it saw at start.
-A call is checked against the book (a call for a race or candidate it does not know is a dead
-letter): so calls are taken after the definitions of the same fetch, and those read before the
-reader is ready wait until it is (another partition's definition may not have been read yet).
+A call is checked against the book (a call for a candidate the race does not have is a dead
+letter): so calls are taken after the definitions of the same fetch, and a call read before its
+race's definition waits for it (streams.worker.waiting_calls says until when). Alerts about a
+call are not the reader's either: it tells `on_call`, and the race's owner speaks
+(streams.worker.call_alerts).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from streams.model.baselines import Baseline, decode_baseline
 from streams.settings import Settings
 from streams.worker.app import app_id
 from streams.worker.outbox import Outbox, Receipt
+from streams.worker.waiting_calls import WaitingCalls
 
 COMMIT_EVERY_S = 2.0
 
@@ -44,7 +47,8 @@ class BookReader:
     go out through `outbox`."""
 
     def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event,
-                 on_estimate: Callable[[str], None] = lambda _: None) -> None:
+                 on_estimate: Callable[[str], None] = lambda _: None,
+                 on_call: Callable[[contract.TallyKey], None] = lambda _: None) -> None:
         self.settings = settings
         self.room = room
         self.outbox = outbox
@@ -54,7 +58,8 @@ class BookReader:
         # Positions to commit, each behind the receipt of the dead letters sent before it, in order:
         # one is committed only once its own and every earlier receipt are delivered.
         self.to_commit: deque[tuple[Receipt, dict[TopicPartition, OffsetAndMetadata]]] = deque()
-        self.waiting_calls: list[tuple[Any, bool]] = []  # (message, fresh) read before `ready`
+        self.on_call = on_call  # a race's new call taken (CallAlerts.taken)
+        self.waiting = WaitingCalls(settings.partitions)
 
     async def follow_race_book(self) -> None:
         settings = self.settings
@@ -69,6 +74,7 @@ class BookReader:
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         tps = await _partitions(consumer, self.settings)
         consumer.assign(tps)
+        self.waiting.partitions = sum(tp.topic.endswith(contract.RACE_DEFINITIONS) for tp in tps)
         committed = {tp: (await consumer.committed(tp)) or 0 for tp in tps}
         ends = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
@@ -81,13 +87,11 @@ class BookReader:
                 self.take_book_record(message, fresh=message.offset >= committed[tp])
             if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
                 self.ready.set()
-                for message, fresh in self.waiting_calls:
-                    self.take_book_record(message, fresh)
-                self.waiting_calls.clear()
             # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a restart.
             uncommitted = uncommitted or bool(batch)
             if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
-                positions = {tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps}
+                positions = {tp: OffsetAndMetadata(self.committable(tp, await consumer.position(tp)), "")
+                             for tp in tps}
                 self.to_commit.append((self.receipt, positions))
                 self.outbox.close(self.receipt)
                 self.receipt = Receipt()
@@ -106,7 +110,7 @@ class BookReader:
             return  # a tombstone on a compacted topic: nothing to tally
         try:
             if message.topic.endswith(contract.RACE_DEFINITIONS):
-                self.take_definition(contract.decode_race_definition(message.value), message.offset)
+                self.take_definition(contract.decode_race_definition(message.value), message)
             elif message.topic.endswith(contract.RACE_CALLS):
                 self.take_call(message, fresh)
             elif message.topic.endswith(contract.BASELINES):
@@ -117,21 +121,38 @@ class BookReader:
             if fresh:
                 self.outbox.dead_letter(message, error)
 
-    def take_definition(self, definition: contract.RaceDefinition, offset: int) -> None:
+    def take_definition(self, definition: contract.RaceDefinition, message: Any) -> None:
         # The offset in the compacted topic orders a race's definitions: it becomes the
         # definition's revision, so a changed definition raises the snapshot version.
-        definition = dataclasses.replace(definition, revision=offset)
+        definition = dataclasses.replace(definition, revision=message.offset)
         if self.room.book.put_definition(definition):
             self.room.definition_changed(definition)
+        for waited in self.waiting.arrived(definition.key) + self.waiting.passed(message.partition, message.timestamp):
+            self._judge(waited.message, waited.fresh, waited.call)
 
     def take_call(self, message: Any, fresh: bool) -> None:
-        if not self.ready.is_set():
-            self.waiting_calls.append((message, fresh))
-            return
         call = dataclasses.replace(contract.decode_race_call(message.value), revision=message.offset)
-        alerts = self.room.take_call(call, fresh)
-        if fresh:
-            self.outbox.send_alerts(alerts, self.receipt)
+        if call.race not in self.room.book.definitions:
+            self.waiting.wait(message, fresh, call)  # its definition may still come
+            return
+        self._take_known(call)
+
+    def _judge(self, message: Any, fresh: bool, call: contract.RaceCall) -> None:
+        """A call that waited: taken now that its race is known, or refused."""
+        try:
+            self._take_known(call)
+        except InvalidRecord as error:
+            if fresh:
+                self.outbox.dead_letter(message, error)
+
+    def _take_known(self, call: contract.RaceCall) -> None:
+        if self.room.take_call(call):
+            self.on_call(call.tally_key)
+
+    def committable(self, tp: TopicPartition, position: int) -> int:
+        """Where to commit a partition read up to `position`: not past a call still waiting."""
+        first = self.waiting.first_offset(tp.topic, tp.partition)
+        return position if first is None else min(position, first)
 
     def take_expected(self, estimate: contract.ExpectedVote) -> None:
         taken, _ = self.room.book.put_expected(estimate)
