@@ -121,6 +121,17 @@ def leader_and_trailer(votes: Mapping[str, int], candidate_ids: Iterable[str]) -
     return first[1], top - runner_up, second[1] if second is not None else None
 
 
+def last_seat(votes: Mapping[str, int], candidate_ids: Iterable[str], seats: int) -> tuple[str | None, int, str | None]:
+    """`leader_and_trailer` for the last of `seats` seats (vote for N): the candidate holding it
+    (None on a tie for it, or when every candidate wins one), its lead over the first one out,
+    and that first one out. The places of `ranked_candidates`; a sort, as multi-seat races are few."""
+    places = sorted([(-n, cid) for cid, n in votes.items()] + [(0, cid) for cid in candidate_ids if cid not in votes])
+    if len(places) <= seats or places[seats - 1][0] == places[seats][0]:
+        return None, 0, None
+    (last, holder), (out, first_out) = places[seats - 1], places[seats]
+    return holder, out - last, first_out
+
+
 def votes_outstanding(total: int, expected: int | None, certified: bool) -> int | None:
     """The expected vote still out, as a newsroom may print it: never negative.
 

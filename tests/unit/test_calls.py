@@ -144,7 +144,33 @@ def test_a_vote_for_two_race_leads_with_two_and_the_last_seat_decides_reach_and_
     assert snap["needs_readout"] == "Hazel needs 100.0% of the remaining 200 expected votes"
     assert snap["margin_votes"] == 100  # first place's lead, as ever
     apply(room, "p2", 0, {"perdue": 150})
-    assert state(room)["out_of_reach"] is True  # 350 ahead for the last seat, 50 out
+    assert state(room)["out_of_reach"] is True  # 300 ahead for the last seat, 50 out
+
+
+def expect(room: CountingRoom, votes: int) -> None:
+    room.book.put_expected(parse_expected_vote({
+        "schema": "expected-vote/1", "election_id": "e", "race_id": "senate", "state": "GA",
+        "expected_votes": votes, "seq": 0, "issued_at": AFTER_CLOSE}))
+
+
+def test_a_vote_for_two_races_alerts_watch_the_last_seat_not_first_place() -> None:
+    room = room_with(seats=2)
+    expect(room, 1_000)
+    apply(room, "p1", 0, {"ossoff": 400, "perdue": 300, "hazel": 100})
+    alerts = apply(room, "p2", 0, {"perdue": 150})
+    assert "lead_change" not in [a.type for a in alerts], "Perdue passing Ossoff changes no seat: both hold one"
+    [reach] = [a for a in alerts if a.type == "out_of_reach"]  # Ossoff 300 ahead for the last seat, 50 out
+    assert (reach.details["leader"], reach.details["margin_votes"]) == ("ossoff", 300)
+
+
+def test_a_vote_for_two_race_says_who_took_the_last_seat() -> None:
+    room = room_with(seats=2)
+    expect(room, 10_000)
+    apply(room, "p1", 0, {"ossoff": 400, "perdue": 300, "hazel": 250})
+    [change] = [a for a in apply(room, "p2", 0, {"hazel": 100}) if a.type == "lead_change"]
+    assert (change.details["leader"], change.details["previous_leader"]) == ("hazel", "perdue")
+    assert change.details["margin_votes"] == 50  # Hazel's lead for the last seat
+    assert change.message.startswith("Hazel overtook Perdue for the last of 2 seats in GA senate (live)")
 
 
 def test_a_runoff_race_says_so_once_counting_is_done_and_alerts_when_it_is_likely() -> None:
