@@ -3,8 +3,8 @@
 `CallBook` keeps the latest call per race and mode (a higher `seq` replaces it) and says what
 a new one means: `race_called` (a call comes into force: called, or a runoff), `call_changed`
 (a call in force names other winners or another status), `call_retracted` (a call in force
-withdrawn: retracted, or back to too early or too close; critical). Each compares the call with
-the one last said (`alerted`), so what a call means is said once, when it can be: a call never
+withdrawn: retracted, or back to too early or too close; critical). Each call past the one last
+said (`alerted`) is said once, against the call before it, when it can be: a call never
 lifts an embargo (design rule 7), and the alerts of a call that comes while its race's count is
 embargoed are owed until the count is released (`owed`). Only a race's owner asks
 (streams.worker.call_alerts): every worker holds every call.
@@ -45,10 +45,12 @@ def check_call(call: RaceCall, definition: RaceDefinition | None) -> None:
 
 @dataclass
 class CallBook:
-    calls: dict[TallyKey, RaceCall] = field(default_factory=dict)
+    calls: dict[TallyKey, RaceCall] = field(default_factory=dict)  # the latest call per tally
+    # Every call taken per tally, oldest first: each is said in turn, however late (a few a race).
+    history: dict[TallyKey, list[RaceCall]] = field(default_factory=dict)
     # The call whose alerts were last said, per tally this worker owns (or its predecessors said,
-    # `heard`): a call's alerts compare it with this one, not with the call it replaced, so a
-    # call taken under embargo or before a restart is said once, when it can be.
+    # `heard`): the calls after it are owed, so a call taken under embargo, or before a restart,
+    # is said once, when it can be.
     alerted: dict[TallyKey, RaceCall] = field(default_factory=dict)
 
     def take(self, call: RaceCall, definition: RaceDefinition | None) -> bool:
@@ -59,15 +61,21 @@ class CallBook:
         if old is not None and call.seq <= old.seq:
             return False  # a duplicate or a stale call
         self.calls[call.tally_key] = call
+        self.history.setdefault(call.tally_key, []).append(call)
         return True
 
     def owed(self, key: TallyKey, definition: RaceDefinition | None) -> list[Alert]:
-        """The alerts of `key`'s call not said yet (none when it was, or says nothing new)."""
-        call, last = self.calls.get(key), self.alerted.get(key)
-        if call is None or (last is not None and last.seq >= call.seq):
-            return []
-        self.alerted[key] = call
-        return call_alerts(last, call, definition)
+        """The alerts of `key`'s calls not said yet, each against the one before it, in order:
+        the same alerts however late they are said."""
+        last = self.alerted.get(key)
+        unsaid = [c for c in self.history.get(key, ()) if last is None or c.seq > last.seq]
+        alerts: list[Alert] = []
+        for call in unsaid:
+            alerts += call_alerts(last, call, definition)
+            last = call
+        if unsaid:
+            self.alerted[key] = unsaid[-1]
+        return alerts
 
     def heard(self, said: dict[TallyKey, RaceCall]) -> None:
         """What earlier owners said (streams.worker.call_alerts.said_calls): not said again."""

@@ -2,8 +2,8 @@
 
 Every worker reads every call (the race book's reader), but only the race's owner (the worker
 whose home partition holds its tallies) says what a call means, as with estimates
-(streams.worker.estimates): N workers would send N alerts under one id. The owner compares a
-call with the one it last said (`CallBook.alerted`), and says nothing of a count still under
+(streams.worker.estimates): N workers would send N alerts under one id. The owner says each
+call past the one it last said (`CallBook.alerted`), and nothing of a count still under
 embargo: the alerts are owed, and go out with the first record that releases the count
 (`CountingRoom.apply_record`). A successor learns what its predecessors said from
 results-alerts (`said_calls`, read at every rebuild), so after a restart a call held by the

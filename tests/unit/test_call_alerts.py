@@ -104,6 +104,17 @@ def test_a_call_held_by_the_embargo_is_said_once_when_the_count_is_released() ->
     assert worker.count("p3", AFTER_CLOSE) == []
 
 
+def test_calls_taken_under_embargo_are_each_said_in_order_when_released() -> None:
+    """Whether the race book's reader or the tally agent is ahead is the wall clock's doing: the
+    alerts are the same either way (design rule 5), every call said, none folded into the next."""
+    worker = Worker(owner=True)
+    worker.read(definition(0, 1))
+    worker.count("p1", BEFORE_CLOSE)
+    worker.read(a_call("called", ["ossoff"], 1, 0, 2), a_call("retracted", [], 2, 1, 3),
+                a_call("called", ["perdue"], 3, 2, 4))
+    assert [a.type for a in worker.count("p2", AFTER_CLOSE)] == ["race_called", "call_retracted", "race_called"]
+
+
 def test_a_call_held_by_the_embargo_is_said_after_a_restart_and_not_again() -> None:
     first = Worker(owner=True)
     first.read(definition(0, 1))
