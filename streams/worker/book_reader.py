@@ -110,7 +110,9 @@ class BookReader:
             return  # a tombstone on a compacted topic: nothing to tally
         try:
             if message.topic.endswith(contract.RACE_DEFINITIONS):
-                self.take_definition(contract.decode_race_definition(message.value), message)
+                definition = contract.decode_race_definition(message.value)
+                self.take_definition(definition, message.offset)
+                self.take_waiting_calls(definition.key, message)
             elif message.topic.endswith(contract.RACE_CALLS):
                 self.take_call(message, fresh)
             elif message.topic.endswith(contract.BASELINES):
@@ -121,13 +123,17 @@ class BookReader:
             if fresh:
                 self.outbox.dead_letter(message, error)
 
-    def take_definition(self, definition: contract.RaceDefinition, message: Any) -> None:
+    def take_definition(self, definition: contract.RaceDefinition, offset: int) -> None:
         # The offset in the compacted topic orders a race's definitions: it becomes the
         # definition's revision, so a changed definition raises the snapshot version.
-        definition = dataclasses.replace(definition, revision=message.offset)
+        definition = dataclasses.replace(definition, revision=offset)
         if self.room.book.put_definition(definition):
             self.room.definition_changed(definition)
-        for waited in self.waiting.arrived(definition.key) + self.waiting.passed(message.partition, message.timestamp):
+
+    def take_waiting_calls(self, race: str, message: Any) -> None:
+        """`race`'s definition was just read (`message`): the calls that waited for it are taken,
+        and those its partition has now been read past are refused."""
+        for waited in self.waiting.arrived(race) + self.waiting.passed(message.partition, message.timestamp):
             self._judge(waited.message, waited.fresh, waited.call)
 
     def take_call(self, message: Any, fresh: bool) -> None:
