@@ -12,10 +12,9 @@ import orjson
 
 from streams import contract
 from streams.kafka.topics import ensure_topics
-from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
 from tests.integration.harness import read_topic, run, running_worker, send_raw, wait_for
-from tests.integration.pipeline import http_status
+from tests.integration.pipeline import two_ready_workers
 from tests.integration.test_estimate_alerts import DEFINITION
 
 STATE_KEY = "2024-11-05/MN"
@@ -47,12 +46,7 @@ def test_one_race_called_from_two_workers_and_a_held_call_said_after_a_restart(s
                                                                                 tmp_path: Path) -> None:
     run(ensure_topics(settings))
     run(send_raw(settings, contract.RACE_DEFINITIONS, [define("president"), define("senate")]))
-    addrs = [f"127.0.0.1:{free_port()}" for _ in range(2)]
-    with running_worker(settings, tmp_path / "a.log", VOTEWIRE_WORKER_WEB_ADDR=addrs[0]) as a, \
-            running_worker(settings, tmp_path / "b.log", VOTEWIRE_WORKER_WEB_ADDR=addrs[1]) as b:
-        for addr, proc in zip(addrs, (a, b), strict=True):  # the group settled: each owns a partition, rebuilt
-            wait_for(lambda addr=addr: http_status(f"http://{addr}/readyz") == 200, 90, every_s=0.3,
-                     what=f"worker {addr} ready", alive=proc)
+    with two_ready_workers(settings, tmp_path) as (a, _):
         # The president's count is released (after polls close); the senate's is not.
         run(send_raw(settings, contract.PRECINCT_RESULTS, [report("president", "p1", "2024-11-06T03:00:00Z"),
                                                            report("senate", "p1", "2024-11-06T01:30:00Z")]))
