@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceCall, RaceDefinition, TallyKey
 from streams.counting import figures
 from streams.counting.alerts import Standing, expected_alerts, race_alerts, standing, unit_alerts
+from streams.counting.calls import CallBook, runoff_alerts
 from streams.counting.holds import Floor, reached
 from streams.counting.projection import RaceModels
 from streams.counting.race_book import RaceBook
@@ -63,12 +64,15 @@ class _Observed:
             return []  # nothing applied: no new figures
         after = standing(self.tally, self.definition, self.expected)
         alerts = race_alerts(self.tally.key, self.last, self.before, after, self.definition)
+        alerts += runoff_alerts(self.tally.key, self.before, after, self.definition, self.last.reported_at,
+                                ("precinct", self.last.precinct_id, str(self.last.seq)))
         return released(alerts, self.tally, self.definition)
 
 
 @dataclass
 class CountingRoom:
     book: RaceBook = field(default_factory=RaceBook)
+    calls: CallBook = field(default_factory=CallBook)  # the race calls (streams.counting.calls)
     tallies: dict[TallyKey, RaceTally] = field(default_factory=dict)
     dirty: set[TallyKey] = field(default_factory=set)
     # Snapshots held back by the embargo (or a missing definition), for the metrics.
@@ -116,6 +120,8 @@ class CountingRoom:
                 alerts += race.race_alerts()
             elif race.kafka_time_rose and key in self.embargoed:
                 self.dirty.add(key)  # a duplicate may be what tells that polls have closed
+            if key in self.calls.calls:  # only the owner applies records: its call's alerts are its to say
+                alerts += self.owed_call_alerts(key)
         return results, alerts
 
     def _observe(self, key: TallyKey, kafka_ms: int | None) -> _Observed:
@@ -124,6 +130,22 @@ class CountingRoom:
         kafka_time_rose = tally.note_kafka_time(kafka_ms)
         definition, expected = self.book.definitions.get(tally.race), self.book.expected.get(tally.race)
         return _Observed(tally, definition, expected, standing(tally, definition, expected), kafka_time_rose)
+
+    def take_call(self, call: RaceCall) -> bool:
+        """Hold a race call (`InvalidRecord` for one the race book refuses); whether it was newer.
+        Its snapshot goes out with the next round, never before polls close (design rule 7); its
+        alerts are the owner's to ask for (`owed_call_alerts`)."""
+        taken = self.calls.take(call, self.book.definitions.get(call.race))
+        if taken and call.tally_key in self.tallies:
+            self.dirty.add(call.tally_key)
+        return taken
+
+    def owed_call_alerts(self, key: TallyKey) -> list[Alert]:
+        """The alerts of `key`'s call not said yet, once its count is released (owed till then)."""
+        tally, definition = self.tallies.get(key), self.book.definitions.get(key.race)
+        if tally is None or figures.embargoed(tally.embargo_ms, definition):
+            return []
+        return self.calls.owed(key, definition)
 
     def replay_report(self, report: PrecinctReport, kafka_ms: int | None) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
@@ -142,6 +164,7 @@ class CountingRoom:
             self.embargoed.discard(key)
             self.counties_due.discard(key)
             self.models.forget(key)
+        self.calls.forget(doomed)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)
@@ -166,6 +189,9 @@ class CountingRoom:
         tallies = [t for k, t in self.tallies.items() if k.race == new.key]
         definition = self.book.definitions.get(new.key)
         alerts = expected_alerts(old, new, tallies, definition)
+        for tally in tallies:
+            alerts += runoff_alerts(tally.key, standing(tally, definition, old), standing(tally, definition, new),
+                                    definition, new.issued_at, ("expected", str(new.seq)))
         return [a for a in alerts if not figures.embargoed(self._embargo_ms(a), definition)
                 or a.type in COUNTLESS_ALERTS]
 
@@ -211,8 +237,8 @@ class CountingRoom:
             expected = self.book.expected.get(key.race)
             model = self.models.run(tally, definition, self.book.baselines.get(key.race))
             self.models.check(tally, definition, expected, model)
-            yield Snapshot("state", key.state_result_key, key.home, state_snapshot(tally, definition, expected, model),
-                           tally.seq_sum)
+            value = state_snapshot(tally, definition, expected, model, self.calls.calls.get(key))
+            yield Snapshot("state", key.state_result_key, key.home, value, tally.seq_sum)
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
         """The latest snapshot of every dirty county of the tallies whose state snapshot went out.
