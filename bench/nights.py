@@ -6,7 +6,8 @@ Each night has a role, the name its figures go under (`<role>.<yardstick>`):
                   the national night, the restart, its yardsticks and catch-up; simulated with
                   `--baseline` when the `model` part runs (the night is the same byte for byte)
   us-model        the same recording with its baselines topic filled: the catch-up with the model
-  ballot-polls    a full ballot (`--preset full-small --seed 11`, issue 19's night) as state polls
+  ballot-polls    a full ballot (`--preset full-small --seed 11`, issue 19's night) as state polls;
+                  its worker's restart and live latency too (`ballot-restart`, `ballot-latency`)
   ballot-batches  the same night as race batches (`--per-race`)
   full            the full preset (~10M reports) as state polls; only with `--full`
   single          a single-report night (`--single`), faust's floor against the worker
