@@ -68,8 +68,11 @@ class Bench(SideBySide):
         if worker is None:
             self.board.note(f"{role}: restart not measured: its worker did not end exact")
             return
-        current, ready_s, exact = asyncio.run(self.measure_restart(worker, night, role))
-        self.keep_or_stop(role, worker, exact)
+        exact = False
+        try:
+            current, ready_s, exact = asyncio.run(self.measure_restart(worker, night, role))
+        finally:  # stopped, unless current again and a later part goes on with it
+            self.keep_or_stop(role, worker, exact)
         self.board.figure("restart" if role == "us" else f"{role}.restart", {
             "what": f"{role}: worker SIGKILLed with {state} and started again on its data dir: seconds from "
                     "the restart until every race/state has a snapshot published after the kill equal to the truth",
