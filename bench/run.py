@@ -76,7 +76,7 @@ def simulate_nights(specs: list[NightSpec], board: Scoreboard, tmp: Path) -> dic
     return nights
 
 
-def steps(bench: Bench, parts: list[str], nights: dict[str, Night]) -> dict[str, Callable[[], None]]:
+def steps(bench: Bench, nights: dict[str, Night]) -> dict[str, Callable[[], None]]:
     """What each part does, given the nights simulated for this run."""
     us, get = nights.get("us"), nights.get
     return {
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, board: Scoreboard, tmp: Path) -> None:
         bench = Bench(args, tmp, bootstrap, board)
         bench.keep = kept_workers(parts)
         try:
-            step = steps(bench, parts, nights)
+            step = steps(bench, nights)
             for part in parts:  # in PARTS' order
                 began = time.perf_counter()
                 step[part]()

@@ -184,6 +184,6 @@ def test_every_part_has_a_step_and_the_parser_offers_each(tmp_path: Path) -> Non
     from bench.run import options, steps
 
     bench = Bench(argparse.Namespace(), tmp_path, "127.0.0.1:9", board({}))
-    assert set(steps(bench, [], {})) == set(PARTS)
+    assert set(steps(bench, {})) == set(PARTS)
     args = options().parse_args(["--only", "full", "--full-preset", "full-tiny"])
     assert (args.only, args.full_preset, args.ballot_seed) == (["full"], "full-tiny", 11)
