@@ -100,7 +100,7 @@ class TallyWorker:
         self.estimates = EstimateAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
         self.call_alerts = CallAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
         self.book_reader = BookReader(settings, self.room, self.outbox, self.book_ready, self.estimates.taken,
-                                      self.call_alerts.taken)
+                                      self.call_alerts.taken, self.metrics)
         self.publisher = SnapshotPublisher(settings, self.room, lambda: self.owned, self.may_publish, self.metrics,
                                            on_fenced=self.reclaim)
         self.checkpoints = PartitionCheckpoints(settings, self.room, self.positions, lambda: self.owned,

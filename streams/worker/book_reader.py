@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -33,13 +35,16 @@ from streams.counting import CountingRoom
 from streams.errors import InvalidRecord
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import topic_partitions
+from streams.metrics import WorkerMetrics
 from streams.model.baselines import Baseline, decode_baseline
 from streams.settings import Settings
 from streams.worker.app import app_id
 from streams.worker.outbox import Outbox, Receipt
-from streams.worker.waiting_calls import WaitingCalls
+from streams.worker.waiting_calls import WAITING_CALL_WARNING_S, WaitingCall, WaitingCalls
 
 COMMIT_EVERY_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class BookReader:
@@ -48,7 +53,8 @@ class BookReader:
 
     def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event,
                  on_estimate: Callable[[str], None] = lambda _: None,
-                 on_call: Callable[[contract.TallyKey], None] = lambda _: None) -> None:
+                 on_call: Callable[[contract.TallyKey], None] = lambda _: None,
+                 metrics: WorkerMetrics | None = None) -> None:
         self.settings = settings
         self.room = room
         self.outbox = outbox
@@ -60,6 +66,9 @@ class BookReader:
         self.to_commit: deque[tuple[Receipt, dict[TopicPartition, OffsetAndMetadata]]] = deque()
         self.on_call = on_call  # a race's new call taken (CallAlerts.taken)
         self.waiting = WaitingCalls(settings.partitions)
+        self.metrics = metrics
+        self.clock: Callable[[], float] = time.monotonic  # when calls start waiting, and for how long
+        self.caught_up_at: float | None = None  # the clock when `ready` was first seen set
 
     async def follow_race_book(self) -> None:
         settings = self.settings
@@ -87,6 +96,7 @@ class BookReader:
                 self.take_book_record(message, fresh=message.offset >= committed[tp])
             if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
                 self.ready.set()
+            self.watch_waiting()
             # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a restart.
             uncommitted = uncommitted or bool(batch)
             if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
@@ -123,6 +133,18 @@ class BookReader:
             if fresh:
                 self.outbox.dead_letter(message, error)
 
+    def watch_waiting(self) -> None:
+        """Show the calls waiting for their race: the gauge, and one warning per call that has
+        waited too long (streams.worker.waiting_calls) since it was read and the book caught up."""
+        if self.metrics is not None:
+            self.metrics.calls_waiting.set(self.waiting.count)
+        now = self.clock()
+        if self.caught_up_at is None and self.ready.is_set():
+            self.caught_up_at = now
+        if self.caught_up_at is not None and now - self.caught_up_at > WAITING_CALL_WARNING_S:
+            for waited in self.waiting.overdue(now - WAITING_CALL_WARNING_S):
+                _warn_overdue(waited, now)
+
     def take_definition(self, definition: contract.RaceDefinition, offset: int) -> None:
         # The offset in the compacted topic orders a race's definitions: it becomes the
         # definition's revision, so a changed definition raises the snapshot version.
@@ -139,7 +161,7 @@ class BookReader:
     def take_call(self, message: Any, fresh: bool) -> None:
         call = dataclasses.replace(contract.decode_race_call(message.value), revision=message.offset)
         if call.race not in self.room.book.definitions:
-            self.waiting.wait(message, fresh, call)  # its definition may still come
+            self.waiting.wait(message, fresh, call, self.clock())  # its definition may still come
             return
         self._take_known(call)
 
@@ -171,6 +193,13 @@ class BookReader:
         # A higher seq replaces the race's whole baseline; a duplicate or stale one changes nothing.
         if self.room.book.put_baseline(baseline):
             self.room.baseline_changed(baseline.key)
+
+
+def _warn_overdue(waited: WaitingCall, now: float) -> None:
+    m, call = waited.message, waited.call
+    log.warning("race call %s[%d]@%d for %s (%s) has waited %.0f s for its race's definition: none was read, and "
+                "it is refused as unknown_race only once race-definitions[%d] is read past a record timed after it",
+                m.topic, m.partition, m.offset, call.race, call.mode, now - waited.since, waited.partition)
 
 
 async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[TopicPartition]:
