@@ -5,8 +5,13 @@ All four topics are compacted, so they are read from the beginning at every star
 the book with no changelog. The consumer group's committed offsets say what an earlier run
 already acted on: older records only rebuild state, newer ones (`fresh`) that are malformed
 are dead-lettered, and offsets are committed only once those dead letters are delivered (a
-`Receipt` per commit, streams.worker.outbox). Every worker sends them, so a worker that
-crashes loses none (a dead letter may come more than once). Alerts about a new estimate are
+`Receipt` per commit, streams.worker.outbox).
+Every worker reads every bad record, but one sends it: the owner of the input partition of the
+same number as the book partition it came from (`owns_partition`). The others keep it
+(`skipped`) until that owner's commit has passed it; a worker that gains the partition sends
+what it kept. A partition's offsets are committed by its owner alone, each round for what it
+read while owning it, so a commit never passes a bad record that no one sent: it is sent at
+least once, and once unless a rebalance moves its partition before the commit. Alerts about a new estimate are
 not the reader's: it tells `on_estimate`, and the race's owner speaks (streams.worker.estimates).
 The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up
 with the end offsets it saw at start.
@@ -54,7 +59,7 @@ class BookReader:
     def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event,
                  on_estimate: Callable[[str], None] = lambda _: None,
                  on_call: Callable[[contract.TallyKey], None] = lambda _: None,
-                 metrics: WorkerMetrics | None = None) -> None:
+                 metrics: WorkerMetrics | None = None, owns_partition: Callable[[int], bool] = lambda _: True) -> None:
         self.settings = settings
         self.room = room
         self.outbox = outbox
@@ -69,6 +74,10 @@ class BookReader:
         self.metrics = metrics
         self.clock: Callable[[], float] = time.monotonic  # when calls start waiting, and for how long
         self.caught_up_at: float | None = None  # the clock when `ready` was first seen set
+        self.owns_partition = owns_partition  # whether this worker holds input partition p
+        # Fresh bad records of partitions another worker owns, kept until its commit passes them.
+        self.skipped: dict[TopicPartition, list[tuple[Any, InvalidRecord]]] = {}
+        self.handovers: set[int] = set()  # input partitions gained whose kept records are still to send
 
     async def follow_race_book(self) -> None:
         settings = self.settings
@@ -92,6 +101,7 @@ class BookReader:
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             self.outbox.receipt = self.receipt  # the dead letters below are sent on its behalf
+            self.hand_over()
             for tp, message in calls_last(batch):
                 self.take_book_record(message, fresh=message.offset >= committed[tp])
             if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
@@ -100,8 +110,9 @@ class BookReader:
             # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a restart.
             uncommitted = uncommitted or bool(batch)
             if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
+                await self.forget_committed(consumer)
                 positions = {tp: OffsetAndMetadata(self.committable(tp, await consumer.position(tp)), "")
-                             for tp in tps}
+                             for tp in tps if self.commits(tp)}
                 self.to_commit.append((self.receipt, positions))
                 self.outbox.close(self.receipt)
                 self.receipt = Receipt()
@@ -131,7 +142,43 @@ class BookReader:
                 self.take_expected(contract.decode_expected_vote(message.value))
         except InvalidRecord as error:
             if fresh:
+                self.refuse(message, error)
+
+    def refuse(self, message: Any, error: InvalidRecord) -> None:
+        """A fresh bad record: dead-lettered by its partition's owner, kept by the others."""
+        if self.owns_partition(self._input_partition(message.partition)):
+            self.outbox.dead_letter(message, error)
+        else:
+            self.skipped.setdefault(TopicPartition(message.topic, message.partition), []).append((message, error))
+
+    def gained(self, partitions: set[int]) -> None:
+        """This worker now owns these input partitions (an assignment): the bad records it kept of
+        them are its to send, in the reader's next round (`hand_over`), before it commits them."""
+        self.handovers |= partitions
+
+    def hand_over(self) -> None:
+        for tp in [tp for tp in self.skipped if self._input_partition(tp.partition) in self.handovers]:
+            for message, error in self.skipped.pop(tp):
                 self.outbox.dead_letter(message, error)
+        self.handovers.clear()
+
+    def commits(self, tp: TopicPartition) -> bool:
+        """Whether this worker commits `tp`: it owns its partition and has sent what it kept of it."""
+        partition = self._input_partition(tp.partition)
+        return self.owns_partition(partition) and partition not in self.handovers
+
+    async def forget_committed(self, consumer: AIOKafkaConsumer) -> None:
+        """Drop the kept records that their partition's owner has committed past (it sent them)."""
+        for tp in list(self.skipped):
+            committed = (await consumer.committed(tp)) or 0
+            left = [(m, e) for m, e in self.skipped.get(tp, []) if m.offset >= committed]
+            if left:
+                self.skipped[tp] = left
+            else:
+                self.skipped.pop(tp, None)
+
+    def _input_partition(self, book_partition: int) -> int:
+        return book_partition % self.settings.partitions
 
     def watch_waiting(self) -> None:
         """Show the calls waiting for their race: the gauge, and one warning per call that has
@@ -171,7 +218,7 @@ class BookReader:
             self._take_known(call)
         except InvalidRecord as error:
             if fresh:
-                self.outbox.dead_letter(message, error)
+                self.refuse(message, error)
 
     def _take_known(self, call: contract.RaceCall) -> None:
         if self.room.take_call(call):

@@ -218,3 +218,44 @@ def test_a_call_read_while_the_book_catches_up_waits_from_when_it_caught_up(capl
     now[0] += 2
     worker.book.watch_waiting()
     assert len(caplog.records) == 1
+
+
+def bad(topic: str, partition: int, offset: int) -> Any:
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b"k", value=b"not json",
+                           headers=(), timestamp=1)
+
+
+def test_a_bad_book_record_is_sent_by_the_owner_of_its_partition_alone() -> None:
+    # Every worker reads the whole book: with N workers a bad definition was dead-lettered N times.
+    owned = {0}
+    worker = Worker(owner=True)
+    worker.book.owns_partition = lambda p: p in owned
+    worker.read(bad("race-definitions", 0, 3), bad("race-definitions", 1, 4), bad("baselines", 5, 1))
+    assert len(worker.outbox.dead) == 1, "partitions 1 (and 5, which is 1 of 4) are another worker's to send"
+    assert worker.book.commits(TopicPartition("race-definitions", 0))
+    assert not worker.book.commits(TopicPartition("race-definitions", 1)), "its owner commits past what it sent"
+    # A rebalance gives this worker partition 1: what it kept of it is its to send, before it commits it.
+    owned.add(1)
+    worker.book.gained({1})
+    assert not worker.book.commits(TopicPartition("baselines", 5))
+    worker.book.hand_over()
+    assert len(worker.outbox.dead) == 3
+    assert worker.book.skipped == {}
+    assert worker.book.commits(TopicPartition("baselines", 5))
+    worker.read(bad("race-definitions", 1, 9))
+    assert len(worker.outbox.dead) == 4
+
+
+def test_kept_bad_records_are_let_go_once_their_owner_has_committed_past_them() -> None:
+    worker = Worker(owner=True)
+    worker.book.owns_partition = lambda p: False
+    worker.read(bad("race-definitions", 1, 3), bad("race-definitions", 1, 8), bad("race-calls", 2, 0))
+    committed = {TopicPartition("race-definitions", 1): 5, TopicPartition("race-calls", 2): None}
+
+    async def committed_offset(tp: TopicPartition) -> int | None:
+        return committed[tp]
+
+    asyncio.run(worker.book.forget_committed(SimpleNamespace(committed=committed_offset)))  # type: ignore[arg-type]
+    assert {tp: [m.offset for m, _ in kept] for tp, kept in worker.book.skipped.items()} == {
+        TopicPartition("race-definitions", 1): [8], TopicPartition("race-calls", 2): [0]}
+    assert worker.outbox.dead == []
