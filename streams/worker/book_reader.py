@@ -5,14 +5,14 @@ All four topics are compacted, so they are read from the beginning at every star
 the book with no changelog. The consumer group's committed offsets say what an earlier run
 already acted on: older records only rebuild state, newer ones (`fresh`) that are malformed
 are dead-lettered, and offsets are committed only once those dead letters are delivered (a
-`Receipt` per commit, streams.worker.outbox).
-Every worker reads every bad record, but one sends it: the owner of the input partition of the
-same number as the book partition it came from (`owns_partition`). The others keep it
-(`skipped`) until that owner's commit has passed it; a worker that gains the partition sends
-what it kept. A partition's offsets are committed by its owner alone, each round for what it
-read while owning it, so a commit never passes a bad record that no one sent: it is sent at
-least once, and once unless a rebalance moves its partition before the commit. Alerts about a new estimate are
-not the reader's: it tells `on_estimate`, and the race's owner speaks (streams.worker.estimates).
+`Receipt` per commit, streams.worker.outbox). Every worker reads every bad record, but one
+sends it: the owner of the input partition of the same number as the book partition it came
+from (`owns_partition`). The others keep it (`skipped`) until that owner's commit has passed it,
+and a worker that gains the partition sends what it kept. A partition's offsets are committed
+by its owner alone, for what it read while owning it, so no commit passes a bad record that no
+one sent: each is sent at least once, and once unless a rebalance or a crash moves its
+partition before its owner commits past it. Alerts about a new estimate are not the reader's:
+it tells `on_estimate`, and the race's owner speaks (streams.worker.estimates).
 The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up
 with the end offsets it saw at start.
 A call is checked against the book (a call for a candidate the race does not have is a dead
@@ -107,9 +107,10 @@ class BookReader:
             if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
                 self.ready.set()
             self.watch_waiting()
-            # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a restart.
+            # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a
+            # restart; and while records are kept, to let them go as their owners commit past them.
             uncommitted = uncommitted or bool(batch)
-            if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
+            if (uncommitted or self.skipped) and loop.time() - last_commit > COMMIT_EVERY_S:
                 await self.forget_committed(consumer)
                 positions = {tp: OffsetAndMetadata(self.committable(tp, await consumer.position(tp)), "")
                              for tp in tps if self.commits(tp)}
@@ -157,7 +158,9 @@ class BookReader:
         self.handovers |= partitions
 
     def hand_over(self) -> None:
-        for tp in [tp for tp in self.skipped if self._input_partition(tp.partition) in self.handovers]:
+        """Send what was kept of the partitions gained and still owned."""
+        for tp in [tp for tp in self.skipped if self._input_partition(tp.partition) in self.handovers
+                   and self.owns_partition(self._input_partition(tp.partition))]:
             for message, error in self.skipped.pop(tp):
                 self.outbox.dead_letter(message, error)
         self.handovers.clear()
