@@ -21,6 +21,7 @@ Worker (`worker_metrics(registry) -> WorkerMetrics`), served on the private
 | last_report_ts | `votewire_last_report_timestamp_seconds` gauge (source time) | |
 | races_polls_closed | `votewire_races_polls_closed` gauge | |
 | embargoed | `votewire_embargoed_snapshots` gauge | |
+| calls_waiting | `votewire_race_calls_waiting` gauge (race calls waiting for their race's definition) | |
 | task_failures | `votewire_task_failures_total` counter | task (a timer or task that raised and carried on) |
 | model_runs | `votewire_model_runs_total` counter (the model of the vote still out) | outcome = estimate, no_estimate |
 | model_seconds | `votewire_model_seconds` histogram (one run, for one race) | |
@@ -82,6 +83,7 @@ class WorkerMetrics:
     last_report_ts: Gauge
     races_polls_closed: Gauge
     embargoed: Gauge
+    calls_waiting: Gauge
     task_failures: Counter
     model_runs: Counter
     model_seconds: Histogram
@@ -126,6 +128,8 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
         races_polls_closed=Gauge("votewire_races_polls_closed",
                                  "Live race/states past polls_close (source time), not certified", registry=registry),
         embargoed=Gauge("votewire_embargoed_snapshots", "Snapshots held back until polls close", registry=registry),
+        calls_waiting=Gauge("votewire_race_calls_waiting", "Race calls read before their race's definition, waiting",
+                            registry=registry),
         task_failures=Counter("votewire_task_failures_total", "Worker timers and tasks that raised and carried on",
                               ["task"], registry=registry),
         model_runs=Counter("votewire_model_runs_total", "Runs of the model of the vote still out, by outcome",

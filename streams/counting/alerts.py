@@ -3,10 +3,10 @@
 Alerts depend only on the input sequence (design rule 5). Alerts about a unit are raised per
 report (`unit_alerts`); alerts about a race compare a cheap `Standing` taken before and after a
 whole record, a poll or a batch being one observation (`race_alerts`), and carry the source
-time of the race's last report in it. `alert_id` hashes the
-alert type, the tally and what identifies the event (the precinct and its seq, the threshold,
-the estimate's seq), so re-processing the same input yields the same id and consumers can
-drop the repeat that at-least-once delivery may bring.
+time of the race's last report in it. `alert_id` hashes the alert type, the tally and what
+identifies the event (the precinct and its seq, the threshold, the estimate's seq, the
+expected-vote figure passed), so re-processing the same input yields the same id and consumers
+can drop the repeat that at-least-once delivery may bring.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ class Standing(NamedTuple):
     # Every yes/no that a standing alert fires on, as one tuple (`_marks`): equal marks and the
     # same trailer before and after a record mean no standing alert, checked in one comparison.
     marks: tuple[object, ...] = ()
+    # The expected-vote figures the count has been over, now or at an earlier standing of the
+    # tally: `votes_exceed_expected` is said once per figure, not again after a correction.
+    passed: frozenset[int] = frozenset()
 
     def reached(self, threshold: int) -> bool:
         """At least `threshold` percent of the expected vote counted (exactly, not rounded)."""
@@ -117,9 +120,18 @@ def standing(tally: RaceTally, definition: RaceDefinition | None, expected: Expe
     leader, margin, runner = leader_and_trailer(tally.votes, ids) if seats == 1 else last_seat(tally.votes, ids, seats)
     total = tally.total_votes
     result = Standing(dict(tally.votes), total, leader, margin, expected_votes, certified, runner,
-                      _marks(total, margin, expected_votes, certified, runner))
+                      _marks(total, margin, expected_votes, certified, runner),
+                      _passed(last[1].passed if last is not None else frozenset(), total, expected_votes))
     tally.memo = (token, result)
     return result
+
+
+def _passed(before: frozenset[int], total: int, expected: int | None) -> frozenset[int]:
+    """The figures passed so far, with `expected` if `total` is over it (the memo carries them
+    from one standing of the tally to the next; a rebuilt tally starts afresh, see _votes_exceed_expected)."""
+    if expected is None or total <= expected or expected in before:
+        return before
+    return before | {expected}
 
 
 class _Event(NamedTuple):
@@ -279,7 +291,7 @@ def _standing_alerts(event: _Event, before: Standing, after: Standing) -> list[A
     if after.marks == before.marks and after.trailer == before.trailer and after.marks:
         return []  # the common case, one comparison: nothing became true
     alerts = [_milestone(event, t, after) for t in MILESTONES if after.reached(t) and not before.reached(t)]
-    if after.exceeds_expected and not before.exceeds_expected:
+    if after.exceeds_expected and not before.exceeds_expected and after.expected_votes not in before.passed:
         alerts.append(_votes_exceed_expected(event, after))
     if _back_under_the_estimate(before, after):
         return alerts
@@ -408,7 +420,11 @@ def _votes_exceed_expected(event: _Event, after: Standing) -> Alert:
     message = (f"Counted votes ({after.total_votes:,}) now exceed the expected vote "
                f"({after.expected_votes or 0:,}) in {event.place}.")
     details: dict[str, object] = {"total_votes": after.total_votes, "expected_votes": after.expected_votes}
-    return event.alert("votes_exceed_expected", "warning", message, details)
+    # The id names the figure, not the report that passed it: said once per figure, and a worker
+    # that rebuilt the tally (which forgets what was passed) and sees it passed again after a
+    # correction repeats the id a consumer already has, which it drops.
+    figure = event._replace(ident=("expected_votes", str(after.expected_votes)))
+    return figure.alert("votes_exceed_expected", "warning", message, details)
 
 
 def _out_of_reach(event: _Event, after: Standing) -> Alert:

@@ -100,7 +100,7 @@ class TallyWorker:
         self.estimates = EstimateAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
         self.call_alerts = CallAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
         self.book_reader = BookReader(settings, self.room, self.outbox, self.book_ready, self.estimates.taken,
-                                      self.call_alerts.taken)
+                                      self.call_alerts.taken, self.metrics, lambda p: p in self.owned)
         self.publisher = SnapshotPublisher(settings, self.room, lambda: self.owned, self.may_publish, self.metrics,
                                            on_fenced=self.reclaim)
         self.checkpoints = PartitionCheckpoints(settings, self.room, self.positions, lambda: self.owned,
@@ -205,6 +205,7 @@ class TallyWorker:
         self.acks.forget()  # what was not acked by now was let go: faust reads it again
         gained, kept, lost = owned - self.owned, owned & self.owned, self.owned - owned
         self.owned = owned
+        self.book_reader.gained(gained)  # bad race-book records of these are now its to send
         if lost:
             self.forget_partitions(lost)
             self.releasing = asyncio.ensure_future(self.publisher.release(lost))

@@ -5,9 +5,14 @@ All four topics are compacted, so they are read from the beginning at every star
 the book with no changelog. The consumer group's committed offsets say what an earlier run
 already acted on: older records only rebuild state, newer ones (`fresh`) that are malformed
 are dead-lettered, and offsets are committed only once those dead letters are delivered (a
-`Receipt` per commit, streams.worker.outbox). Every worker sends them, so a worker that
-crashes loses none (a dead letter may come more than once). Alerts about a new estimate are
-not the reader's: it tells `on_estimate`, and the race's owner speaks (streams.worker.estimates).
+`Receipt` per commit, streams.worker.outbox). Every worker reads every bad record, but one
+sends it: the owner of the input partition of the same number as the book partition it came
+from (`owns_partition`). The others keep it (`skipped`) until that owner's commit has passed it,
+and a worker that gains the partition sends what it kept. A partition's offsets are committed
+by its owner alone, for what it read while owning it, so no commit passes a bad record that no
+one sent: each is sent at least once, and once unless a rebalance or a crash moves its
+partition before its owner commits past it. Alerts about a new estimate are not the reader's:
+it tells `on_estimate`, and the race's owner speaks (streams.worker.estimates).
 The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up
 with the end offsets it saw at start.
 A call is checked against the book (a call for a candidate the race does not have is a dead
@@ -21,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -33,13 +40,16 @@ from streams.counting import CountingRoom
 from streams.errors import InvalidRecord
 from streams.kafka.clients import kafka_client
 from streams.kafka.topics import topic_partitions
+from streams.metrics import WorkerMetrics
 from streams.model.baselines import Baseline, decode_baseline
 from streams.settings import Settings
 from streams.worker.app import app_id
 from streams.worker.outbox import Outbox, Receipt
-from streams.worker.waiting_calls import WaitingCalls
+from streams.worker.waiting_calls import WAITING_CALL_WARNING_S, WaitingCall, WaitingCalls
 
 COMMIT_EVERY_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class BookReader:
@@ -48,7 +58,8 @@ class BookReader:
 
     def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event,
                  on_estimate: Callable[[str], None] = lambda _: None,
-                 on_call: Callable[[contract.TallyKey], None] = lambda _: None) -> None:
+                 on_call: Callable[[contract.TallyKey], None] = lambda _: None,
+                 metrics: WorkerMetrics | None = None, owns_partition: Callable[[int], bool] = lambda _: True) -> None:
         self.settings = settings
         self.room = room
         self.outbox = outbox
@@ -60,6 +71,13 @@ class BookReader:
         self.to_commit: deque[tuple[Receipt, dict[TopicPartition, OffsetAndMetadata]]] = deque()
         self.on_call = on_call  # a race's new call taken (CallAlerts.taken)
         self.waiting = WaitingCalls(settings.partitions)
+        self.metrics = metrics
+        self.clock: Callable[[], float] = time.monotonic  # when calls start waiting, and for how long
+        self.caught_up_at: float | None = None  # the clock when `ready` was first seen set
+        self.owns_partition = owns_partition  # whether this worker holds input partition p
+        # Fresh bad records of partitions another worker owns, kept until its commit passes them.
+        self.skipped: dict[TopicPartition, list[tuple[Any, InvalidRecord]]] = {}
+        self.handovers: set[int] = set()  # input partitions gained whose kept records are still to send
 
     async def follow_race_book(self) -> None:
         settings = self.settings
@@ -83,15 +101,19 @@ class BookReader:
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             self.outbox.receipt = self.receipt  # the dead letters below are sent on its behalf
+            self.hand_over()
             for tp, message in calls_last(batch):
                 self.take_book_record(message, fresh=message.offset >= committed[tp])
             if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
                 self.ready.set()
-            # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a restart.
+            self.watch_waiting()
+            # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a
+            # restart; and while records are kept, to let them go as their owners commit past them.
             uncommitted = uncommitted or bool(batch)
-            if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
+            if (uncommitted or self.skipped) and loop.time() - last_commit > COMMIT_EVERY_S:
+                await self.forget_committed(consumer)
                 positions = {tp: OffsetAndMetadata(self.committable(tp, await consumer.position(tp)), "")
-                             for tp in tps}
+                             for tp in tps if self.commits(tp)}
                 self.to_commit.append((self.receipt, positions))
                 self.outbox.close(self.receipt)
                 self.receipt = Receipt()
@@ -121,7 +143,57 @@ class BookReader:
                 self.take_expected(contract.decode_expected_vote(message.value))
         except InvalidRecord as error:
             if fresh:
+                self.refuse(message, error)
+
+    def refuse(self, message: Any, error: InvalidRecord) -> None:
+        """A fresh bad record: dead-lettered by its partition's owner, kept by the others."""
+        if self.owns_partition(self._input_partition(message.partition)):
+            self.outbox.dead_letter(message, error)
+        else:
+            self.skipped.setdefault(TopicPartition(message.topic, message.partition), []).append((message, error))
+
+    def gained(self, partitions: set[int]) -> None:
+        """This worker now owns these input partitions (an assignment): the bad records it kept of
+        them are its to send, in the reader's next round (`hand_over`), before it commits them."""
+        self.handovers |= partitions
+
+    def hand_over(self) -> None:
+        """Send what was kept of the partitions gained and still owned."""
+        for tp in [tp for tp in self.skipped if self._input_partition(tp.partition) in self.handovers
+                   and self.owns_partition(self._input_partition(tp.partition))]:
+            for message, error in self.skipped.pop(tp):
                 self.outbox.dead_letter(message, error)
+        self.handovers.clear()
+
+    def commits(self, tp: TopicPartition) -> bool:
+        """Whether this worker commits `tp`: it owns its partition and has sent what it kept of it."""
+        partition = self._input_partition(tp.partition)
+        return self.owns_partition(partition) and partition not in self.handovers
+
+    async def forget_committed(self, consumer: AIOKafkaConsumer) -> None:
+        """Drop the kept records that their partition's owner has committed past (it sent them)."""
+        for tp in list(self.skipped):
+            committed = (await consumer.committed(tp)) or 0
+            left = [(m, e) for m, e in self.skipped.get(tp, []) if m.offset >= committed]
+            if left:
+                self.skipped[tp] = left
+            else:
+                self.skipped.pop(tp, None)
+
+    def _input_partition(self, book_partition: int) -> int:
+        return book_partition % self.settings.partitions
+
+    def watch_waiting(self) -> None:
+        """Show the calls waiting for their race: the gauge, and one warning per call that has
+        waited too long (streams.worker.waiting_calls) since it was read and the book caught up."""
+        if self.metrics is not None:
+            self.metrics.calls_waiting.set(self.waiting.count)
+        now = self.clock()
+        if self.caught_up_at is None and self.ready.is_set():
+            self.caught_up_at = now
+        if self.caught_up_at is not None and now - self.caught_up_at > WAITING_CALL_WARNING_S:
+            for waited in self.waiting.overdue(now - WAITING_CALL_WARNING_S):
+                _warn_overdue(waited, now)
 
     def take_definition(self, definition: contract.RaceDefinition, offset: int) -> None:
         # The offset in the compacted topic orders a race's definitions: it becomes the
@@ -139,7 +211,7 @@ class BookReader:
     def take_call(self, message: Any, fresh: bool) -> None:
         call = dataclasses.replace(contract.decode_race_call(message.value), revision=message.offset)
         if call.race not in self.room.book.definitions:
-            self.waiting.wait(message, fresh, call)  # its definition may still come
+            self.waiting.wait(message, fresh, call, self.clock())  # its definition may still come
             return
         self._take_known(call)
 
@@ -149,7 +221,7 @@ class BookReader:
             self._take_known(call)
         except InvalidRecord as error:
             if fresh:
-                self.outbox.dead_letter(message, error)
+                self.refuse(message, error)
 
     def _take_known(self, call: contract.RaceCall) -> None:
         if self.room.take_call(call):
@@ -171,6 +243,13 @@ class BookReader:
         # A higher seq replaces the race's whole baseline; a duplicate or stale one changes nothing.
         if self.room.book.put_baseline(baseline):
             self.room.baseline_changed(baseline.key)
+
+
+def _warn_overdue(waited: WaitingCall, now: float) -> None:
+    m, call = waited.message, waited.call
+    log.warning("race call %s[%d]@%d for %s (%s) has waited %.0f s for its race's definition: none was read, and "
+                "it is refused as unknown_race only once race-definitions[%d] is read past a record timed after it",
+                m.topic, m.partition, m.offset, call.race, call.mode, now - waited.since, waited.partition)
 
 
 async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[TopicPartition]:

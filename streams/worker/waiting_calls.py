@@ -10,6 +10,13 @@ the call would have been read by then (a partition is read in order, and a repla
 record by its recording). A call whose race never comes and that no later definition passes
 waits for as long as the worker runs: not refused, not lost (a definition may still come), and
 the race book is not committed past it (`first_offset`), so a restarted worker reads it again.
+
+No sounder rule decides sooner: reaching the end of the definitions partition proves nothing (a
+definition sent just before the call may still be in flight), and Kafka's time of a replayed
+record is its recording's, so it cannot be set against the wall clock. So such a call is made
+visible instead: `votewire_race_calls_waiting` counts the calls waiting, and each is logged once
+(`overdue`) when it has waited `WAITING_CALL_WARNING_S` since it was read and the reader had
+caught up with the book.
 """
 
 from __future__ import annotations
@@ -18,15 +25,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.contract import RaceCall
+from streams.kafka.producer import producer_options
 from streams.kafka.topics import home_partition
 
+# votewire's producers (replay, ingest, `votewire call`) retry a send for up to their request
+# timeout, then fail it: by then a definition sent before the call is in the log or was never
+# written. A minute more covers the reader's fetches and a slow broker. Past it, the call waits
+# for a definition that was not sent before it: a mistyped race, or a desk that has not sent it.
+WAITING_CALL_WARNING_S = producer_options()["request_timeout_ms"] / 1000 + 60
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class WaitingCall:
     message: Any  # the race-calls record, for its dead letter
     fresh: bool  # past the race book's committed offset: its dead letter is this run's to send
     call: RaceCall
     partition: int  # the race-definitions partition its race's definition is written to
+    since: float = 0.0  # when it started waiting (the reader's monotonic clock)
+    warned: bool = False  # logged as overdue (`WaitingCalls.overdue`)
 
 
 class WaitingCalls:
@@ -36,9 +52,20 @@ class WaitingCalls:
         self.partitions = partitions
         self.by_race: dict[str, list[WaitingCall]] = {}
 
-    def wait(self, message: Any, fresh: bool, call: RaceCall) -> None:
+    def wait(self, message: Any, fresh: bool, call: RaceCall, now: float) -> None:
         partition = home_partition(call.race, self.partitions)
-        self.by_race.setdefault(call.race, []).append(WaitingCall(message, fresh, call, partition))
+        self.by_race.setdefault(call.race, []).append(WaitingCall(message, fresh, call, partition, now))
+
+    @property
+    def count(self) -> int:
+        return sum(len(calls) for calls in self.by_race.values())
+
+    def overdue(self, waiting_since: float) -> list[WaitingCall]:
+        """The calls waiting since before `waiting_since` and not returned here before: each once."""
+        late = [w for calls in self.by_race.values() for w in calls if not w.warned and w.since < waiting_since]
+        for w in late:
+            w.warned = True
+        return late
 
     def arrived(self, race: str) -> list[WaitingCall]:
         """The calls that waited for `race`, whose definition has just been read, in order."""

@@ -1,10 +1,12 @@
 """Race call alerts on the real broker: with two workers, only the race's owner says a call
 (streams.worker.call_alerts); a call held by the embargo when every worker stops is said once by
-the worker started after them, when the count is released."""
+the worker started after them, when the count is released; a call waiting for its race shows in
+the worker's metrics."""
 
 from __future__ import annotations
 
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import orjson
 
 from streams import contract
 from streams.kafka.topics import ensure_topics
+from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
 from tests.integration.harness import read_topic, run, running_worker, send_raw, wait_for
 from tests.integration.pipeline import two_ready_workers
@@ -60,3 +63,21 @@ def test_one_race_called_from_two_workers_and_a_held_call_said_after_a_restart(s
         time.sleep(5)  # a repeat of the president's would be out by now
     said = called(settings)
     assert sorted(a["race_id"] for a in said) == ["president", "senate"], said
+
+
+def calls_waiting(addr: str) -> float | None:
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=10) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith("votewire_race_calls_waiting "):
+                return float(line.split()[-1])
+    return None
+
+
+def test_a_call_waiting_for_its_race_shows_in_the_workers_metrics(settings: Settings, tmp_path: Path) -> None:
+    run(ensure_topics(settings))
+    addr = f"127.0.0.1:{free_port()}"
+    with running_worker(settings, tmp_path / "w.log", VOTEWIRE_WORKER_WEB_ADDR=addr) as worker:
+        run(send_raw(settings, contract.RACE_CALLS, [call("governor")]))  # a race not defined (yet)
+        wait_for(lambda: calls_waiting(addr) == 1, 60, what="the call counted as waiting", alive=worker)
+        run(send_raw(settings, contract.RACE_DEFINITIONS, [define("governor")]))
+        wait_for(lambda: calls_waiting(addr) == 0, 60, what="the call taken with its race", alive=worker)

@@ -222,6 +222,30 @@ def test_votes_exceed_expected_fires_when_it_becomes_true() -> None:
     assert night.feed(report("p3", 0, {"trump": 1})) == []
 
 
+def test_votes_exceed_expected_once_per_expected_figure_through_corrections() -> None:
+    # A correction takes the count back under the estimate and a later report passes it again:
+    # the estimate was already known to be low, so a desk hears it once per figure, not per crossing.
+    night = Night(estimate(1000))
+    [first] = exceeded(night.feed(report("p1", 0, {"harris": 600, "trump": 405})))
+    assert types(night.feed(report("p1", 1, {"harris": 590, "trump": 400}))) == ["count_decreased"]  # 990
+    assert "votes_exceed_expected" not in types(night.feed(report("p2", 0, {"harris": 20})))  # 1010 again
+    # A revised estimate is a new figure: passing it is news again, under its own id.
+    assert "votes_exceed_expected" not in types(night.revise(estimate(1100, seq=1)))
+    [again] = exceeded(night.feed(report("p3", 0, {"trump": 100})))
+    assert again.details == {"total_votes": 1110, "expected_votes": 1100}
+    assert again.alert_id != first.alert_id
+    # The id names the figure passed, not the report that passed it: a worker that rebuilt the
+    # tally and sees it pass the same figure again sends the id a consumer already has.
+    other = Night(estimate(1000))
+    other.feed(report("p9", 0, {"harris": 990}))
+    [same] = exceeded(other.feed(report("p8", 3, {"trump": 11})))
+    assert same.alert_id == first.alert_id
+
+
+def exceeded(alerts: list[Alert]) -> list[Alert]:
+    return [a for a in alerts if a.type == "votes_exceed_expected"]
+
+
 def test_turnout_above_registered_voters_is_critical_once_per_unit() -> None:
     night = Night()
     [alert] = night.feed(report("p1", 0, {"harris": 700, "trump": 600}, registered_voters=1200))

@@ -6,20 +6,25 @@ no longer come before it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka import TopicPartition
+from prometheus_client import CollectorRegistry
 
 from streams.contract import Alert, race_call_value
 from streams.counting.room import CountingRoom
 from streams.errors import InvalidRecord
 from streams.kafka.topics import home_partition
+from streams.metrics import WorkerMetrics, worker_metrics
 from streams.settings import Settings
 from streams.worker.book_reader import BookReader
 from streams.worker.call_alerts import CallAlerts, said_calls
 from streams.worker.outbox import Receipt
+from streams.worker.waiting_calls import WAITING_CALL_WARNING_S
 from tests.unit.test_calls import LIVE, RACE, report
 
 RACE_KEY = LIVE.race
@@ -63,12 +68,12 @@ def a_call(status: str, winners: list[str], seq: int, offset: int, ts_ms: int) -
 class Worker:
     """One worker's race book reader and call alerts over its own counting room."""
 
-    def __init__(self, owner: bool, whole: bool = True) -> None:
+    def __init__(self, owner: bool, whole: bool = True, metrics: WorkerMetrics | None = None) -> None:
         self.room, self.outbox = CountingRoom(), RecordingOutbox()
         self.speaker = CallAlerts(self.room, self.outbox, owns=lambda race: owner,  # type: ignore[arg-type]
                                   whole=lambda: whole)
         self.book = BookReader(Settings(partitions=PARTITIONS), self.room, self.outbox,  # type: ignore[arg-type]
-                               asyncio.Event(), on_call=self.speaker.taken)
+                               asyncio.Event(), on_call=self.speaker.taken, metrics=metrics)
         self.book.ready.set()
 
     def read(self, *messages: Any, fresh: bool = True) -> None:
@@ -172,3 +177,85 @@ def test_the_race_book_is_not_committed_past_a_waiting_call() -> None:
     assert worker.book.committable(calls, 8) == 7, "a restart must read the waiting call again, fresh"
     worker.read(definition(0, 1))
     assert worker.book.committable(calls, 8) == 8
+
+
+def test_calls_waiting_for_their_race_show_in_a_gauge_and_one_warning_each(caplog: pytest.LogCaptureFixture) -> None:
+    # A call whose race never comes (a mistyped race id, a definition never sent) waits as long as
+    # the worker runs: the gauge shows it, and one log line says so once it has waited too long.
+    registry = CollectorRegistry()
+    worker, now = Worker(owner=True, metrics=worker_metrics(registry)), [1000.0]
+    worker.book.clock = lambda: now[0]
+    worker.read(a_call("called", ["ossoff"], 1, 7, 5))
+    worker.book.watch_waiting()
+    assert registry.get_sample_value("votewire_race_calls_waiting") == 1
+    now[0] += WAITING_CALL_WARNING_S - 1
+    worker.book.watch_waiting()
+    assert caplog.records == [], "a definition sent just before the call may still be on its way"
+    for _ in range(3):
+        now[0] += 2
+        worker.book.watch_waiting()
+    [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"race call race-calls[0]@7 for {RACE_KEY} (live) has waited" in line
+    worker.read(definition(0, 1))
+    worker.book.watch_waiting()
+    assert registry.get_sample_value("votewire_race_calls_waiting") == 0
+
+
+def test_a_call_read_while_the_book_catches_up_waits_from_when_it_caught_up(caplog: pytest.LogCaptureFixture) -> None:
+    # At start the reader reads the whole book: a call may be read long before its definition's
+    # partition is, and waiting for that says nothing.
+    worker, now = Worker(owner=True), [0.0]
+    worker.book.ready.clear()
+    worker.book.clock = lambda: now[0]
+    worker.read(a_call("called", ["ossoff"], 1, 7, 5))
+    now[0] += 10 * WAITING_CALL_WARNING_S
+    worker.book.watch_waiting()
+    worker.book.ready.set()
+    worker.book.watch_waiting()  # as the reader's loop does in the round it catches up
+    now[0] += WAITING_CALL_WARNING_S - 1
+    worker.book.watch_waiting()
+    assert caplog.records == []
+    now[0] += 2
+    worker.book.watch_waiting()
+    assert len(caplog.records) == 1
+
+
+def bad(topic: str, partition: int, offset: int) -> Any:
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b"k", value=b"not json",
+                           headers=(), timestamp=1)
+
+
+def test_a_bad_book_record_is_sent_by_the_owner_of_its_partition_alone() -> None:
+    # Every worker reads the whole book: with N workers a bad definition was dead-lettered N times.
+    owned = {0}
+    worker = Worker(owner=True)
+    worker.book.owns_partition = lambda p: p in owned
+    worker.read(bad("race-definitions", 0, 3), bad("race-definitions", 1, 4), bad("baselines", 5, 1))
+    assert len(worker.outbox.dead) == 1, "partitions 1 (and 5, which is 1 of 4) are another worker's to send"
+    assert worker.book.commits(TopicPartition("race-definitions", 0))
+    assert not worker.book.commits(TopicPartition("race-definitions", 1)), "its owner commits past what it sent"
+    # A rebalance gives this worker partition 1: what it kept of it is its to send, before it commits it.
+    owned.add(1)
+    worker.book.gained({1})
+    assert not worker.book.commits(TopicPartition("baselines", 5))
+    worker.book.hand_over()
+    assert len(worker.outbox.dead) == 3
+    assert worker.book.skipped == {}
+    assert worker.book.commits(TopicPartition("baselines", 5))
+    worker.read(bad("race-definitions", 1, 9))
+    assert len(worker.outbox.dead) == 4
+
+
+def test_kept_bad_records_are_let_go_once_their_owner_has_committed_past_them() -> None:
+    worker = Worker(owner=True)
+    worker.book.owns_partition = lambda p: False
+    worker.read(bad("race-definitions", 1, 3), bad("race-definitions", 1, 8), bad("race-calls", 2, 0))
+    committed = {TopicPartition("race-definitions", 1): 5, TopicPartition("race-calls", 2): None}
+
+    async def committed_offset(tp: TopicPartition) -> int | None:
+        return committed[tp]
+
+    asyncio.run(worker.book.forget_committed(SimpleNamespace(committed=committed_offset)))  # type: ignore[arg-type]
+    assert {tp: [m.offset for m, _ in kept] for tp, kept in worker.book.skipped.items()} == {
+        TopicPartition("race-definitions", 1): [8], TopicPartition("race-calls", 2): [0]}
+    assert worker.outbox.dead == []

@@ -220,6 +220,7 @@ class Message(NamedTuple):
     topic: str
     value: bytes | None
     offset: int = 0
+    partition: int = 0  # whose owner dead-letters it (streams.worker.book_reader)
 
 
 def test_the_race_book_follows_baselines_and_sends_bad_ones_to_dead_letters() -> None:
