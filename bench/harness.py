@@ -141,7 +141,8 @@ class Worker:
                 raise SystemExit(f"worker exited with {self.proc.returncode if self.proc else '?'}; "
                                  f"the end of {self.log}:\n{self.log_tail()}")
             if time.perf_counter() - self.started > deadline_s:
-                raise SystemExit(f"worker not ready after {deadline_s:.0f} s; the end of {self.log}:\n{self.log_tail()}")
+                raise SystemExit(f"worker not ready after {deadline_s:.0f} s; the end of {self.log}:\n"
+                                 f"{self.log_tail()}")
             time.sleep(0.1)
         return time.perf_counter() - self.started
 
