@@ -330,13 +330,14 @@ class RaceTally:
         only change when the estimate or the number of counties does; this keeps the check of
         county coverage (O(counties)) off the per-record path.
         """
-        token = None if expected is None else (expected.seq, expected.expected_votes, len(expected.county_expected))
+        if expected is None or expected.expected_votes is not None:
+            return None if expected is None else expected.expected_votes  # statewide: no county to look at
+        token = (expected.seq, expected.expected_votes, len(expected.county_expected))
         memo = self._expected_memo
-        if memo is not None and token is not None and memo[0] == token and memo[1] == len(self._counties):
+        if memo is not None and memo[0] == token and memo[1] == len(self._counties):
             return memo[2]
         value = expected_vote_for(expected, self._counties)
-        if token is not None:
-            self._expected_memo = (token, len(self._counties), value)
+        self._expected_memo = (token, len(self._counties), value)
         return value
 
     def _replace(self, precinct_id: str, previous: StoredUnit | None, unit: StoredUnit) -> None:
