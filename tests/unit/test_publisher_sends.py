@@ -4,6 +4,7 @@ default partitioner would pick for its key, and nothing more once a freeze is fo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from streams.kafka.topics import home_partition
 from streams.metrics import worker_metrics
 from streams.settings import Settings
 from streams.worker import publisher as publisher_module
-from streams.worker.publisher import SnapshotPublisher
+from streams.worker.publisher import BUSY_FACTOR, CATCH_UP_FACTOR, CatchUp, SnapshotPublisher
 
 PARTITIONS = 3
 OUTPUT_PARTITIONS = 5  # another count than the input's: the producer's metadata says it
@@ -89,3 +90,44 @@ def test_a_freeze_found_mid_round_sends_nothing_more_and_leaves_everything_due()
     asyncio.run(snapshots.publish(due))
     assert producer.sent == [], "the chunk built before the freeze was found is not sent by a zombie"
     assert key in snapshots.room.dirty, "everything due again"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_catching_up_is_more_input_waiting_than_the_agent_takes_in_two_seconds() -> None:
+    clock, taken, waiting = Clock(), [0], [5_000]
+    catching_up = CatchUp(lambda: waiting[0], lambda: taken[0], clock)
+    assert catching_up(), "no pace measured yet, and thousands waiting"
+    clock.now += 1.0
+    taken[0] += 1_000  # 1,000 records a second
+    assert catching_up(), "5 s of input waiting"
+    waiting[0] = 1_500
+    assert not catching_up(), "1.5 s of input waiting: live, a fetch or so behind"
+    waiting[0] = 50
+    clock.now += 10.0  # a quiet spell: no pace
+    assert not catching_up(), "a burst after a quiet spell is not a catch-up"
+
+
+def test_a_pause_put_off_by_a_catch_up_ends_at_the_busy_pace_once_caught_up() -> None:
+    interval, took = 0.02, 0.02
+    looks: list[None] = []
+
+    def catching_up() -> bool:
+        looks.append(None)
+        return len(looks) < 3
+
+    snapshots = SnapshotPublisher(Settings(partitions=PARTITIONS, publish_interval_s=interval), CountingRoom(),
+                                  set, lambda: True, worker_metrics(CollectorRegistry()), catching_up=catching_up)
+    began = time.monotonic()
+    asyncio.run(snapshots.pause(took))
+    waited = time.monotonic() - began
+    # Caught up on the third look: the busy pace, (BUSY_FACTOR + 1) x took from the round's
+    # start; the catch-up's would have been (CATCH_UP_FACTOR + 1) x took, a second.
+    assert BUSY_FACTOR * took * 0.9 < waited < (CATCH_UP_FACTOR + 1) * took * 0.6
+    assert len(looks) >= 3
