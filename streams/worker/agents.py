@@ -33,6 +33,7 @@ from typing import Any
 
 import faust
 from aiokafka import TopicPartition
+from faust.exceptions import ConsumerNotStarted
 from prometheus_client import CollectorRegistry
 
 from streams import contract
@@ -386,7 +387,11 @@ class TallyWorker:
     def records_behind(self) -> Iterator[tuple[TopicPartition, int]]:
         """Each assigned partition's records not taken yet, as far as the last fetch knows."""
         consumer = self.app.consumer
-        for tp in consumer.assignment():
+        try:
+            assignment = consumer.assignment()
+        except ConsumerNotStarted:  # its thread is not up yet (or this worker was never started): nothing fetched
+            return
+        for tp in assignment:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue  # just assigned (a rebalance): not fetched from yet, so no end known
