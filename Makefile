@@ -54,8 +54,10 @@ demo: install
 
 # Not part of `make test`: about 15 minutes of a machine's full attention. Writes
 # bench/results/latest.json and latest.md; exits 1 when any final snapshot is not exact.
+# `make bench BENCH_ARGS=--full` adds the full preset (~10M reports), outside those 15 minutes.
+BENCH_ARGS ?=
 bench: install $(VENV)/.bench-installed
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # A bounded, seeded fuzz run on the wire decoder and the recording parser (faults/FUZZING.md).
 FUZZ_SECONDS ?= 60

@@ -69,30 +69,22 @@ def git_revision() -> str:
 
 # --- The night --------------------------------------------------------------------------------
 
-def simulate_has_single() -> bool:
-    """Whether `votewire simulate` knows `--single` (batches by default) yet."""
-    help_text = subprocess.run([sys.executable, "-m", "streams.cli", "simulate", "--help"], capture_output=True,
-                               text=True, check=True).stdout
-    return "--single" in help_text
-
-
 @dataclass(frozen=True)
 class Night:
     recording: Path
     truth: dict[str, dict[str, Any]]  # state-results key -> final figures
-    reports: int  # precinct reports in the night, batched or not
+    reports: int  # precinct reports in the night, however they are packed into records
     command: list[str]
+    baseline: Path | None = None  # FILE.baseline.jsonl (topic `baselines`), when simulated with --baseline
 
 
-def simulate(preset: str, out: Path, *, single: bool) -> Night:
-    """`votewire simulate --preset P --seed 1`; with `single`, one report a record (if it can)."""
-    command = ["votewire", "simulate", "--preset", preset, "--seed", "1", "--out", str(out)]
-    if single and simulate_has_single():
-        command.append("--single")
+def simulate(preset: str, out: Path, *, seed: int = 1, flags: tuple[str, ...] = ()) -> Night:
+    """`votewire simulate --preset P --seed S --out FILE` plus `flags` (packing, `--baseline`)."""
+    command = ["votewire", "simulate", "--preset", preset, "--seed", str(seed), "--out", str(out), *flags]
     subprocess.run([sys.executable, "-m", "streams.cli", *command[1:]], check=True, stdout=subprocess.DEVNULL)
     truth = orjson.loads(Path(f"{out}.truth.json").read_bytes())
-    # An older simulate (single reports only) counted "records"; they were all reports then.
-    return Night(out, truth["races"], truth.get("reports", truth.get("records", 0)), command)
+    baseline = Path(f"{out}.baseline.jsonl") if "--baseline" in flags else None
+    return Night(out, truth["races"], truth["reports"], command, baseline)
 
 
 # --- A worker process -------------------------------------------------------------------------
@@ -141,8 +133,8 @@ class Worker:
                 raise SystemExit(f"worker exited with {self.proc.returncode if self.proc else '?'}; "
                                  f"the end of {self.log}:\n{self.log_tail()}")
             if time.perf_counter() - self.started > deadline_s:
-                raise SystemExit(f"worker not ready after {deadline_s:.0f} s; the end of {self.log}:\n"
-                                 f"{self.log_tail()}")
+                raise SystemExit(f"worker not ready after {deadline_s:.0f} s; "
+                                 f"the end of {self.log}:\n{self.log_tail()}")
             time.sleep(0.1)
         return time.perf_counter() - self.started
 

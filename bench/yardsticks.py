@@ -1,8 +1,9 @@
 """The two yardsticks votewire's catch-up is held against, both plain aiokafka loops in this process.
 
 - `limit`: a bare consumer that reads `precinct-results` to its end offsets and decodes every
-  record with the contract's own decoder (`decode_precinct_record`; a batch's elements are
-  counted as reports). Nothing is tallied: no stream processor on this consumer can be faster.
+  record with the contract's own decoder (`decode_precinct_record`: a state poll, a race batch
+  or a single report; the elements of polls and batches are counted as reports). Nothing is
+  tallied: no stream processor on this consumer can be faster.
 - `tally_in_memory`: the same loop plus the same idempotent tally the worker runs
   (`CountingRoom.apply_record`: seq rules, totals, alerts computed), with the race book read
   first from `race-definitions` and `expected-votes`. In memory only: no table, no changelog,

@@ -1,7 +1,8 @@
 """The votewire tally written with Quix Streams: the peer `make bench` compares the worker with.
 
 The same shape as the worker, in Quix's idiom: a `StreamingDataFrame` over `precinct-results`
-whose stateful step decodes each record with the contract's decoder, applies each report with
+whose stateful step decodes each record with the contract's decoder (a state poll, `state-poll/1`,
+a race batch, `precinct-batch/1`, or a single report alike), applies each report with
 `CountingRoom.apply_record` (the same tally as the no-durability loop: seq rules, totals,
 alerts computed), and writes the accepted unit to Quix's state (RocksDB with a changelog
 topic: its durability, as the worker's table is votewire's). As that loop does, it first reads

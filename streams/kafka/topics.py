@@ -7,8 +7,11 @@ latest definition per key forever) would silently not happen.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -185,7 +188,8 @@ async def live_brokers(settings: Settings, timeout_s: float = 30.0) -> int:
 
 
 # The settings a worker's results depend on, checked at its start rather than trusted.
-UNKNOWN_TOPIC, NOT_AUTHORIZED = 3, 29
+UNKNOWN_TOPIC, LEADER_NOT_AVAILABLE, NOT_AUTHORIZED = 3, 5, 29
+NOT_YET = (UNKNOWN_TOPIC, LEADER_NOT_AVAILABLE)  # a topic being created, or not heard of by this broker yet
 
 
 @dataclass(frozen=True)
@@ -240,11 +244,36 @@ async def check_topics(settings: Settings, extra: tuple[TopicSpec, ...] = (), ti
     from aiokafka.errors import KafkaError
 
     specs = [TopicSpec(settings.topic(s.name), s.compact, s.oversize, s.log) for s in CONTRACT_TOPICS] + list(extra)
+    names = [s.name for s in specs]
     try:
-        facts = await _topic_facts(settings, [s.name for s in specs], timeout_s)
+        facts = await settled_facts(lambda: _topic_facts(settings, names, timeout_s), SETTLE_S)
     except (KafkaError, TimeoutError) as e:
         raise BrokerError(f"cannot describe the topics at {settings.bootstrap} ({e})") from e
     return [line for s in specs for line in topic_problems(s, facts[s.name], settings.partitions)]
+
+
+# How long a topic that one broker knows may take to reach the others: a worker checks right
+# after creating topics, or after another worker of its group did, and asks whichever broker.
+SETTLE_S = 15.0
+
+
+def unsettled(facts: dict[str, TopicFacts]) -> bool:
+    """A topic missing, or described without its configuration, may be one this broker has not
+    heard of yet (created a moment ago through another one)."""
+    return any((f.partitions is None and not f.hidden) or (f.partitions is not None and f.configs is None)
+               for f in facts.values())
+
+
+async def settled_facts(fetch: Callable[[], Awaitable[dict[str, TopicFacts]]], settle_s: float,
+                        every_s: float = 0.5) -> dict[str, TopicFacts]:
+    """`fetch()` again while its answer is `unsettled`, for up to `settle_s`; then the last answer,
+    which `topic_problems` turns into one line per topic still missing."""
+    deadline = time.monotonic() + settle_s
+    facts = await fetch()
+    while unsettled(facts) and time.monotonic() < deadline:
+        await asyncio.sleep(every_s)
+        facts = await fetch()
+    return facts
 
 
 async def _topic_facts(settings: Settings, names: list[str], timeout_s: float) -> dict[str, TopicFacts]:
@@ -264,7 +293,7 @@ async def _topic_facts(settings: Settings, names: list[str], timeout_s: float) -
     configs = {name: {entry[0]: entry[1] for entry in entries}
                for response in responses for code, _, _, name, entries in response.resources if code == 0}
     errors = {name: t["error_code"] for name, t in described.items()}
-    unknown = [f"{n}: error {errors[n]}" for n in names if errors.get(n) not in (0, UNKNOWN_TOPIC, NOT_AUTHORIZED)]
+    unknown = [f"{n}: error {errors[n]}" for n in names if errors.get(n) not in (0, *NOT_YET, NOT_AUTHORIZED)]
     if unknown:
         raise BrokerError("cannot describe topics: " + "; ".join(unknown))
     return {n: TopicFacts(len(described[n]["partitions"]) if errors.get(n) == 0 else None, configs.get(n),
