@@ -43,10 +43,12 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q tests/unit
 
-integration: install system-deps
+# The integration tests run the bench's own readers too (tests/integration/test_bench_nights.py
+# runs the Quix Streams peer), so they need the bench extra.
+integration: install system-deps $(VENV)/.bench-installed
 	$(BIN)/pytest -q tests/integration
 
-test: install system-deps lint lint-imports typecheck
+test: install system-deps lint lint-imports typecheck $(VENV)/.bench-installed
 	$(BIN)/pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$rc
 
 demo: install

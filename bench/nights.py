@@ -6,7 +6,8 @@ Each night has a role, the name its figures go under (`<role>.<yardstick>`):
                   the national night, the restart, its yardsticks and catch-up; simulated with
                   `--baseline` when the `model` part runs (the night is the same byte for byte)
   us-model        the same recording with its baselines topic filled: the catch-up with the model
-  ballot-polls    a full ballot (`--preset full-small --seed 11`, issue 19's night) as state polls
+  ballot-polls    a full ballot (`--preset full-small --seed 11`, issue 19's night) as state polls;
+                  its worker's restart and live latency too (`ballot-restart`, `ballot-latency`)
   ballot-batches  the same night as race batches (`--per-race`)
   full            the full preset (~10M reports) as state polls; only with `--full`
   single          a single-report night (`--single`), faust's floor against the worker
@@ -17,9 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Parts in the order they run; `full` only when asked for (`--full` or `--only full`).
-PARTS = ("night", "restart", "yardsticks", "catchup", "model", "ballot", "full", "single", "latency")
+PARTS = ("night", "restart", "yardsticks", "catchup", "model", "ballot", "ballot-restart", "ballot-latency", "full",
+         "single", "latency")
 DEFAULT_PARTS = tuple(p for p in PARTS if p != "full")
 US_PARTS = frozenset({"night", "restart", "yardsticks", "catchup", "model"})
+BALLOT_PARTS = frozenset({"ballot", "ballot-restart", "ballot-latency"})
+# Parts that go on with a worker an earlier part left running: the worker's role, and the part
+# that starts it (and so comes along when they are asked for).
+LIVE_WORKER = {"restart": ("us", "night"), "ballot-restart": ("ballot-polls", "ballot"),
+               "ballot-latency": ("ballot-polls", "ballot")}
 
 
 @dataclass(frozen=True)
@@ -56,11 +63,17 @@ class NightSpec:
 
 def chosen_parts(only: list[str] | None, skip: list[str], full: bool) -> list[str]:
     """The parts to run, in order: `--only`'s, or the default ones (plus `full` with `--full`).
-    `restart` brings `night`: it restarts the national night's worker."""
+    A part that goes on with a running worker brings the part that starts it (`LIVE_WORKER`):
+    `restart` brings `night`, `ballot-restart` and `ballot-latency` bring `ballot`."""
     wanted = set(only) if only else set(DEFAULT_PARTS) | ({"full"} if full else set())
-    if "restart" in wanted and "restart" not in skip:
-        wanted.add("night")
+    wanted |= {LIVE_WORKER[p][1] for p in wanted - set(skip) if p in LIVE_WORKER}
     return [p for p in PARTS if p in wanted and p not in skip]
+
+
+def kept_workers(parts: list[str]) -> dict[str, str]:
+    """The workers to keep running after the part that starts them: role -> the last part of
+    `parts` that goes on with it (after which it stops)."""
+    return {LIVE_WORKER[p][0]: p for p in parts if p in LIVE_WORKER}
 
 
 def plan(parts: list[str], presets: Presets) -> list[NightSpec]:
@@ -69,7 +82,7 @@ def plan(parts: list[str], presets: Presets) -> list[NightSpec]:
     if US_PARTS & set(parts):
         baseline = ("--baseline",) if "model" in parts else ()
         nights.append(NightSpec("us", presets.us, presets.us_seed, baseline))
-    if "ballot" in parts:
+    if BALLOT_PARTS & set(parts):
         nights.append(NightSpec("ballot-polls", presets.ballot, presets.ballot_seed))
         nights.append(NightSpec("ballot-batches", presets.ballot, presets.ballot_seed, ("--per-race",)))
     if "full" in parts:

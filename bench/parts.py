@@ -16,44 +16,38 @@ from typing import Any
 
 from bench import latency
 from bench.harness import ROOT, Night, SnapshotWatch, Worker, records_in
+from bench.latency import Delivery
 from bench.sidebyside import SideBySide, last_json_line
 from streams.kafka.replay import ReplayStats, replay_files
 from streams.settings import Settings
 
 # The full preset's catch-up may take several times the us night's: its waits get at least this.
 FULL_DEADLINE_S = 1800.0
+# The full ballot's live latency is measured where issue 19's target is set: 5,000 reports/s.
+BALLOT_RATE = 5000
 
 
 class Bench(SideBySide):
     us: Settings | None = None  # the us night's pre-filled topic, once made
-    live: Worker | None = None  # the national night's worker, kept running for the restart part
 
     def us_topic(self, night: Night) -> Settings:
         if self.us is None:
             self.us = self.prefill("us", [night.recording])
         return self.us
 
-    def close(self) -> None:
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-
     # --- the us night: national night, restart, yardsticks, catch-up, model ----------------------
 
-    def national_night(self, night: Night, then_restart: bool) -> None:
+    def national_night(self, night: Night) -> None:
         """The night replayed `--max` with a worker running; that worker stays up for `restart`."""
         self.us = settings = self.settings("night")
-        worker, keep = self.worker(settings, "night"), False
+        worker, exact = self.worker(settings, "night"), False
         try:
             worker.wait_ready(self.args.deadline)
             seconds, stats, exact, watch = asyncio.run(self.replay_and_watch(settings, night))
             self.board.figure("national_night", night_figure(night, seconds, stats, worker, watch))
             self.board.exactness("national night", exact, watch)
-            keep = then_restart and exact
-            self.live = worker if keep else None
         finally:
-            if not keep:
-                worker.stop()
+            self.keep_or_stop("us", worker, exact)
 
     async def replay_and_watch(self, settings: Settings, night: Night) -> tuple[float, ReplayStats, bool,
                                                                                 SnapshotWatch]:
@@ -66,22 +60,27 @@ class Bench(SideBySide):
             seconds = time.perf_counter() - began
             return seconds, await replay, exact, watch
 
-    def restart(self, night: Night) -> None:
-        """The national night's worker SIGKILLed and started again on its data dir."""
-        if self.live is None or self.us is None:
-            self.board.note("restart not measured: the national night did not end exact")
+    def restart(self, role: str, night: Night, state: str) -> None:
+        """`role`'s running worker (caught up on `night`) SIGKILLed and started again on its data
+        dir; it stays up for a later part if it gets current again. Figure `restart` for the us
+        night (as before), `<role>.restart` for any other."""
+        worker = self.live.pop(role, None)
+        if worker is None:
+            self.board.note(f"{role}: restart not measured: its worker did not end exact")
             return
+        exact = False
         try:
-            current, ready_s = asyncio.run(self.measure_restart(self.live, self.us, night))
-        finally:
-            self.close()
-        self.board.figure("restart", {
-            "what": "us: worker SIGKILLed with the national state and started again on its data dir: seconds from "
+            current, ready_s, exact = asyncio.run(self.measure_restart(worker, night, role))
+        finally:  # stopped, unless current again and a later part goes on with it
+            self.keep_or_stop(role, worker, exact)
+        self.board.figure("restart" if role == "us" else f"{role}.restart", {
+            "what": f"{role}: worker SIGKILLed with {state} and started again on its data dir: seconds from "
                     "the restart until every race/state has a snapshot published after the kill equal to the truth",
-            "seconds": round(current, 2), "ready_seconds": round(ready_s, 2) if ready_s is not None else None})
+            "race_states": len(night.truth), "seconds": round(current, 2),
+            "ready_seconds": round(ready_s, 2) if ready_s is not None else None})
 
-    async def measure_restart(self, worker: Worker, settings: Settings, night: Night) -> tuple[float, float | None]:
-        async with SnapshotWatch(settings, night.truth) as watch:
+    async def measure_restart(self, worker: Worker, night: Night, role: str) -> tuple[float, float | None, bool]:
+        async with SnapshotWatch(worker.settings, night.truth) as watch:
             offsets = await watch.end_offsets()
             worker.kill()
             worker.start()
@@ -90,8 +89,8 @@ class Bench(SideBySide):
             exact = await watch.wait_exact(self.args.deadline, alive=worker.alive)
             current = time.perf_counter() - worker.started
             ready_s = await ready if exact else None
-            self.board.exactness("restart", exact, watch)
-            return current, ready_s
+            self.board.exactness("restart" if role == "us" else f"restart ({role})", exact, watch)
+            return current, ready_s, exact
 
     def model(self, night: Night) -> None:
         """The us catch-up again with the baselines topic filled, right after the one without."""
@@ -109,9 +108,21 @@ class Bench(SideBySide):
     # --- nights of their own: the full ballot, the full preset --------------------------------
 
     def ballot(self, polls: Night, batches: Night) -> None:
-        """The same full-ballot night as state polls, then as race batches, each on its own topic."""
-        self.own_topic("ballot-polls", polls)
+        """The same full-ballot night as race batches, then as state polls, each on its own topic
+        (polls last: their worker may stay up for `ballot-restart` and `ballot-latency`)."""
         self.own_topic("ballot-batches", batches)
+        self.own_topic("ballot-polls", polls)
+
+    def ballot_latency(self, night: Night) -> None:
+        """Live latency on a full ballot: the ballot-polls worker (holding the whole night) fed
+        state polls of the night's own units, with seqs above the night's, at `BALLOT_RATE`."""
+        worker = self.live.get("ballot-polls")
+        if worker is None:
+            self.board.note("ballot-polls: latency not measured: its worker did not end exact")
+            return
+        units, first_seq = latency.recorded_units(night.recording, night.truth)
+        self.latency_phase("ballot-polls.latency", worker.settings, BALLOT_RATE, self.args.ballot_latency_seconds,
+                           first_seq, "polls", units)
 
     def own_topic(self, role: str, night: Night) -> None:
         deadline = max(self.args.deadline, FULL_DEADLINE_S) if role == "full" else None
@@ -150,12 +161,18 @@ class Bench(SideBySide):
             worker.wait_ready(self.args.deadline)
             seq = 0
             for rate in self.args.rates:
-                figure, seq = asyncio.run(latency.run_phase(settings, rate, self.args.latency_seconds, seq))
-                figure["what"] = (f"report produced -> state snapshot read, {rate:,} reports/s offered, "
-                                  f"{figure['delivery']}")
-                self.board.figure(f"latency_{rate}", figure)
+                seq = self.latency_phase("latency", settings, rate, self.args.latency_seconds, seq)
         finally:
             worker.stop()
+
+    def latency_phase(self, name: str, settings: Settings, rate: int, seconds: float, seq: int,
+                      delivery: Delivery = "batches", units: list[dict[str, Any]] | None = None) -> int:
+        """Figure `<name>_<rate>`: one phase offered to the running worker; returns the next free seq."""
+        figure, seq = asyncio.run(latency.run_phase(settings, rate, seconds, seq, delivery=delivery, units=units))
+        figure["what"] = (f"{name.split('.')[0]}: report produced -> state snapshot read, {rate:,} reports/s offered "
+                          f"over {figure['race_states']:,} race/states, {figure['delivery']}")
+        self.board.figure(f"{name}_{rate}", figure)
+        return seq
 
 
 def night_figure(night: Night, seconds: float, stats: ReplayStats, worker: Worker, watch: SnapshotWatch,

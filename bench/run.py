@@ -5,7 +5,7 @@ side by side (bench/sidebyside.py): the limit (a bare aiokafka consumer decoding
 the same tally with no durability (`CountingRoom` in a plain aiokafka loop), the Quix Streams
 peer (bench/peers/quix_tally.py) and a fresh votewire worker catching up, each to exact final
 snapshots. The parts, in order (`--skip PART`, `--only PART`; the us pre-fill always runs when a
-part needs it, and `restart` needs `night`):
+part needs it; `restart` needs `night`, `ballot-restart` and `ballot-latency` need `ballot`):
 
   night      `simulate --preset us --seed 1` (state polls) replayed `--max` into a fresh prefix
              with a worker running: seconds from the first record sent to exact final
@@ -18,8 +18,13 @@ part needs it, and `restart` needs `night`):
   model      the same us night with its baselines topic filled (`simulate --baseline`), so the
              worker's model of the vote still out runs: a fresh worker's catch-up, against the
              one without (issue 20).
-  ballot     a full ballot, `simulate --preset full-small --seed 11`, as state polls and again
-             as race batches (`--per-race`), each on its own topic: all four side by side.
+  ballot     a full ballot, `simulate --preset full-small --seed 11`, as race batches
+             (`--per-race`) and again as state polls, each on its own topic: all four side by
+             side. The polls' worker stays up for the next two parts (which bring this one).
+  ballot-restart  that worker SIGKILLed and started again on its data dir, as `restart`.
+  ballot-latency  report produced -> snapshot read on that worker (the whole full ballot in its
+             state and race book): the night's own units reported again, as state polls, at
+             5,000 reports/s for 20 s (`--ballot-latency-seconds`).
   full       the full preset (~10M reports) as state polls, all four side by side, with the
              worker's peak RSS; only with `--full` (it does not fit the 15-minute budget).
   single     a single-report night (default the `small` preset, `--single`): faust's no-op
@@ -52,7 +57,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_replay import broker
 from bench.harness import ROOT, Night, machine, simulate, versions
-from bench.nights import PARTS, NightSpec, Presets, chosen_parts, is_whole_run, plan
+from bench.nights import PARTS, NightSpec, Presets, chosen_parts, is_whole_run, kept_workers, plan
 from bench.parts import Bench
 from bench.scoreboard import Scoreboard
 from streams.settings import Settings
@@ -71,16 +76,18 @@ def simulate_nights(specs: list[NightSpec], board: Scoreboard, tmp: Path) -> dic
     return nights
 
 
-def steps(bench: Bench, parts: list[str], nights: dict[str, Night]) -> dict[str, Callable[[], None]]:
+def steps(bench: Bench, nights: dict[str, Night]) -> dict[str, Callable[[], None]]:
     """What each part does, given the nights simulated for this run."""
     us, get = nights.get("us"), nights.get
     return {
-        "night": lambda: bench.national_night(_need(us), then_restart="restart" in parts),
-        "restart": lambda: bench.restart(_need(us)),
+        "night": lambda: bench.national_night(_need(us)),
+        "restart": lambda: bench.restart("us", _need(us), "the national state"),
         "yardsticks": lambda: bench.yardsticks("us", bench.us_topic(_need(us)), _need(us)),
         "catchup": lambda: bench.catch_up_figure("us", "catchup", bench.us_topic(_need(us)), _need(us)),
         "model": lambda: bench.model(_need(us)),
         "ballot": lambda: bench.ballot(_need(get("ballot-polls")), _need(get("ballot-batches"))),
+        "ballot-restart": lambda: bench.restart("ballot-polls", _need(get("ballot-polls")), "a full ballot's state"),
+        "ballot-latency": lambda: bench.ballot_latency(_need(get("ballot-polls"))),
         "full": lambda: bench.own_topic("full", _need(get("full"))),
         "single": lambda: bench.single(_need(get("single"))),
         "latency": bench.latency,
@@ -102,11 +109,13 @@ def run(args: argparse.Namespace, board: Scoreboard, tmp: Path) -> None:
     with broker(tmp) as bootstrap:
         board.inputs["bootstrap"] = bootstrap
         bench = Bench(args, tmp, bootstrap, board)
+        bench.keep = kept_workers(parts)
         try:
-            step = steps(bench, parts, nights)
+            step = steps(bench, nights)
             for part in parts:  # in PARTS' order
                 began = time.perf_counter()
                 step[part]()
+                bench.release_after(part)
                 board.part_seconds[part] = time.perf_counter() - began
         finally:
             bench.close()
@@ -133,7 +142,9 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--skip", action="append", choices=PARTS, default=[], help="skip a part (repeatable)")
     parser.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")], default=[1000, 5000],
                         help="offered reports/s for the latency part (default 1000,5000)")
-    parser.add_argument("--latency-seconds", type=float, default=60.0)
+    parser.add_argument("--latency-seconds", type=float, default=60.0, help="each latency phase (default 60)")
+    parser.add_argument("--ballot-latency-seconds", type=float, default=20.0,
+                        help="the full ballot's latency phase at 5,000 reports/s (default 20)")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds any one wait may take")
     parser.add_argument("--profile", metavar="NAME",

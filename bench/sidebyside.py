@@ -33,6 +33,25 @@ class SideBySide:
 
     def __init__(self, args: argparse.Namespace, tmp: Path, bootstrap: str, board: Scoreboard) -> None:
         self.args, self.tmp, self.bootstrap, self.board = args, tmp, bootstrap, board
+        self.keep: dict[str, str] = {}  # role -> the last part that goes on with its worker (nights.kept_workers)
+        self.live: dict[str, Worker] = {}  # the workers kept running for a later part, by role
+
+    def keep_or_stop(self, role: str, worker: Worker, exact: bool) -> None:
+        """A worker a later part goes on with stays up, if it ended exact; any other stops."""
+        if exact and role in self.keep:
+            self.live[role] = worker
+        else:
+            worker.stop()
+
+    def release_after(self, part: str) -> None:
+        """Stop the workers no part after `part` goes on with."""
+        for role in [role for role, last in self.keep.items() if last == part and role in self.live]:
+            self.live.pop(role).stop()
+
+    def close(self) -> None:
+        for worker in self.live.values():
+            worker.stop()
+        self.live.clear()
 
     def settings(self, name: str, prefix: str | None = None) -> Settings:
         tag = uuid.uuid4().hex[:6]
@@ -121,7 +140,7 @@ class SideBySide:
         async with SnapshotWatch(settings, night.truth) as watch:
             await watch.start_at(await watch.end_offsets())
             worker = self.worker(settings, name)
-            profiler = self.profile(worker.pid, name)
+            profiler, exact = self.profile(worker.pid, name), False
             try:
                 exact = await watch.wait_exact(deadline, alive=worker.alive)
                 return (exact, time.perf_counter() - worker.started, worker.peak_rss_mib(),
@@ -130,7 +149,7 @@ class SideBySide:
                 if profiler is not None:
                     profiler.send_signal(signal.SIGINT)
                     profiler.wait(timeout=120)
-                worker.stop()
+                self.keep_or_stop(name, worker, exact)
 
     def profile(self, pid: int, part: str) -> subprocess.Popen[bytes] | None:
         """py-spy on `pid`, when --profile is given (see `py_spy_record`)."""

@@ -34,11 +34,12 @@ VERBS: dict[str, tuple[str, str]] = {
     "watch": ("streams.commands.watch", "live readouts in the terminal"),
     "demo": ("streams.commands.demo", "broker, worker and gateway, replaying the bundled Minnesota 2024 night"),
     "topics": ("streams.commands.topics", "create the contract's topics with the right partitions and cleanup"),
+    "call": ("streams.commands.call", "the desk calls a race (or a runoff), or retracts its call"),
 }
 
 
 # Verbs that talk to a Kafka broker as clients (`kafka` runs the local broker itself).
-KAFKA_CLIENT_VERBS = frozenset({"worker", "gateway", "replay", "record", "watch", "demo", "topics"})
+KAFKA_CLIENT_VERBS = frozenset({"worker", "gateway", "replay", "record", "watch", "demo", "topics", "call"})
 
 
 

@@ -24,6 +24,9 @@ Decisions, so a reader does not have to guess:
 - **Race definitions** are emitted with a race's first results and again whenever they change
   (candidates or precincts); `precincts_total` sums the emitted units' `precinctsTotal`.
 - AP v2 carries no expected vote; none is emitted.
+- **Calls and race rules** (streams.adapters.ap_calls): AP's winners and `raceCallStatus` become
+  `race-call/1` records by `AP`; `numWinners`, `winThreshold`, `uncontested`,
+  `tabulationStatus` and each candidate's `incumbent` go into the race definition.
 
 A malformed race or unit is a `SourceError` naming file and JSON path; it is reported on
 stderr and skipped (`--strict` raises instead), and the good units around it are kept.
@@ -40,6 +43,7 @@ from typing import Any
 import orjson
 
 from streams import contract
+from streams.adapters.ap_calls import APCall, CallTracker, race_calls, race_rules
 from streams.adapters.base import ErrorSink, UnitTracker, error_sink, precinct_records, rfc3339_ms
 from streams.contract.recording import OutRecord
 from streams.errors import SourceError
@@ -70,11 +74,13 @@ class Race:
     race_id: str
     office: str
     mode: str
-    candidates: tuple[dict[str, str], ...]
+    candidates: tuple[dict[str, Any], ...]
     units: tuple[Unit, ...]
     # An `omitResults` race has no units, only its own state and time.
     state: str | None = None
     updated: str | None = None
+    rules: dict[str, Any] = field(default_factory=dict)  # race-definition fields (ap_calls.race_rules)
+    calls: tuple[APCall, ...] = ()
 
 
 
@@ -96,12 +102,14 @@ def candidate_id(cand: dict[str, Any]) -> str:
     return str(cand.get("polID") or _text(cand, "candidateID"))
 
 
-def candidate_entry(cand: dict[str, Any]) -> dict[str, str]:
+def candidate_entry(cand: dict[str, Any]) -> dict[str, Any]:
     name = " ".join(str(cand[k]) for k in ("first", "last") if cand.get(k))
-    entry = {"candidate_id": candidate_id(cand), "name": name or _text(cand, "last"),
+    entry: dict[str, Any] = {"candidate_id": candidate_id(cand), "name": name or _text(cand, "last"),
              "party": str(cand.get("party") or "")}
     if cand.get("last"):
         entry["short_name"] = str(cand["last"])
+    if cand.get("incumbent") is True:
+        entry["incumbent"] = True
     return entry
 
 
@@ -143,8 +151,8 @@ def parse_race(race: dict[str, Any], source: str, where: str, on_error: ErrorSin
         raise ValueError(f"candidate ids {ids} are not unique")
     office = _text(race, "officeName") + (f" ({race['party']})" if race.get("party") else "")
     mode = "test" if race.get("test") is True else "live"
-    return Race(_text(race, "raceID"), office, mode, candidates, tuple(units),
-                race.get("statePostal"), race.get("lastUpdated"))
+    return Race(_text(race, "raceID"), office, mode, candidates, tuple(units), race.get("statePostal"),
+                race.get("lastUpdated"), race_rules(race), tuple(race_calls(race, candidate_id)))
 
 
 def units_to_emit(units: Iterable[Unit], level: str | None) -> list[Unit]:
@@ -167,6 +175,7 @@ class APMapper:
     level: str | None = None
     polls_close: str | None = None
     tracker: UnitTracker = field(default_factory=UnitTracker)
+    call_tracker: CallTracker = field(default_factory=CallTracker)
     _definitions: dict[str, Any] = field(default_factory=dict)
     _polls_close: dict[str, str] = field(default_factory=dict)  # fixed at a race's first sight
 
@@ -179,6 +188,7 @@ class APMapper:
             raise SourceError(source, "$.electionDate", "missing; pass --election-id")
         out: list[OutRecord] = []
         changed: list[dict[str, Any]] = []  # every race's: the response is one poll of each state in it
+        called: list[tuple[Race, str, int]] = []  # (race, state, its latest unit's time): calls to emit
         for i, raw in enumerate(doc["races"]):
             where = f"races[{i}]"
             try:
@@ -186,16 +196,20 @@ class APMapper:
             except (ValueError, TypeError, AttributeError) as e:
                 on_error(SourceError(source, where, str(e)))
                 continue
-            out.extend(self._race_records(election_id, race, changed))
-        out.extend(state_polls(changed))
+            out.extend(self._race_records(election_id, race, changed, called))
+        polls = list(state_polls(changed))
+        out.extend(polls)
+        out.extend(self._call_records(election_id, called, polls))
         out.sort(key=lambda r: r.ts_ms)  # stable: definitions stay before their results
         yield from out
 
-    def _race_records(self, election_id: str, race: Race, changed: list[dict[str, Any]]) -> Iterator[OutRecord]:
-        """The race's definitions; its changed units go to `changed`."""
+    def _race_records(self, election_id: str, race: Race, changed: list[dict[str, Any]],
+                      called: list[tuple[Race, str, int]]) -> Iterator[OutRecord]:
+        """The race's definitions; its changed units go to `changed`, its states to `called`."""
         if not race.units and race.state and race.updated:
             # A race list before results: define it now, precincts unknown (0) until results come.
             yield from self._definition(election_id, race, race.state, race.updated, [])
+            called.append((race, race.state, rfc3339_ms(race.updated, "lastUpdated")))
         units = units_to_emit(race.units, self.level)
         for state in sorted({u.state for u in units}):
             state_units = sorted((u for u in units if u.state == state), key=lambda u: u.reported_ms)
@@ -205,6 +219,20 @@ class APMapper:
                 seq = self.tracker.next_seq(f"{key}/{race.mode}/{unit.precinct_id}", unit.votes)
                 if seq is not None:
                     changed.append(result_value(election_id, race, unit, seq))
+            called.append((race, state, state_units[-1].reported_ms))
+
+    def _call_records(self, election_id: str, called: list[tuple[Race, str, int]],
+                      polls: list[OutRecord]) -> Iterator[OutRecord]:
+        """The calls that changed, each no earlier than its state's poll: a worker has the race's
+        definition and its results before its call."""
+        poll_ms: dict[str, int] = {}
+        for poll in polls:
+            key = poll.key or ""  # a poll is always keyed by its state
+            poll_ms[key] = max(poll.ts_ms, poll_ms.get(key, 0))
+        for race, state, latest_ms in called:
+            calls = [c for c in race.calls if c.state == state]
+            not_before = max(latest_ms, poll_ms.get(contract.state_key(election_id, state), 0))
+            yield from self.call_tracker.records(election_id, race.race_id, race.mode, calls, not_before)
 
     def _definition(self, election_id: str, race: Race, state: str, first_at: str,
                     units: list[Unit]) -> Iterator[OutRecord]:
@@ -213,7 +241,7 @@ class APMapper:
                  "state": state, "office": race.office, "candidates": list(race.candidates),
                  "precincts_total": sum(u.precincts_total for u in units),
                  "polls_close": self._polls_close.setdefault(key, self.polls_close or first_at),
-                 "certified": False}
+                 "certified": False, **race.rules}
         if self._definitions.get(f"{key}/{race.mode}") != value:
             self._definitions[f"{key}/{race.mode}"] = value
             yield OutRecord(rfc3339_ms(first_at, "lastUpdated"), contract.RACE_DEFINITIONS, key, value)

@@ -67,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes that make states in parallel; the file is the same for any N "
                              "(default: the number of CPUs)")
     parser.add_argument("--mode", choices=("live", "test"), default="live", help="mode of every report (default live)")
+    parser.add_argument("--calls", action="store_true",
+                        help="also race calls (race-call/1, by AP and by the desk: every race called at its end, "
+                             "one call retracted, a runoff where a majority is needed), vote-for-2 county contests "
+                             "and their final calls in the truth file; without it the night is unchanged")
     parser.add_argument("--baseline", action="store_true",
                         help="also write FILE.baseline.jsonl: each race's previous election per precinct "
                              "(baseline/1), turnout and swing varying by county; the night itself is unchanged")

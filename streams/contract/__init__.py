@@ -2,12 +2,23 @@
 
 `messages` holds the topic names, the message types and their decoders; `validation` the field
 rules they are decoded by; `batching` packs reports into `state-poll/1` and `precinct-batch/1`
-records; `deadletter` says on a dead letter where it came from and why it was refused; `recording`
-reads and writes the JSON Lines files that `votewire record` writes and `votewire replay`
-reads, one `OutRecord` a line. What other packages need of the messages is re-exported here
-(`from streams import contract; contract.PRECINCT_RESULTS`); the rest is imported from its module.
+records; `calls` holds the `race-call/1` message of the desk's race calls, and `race_rules` the
+optional fields of a definition that say how a race is won; `deadletter` says on a dead letter
+where it came from and why it was refused; `recording` reads and writes the JSON Lines files
+that `votewire record` writes and `votewire replay` reads, one `OutRecord` a line. What other
+packages need of the messages is re-exported here (`from streams import contract;
+contract.PRECINCT_RESULTS`); the rest is imported from its module.
 """
 
+from streams.contract.calls import (
+    CALL_STATUSES,
+    RACE_CALL_SCHEMA,
+    RACE_CALLS,
+    RaceCall,
+    decode_race_call,
+    race_call_key,
+    race_call_value,
+)
 from streams.contract.messages import (
     ALERT_TYPES,
     BASELINES,
@@ -49,8 +60,9 @@ from streams.contract.messages import (
 __all__ = [
     # the alert types an `alert/1` can carry
     "ALERT_TYPES",
-    # topics (unprefixed names)
+    # topics (unprefixed names), and a race call's statuses
     "BASELINES",
+    "CALL_STATUSES",
     "COUNTY_RESULTS",
     "DEAD_LETTERS",
     "EXPECTED_VOTES",
@@ -62,6 +74,8 @@ __all__ = [
     "PRECINCT_BATCH_SCHEMA",
     "PRECINCT_RESULTS",
     "PRECINCT_RESULT_SCHEMA",
+    "RACE_CALLS",
+    "RACE_CALL_SCHEMA",
     "RACE_DEFINITIONS",
     "RACE_DEFINITION_SCHEMA",
     "RESULTS_ALERTS",
@@ -76,6 +90,7 @@ __all__ = [
     "PrecinctRecord",
     "PrecinctReport",
     "PreviousResult",
+    "RaceCall",
     "RaceDefinition",
     "RefusedElement",
     "TallyKey",
@@ -83,8 +98,11 @@ __all__ = [
     "decode_expected_vote",
     "decode_object",
     "decode_precinct_record",
+    "decode_race_call",
     "decode_race_definition",
     "parse_time_ms",
+    "race_call_key",
+    "race_call_value",
     "race_key",
     "state_key",
 ]

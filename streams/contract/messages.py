@@ -14,6 +14,7 @@ from typing import Any, Literal, NamedTuple, get_args
 
 import orjson
 
+from streams.contract.race_rules import DEFAULT_RULES, RaceRules, take_optional_flag, take_race_rules
 from streams.contract.validation import (
     COUNT,
     EXPECTED,
@@ -70,6 +71,8 @@ AlertType = Literal[
     "out_of_reach", "expected_vote_revised", "unknown_candidate", "needs_share_crossed", "needs_more_than_remaining",
     # the model of the vote still out (streams.counting.projection)
     "projection_settled", "expected_vote_disagrees",
+    # race calls and runoffs (streams.counting.calls)
+    "race_called", "call_changed", "call_retracted", "runoff_likely",
 ]
 ALERT_TYPES: tuple[AlertType, ...] = get_args(AlertType)
 
@@ -80,6 +83,7 @@ class Candidate:
     name: str
     party: str
     short_name: str | None = None
+    incumbent: bool = False
 
     @property
     def display(self) -> str:
@@ -105,6 +109,8 @@ class RaceDefinition:
     polls_close_ms: int  # the same instant, ms since the epoch
     certified: bool
     previous: tuple[PreviousResult, ...] = ()
+    # How the race is won, and the count's status as the feed says it (streams.contract.race_rules).
+    rules: RaceRules = DEFAULT_RULES
     # Set by the worker from the record's offset in the compacted topic, so a changed
     # definition (say, certified) raises the snapshot version. 0 outside Kafka.
     revision: int = 0
@@ -290,7 +296,7 @@ def parse_precinct_batch(obj: Mapping[str, Any]) -> PrecinctRecord:
     with the batch's `election_id, race_id, state, mode`. The same verdicts as the team's
     reference checker's (`reference_tally.py`, outside this repository)."""
     ids = (take_id(obj, "election_id"), take_id(obj, "race_id"), take_id(obj, "state"))
-    mode = _mode(obj)
+    mode = parse_mode(obj)
     items = _take_entries(obj, "reports", "a batch carries at least one report")
     reports: list[PrecinctReport] = []
     refused: list[RefusedElement] = []
@@ -302,7 +308,7 @@ def parse_state_poll(obj: Mapping[str, Any]) -> PrecinctRecord:
     """A `state-poll/1`: race by race, each race entry judged alone (a bad one is refused whole,
     index `i`), then each of its elements as in a batch (index `i.j`)."""
     election_id, state = take_id(obj, "election_id"), take_id(obj, "state")
-    mode = _mode(obj)
+    mode = parse_mode(obj)
     races = _take_entries(obj, "races", "a poll carries at least one race")
     elements = sum(len(r["reports"]) for r in races if type(r) is dict and type(r.get("reports")) is list)
     if elements > MAX_BATCH_REPORTS:  # one record must not cost more than its bytes in dead letters
@@ -390,7 +396,7 @@ def _unit_report(obj: Mapping[str, Any], ids: tuple[str, str, str], reported: tu
     complete = take_flag(obj, "complete")
     return PrecinctReport(
         ids[0], ids[1], ids[2], county_fips, precinct_id, seq, reported[0], reported[1], votes, complete,
-        _mode(obj) if mode is None else mode,
+        parse_mode(obj) if mode is None else mode,
         COUNT.take_if_present(obj, "precincts_reporting"),
         COUNT.take_if_present(obj, "precincts_total"),
         COUNT.take_if_present(obj, "registered_voters"),
@@ -430,10 +436,11 @@ def parse_race_definition(obj: Mapping[str, Any]) -> RaceDefinition:
         polls_close_ms=polls_close_ms,
         certified=take_flag(obj, "certified"),
         previous=_previous_results(obj),
+        rules=take_race_rules(obj),
     )
 
 
-def _mode(obj: Mapping[str, Any]) -> Mode:
+def parse_mode(obj: Mapping[str, Any]) -> Mode:
     mode = obj.get("mode", "live")
     if mode == "live":
         return "live"
@@ -481,7 +488,8 @@ def _candidate(item: object, label: str) -> Candidate:
         raise wrong_type(f"{label}short_name", short_name, "a string or null")
     if short_name is not None and len(short_name) > MAX_TEXT_CHARS:
         raise too_long(f"{label}short_name", short_name, MAX_TEXT_CHARS)
-    return Candidate(take_id(item, "candidate_id", label), name, take_string(item, "party", label), short_name)
+    return Candidate(take_id(item, "candidate_id", label), name, take_string(item, "party", label), short_name,
+                     take_optional_flag(item, "incumbent", label))
 
 
 def _previous_results(obj: Mapping[str, Any]) -> tuple[PreviousResult, ...]:

@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 from streams.contract import Alert, AlertType, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting.figures import (
+    last_seat,
     leader_and_trailer,
     needs_pct_of_remaining,
     out_of_reach,
@@ -42,6 +43,8 @@ class Standing(NamedTuple):
 
     votes: dict[str, int]  # a copy: the tally's own dict changes under the next apply
     total_votes: int
+    # In a vote-for-N race, the race for the last seat: `leader` holds it, `margin_votes` is its
+    # lead and `trailer` the first one out (as a snapshot's seat margin: streams.counting.race_status).
     leader: str | None  # None on a tie or with no votes
     margin_votes: int
     expected_votes: int | None
@@ -104,12 +107,14 @@ def standing(tally: RaceTally, definition: RaceDefinition | None, expected: Expe
     expected_votes = tally.expected_votes(expected)
     certified = definition is not None and definition.certified
     # seq_sum rises with every applied report, so with units_total it names the tally's state.
-    token = (tally.seq_sum, tally.units_total, expected_votes, certified)
+    seats = definition.rules.seats if definition is not None else 1
+    token = (tally.seq_sum, tally.units_total, expected_votes, certified, seats)
     last = tally.memo
     if last is not None and last[0] == token:
         return last[1]  # type: ignore[no-any-return]  # the memo holds what this function put there
     # The same places as a snapshot's `leader` and `trailer` (figures.leader_and_trailer).
-    leader, margin, runner = leader_and_trailer(tally.votes, _candidate_ids(definition) if definition else ())
+    ids = _candidate_ids(definition) if definition else ()
+    leader, margin, runner = leader_and_trailer(tally.votes, ids) if seats == 1 else last_seat(tally.votes, ids, seats)
     total = tally.total_votes
     result = Standing(dict(tally.votes), total, leader, margin, expected_votes, certified, runner,
                       _marks(total, margin, expected_votes, certified, runner))
@@ -130,6 +135,10 @@ class _Event(NamedTuple):
     @property
     def place(self) -> str:
         return f"{self.key.state} {self.key.race_id} ({self.key.mode})"
+
+    @property
+    def seats(self) -> int:
+        return self.definition.rules.seats if self.definition is not None else 1
 
     def name(self, candidate_id: str | None) -> str:
         for c in self.definition.candidates if self.definition is not None else ():
@@ -370,17 +379,27 @@ def _unknown_candidate(event: _Event, candidate_id: str, votes: int) -> Alert:
 
 
 def _lead_change(event: _Event, before: Standing, after: Standing) -> Alert | None:
-    # From one candidate to another; a tie in between has no leader and raises nothing.
+    # From one candidate to another; a tie in between has no leader and raises nothing. In a
+    # vote-for-N race, the last seat changing hands: its holder dropped out of the N.
     if before.leader is None or after.leader is None or before.leader == after.leader:
         return None
+    if event.seats > 1 and _holds_a_seat(after, before.leader):
+        return None  # places changed among the seat holders: no seat did
     new_pct = share(after.votes[after.leader], after.total_votes)
     old_pct = share(after.votes.get(before.leader, 0), after.total_votes)
-    message = (f"{event.name(after.leader)} overtook {event.name(before.leader)} in {event.place}: "
+    seat = f" for the last of {event.seats} seats" if event.seats > 1 else ""
+    message = (f"{event.name(after.leader)} overtook {event.name(before.leader)}{seat} in {event.place}: "
                f"{new_pct:.1f}% to {old_pct:.1f}%.")
     details: dict[str, object] = {"leader": after.leader, "previous_leader": before.leader,
                                   "leader_pct": new_pct, "previous_leader_pct": old_pct,
                                   "margin_votes": after.margin_votes, "total_votes": after.total_votes}
     return event.alert("lead_change", "info", message, details, after.leader)
+
+
+def _holds_a_seat(after: Standing, candidate_id: str) -> bool:
+    """Whether `candidate_id` places no lower than the last seat's holder (`after.leader`)."""
+    assert after.leader is not None
+    return (-after.votes.get(candidate_id, 0), candidate_id) <= (-after.votes[after.leader], after.leader)
 
 
 def _milestone(event: _Event, threshold: int, after: Standing) -> Alert:
@@ -399,7 +418,8 @@ def _votes_exceed_expected(event: _Event, after: Standing) -> Alert:
 
 def _out_of_reach(event: _Event, after: Standing) -> Alert:
     remaining = (after.expected_votes or 0) - after.total_votes
-    message = (f"{event.name(after.leader)}'s lead of {after.margin_votes:,} votes is now larger than the "
+    seat = f" for the last of {event.seats} seats" if event.seats > 1 else ""
+    message = (f"{event.name(after.leader)}'s lead{seat} of {after.margin_votes:,} votes is now larger than the "
                f"{remaining:,} votes still expected in {event.place}.")
     details: dict[str, object] = {"leader": after.leader, "margin_votes": after.margin_votes,
                                   "votes_remaining": remaining, "expected_votes": after.expected_votes}

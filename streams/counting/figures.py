@@ -74,10 +74,12 @@ class CandidateFigures:
     votes: int
     pct: float
     display: str  # the name a readout uses
+    incumbent: bool = False
 
     def as_wire(self) -> dict[str, Any]:
-        return {"candidate_id": self.candidate_id, "name": self.name, "party": self.party,
+        wire = {"candidate_id": self.candidate_id, "name": self.name, "party": self.party,
                 "votes": self.votes, "pct": self.pct}
+        return {**wire, "incumbent": True} if self.incumbent else wire
 
 
 def ranked_candidates(votes: Mapping[str, int], definition: RaceDefinition) -> list[CandidateFigures]:
@@ -89,7 +91,7 @@ def ranked_candidates(votes: Mapping[str, int], definition: RaceDefinition) -> l
     total = sum(votes.values())
     known = {c.candidate_id for c in definition.candidates}
     rows = [CandidateFigures(c.candidate_id, c.name, c.party, votes.get(c.candidate_id, 0),
-                             share(votes.get(c.candidate_id, 0), total), c.display)
+                             share(votes.get(c.candidate_id, 0), total), c.display, c.incumbent)
             for c in definition.candidates]
     rows += [CandidateFigures(cid, cid, "", n, share(n, total), cid) for cid, n in votes.items() if cid not in known]
     rows.sort(key=lambda r: (-r.votes, r.candidate_id))
@@ -122,6 +124,17 @@ def leader_and_trailer(votes: Mapping[str, int], candidate_ids: Iterable[str]) -
     if top <= 0 or top == runner:
         return None, 0, None
     return top_id, top - max(runner, 0), runner_id if runner >= 0 else None
+
+
+def last_seat(votes: Mapping[str, int], candidate_ids: Iterable[str], seats: int) -> tuple[str | None, int, str | None]:
+    """`leader_and_trailer` for the last of `seats` seats (vote for N): the candidate holding it
+    (None on a tie for it, or when every candidate wins one), its lead over the first one out,
+    and that first one out. The places of `ranked_candidates`; a sort, as multi-seat races are few."""
+    places = sorted([(-n, cid) for cid, n in votes.items()] + [(0, cid) for cid in candidate_ids if cid not in votes])
+    if len(places) <= seats or places[seats - 1][0] == places[seats][0]:
+        return None, 0, None
+    (last, holder), (out, first_out) = places[seats - 1], places[seats]
+    return holder, out - last, first_out
 
 
 def votes_outstanding(total: int, expected: int | None, certified: bool) -> int | None:
@@ -224,15 +237,17 @@ def _round_tenth(x: Decimal) -> float:
 
 
 def snapshot_version(seq_sum: int, expected: ExpectedVote | None, definition: RaceDefinition,
-                     baseline_seq: int | None = None) -> int:
+                     baseline_seq: int | None = None, call_revision: int = 0) -> int:
     """Derived from state only, so it never goes down and survives a restart unchanged.
 
     Every applied report raises `seq_sum` (each unit counts seq + 1), a newer estimate has a
     higher seq (+1 so the first estimate counts), a changed definition a higher revision, a newer
-    baseline (the model's, streams.counting.projection) a higher seq (+1 likewise).
+    baseline (the model's, streams.counting.projection) a higher seq (+1 likewise), a newer race
+    call (state snapshots only: they carry it) a higher offset in its topic.
     """
     baseline = baseline_seq + 1 if baseline_seq is not None else 0
-    return seq_sum + (expected.seq + 1 if expected is not None else 0) + definition.revision + baseline
+    return (seq_sum + (expected.seq + 1 if expected is not None else 0) + definition.revision + baseline
+            + call_revision)
 
 
 def embargoed(embargo_ms: int | None, definition: RaceDefinition | None) -> bool:

@@ -110,7 +110,7 @@ class Holds:
             return True  # nothing to publish yet anyway
         baseline = self.room.book.baselines.get(key.race)
         version = snapshot_version(tally.seq_sum, self.room.book.expected.get(key.race), definition,
-                                   baseline.seq if baseline is not None else None)
+                                   baseline.seq if baseline is not None else None, self.room.calls.revision(key))
         if not reached(version, tally.seq_sum, tally.total_votes, floor):
             return True
         del self.published[key.state_result_key]

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
+from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceCall, RaceDefinition, TallyKey
 from streams.counting import figures
 from streams.counting.alerts import Standing, expected_alerts, race_alerts, standing, unit_alerts
+from streams.counting.calls import CallBook, runoff_alerts
 from streams.counting.holds import Floor, reached
 from streams.counting.projection import RaceModels
 from streams.counting.race_book import RaceBook
@@ -67,12 +68,15 @@ class _Observed:
             return []  # nothing applied (no new figures), or silent
         after = standing(self.tally, self.definition, self.expected)
         alerts = race_alerts(self.tally.key, self.last, self.before, after, self.definition)
+        alerts += runoff_alerts(self.tally.key, self.before, after, self.definition, self.last.reported_at,
+                                ("precinct", self.last.precinct_id, str(self.last.seq)))
         return released(alerts, self.tally, self.definition)
 
 
 @dataclass
 class CountingRoom:
     book: RaceBook = field(default_factory=RaceBook)
+    calls: CallBook = field(default_factory=CallBook)  # the race calls (streams.counting.calls)
     tallies: dict[TallyKey, RaceTally] = field(default_factory=dict)
     dirty: set[TallyKey] = field(default_factory=set)
     # Snapshots held back by the embargo (or a missing definition), for the metrics.
@@ -88,12 +92,25 @@ class CountingRoom:
     county_floor: Callable[[str], Floor | None] = lambda _: None
     # The model of the vote still out, run as state snapshots are built (streams.counting.projection).
     models: RaceModels = field(default_factory=RaceModels)
+    # Each race's tallies (one per state and mode), in the order they came: a race-book record
+    # marks its race's tallies without a scan of all of them (on a full ballot's restart, that
+    # scan per definition read was 84% of the worker's time, py-spy).
+    _by_race: dict[str, dict[TallyKey, None]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for key in self.tallies:
+            self._by_race.setdefault(key.race, {})[key] = None
 
     def tally_for(self, key: TallyKey) -> RaceTally:
         tally = self.tallies.get(key)
         if tally is None:
             tally = self.tallies[key] = RaceTally(key)
+            self._by_race.setdefault(key.race, {})[key] = None
         return tally
+
+    def race_tallies(self, race: str) -> list[RaceTally]:
+        """The tallies of `race` this room holds, in the order they came."""
+        return [self.tallies[key] for key in self._by_race.get(race, ())]
 
     def apply_record(self, reports: list[PrecinctReport], kafka_ms: int | None) -> tuple[list[Applied], list[Alert]]:
         """Apply a record's reports in order, each as if it had come alone (design rule 1), the
@@ -122,6 +139,8 @@ class CountingRoom:
                 alerts += race.race_alerts()
             elif race.kafka_time_rose and key in self.embargoed:
                 self.dirty.add(key)  # a duplicate may be what tells that polls have closed
+            if key in self.calls.calls:  # only the owner applies records: its call's alerts are its to say
+                alerts += self.owed_call_alerts(key)
         return results, alerts
 
     def _observe(self, key: TallyKey, kafka_ms: int | None) -> _Observed:
@@ -132,6 +151,22 @@ class CountingRoom:
         silent = tally.embargoed_whatever_comes(definition)
         return _Observed(tally, definition, expected, None if silent else standing(tally, definition, expected),
                          kafka_time_rose)
+
+    def take_call(self, call: RaceCall) -> bool:
+        """Hold a race call (`InvalidRecord` for one the race book refuses); whether it was newer.
+        Its snapshot goes out with the next round, never before polls close (design rule 7); its
+        alerts are the owner's to ask for (`owed_call_alerts`)."""
+        taken = self.calls.take(call, self.book.definitions.get(call.race))
+        if taken and call.tally_key in self.tallies:
+            self.dirty.add(call.tally_key)
+        return taken
+
+    def owed_call_alerts(self, key: TallyKey) -> list[Alert]:
+        """The alerts of `key`'s call not said yet, once its count is released (owed till then)."""
+        tally, definition = self.tallies.get(key), self.book.definitions.get(key.race)
+        if tally is None or figures.embargoed(tally.embargo_ms, definition):
+            return []
+        return self.calls.owed(key, definition)
 
     def replay_report(self, report: PrecinctReport, kafka_ms: int | None) -> None:
         """Apply a report an earlier owner already acted on (a rebuild): no alerts."""
@@ -146,10 +181,12 @@ class CountingRoom:
         rebalance this worker no longer owns them, or is about to rebuild them. The race book stays."""
         for key in [k for k in self.tallies if doomed(k)]:
             del self.tallies[key]
+            del self._by_race[key.race][key]
             self.dirty.discard(key)
             self.embargoed.discard(key)
             self.counties_due.discard(key)
             self.models.forget(key)
+        self.calls.forget(doomed)
 
     def restore(self, key: TallyKey, precinct_id: str, unit: StoredUnit) -> None:
         self.tally_for(key).restore(precinct_id, unit)
@@ -171,9 +208,12 @@ class CountingRoom:
     def expected_changed(self, old: ExpectedVote | None, new: ExpectedVote) -> list[Alert]:
         """The alerts of going from the estimate `old` to `new` (its snapshots are due again)."""
         self._mark_race(new.key)
-        tallies = [t for k, t in self.tallies.items() if k.race == new.key]
+        tallies = self.race_tallies(new.key)
         definition = self.book.definitions.get(new.key)
         alerts = expected_alerts(old, new, tallies, definition)
+        for tally in tallies:
+            alerts += runoff_alerts(tally.key, standing(tally, definition, old), standing(tally, definition, new),
+                                    definition, new.issued_at, ("expected", str(new.seq)))
         return [a for a in alerts if not figures.embargoed(self._embargo_ms(a), definition)
                 or a.type in COUNTLESS_ALERTS]
 
@@ -182,7 +222,7 @@ class CountingRoom:
         return tally.embargo_ms if tally is not None else None
 
     def _mark_race(self, race: str) -> None:
-        self.dirty.update(k for k in self.tallies if k.race == race)
+        self.dirty.update(self._by_race.get(race, ()))
 
     def mark_all_dirty(self) -> None:
         """Everything due again: a send failed, and which snapshots reached the broker is not
@@ -219,8 +259,8 @@ class CountingRoom:
             expected = self.book.expected.get(key.race)
             model = self.models.run(tally, definition, self.book.baselines.get(key.race))
             self.models.check(tally, definition, expected, model)
-            yield Snapshot("state", key.state_result_key, key.home, state_snapshot(tally, definition, expected, model),
-                           tally.seq_sum)
+            value = state_snapshot(tally, definition, expected, model, self.calls.calls.get(key))
+            yield Snapshot("state", key.state_result_key, key.home, value, tally.seq_sum)
 
     def due_county_snapshots(self) -> Iterator[Snapshot]:
         """The latest snapshot of every dirty county of the tallies whose state snapshot went out.

@@ -11,7 +11,7 @@ import heapq
 from collections.abc import Mapping
 from typing import Any
 
-from streams.contract import ExpectedVote, RaceDefinition
+from streams.contract import ExpectedVote, RaceCall, RaceDefinition
 from streams.counting.figures import (
     leader_and_trailer,
     needs_pct_of_remaining,
@@ -27,6 +27,14 @@ from streams.counting.figures import (
     votes_outstanding,
 )
 from streams.counting.projection import ModelRun, model_expected, model_fields, projected_share
+from streams.counting.race_status import (
+    RUNOFF_READOUT,
+    headed_to_runoff,
+    race_status_fields,
+    seat_fields,
+    seat_standing,
+    tabulation_status,
+)
 from streams.counting.tally import RaceTally
 
 # How many counties `counties_outstanding` lists: a results desk's "where the vote is left".
@@ -80,12 +88,15 @@ def _county_outstanding(tally: RaceTally, fips: str, left: int, definition: Race
 
 
 def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: ExpectedVote | None,
-                   model: ModelRun | None = None) -> dict[str, Any]:
+                   model: ModelRun | None = None, call: RaceCall | None = None) -> dict[str, Any]:
     """The `state-results` message (docs/CONTRACT.md, "Output messages") for one tally, with the model's
-    figures (streams.counting.projection) when it ran."""
+    figures (streams.counting.projection) when it ran, and its race's call (streams.counting.calls)
+    and status (streams.counting.race_status)."""
     expected_votes = tally.expected_votes(expected)
     baseline_seq = model.baseline.seq if model is not None and model.baseline is not None else None
-    doc = _head(tally, definition, STATE_SCHEMA, snapshot_version(tally.seq_sum, expected, definition, baseline_seq))
+    version = snapshot_version(tally.seq_sum, expected, definition, baseline_seq,
+                               call.revision if call is not None else 0)
+    doc = _head(tally, definition, STATE_SCHEMA, version)
     doc.update(_counts(tally.votes, definition, expected_votes, tally.precincts_reporting, definition.precincts_total,
                        model_expected(model)))
     for candidate in doc["candidates"]:
@@ -93,7 +104,18 @@ def state_snapshot(tally: RaceTally, definition: RaceDefinition, expected: Expec
     doc["swing"] = swing(shares_by_party(tally.votes, definition), definition.previous)
     doc["counties_outstanding"] = counties_outstanding(tally, definition, expected, model=model)
     doc.update(model_fields(model))
+    _add_race_status(doc, tally, definition, expected_votes, call)
     return doc
+
+
+def _add_race_status(doc: dict[str, Any], tally: RaceTally, definition: RaceDefinition, expected_votes: int | None,
+                     call: RaceCall | None) -> None:
+    """The call, the tabulation status and the seats; a race headed to a runoff says so in its readout."""
+    status = tabulation_status(definition, tally.total_votes, tally.precincts_reporting, definition.precincts_total,
+                               expected_votes)
+    doc.update(race_status_fields(definition, call, status))
+    if headed_to_runoff(max(tally.votes.values(), default=0), tally.total_votes, definition, status):
+        doc["readout"] += f" · {RUNOFF_READOUT}"
 
 
 def county_snapshot(
@@ -134,6 +156,8 @@ def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes
     source = "published" if expected_votes is not None else "model" if model_expected is not None else None
     counted = pct_expected_counted(total, expected_votes if expected_votes is not None else model_expected,
                                    definition.certified)
+    # Out of reach and the needs line are about the last seat: with one seat, the leader's.
+    seat = seat_standing(ranked, definition.rules.seats, leader, margin, trailer)
     remaining = expected_votes - total if expected_votes is not None else None
     pct_precincts = share(precincts_reporting, precincts_total) if precincts_total else None
     outstanding = votes_outstanding(total, expected_votes, definition.certified)
@@ -142,10 +166,11 @@ def _counts(votes: Mapping[str, int], definition: RaceDefinition, expected_votes
         "margin_votes": margin, "margin_pct": share(margin, total), "expected_votes": expected_votes,
         "pct_expected_counted": counted, "votes_remaining": remaining,
         "precincts_reporting": precincts_reporting, "precincts_total": precincts_total,
-        "pct_precincts_reporting": pct_precincts, "out_of_reach": out_of_reach(margin, remaining),
+        "pct_precincts_reporting": pct_precincts, "out_of_reach": out_of_reach(seat.margin, remaining),
         "certified": definition.certified, "readout": readout(ranked, counted, pct_precincts, source == "model"),
         "expected_vote_source": source,
-        "votes_outstanding": outstanding, "trailer": trailer,
-        "needs_pct_of_remaining": needs_pct_of_remaining(margin, outstanding, trailer),
-        "needs_readout": needs_readout(ranked, trailer, margin, expected_votes, definition.certified),
+        "votes_outstanding": outstanding, "trailer": seat.first_out,
+        "needs_pct_of_remaining": needs_pct_of_remaining(seat.margin, outstanding, seat.first_out),
+        "needs_readout": needs_readout(ranked, seat.first_out, seat.margin, expected_votes, definition.certified),
+        **seat_fields(seat, definition.rules.seats, total),
     }

@@ -7,7 +7,7 @@ then `card_html` or `card_svg`), tested without a server.
 
 Every text a feed wrote (candidate and party names, the office) is escaped. A check mark means a
 race call and nothing else: it is drawn only beside a winner of the snapshot's `call` when that
-call's status is `called` (calls are not in `state-result/1` yet; without one there is no mark).
+call's status is `called`; a runoff and a retraction are said in words (`call_text`).
 The routes follow the gateway's: the same `?mode=test` (served only by a gateway started with
 `--show-test`), a 404 for a race it does not hold, an ETag from the snapshot's key, mode and
 version (so a 304 until a newer snapshot), and a short cache life.
@@ -112,11 +112,19 @@ def counted_of(snapshot: Message) -> tuple[float, str]:
 
 
 def call_text(snapshot: Message, candidates: list[dict[str, Any]], winners: frozenset[str]) -> str:
-    if not winners:
+    """"Called for X by AP", "Runoff: X and Y advance (AP)", "Call retracted by AP", or ""."""
+    call = snapshot.get("call")
+    if not isinstance(call, dict):
         return ""
-    names = [str(c.get("name", "")) for c in candidates if c.get("candidate_id") in winners]
-    by = snapshot["call"].get("by")
-    return "Called for " + " and ".join(names or sorted(winners)) + (f" by {by}" if isinstance(by, str) and by else "")
+    by = f" by {call['by']}" if isinstance(call.get("by"), str) and call["by"] else ""
+    if call.get("status") == "retracted":
+        return f"Call retracted{by}: no winner declared"
+    named = winners or frozenset(w for w in call.get("winners") or () if isinstance(w, str))
+    names = " and ".join([str(c.get("name", "")) for c in candidates if c.get("candidate_id") in named]
+                         or sorted(named))
+    if call.get("status") == "runoff" and names:
+        return f"Runoff: {names} advance{by}"
+    return f"Called for {names}{by}" if winners else ""
 
 
 def card_html(card: RaceCard) -> str:

@@ -1,8 +1,9 @@
 """Live readouts in the terminal (`votewire watch`), one entry per new state snapshot.
 
-An entry is the readout line, then (when the snapshot has them) the second readout line of what
-the trailing candidate needs, and the counties with the most expected vote still out, named
-from the cached `us-atlas` file when it is there (else by FIPS).
+An entry is the readout line, then (when the snapshot has them) the race's call in words (a ✓
+only for a race called), the second readout line of what the trailing candidate needs, and the
+counties with the most expected vote still out, named from the cached `us-atlas` file when it is
+there (else by FIPS).
 
 It reads `state-results` from the beginning (the compacted topic holds the latest snapshot of
 every race, so the first lines are the current picture), or follows a gateway's `/v1/stream`
@@ -22,6 +23,7 @@ import orjson
 
 from streams import contract
 from streams.errors import BrokerError, VotewireError
+from streams.gateway.embed import call_text, winners_of
 from streams.geo.atlas import Atlas, atlas_path
 from streams.kafka.clients import kafka_client, require_broker
 from streams.settings import Settings
@@ -60,6 +62,10 @@ def format_line(s: dict[str, Any], counties: int = TOP_COUNTIES, county_names: d
     where = f"{s.get('election_id')} {s.get('race_id')} {s.get('state')}{test}"
     head = f"{s.get('as_of', '?')}  {where:<32} "
     lines = [head + str(s.get("readout", ""))]
+    candidates = [c for c in s.get("candidates") or [] if isinstance(c, dict)]
+    call = call_text(s, candidates, winners_of(s))
+    if call:
+        lines.append(" " * len(head) + ("✓ " if winners_of(s) else "") + call)
     if s.get("needs_readout"):
         lines.append(" " * len(head) + str(s["needs_readout"]))
     still_out = still_out_line(s, counties, county_names or {})

@@ -1,10 +1,10 @@
 """The Kafka ACLs each votewire process needs, and nothing more.
 
 Four principals, four roles (README, Security): a `feed` writes precinct reports, the `desk`
-writes the race book (definitions, expected votes and baselines: what moves an embargo,
-certifies a race or steers the model, so no feed may touch it), a `worker` reads them and
-writes the outputs, its internal topics and its consumer groups, a `gateway` reads the output
-topics. The integration tests grant exactly these on a broker with
+writes the race book (definitions, expected votes, baselines and race calls: what moves an
+embargo, certifies or calls a race or steers the model, so no feed may touch it), a `worker`
+reads them and writes the outputs, its internal topics and its consumer groups, a `gateway`
+reads the output topics. The integration tests grant exactly these on a broker with
 `allow.everyone.if.no.acl.found=false` and prove each role can do its job and nothing else.
 
 Notes for a reader who knows Kafka's ACLs:
@@ -40,10 +40,9 @@ OPERATIONS = {"ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DELETE": 6, "ALTER"
 ALLOW = 3
 
 FEED_TOPICS = (contract.PRECINCT_RESULTS,)
-# What the desk publishes. A topic the desk later writes (race calls) joins here, never
-# FEED_TOPICS: a feed's credential must not be able to call a race, move an embargo, or feed the
-# model of the vote still out a baseline of its choosing.
-DESK_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES)
+# What the desk publishes, never FEED_TOPICS: a feed's credential must not be able to call a
+# race, move an embargo, or feed the model of the vote still out a baseline of its choosing.
+DESK_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES, contract.RACE_CALLS)
 INPUTS = DESK_TOPICS + FEED_TOPICS
 OUTPUTS = (contract.STATE_RESULTS, contract.COUNTY_RESULTS, contract.RESULTS_ALERTS, contract.DEAD_LETTERS)
 # What the gateway serves: snapshots and alerts, never dead letters (they hold raw input).

@@ -111,10 +111,16 @@ class Sender:
         """The default partitioner's choice, murmur2(key) mod partitions, with the hash cached:
         a night has few distinct keys, and aiokafka's pure-Python murmur2 was the largest cost
         of a --max replay. Keyless records are left to aiokafka."""
+        from aiokafka.errors import TopicAuthorizationFailedError
+
         if key is None:
             return None
         if topic not in self._partition_counts:
-            self._partition_counts[topic] = len(await self.producer.partitions_for(topic))
+            try:
+                self._partition_counts[topic] = len(await self.producer.partitions_for(topic))
+            except TopicAuthorizationFailedError as e:  # the first thing a producer asks of a topic
+                raise BrokerError(f"this user may not write topic {topic} ({e}): see README, Security, for "
+                                  "which role writes it") from e
         return key_hash(key) % self._partition_counts[topic]
 
     async def drain(self) -> None:

@@ -25,8 +25,10 @@ from streams.kafka.topics import ensure_topics
 from streams.progress import Progress
 from streams.settings import Settings
 
-# The inputs a night is rebuilt from, baselines included: a replay without them has no model.
-INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES, contract.PRECINCT_RESULTS)
+# The inputs a night is rebuilt from, baselines and race calls included: a replay without
+# them has no model and no calls.
+INPUT_TOPICS = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES, contract.RACE_CALLS,
+                contract.PRECINCT_RESULTS)
 POLL_MS = 200
 
 

@@ -40,7 +40,8 @@ from streams.settings import Settings
 # once. They keep their records whatever their age (precinct-results never deletes, the race
 # book is compacted). Any other topic (a recording of alerts, say) gets the send time, or a
 # 2024 timestamp would have its records deleted at once by the topic's retention.
-RECORDED_TIME_TOPICS = frozenset({contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.PRECINCT_RESULTS})
+RECORDED_TIME_TOPICS = frozenset({contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.RACE_CALLS,
+                                  contract.PRECINCT_RESULTS})
 CONTRACT_TOPIC_NAMES = frozenset(spec.name for spec in CONTRACT_TOPICS)
 
 

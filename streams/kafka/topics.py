@@ -47,6 +47,7 @@ CONTRACT_TOPICS = (
     TopicSpec(contract.RACE_DEFINITIONS, compact=True, oversize=True),
     TopicSpec(contract.EXPECTED_VOTES, compact=True, oversize=True),
     TopicSpec(contract.BASELINES, compact=True, oversize=True),
+    TopicSpec(contract.RACE_CALLS, compact=True),  # the latest call per race and mode
     TopicSpec(contract.PRECINCT_RESULTS, compact=False, oversize=True, log=True),
     TopicSpec(contract.STATE_RESULTS, compact=True),
     TopicSpec(contract.COUNTY_RESULTS, compact=True),

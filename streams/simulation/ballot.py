@@ -77,6 +77,8 @@ class Race:
     districts: int = 1
     district: int = 0
     county_fips: str | None = None
+    seats: int = 1  # vote for N (streams.simulation.calls adds such contests)
+    win_threshold: float | None = None  # percent to win outright; None: a plurality wins
 
 
 def senate_candidates(state: str) -> tuple[Candidate, ...]:

@@ -48,6 +48,7 @@ from streams.geo.geography import STATE_BY_POSTAL, STATES, State
 from streams.model.baselines import BASELINES
 from streams.progress import Progress
 from streams.simulation.ballot import Race, parse_targets, races_for
+from streams.simulation.calls import with_call_rules
 from streams.simulation.downballot import down_ballot_races
 from streams.simulation.lines import Lines
 from streams.simulation.malformed import ALL_KIND_NAMES
@@ -72,6 +73,8 @@ PRESETS = {
     "us": Preset((), None, 1.0),
     "small": Preset(("AZ", "GA", "MI", "NV", "PA", "WI", "CA"), None, 0.05),
     "tiny": Preset(("DE", "NH"), 3, 0.05),
+    # DE and Georgia (whose general elections need a majority): with --calls, a runoff to call.
+    "tiny-ga": Preset(("DE", "GA"), 3, 0.05),
     # The whole ballot (streams.simulation.downballot): the us preset's places, ~18 contests a
     # precinct, ~10M reports; and scaled-down forms of it for benchmarks and tests.
     "full": Preset((), None, 1.0, down_ballot=True, spill=True),
@@ -92,13 +95,15 @@ def build_night(args: argparse.Namespace, progress: Progress, spill: Path | None
     the preset's order: the same bytes whatever the number of processes. With `spill`, each
     state's lines go to a file there and only its counts and truth come back."""
     preset, targets = PRESETS[args.preset], parse_targets(args.target)
+    states = [state for state, _, _ in layout(preset)]
     options = Options(args.election_id, args.mode, args.malformed, args.duplicates, args.out_of_order,
                       args.corrections, batch_window_ms=None if args.single else args.batch_window * 1000,
                       per_race=args.per_race, max_batch_bytes=MAX_BATCH_BYTES,
-                      baseline=args.baseline)
+                      baseline=args.baseline, calls=args.calls,
+                      retraction_state=states[0].postal if args.calls else None)
     day_ms = int(datetime.fromisoformat(args.election_id).replace(tzinfo=UTC).timestamp() * 1000)
-    jobs = [(args.seed, options, state, ballot(preset, state, counties, precincts, targets), counties, precincts,
-             day_ms) for state, counties, precincts in layout(preset)]
+    jobs = [(args.seed, options, state, ballot(preset, state, counties, precincts, targets, args.calls), counties,
+             precincts, day_ms) for state, counties, precincts in layout(preset)]
     night = NightOutput(Lines(day_ms) if spill is None else SpilledLines(day_ms))
     for done, part in enumerate(made_in_order(jobs, args.jobs, spill)):
         night.add(part)
@@ -107,11 +112,11 @@ def build_night(args: argparse.Namespace, progress: Progress, spill: Path | None
 
 
 def ballot(preset: Preset, state: State, counties: int, precincts: int,
-           targets: dict[tuple[str, str], dict[str, float]]) -> list[Race]:
+           targets: dict[tuple[str, str], dict[str, float]], calls: bool = False) -> list[Race]:
     races = races_for(state, preset.senate, targets)
     if preset.down_ballot:
         races += down_ballot_races(state, county_codes(state, counties), precincts)
-    return races
+    return with_call_rules(state, races, county_codes(state, counties)) if calls else races
 
 
 # The contract's record limit; a test lowers it to see polls and batches split.

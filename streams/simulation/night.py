@@ -21,6 +21,7 @@ from streams import contract
 from streams.geo.geography import State
 from streams.simulation.ballot import Race
 from streams.simulation.baseline import baseline_value
+from streams.simulation.calls import add_final_call, definition_fields, emit_calls
 from streams.simulation.clock import DAY_MS, HOUR_MS, MINUTE_MS, Clock
 from streams.simulation.lines import Lines
 from streams.simulation.packaging import deliveries_for
@@ -44,6 +45,7 @@ class Night:
     polls: StatePolls | None = None  # the state's polls, unless packed per race or one report a record
     baseline_rng: random.Random | None = None  # its own generator: a baseline never moves the night's draws
     baselines: dict[str, Any] = field(default_factory=dict)  # race key -> `baseline/1`, when asked for
+    calls_rng: random.Random | None = None  # its own generator too: calls never move the night's draws
 
     def deliveries(self, race: Race) -> Deliveries:
         """Where `race`'s reports go: its state's polls, or a packer of its own. Either way its
@@ -77,7 +79,7 @@ def race_definition(night: Night, race: Race, precincts_total: int, close_ms: in
         "candidates": [{"candidate_id": c.candidate_id, "name": c.name, "party": c.party,
                         "short_name": c.short_name} for c in race.candidates],
         "precincts_total": precincts_total, "polls_close": night.clock.rfc3339(close_ms),
-        "certified": certified, "simulated": True}
+        "certified": certified, "simulated": True, **definition_fields(race)}
     if race.race_id == "president":
         value["previous"] = [{"election_id": "2020-11-03",
                               "shares": {"DEM": race.state.dem_2020, "REP": race.state.rep_2020}}]
@@ -131,7 +133,12 @@ def simulate_race(night: Night, race: Race, places: list[Precinct], close_ms: in
     # Certified once the last report is on the topic (with batches, at the end of its window).
     night.out.add_value(deliveries.delivered_at(last_ms) + 2 * MINUTE_MS, contract.RACE_DEFINITIONS, key,
                         race_definition(night, race, len(places), close_ms, certified=True))
-    night.truth[f"{key}/{night.options.mode}"] = race_truth(race, finals)
+    truth = night.truth[f"{key}/{night.options.mode}"] = race_truth(race, finals)
+    if night.calls_rng is not None:  # called once the last report is on the topic, before certification
+        call = emit_calls(night.out, night.calls_rng, night.clock, night.options.mode, race, key,
+                          list(truth["votes"].values()), close_ms, deliveries.delivered_at(last_ms) + MINUTE_MS,
+                          race.race_id == "president" and race.state.postal == night.options.retraction_state)
+        add_final_call(truth, call, race)
     if night.baseline_rng is not None:
         night.baselines[key] = baseline_value(night.baseline_rng, race, night.options.election_id,
                                               night.clock.rfc3339(close_ms - 3 * HOUR_MS), places, finals)
@@ -169,6 +176,8 @@ def simulate_state(seed: int, options: Options, state: State, races: list[Race],
         night.polls = StatePolls(night.out, options, state.postal, key, packing_rng)
     if options.baseline:
         night.baseline_rng = random.Random(f"{seed}/{state.postal}/baseline")  # noqa: S311 - as above
+    if options.calls:
+        night.calls_rng = random.Random(f"{seed}/{state.postal}/calls")  # noqa: S311 - as above
     places = state_precincts(rng, night.clock, state, counties, precincts, close_ms)
     ballot = BallotPlaces(places)
     for race in races:

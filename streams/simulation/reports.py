@@ -38,6 +38,8 @@ class Options:
     per_race: bool = False  # one precinct-batch/1 per race and window instead of a state-poll/1 per state
     max_batch_bytes: int = contract.MAX_PAYLOAD_BYTES
     baseline: bool = False  # also make each race's previous election (`streams.simulation.baseline`)
+    calls: bool = False  # race calls, a runoff and vote-for-2 contests (`streams.simulation.calls`)
+    retraction_state: str | None = None  # with calls: the state whose president call is retracted once
 
 
 class Deliveries(Protocol):

@@ -47,6 +47,7 @@ from streams.metrics import REPORT_OUTCOMES, WorkerMetrics, serve_metrics, worke
 from streams.settings import Settings
 from streams.worker.app import app_id, build_app, build_topics, rekeyed_topic_name
 from streams.worker.book_reader import BookReader
+from streams.worker.call_alerts import CallAlerts, said_calls
 from streams.worker.checkpoint import PartitionCheckpoints
 from streams.worker.collector import CollectorTending
 from streams.worker.estimates import EstimateAlerts
@@ -54,7 +55,7 @@ from streams.worker.fence import FreezeFence
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.outbox import InputAcks, Outbox, Receipt
 from streams.worker.publisher import CatchUp, SnapshotPublisher
-from streams.worker.rebuild import alerted_estimates, committed_offsets, latest_versions, rebuild_partitions
+from streams.worker.rebuild import alerts_said, committed_offsets, latest_versions, rebuild_partitions
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ class TallyWorker:
         self.fence = FreezeFence(self.app, settings.session_timeout_s, settled=self.rebuild_settled,
                                  on_lift=self.room.mark_all_dirty)
         self.estimates = EstimateAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
-        self.book_reader = BookReader(settings, self.room, self.outbox, self.book_ready, self.estimates.taken)
+        self.call_alerts = CallAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
+        self.book_reader = BookReader(settings, self.room, self.outbox, self.book_ready, self.estimates.taken,
+                                      self.call_alerts.taken)
         self.records_taken = 0  # precinct records taken: the collector's tick and the publisher's pace ask
         self.publisher = SnapshotPublisher(settings, self.room, lambda: self.owned, self.may_publish, self.metrics,
                                            on_fenced=self.reclaim,
@@ -269,6 +272,7 @@ class TallyWorker:
             self.tallies_ready.set()
             rebuilt, self.rebuilt = self.rebuilt, set()
             self.estimates.tallies_whole(lambda race: self.race_partition(race) in rebuilt)
+            self.call_alerts.tallies_whole()
 
     async def moved_on(self, kept: AbstractSet[int]) -> set[int]:
         """The kept partitions whose committed offsets are past what this worker has applied:
@@ -305,8 +309,10 @@ class TallyWorker:
         self.holds.hold_back(partitions,
                              await latest_versions(self.settings, self.settings.topic(contract.STATE_RESULTS)),
                              await latest_versions(self.settings, self.settings.topic(contract.COUNTY_RESULTS)))
-        self.estimates.heard(await alerted_estimates(self.settings, self.settings.topic(contract.RESULTS_ALERTS),
-                                                     lambda race: self.race_partition(race) in partitions))
+        said = await alerts_said(self.settings, self.settings.topic(contract.RESULTS_ALERTS),
+                                 lambda race: self.race_partition(race) in partitions)
+        self.estimates.heard(said.estimates)
+        self.room.calls.heard(said_calls(said.calls))
         log.info("rebuilt the tallies of partitions %s from %d records (%d reports) in %.1f s",
                  sorted(partitions), stats.records, stats.reports, stats.seconds)
 

@@ -1,6 +1,7 @@
-"""Follows `race-definitions`, `expected-votes` and `baselines` into the counting room's race book.
+"""Follows `race-definitions`, `expected-votes`, `baselines` and `race-calls` into the counting
+room's race book.
 
-All three topics are compacted, so they are read from the beginning at every start: that rebuilds
+All four topics are compacted, so they are read from the beginning at every start: that rebuilds
 the book with no changelog. The consumer group's committed offsets say what an earlier run
 already acted on: older records only rebuild state, newer ones (`fresh`) that are malformed
 are dead-lettered, and offsets are committed only once those dead letters are delivered (a
@@ -9,6 +10,11 @@ crashes loses none (a dead letter may come more than once). Alerts about a new e
 not the reader's: it tells `on_estimate`, and the race's owner speaks (streams.worker.estimates).
 The tally agent waits for `ready` (TallyWorker.book_ready): set once the reader has caught up
 with the end offsets it saw at start.
+A call is checked against the book (a call for a candidate the race does not have is a dead
+letter): so calls are taken after the definitions of the same fetch, and a call read before its
+race's definition waits for it (streams.worker.waiting_calls says until when). Alerts about a
+call are not the reader's either: it tells `on_call`, and the race's owner speaks
+(streams.worker.call_alerts).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from streams.model.baselines import Baseline, decode_baseline
 from streams.settings import Settings
 from streams.worker.app import app_id
 from streams.worker.outbox import Outbox, Receipt
+from streams.worker.waiting_calls import WaitingCalls
 
 COMMIT_EVERY_S = 2.0
 
@@ -40,7 +47,8 @@ class BookReader:
     go out through `outbox`."""
 
     def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event,
-                 on_estimate: Callable[[str], None] = lambda _: None) -> None:
+                 on_estimate: Callable[[str], None] = lambda _: None,
+                 on_call: Callable[[contract.TallyKey], None] = lambda _: None) -> None:
         self.settings = settings
         self.room = room
         self.outbox = outbox
@@ -50,6 +58,8 @@ class BookReader:
         # Positions to commit, each behind the receipt of the dead letters sent before it, in order:
         # one is committed only once its own and every earlier receipt are delivered.
         self.to_commit: deque[tuple[Receipt, dict[TopicPartition, OffsetAndMetadata]]] = deque()
+        self.on_call = on_call  # a race's new call taken (CallAlerts.taken)
+        self.waiting = WaitingCalls(settings.partitions)
 
     async def follow_race_book(self) -> None:
         settings = self.settings
@@ -64,6 +74,7 @@ class BookReader:
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         tps = await _partitions(consumer, self.settings)
         consumer.assign(tps)
+        self.waiting.partitions = sum(tp.topic.endswith(contract.RACE_DEFINITIONS) for tp in tps)
         committed = {tp: (await consumer.committed(tp)) or 0 for tp in tps}
         ends = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
@@ -72,15 +83,15 @@ class BookReader:
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             self.outbox.receipt = self.receipt  # the dead letters below are sent on its behalf
-            for tp, messages in batch.items():
-                for message in messages:
-                    self.take_book_record(message, fresh=message.offset >= committed[tp])
+            for tp, message in calls_last(batch):
+                self.take_book_record(message, fresh=message.offset >= committed[tp])
             if not self.ready.is_set() and all(await _positions_reached(consumer, ends)):
                 self.ready.set()
             # Also once input goes quiet: an uncommitted tail would owe its dead letters again after a restart.
             uncommitted = uncommitted or bool(batch)
             if uncommitted and loop.time() - last_commit > COMMIT_EVERY_S:
-                positions = {tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps}
+                positions = {tp: OffsetAndMetadata(self.committable(tp, await consumer.position(tp)), "")
+                             for tp in tps}
                 self.to_commit.append((self.receipt, positions))
                 self.outbox.close(self.receipt)
                 self.receipt = Receipt()
@@ -99,7 +110,11 @@ class BookReader:
             return  # a tombstone on a compacted topic: nothing to tally
         try:
             if message.topic.endswith(contract.RACE_DEFINITIONS):
-                self.take_definition(contract.decode_race_definition(message.value), message.offset)
+                definition = contract.decode_race_definition(message.value)
+                self.take_definition(definition, message.offset)
+                self.take_waiting_calls(definition.key, message)
+            elif message.topic.endswith(contract.RACE_CALLS):
+                self.take_call(message, fresh)
             elif message.topic.endswith(contract.BASELINES):
                 self.take_baseline(decode_baseline(message.value))
             else:
@@ -115,6 +130,36 @@ class BookReader:
         if self.room.book.put_definition(definition):
             self.room.definition_changed(definition)
 
+    def take_waiting_calls(self, race: str, message: Any) -> None:
+        """`race`'s definition was just read (`message`): the calls that waited for it are taken,
+        and those its partition has now been read past are refused."""
+        for waited in self.waiting.arrived(race) + self.waiting.passed(message.partition, message.timestamp):
+            self._judge(waited.message, waited.fresh, waited.call)
+
+    def take_call(self, message: Any, fresh: bool) -> None:
+        call = dataclasses.replace(contract.decode_race_call(message.value), revision=message.offset)
+        if call.race not in self.room.book.definitions:
+            self.waiting.wait(message, fresh, call)  # its definition may still come
+            return
+        self._take_known(call)
+
+    def _judge(self, message: Any, fresh: bool, call: contract.RaceCall) -> None:
+        """A call that waited: taken now that its race is known, or refused."""
+        try:
+            self._take_known(call)
+        except InvalidRecord as error:
+            if fresh:
+                self.outbox.dead_letter(message, error)
+
+    def _take_known(self, call: contract.RaceCall) -> None:
+        if self.room.take_call(call):
+            self.on_call(call.tally_key)
+
+    def committable(self, tp: TopicPartition, position: int) -> int:
+        """Where to commit a partition read up to `position`: not past a call still waiting."""
+        first = self.waiting.first_offset(tp.topic, tp.partition)
+        return position if first is None else min(position, first)
+
     def take_expected(self, estimate: contract.ExpectedVote) -> None:
         taken, _ = self.room.book.put_expected(estimate)
         if not taken:
@@ -129,8 +174,14 @@ class BookReader:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, settings: Settings) -> list[TopicPartition]:
-    return [tp for topic in (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES)
-            for tp in await topic_partitions(consumer, settings.topic(topic))]
+    topics = (contract.RACE_DEFINITIONS, contract.EXPECTED_VOTES, contract.BASELINES, contract.RACE_CALLS)
+    return [tp for topic in topics for tp in await topic_partitions(consumer, settings.topic(topic))]
+
+
+def calls_last(batch: dict[TopicPartition, list[Any]]) -> list[tuple[TopicPartition, Any]]:
+    """A fetch's records, each partition's in order, the race calls after the rest."""
+    records = [(tp, message) for tp, messages in batch.items() for message in messages]
+    return sorted(records, key=lambda record: record[0].topic.endswith(contract.RACE_CALLS))
 
 
 async def _positions_reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:

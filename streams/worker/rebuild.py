@@ -133,27 +133,49 @@ def _take_snapshot_figures(m: Any, versions: dict[str, Floor], unreadable: list[
         versions[key] = floor
 
 
-async def alerted_estimates(settings: Settings, topic: str, wanted: Callable[[str], bool]) -> dict[str, ExpectedVote]:
-    """The latest estimate an `expected_vote_revised` alert in `topic` (results-alerts) was
-    raised on, per race key that is `wanted`: what earlier owners already said. Stand-ins
-    with the figure the alert gave (all that comparing a new estimate with it needs)."""
-    said: dict[str, ExpectedVote] = {}
+@dataclass
+class Said:
+    """What earlier owners said in results-alerts of the races wanted (`alerts_said`)."""
+
+    # The latest estimate an `expected_vote_revised` alert was raised on, per race key: stand-ins
+    # with the figure the alert gave (all that comparing a new estimate with it needs).
+    estimates: dict[str, ExpectedVote] = field(default_factory=dict)
+    # The alerts of race calls, as sent (streams.worker.call_alerts.said_calls reads them).
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def alerts_said(settings: Settings, topic: str, wanted: Callable[[str], bool]) -> Said:
+    """What earlier owners already said in `topic` (results-alerts) of the race keys `wanted`:
+    one read of the topic for both."""
+    said = Said()
 
     def take(m: Any) -> None:
-        if m.key is None or m.value is None or REVISED not in m.value or not wanted(m.key.decode(errors="replace")):
+        if m.key is None or m.value is None:
+            return
+        revised, called = REVISED in m.value, any(mark in m.value for mark in CALL_MARKS)
+        if not (revised or called) or not wanted(m.key.decode(errors="replace")):
             return
         with contextlib.suppress(ValueError, TypeError, KeyError):  # not one of ours: nothing said
             value = orjson.loads(m.value)
-            details, race = value["details"], m.key.decode()
-            if value["type"] == "expected_vote_revised" and details["seq"] > said.get(race, _NONE).seq:
-                said[race] = ExpectedVote(value["election_id"], value["race_id"], value["state"],
-                                          details["expected_votes"], {}, int(details["seq"]), value["at"], 0)
+            if called and value["type"] in CALL_TYPES:
+                said.calls.append(value)
+            elif value["type"] == "expected_vote_revised":
+                _take_revised(said.estimates, m.key.decode(), value)
 
     await read_to_end(settings, topic, take)
     return said
 
 
+def _take_revised(estimates: dict[str, ExpectedVote], race: str, value: dict[str, Any]) -> None:
+    details = value["details"]
+    if details["seq"] > estimates.get(race, _NONE).seq:
+        estimates[race] = ExpectedVote(value["election_id"], value["race_id"], value["state"],
+                                       details["expected_votes"], {}, int(details["seq"]), value["at"], 0)
+
+
 REVISED = b'"expected_vote_revised"'
+CALL_TYPES = ("race_called", "call_changed", "call_retracted")
+CALL_MARKS = tuple(f'"{t}"'.encode() for t in CALL_TYPES)
 _NONE = ExpectedVote("", "", "", None, {}, -1, "", 0)
 
 

@@ -81,6 +81,18 @@ def live_pipeline(settings: Settings, logs: Path, worker_addr: str | None = None
         raise
 
 
+@contextlib.contextmanager
+def two_ready_workers(settings: Settings, logs: Path) -> Iterator[tuple[subprocess.Popen[bytes], ...]]:
+    """Two workers, yielded once the group has settled: each owns partitions it has rebuilt."""
+    addrs = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    with running_worker(settings, logs / "a.log", VOTEWIRE_WORKER_WEB_ADDR=addrs[0]) as a, \
+            running_worker(settings, logs / "b.log", VOTEWIRE_WORKER_WEB_ADDR=addrs[1]) as b:
+        for addr, proc in zip(addrs, (a, b), strict=True):
+            wait_for(lambda addr=addr: http_status(f"http://{addr}/readyz") == 200, 90, every_s=0.3,
+                     what=f"worker {addr} ready", alive=proc)
+        yield a, b
+
+
 def print_log_tails(*logs: Path, lines: int = 40) -> None:
     for log in logs:
         tail = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]

@@ -10,8 +10,10 @@ to look at (board.png at 1400 px, board-400.png at phone width). Its county map 
 are Minnesota's (CST) and alerts name counties.
 
 A second test serves hand-written snapshots from an in-process gateway (no broker): a called
-race gets its check mark beside the winner only, a state without a known zone says UTC, and
-the script-free embed of a race can be screenshot by headless Chromium from the command line.
+race gets its check mark beside the winner only (a vote-for-2 race beside both), a retracted call
+and a runoff are said in words with no mark (the retracted card stands out, the runoff race is
+tagged), incumbents are marked, a state without a known zone says UTC, and the script-free embed
+of a race can be screenshot by headless Chromium from the command line.
 """
 
 from __future__ import annotations
@@ -249,6 +251,13 @@ PRESIDENT = [("harris", "Kamala D. Harris and Tim Walz", "DFL", 1_656_979),
              ("trump", "Donald J. Trump and JD Vance", "R", 1_519_032)]
 SENATE = [("klobuchar", "Amy Klobuchar", "DFL", 1_792_441), ("white", "Royce White", "R", 1_291_712)]
 CALL = {"status": "called", "winners": ["klobuchar"], "by": "AP", "at": "2024-11-06T02:00:05Z"}
+GA_SENATE = [("perdue", "David Perdue", "REP", 2_462_617), ("ossoff", "Jon Ossoff", "DEM", 2_374_519),
+             ("hazel", "Shane Hazel", "LIB", 115_039)]
+RUNOFF = {"status": "runoff", "winners": ["perdue", "ossoff"], "by": "AP", "at": "2020-11-07T04:00:00Z"}
+RETRACTED = {"status": "retracted", "winners": [], "by": "Votewire Desk", "at": "2024-11-06T03:10:00Z"}
+COMMISSION = [("ortiz", "Ana Ortiz", "DFL", 51_000), ("lee", "Sam Lee", "R", 48_500),
+              ("park", "Jo Park", "DFL", 40_100), ("ward", "Kim Ward", "R", 39_900)]
+TWO_CALLED = {"status": "called", "winners": ["ortiz", "lee"], "by": "Votewire Desk", "at": "2024-11-06T05:00:00Z"}
 STILL = "/embed/2024-11-05/senate/MN"
 
 
@@ -258,6 +267,11 @@ def test_only_a_called_race_has_a_check_mark_and_the_embed_is_a_still(tmp_path: 
     live.ingest("state", snapshot("president", "MN", PRESIDENT))  # 51% counted, a clear leader, no call
     live.ingest("state", snapshot("senate", "MN", SENATE, call=CALL))
     live.ingest("state", snapshot("president", "GU", PRESIDENT))  # no zone known for it: UTC
+    live.ingest("state", snapshot("senate", "GA", GA_SENATE, call=RUNOFF, win_threshold=50.0))
+    live.ingest("state", snapshot("governor", "MN", SENATE, call=RETRACTED))
+    commission = snapshot("commission-27053", "MN", COMMISSION, call=TWO_CALLED, seats=2)
+    commission["candidates"][0]["incumbent"] = True
+    live.ingest("state", commission)
     live.ingest("state", ESTIMATED)  # no published expected vote: the model's estimate
 
     async def scenario() -> None:
@@ -292,11 +306,34 @@ async def check_called_board(page: Page, addr: str) -> None:
     assert await page.locator(f'{cards["president/MN"]} .as-of').inner_text() == "as of Nov 5, 2024, 9:40 PM CST"
     assert await page.locator(f'{cards["president/GU"]} .as-of').inner_text() == "as of Nov 6, 2024, 3:40 AM UTC"
     assert (await page.locator(f'{cards["senate/MN"]} h2 .state').inner_text()) == "Minnesota"
+    await check_runoff_retraction_and_two_seats(page)
     await check_the_models_estimate(page, cards["estimate/MN"])
     await page.screenshot(path=str(ARTIFACTS / "board-called.png"), full_page=True)
     await check_phone_layout(page, "main", "board-called-400.png")
 
 
+async def check_runoff_retraction_and_two_seats(page: Page) -> None:
+    """A runoff is tagged and named in words, a retraction stands out; neither has a check mark. A
+    vote-for-2 race called for two has two marks, and its incumbent is marked."""
+    runoff, retracted = '[data-key="2024-11-05/senate/GA/live"]', '[data-key="2024-11-05/governor/MN/live"]'
+    commission = '[data-key="2024-11-05/commission-27053/MN/live"]'
+    for card in (runoff, retracted, commission):
+        await page.wait_for_function(SHOWN, arg=[f"{card} .as-of"], timeout=20_000)
+    assert await page.locator(f"{runoff} .tag-runoff").inner_text() == "RUNOFF"  # upper-cased by the CSS
+    assert await page.locator(f"{runoff} .call").inner_text() == \
+        "Runoff: David Perdue and Jon Ossoff advance by AP · Nov 6, 2020, 11:00 PM EST"
+    assert await page.evaluate(MARKED, runoff) == []
+    assert await page.locator(f"{retracted} .call").inner_text() == \
+        "Call retracted by Votewire Desk · Nov 5, 2024, 9:10 PM CST: no winner declared"
+    assert await page.evaluate(MARKED, retracted) == []
+    assert "retracted" in (await page.locator(retracted).get_attribute("class") or "")
+    red, _, blue = rgb(await page.evaluate("(sel) => getComputedStyle(document.querySelector(sel)).color",
+                                           f"{retracted} .call"))
+    assert red > blue  # said in the alarm colour, not the called green
+    assert await page.evaluate(MARKED, commission) == ["Ana Ortiz (DFL) incumbent", "Sam Lee (R)"]
+    assert await page.locator(f"{commission} .tag-seats").inner_text() == "VOTE FOR 2"
+    await page.locator(runoff).screenshot(path=str(ARTIFACTS / "board-runoff.png"))
+    await page.locator(retracted).screenshot(path=str(ARTIFACTS / "board-retracted.png"))
 # The worker's own snapshot of the Minnesota night at 06:10 UTC with the 2020 baseline and no
 # published expected vote (schemas/examples), under a race id of its own beside the others.
 ESTIMATED = {**json.loads((Path(__file__).resolve().parents[2] / "schemas" / "examples" / "state-result" / "valid"

@@ -12,10 +12,9 @@ import orjson
 
 from streams import contract
 from streams.kafka.topics import ensure_topics
-from streams.localkafka.kafka_local import free_port
 from streams.settings import Settings
-from tests.integration.harness import read_topic, run, running_worker, send_raw, wait_for
-from tests.integration.pipeline import http_status
+from tests.integration.harness import read_topic, run, send_raw, wait_for
+from tests.integration.pipeline import two_ready_workers
 
 RACE_KEY = "2024-11-05/president/MN"
 DEFINITION = {"schema": "race-definition/1", "election_id": "2024-11-05", "race_id": "president", "state": "MN",
@@ -37,12 +36,7 @@ def revisions(settings: Settings) -> list[dict[str, Any]]:
 def test_two_workers_say_one_expected_vote_revised_per_revision(settings: Settings, tmp_path: Path) -> None:
     run(ensure_topics(settings))
     run(send_raw(settings, contract.RACE_DEFINITIONS, [(RACE_KEY.encode(), orjson.dumps(DEFINITION))]))
-    addrs = [f"127.0.0.1:{free_port()}" for _ in range(2)]
-    with running_worker(settings, tmp_path / "a.log", VOTEWIRE_WORKER_WEB_ADDR=addrs[0]) as a, \
-            running_worker(settings, tmp_path / "b.log", VOTEWIRE_WORKER_WEB_ADDR=addrs[1]) as b:
-        for addr, proc in zip(addrs, (a, b), strict=True):  # the group settled: each owns a partition, rebuilt
-            wait_for(lambda addr=addr: http_status(f"http://{addr}/readyz") == 200, 90, every_s=0.3,
-                     what=f"worker {addr} ready", alive=proc)
+    with two_ready_workers(settings, tmp_path) as (a, _):
         for seq, votes in ((1, 3_000_000), (2, 3_250_000)):
             run(send_raw(settings, contract.EXPECTED_VOTES, [(RACE_KEY.encode(), estimate(votes, seq))]))
             wait_for(lambda seq=seq: [r for r in revisions(settings) if r["details"]["seq"] == seq], 60,

@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry
 from streams import contract
 from streams.contract import TallyKey
 from streams.counting.room import Snapshot
-from streams.counting.tally import RaceTally
 from streams.settings import Settings
 from streams.worker.agents import TallyWorker
 from tests.integration.harness import ensure_worker_topics, read_topic, run
@@ -27,7 +26,7 @@ def _worker(settings: Settings) -> TallyWorker:
     worker.book_ready.set()
     worker.tallies_ready.set()
     worker.owned = {worker.home_partition(KEY.home)}
-    worker.room.tallies[KEY] = RaceTally(KEY)
+    worker.room.tally_for(KEY)
     return worker
 
 

@@ -175,7 +175,9 @@ RIGHTS = [
     ("feed", contract.RACE_DEFINITIONS, False, False),  # a feed cannot move an embargo or certify a race
     ("feed", contract.EXPECTED_VOTES, False, False),
     ("feed", contract.STATE_RESULTS, False, False),
+    ("feed", contract.RACE_CALLS, False, False),  # nor call a race
     ("desk", contract.RACE_DEFINITIONS, True, False),
+    ("desk", contract.RACE_CALLS, True, False),
     ("desk", contract.EXPECTED_VOTES, True, False),
     ("desk", contract.PRECINCT_RESULTS, False, False),
     ("desk", contract.STATE_RESULTS, False, False),
@@ -184,6 +186,7 @@ RIGHTS = [
     ("gateway", contract.DEAD_LETTERS, False, False),
     ("worker", contract.PRECINCT_RESULTS, False, True),
     ("worker", contract.STATE_RESULTS, True, False),
+    ("worker", contract.RACE_CALLS, False, True),
 ]
 
 
@@ -196,6 +199,23 @@ def test_each_principal_may_do_its_job_and_nothing_else(secure_kafka: SecureKafk
         return [(role, topic, *await rights(role, topic)) for role, topic, _, _ in RIGHTS]
 
     assert run(check_all(), 300) == RIGHTS
+
+
+def test_the_desk_calls_a_race_and_a_feed_cannot(secure_kafka: SecureKafka, namespace: Settings,
+                                                 tmp_path: Path) -> None:
+    """`votewire call` with the desk's credential puts the call on race-calls; with a feed's it is
+    refused in one line, and nothing is written."""
+    args = ["call", "2024-11-05/senate/MN", "--winner", "klobuchar", "--by", "Star Tribune desk"]
+    refused = votewire(args, role_env(secure_kafka, namespace, "feed", tmp_path))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        f"votewire call: this user may not write topic {namespace.topic(contract.RACE_CALLS)} "), refused.stderr
+    assert "Traceback" not in refused.stderr
+    called = votewire(args, role_env(secure_kafka, namespace, "desk", tmp_path))
+    assert called.returncode == 0, called.stderr
+    records = run(read_topic(secure_kafka.as_admin(namespace), contract.RACE_CALLS))
+    assert [(r.key, r.value["status"], r.value["winners"], r.value["by"]) for r in records] == [
+        ("2024-11-05/senate/MN/live", "called", ["klobuchar"], "Star Tribune desk")]
 
 
 async def can_fence(settings: Settings, transactional_id: str) -> bool:

@@ -8,8 +8,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from streams import contract
 from streams.adapters import ap
 from streams.adapters.base import rfc3339_ms
 from streams.contract.recording import OutRecord
@@ -86,6 +88,8 @@ def test_unit_ids_are_unique_and_keys_follow_the_contract() -> None:
     assert max(ids.values()) == 1
     assert {r.key for r in recs if r.topic == "race-definitions"} == {"2016-03-01/24547/MA", "2016-03-01/24548/MA"}
     assert {r.key for r in results} == {"2016-03-01/MA"}  # design rule 3: precinct results by state
+    assert sorted(r.key for r in recs if r.topic == "race-calls") == ["2016-03-01/24547/MA/live",
+                                                                       "2016-03-01/24548/MA/live"]
     assert all(r.value["seq"] == 0 and r.value["mode"] == "live" for r in results)
     assert all(len(r.value["county_fips"]) == 5 for r in results)
     ts = [r.ts_ms for r in recs]
@@ -127,7 +131,7 @@ def test_initialization_file_defines_races_before_results() -> None:
 
 
 def test_same_response_twice_emits_nothing_new(tmp_path: Path) -> None:
-    assert len(run(str(SUPER_TUESDAY), str(SUPER_TUESDAY))) == 704
+    assert len(run(str(SUPER_TUESDAY), str(SUPER_TUESDAY))) == 2 + 702 + 2  # definitions, reports, AP's calls
 
 
 def changed(doc: dict[str, Any], tmp_path: Path, name: str) -> Path:
@@ -141,7 +145,7 @@ def test_a_changed_unit_is_resent_with_a_higher_seq(tmp_path: Path) -> None:
     unit = doc["races"][0]["reportingUnits"][1]
     unit["candidates"][0]["voteCount"] -= 10  # a correction downwards
     recs = run(str(SUPER_TUESDAY), str(changed(doc, tmp_path, "later.json")))
-    later = recs[704:]
+    later = recs[706:]
     assert [(r.value["precinct_id"], r.value["seq"]) for r in later] == [("subunit:22001", 1)]
     assert later[0].value["votes"]["8639"] == 1212
 
@@ -170,3 +174,100 @@ def test_not_json_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     path.write_bytes(SUPER_TUESDAY.read_bytes()[:5000])
     assert run(str(path), str(FIXTURES / "20121106_ak_prez.json"))  # the good file still counts
     assert f"{path}:char" in capsys.readouterr().err
+
+
+# --- AP's calls and race rules (streams.adapters.ap_calls) -----------------------------------
+#
+# The recorded responses carry `winner` ("X") and `incumbent`, and nothing else of a call or a
+# race's rules: no `winnerDateTime`, `raceCallStatus`, `tabulationStatus`, `winThreshold`,
+# `numWinners` or `uncontested` in any of them. Those are tested on HAND-EDITED copies of the
+# Alaska response (`hand_edited`), with the fields added as AP's documentation describes them.
+
+ALASKA = FIXTURES / "20121106_ak_prez.json"
+
+
+def calls_of(recs: list[OutRecord]) -> list[dict[str, Any]]:
+    return [r.value for r in recs if r.topic == "race-calls"]
+
+
+def test_recorded_alaska_romney_is_called_by_ap_and_obama_is_the_incumbent() -> None:
+    recs = run(str(ALASKA))
+    [call] = calls_of(recs)
+    assert call == {"schema": "race-call/1", "election_id": "2012-11-06", "race_id": "0", "state": "AK",
+                    "mode": "live", "status": "called", "winners": ["893"], "by": "AP",
+                    "at": "2016-06-24T18:24:19Z", "seq": rfc3339_ms("2016-06-24T18:24:19Z", "at")}
+    assert recs[-1].topic == "race-calls"  # after the race's definition and results
+    [definition] = [r.value for r in recs if r.topic == "race-definitions"]
+    obama = next(c for c in definition["candidates"] if c["candidate_id"] == "1918")
+    assert obama["incumbent"] is True
+    assert all("incumbent" not in c for c in definition["candidates"] if c["candidate_id"] != "1918")
+
+
+def test_recorded_super_tuesday_calls_come_from_the_state_unit_not_the_towns() -> None:
+    recs = run(str(SUPER_TUESDAY))
+    calls = {c["race_id"]: c for c in calls_of(recs)}
+    doc = json.loads(SUPER_TUESDAY.read_text())
+    town_winners = sum(c.get("winner") == "X" for race in doc["races"] for ru in race["reportingUnits"]
+                       if ru["level"] == "subunit" for c in ru["candidates"])
+    assert town_winners > 300  # AP marks each town's own leader too: no race call
+    assert set(calls) == {"24547", "24548"}
+    assert calls["24547"]["winners"] == ["8639"]  # Trump, the statewide winner
+    assert all(len(c["winners"]) == 1 and c["status"] == "called" for c in calls.values())
+
+
+def test_recorded_initialization_has_incumbents_and_no_calls() -> None:
+    recs = run(str(FIXTURES / "20151103_national_initialization.json"))
+    assert calls_of(recs) == []
+    ms = next(r.value for r in recs if r.key == "2015-11-03/25002/MS")
+    assert [c["name"] for c in ms["candidates"] if c.get("incumbent")] == ["Phil Bryant"]
+
+
+def hand_edited(tmp_path: Path, name: str, status: str | None, marks: dict[str, str], **race: Any) -> Path:
+    """A HAND-EDITED copy of the Alaska response: `raceCallStatus`, winner marks by polID (with
+    `winnerDateTime`) and race fields set as given; the counts are the recording's."""
+    doc = json.loads(ALASKA.read_text())
+    entry = doc["races"][0]
+    entry.update(race)
+    if status is not None:
+        entry["raceCallStatus"] = status
+    for unit in entry["reportingUnits"]:
+        for cand in unit["candidates"]:
+            cand.pop("winner", None)
+            if cand["polID"] in marks and unit["level"] == "state":
+                cand["winner"], cand["winnerDateTime"] = marks[cand["polID"]], "2012-11-07T05:30:00Z"
+    return changed(doc, tmp_path, name)
+
+
+def test_hand_edited_a_call_too_close_then_called_then_uncalled(tmp_path: Path) -> None:
+    files = [hand_edited(tmp_path, "1.json", "Too Close to Call", {}),
+             hand_edited(tmp_path, "2.json", "Called", {"893": "X"}),
+             hand_edited(tmp_path, "3.json", "Called", {"893": "X"}),  # the same call: nothing new
+             hand_edited(tmp_path, "4.json", "Uncalled", {})]
+    calls = calls_of(run(*map(str, files)))
+    assert [(c["status"], c["winners"], c["by"]) for c in calls] == [
+        ("too_close", [], "AP"), ("called", ["893"], "AP"), ("retracted", [], "AP")]
+    assert calls[1]["at"] == "2012-11-07T05:30:00Z"  # the winner's winnerDateTime
+    seqs = [c["seq"] for c in calls]
+    assert seqs == sorted(set(seqs))  # each replaces the one before
+
+
+def test_hand_edited_runoff_marks_and_race_rules(tmp_path: Path) -> None:
+    path = hand_edited(tmp_path, "runoff.json", "Runoff", {"893": "R", "1918": "R"}, numWinners=1,
+                       winThreshold="50", uncontested=False, tabulationStatus="End of AP Tabulation")
+    recs = run(str(path))
+    [call] = calls_of(recs)
+    assert (call["status"], call["winners"]) == ("runoff", ["893", "1918"])
+    [definition] = [r.value for r in recs if r.topic == "race-definitions"]
+    rules = contract.decode_race_definition(orjson.dumps(definition)).rules  # what the worker reads
+    assert (rules.seats, rules.win_threshold, rules.tabulation_status) == (1, 50.0, "counted")
+    assert {k: definition[k] for k in ("seats", "win_threshold", "uncontested", "tabulation_status", "certified")} \
+        == {"seats": 1, "win_threshold": 50.0, "uncontested": False, "tabulation_status": "counted",
+            "certified": False}
+
+
+def test_hand_edited_vote_certified_certifies_and_an_unmarked_status_makes_no_call(tmp_path: Path) -> None:
+    path = hand_edited(tmp_path, "certified.json", "Called", {}, tabulationStatus="Vote Certified", numWinners=2)
+    recs = run(str(path))
+    assert calls_of(recs) == []  # "Called" with nobody marked yet: not a call to send
+    [definition] = [r.value for r in recs if r.topic == "race-definitions"]
+    assert (definition["certified"], definition["tabulation_status"], definition["seats"]) == (True, "certified", 2)

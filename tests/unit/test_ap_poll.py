@@ -134,7 +134,10 @@ def test_a_night_of_polling(server: LocalAP) -> None:
 
     assert [path.split("?")[0] for path, _ in server.seen] == ["/v2/elections/2016-03-01"] + ["/next"] * 5
     assert server.seen[2][1] == '"e2"'  # the ETag went back, and got a 304
-    assert len(recs) == 2 + 704 + 1
+    assert len(recs) == (2 + 1) + (704 + 2) + 1  # each night with AP's calls, then the changed unit
+    assert sorted((r.key, r.value["winners"]) for r in recs if r.topic == "race-calls") == [
+        ("2012-11-06/0/AK/live", ["893"]), ("2016-03-01/24547/MA/live", ["8639"]),
+        ("2016-03-01/24548/MA/live", ["1746"])]
     assert (recs[-1].value["precinct_id"], recs[-1].value["seq"]) == ("subunit:22001", 1)
     assert recs[-1].value["votes"]["8639"] == 1222 + 7
     assert len(errors) == 1

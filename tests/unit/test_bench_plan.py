@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bench import report
-from bench.nights import DEFAULT_PARTS, PARTS, NightSpec, Presets, chosen_parts, is_whole_run, plan
+from bench.nights import DEFAULT_PARTS, PARTS, NightSpec, Presets, chosen_parts, is_whole_run, kept_workers, plan
 from bench.scoreboard import Scoreboard
 from bench.targets import Target, targets
 
@@ -26,6 +26,20 @@ def test_restart_brings_the_national_night_it_restarts() -> None:
     assert chosen_parts(["restart"], [], full=False) == ["night", "restart"]
     assert chosen_parts(None, ["restart"], full=False)[0] == "night"
     assert "restart" not in chosen_parts(None, ["restart"], full=False)
+
+
+def test_the_full_ballots_restart_and_latency_bring_the_ballot_part_whose_worker_they_go_on_with() -> None:
+    assert chosen_parts(["ballot-latency"], [], full=False) == ["ballot", "ballot-latency"]
+    assert chosen_parts(["ballot-restart", "ballot-latency"], [], full=False) == [
+        "ballot", "ballot-restart", "ballot-latency"]
+    assert [n.role for n in plan(["ballot-restart"], Presets())] == ["ballot-polls", "ballot-batches"]
+    assert "ballot" not in chosen_parts(None, ["ballot"], full=False)
+
+
+def test_a_worker_is_kept_until_the_last_part_that_goes_on_with_it() -> None:
+    assert kept_workers(list(DEFAULT_PARTS)) == {"us": "restart", "ballot-polls": "ballot-latency"}
+    assert kept_workers(["ballot", "ballot-restart"]) == {"ballot-polls": "ballot-restart"}
+    assert kept_workers(["night", "ballot", "catchup"]) == {}
 
 
 def test_the_us_night_is_simulated_once_with_baselines_only_when_the_model_part_runs() -> None:
@@ -113,11 +127,25 @@ def test_a_quick_run_names_the_presets_it_ran_not_the_default_ones() -> None:
     assert "full-small as state polls: worker launch to exact final snapshots" in [t.name for t in targets({}, 0.25)]
 
 
-def test_latency_counts_only_when_the_phase_drained() -> None:
-    figures = {"latency_5000": {"p99_ms": 300, "drained": False}}
-    assert target(targets(figures, 0.25), "p99").met is False
-    figures["latency_5000"]["drained"] = True
-    assert target(targets(figures, 0.25), "p99").met is True
+@pytest.mark.parametrize(("figure", "name"), [
+    ("latency_5000", "p99 report -> snapshot at 5,000 reports/s offered, drained"),
+    ("ballot-polls.latency_5000", "p99 report -> snapshot at 5,000 reports/s offered as state polls, full-small")])
+def test_latency_counts_only_when_the_phase_drained(figure: str, name: str) -> None:
+    figures = {figure: {"p99_ms": 300, "drained": False}}
+    assert target(targets(figures, 0.25), name).met is False
+    figures[figure]["drained"] = True
+    assert target(targets(figures, 0.25), name).met is True
+    figures[figure]["p99_ms"] = 501
+    assert target(targets(figures, 0.25), name).met is False
+
+
+def test_restart_is_held_to_15_s_on_the_us_night_and_with_full_ballot_state_each_in_its_own_row() -> None:
+    found = targets({"restart": {"seconds": 9.0}, "ballot-polls.restart": {"seconds": 16.0}}, 0.25)
+    assert target(found, "restart to current snapshots, full-small state").met is False
+    [us] = [t for t in found if t.name == "restart to current snapshots"]
+    assert us.met is True
+    quick = targets({"ballot-polls.restart": {"seconds": 1.0}}, 0.25, {"ballot-polls": "full-tiny"})
+    assert target(quick, "restart to current snapshots, full-tiny state").met is True
 
 
 def board(figures: dict[str, dict[str, Any]]) -> Scoreboard:
@@ -156,6 +184,6 @@ def test_every_part_has_a_step_and_the_parser_offers_each(tmp_path: Path) -> Non
     from bench.run import options, steps
 
     bench = Bench(argparse.Namespace(), tmp_path, "127.0.0.1:9", board({}))
-    assert set(steps(bench, [], {})) == set(PARTS)
+    assert set(steps(bench, {})) == set(PARTS)
     args = options().parse_args(["--only", "full", "--full-preset", "full-tiny"])
     assert (args.only, args.full_preset, args.ballot_seed) == (["full"], "full-tiny", 11)

@@ -70,6 +70,7 @@ NO_BROKER_VERBS = [
     ["record", "--out", "out.jsonl", "--idle-exit", "1"],
     ["watch", "--race", "president", "--state", "MN"],
     ["ingest", "ap", str(AP_RESPONSE), "--to-kafka"],
+    ["call", "2024-11-05/senate/MN", "--winner", "klobuchar"],
     # `demo` starts a broker of its own when none answers (that is its job); `gateway` waits for
     # one (test_the_gateway_without_a_broker_says_so_once); `kafka` runs the broker itself.
 ]
@@ -122,6 +123,16 @@ BAD_USAGE = {
     "gateway idle": (["gateway", "--idle-timeout", "-5"], "votewire gateway: VOTEWIRE_GATEWAY_IDLE_TIMEOUT_S=-5.0"),
     "demo file": (["demo", "--file", "gone.jsonl.gz"], "votewire demo: gone.jsonl.gz: no such recording file"),
     "demo speed": (["demo", "--speed", "0"], "votewire demo: --speed 0.0 must be > 0"),
+    "call no race": (["call"], "votewire call: the following arguments are required: RACE_KEY"),
+    "call no decision": (["call", "e/r/MN"], "votewire call: one of the arguments --winner --runoff --retract"),
+    "call two decisions": (["call", "e/r/MN", "--winner", "x", "--retract"],
+                           "votewire call: argument --retract: not allowed with argument --winner"),
+    "call race key": (["call", "MN-senate", "--winner", "x"],
+                      "votewire call: RACE_KEY 'MN-senate' is not ELECTION_ID/RACE_ID/STATE"),
+    "call runoff of one": (["call", "e/r/MN", "--runoff", "ossoff"],
+                           "votewire call: not a call the worker would take: winners names 1 candidate, a runoff"),
+    "call seq": (["call", "e/r/MN", "--retract", "--seq", "soon"], "votewire call: argument --seq: invalid int"),
+    "call mode": (["call", "e/r/MN", "--retract", "--mode", "dry"], "votewire call: argument --mode: invalid choice"),
 }
 
 

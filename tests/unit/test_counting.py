@@ -346,3 +346,31 @@ def test_a_floor_published_before_snapshots_said_what_they_counted_is_reached_by
     assert not reached(9, 20, 30, old)
     assert not reached(11, 9, 30, Floor(10, 30, 10)), "with the count known, a higher version is not enough"
     assert reached(11, 10, 30, Floor(10, 30, 10))
+
+
+def test_a_race_book_change_marks_that_races_tallies_and_no_others_nor_forgotten_ones() -> None:
+    room = CountingRoom()
+    keys = [TallyKey("e", race, state, mode) for race in ("president", "senate") for state in ("MN", "WI")
+            for mode in ("live", "test")]
+    for key in keys:
+        room.tally_for(key)
+    senate_mn = TallyKey("e", "senate", "MN", "live").race  # a race/state: the race book's key
+    room.dirty.clear()
+    room.estimate_changed(senate_mn)
+    assert room.dirty == {TallyKey("e", "senate", "MN", "live"), TallyKey("e", "senate", "MN", "test")}
+    president_wi = TallyKey("e", "president", "WI", "live").race
+    assert [t.key for t in room.race_tallies(president_wi)] == [k for k in keys if k.race == president_wi]
+    room.forget_tallies(lambda key: key.mode == "test")
+    room.dirty.clear()
+    room.baseline_changed(president_wi)
+    assert room.dirty == {TallyKey("e", "president", "WI", "live")}
+    assert room.race_tallies(TallyKey("e", "governor", "WI", "live").race) == []
+    room.tally_for(TallyKey("e", "president", "WI", "test"))  # taken back: known again
+    assert len(room.race_tallies(president_wi)) == 2
+
+
+def test_a_room_made_with_tallies_knows_them_by_race() -> None:
+    tally = CountingRoom().tally_for(LIVE)
+    room = CountingRoom(tallies={LIVE: tally})
+    room.definition_changed(parse_race_definition(RACE))
+    assert room.dirty == {LIVE}

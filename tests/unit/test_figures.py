@@ -179,6 +179,9 @@ STATE_FIELDS = {
     "precincts_total", "pct_precincts_reporting", "swing", "out_of_reach", "certified", "readout",
     # added with "where the vote is left" (additive: see the schemas)
     "office", "votes_outstanding", "trailer", "needs_pct_of_remaining", "needs_readout", "counties_outstanding",
+    # added with race calls, runoffs and multi-seat races (issue 21; additive)
+    "call", "tabulation_status", "win_threshold", "uncontested", "seats", "leaders", "seat_margin_votes",
+    "seat_margin_pct",
     # added with the model of the vote still out (issue 20): null without an estimate
     "expected_vote_source", "model_expected_votes", "model_expected_range", "model_votes_remaining",
     "model_votes_remaining_range", "model_units_used", "model_units_outstanding", "model_units_unmatched",
@@ -236,7 +239,11 @@ def test_a_county_snapshot_uses_its_own_units_and_expected_vote() -> None:
                        precincts_reporting=30, precincts_total=40))
     tally.apply(report("06029", {"harris": 10, "trump": 90}, county="06029", precincts_reporting=5))
     snap = county_snapshot(tally, "06037", DEFINITION, estimate(5000, {"06037": 500, "06029": 100}))
-    assert set(snap) == STATE_FIELDS - {"counties_outstanding", *MODEL_ONLY_STATE} | {"county_fips"}
+    # A race's call and status are the state snapshot's alone, and so are the model's figures;
+    # the seats are in both.
+    state_only = {"counties_outstanding", "call", "tabulation_status", "win_threshold", "uncontested",
+                  *MODEL_ONLY_STATE}
+    assert set(snap) == STATE_FIELDS - state_only | {"county_fips"}
     assert snap["schema"] == "county-result/1"
     assert snap["county_fips"] == "06037"
     assert snap["total_votes"] == 400

@@ -162,3 +162,16 @@ def test_test_data_is_embedded_only_by_a_gateway_started_to_show_it() -> None:
 
     serve(hidden)
     serve(shown, show_test=True)
+
+
+def test_an_embed_says_a_runoff_and_a_retraction_in_words_and_marks_neither() -> None:
+    from streams.gateway.embed import call_text, race_card, winners_of
+
+    people = [{"candidate_id": "ossoff", "name": "Jon Ossoff"}, {"candidate_id": "perdue", "name": "David Perdue"}]
+    runoff = {"call": {"status": "runoff", "winners": ["perdue", "ossoff"], "by": "AP", "at": "2024-11-06T05:00:00Z"},
+              "candidates": people}
+    retracted = {"call": {"status": "retracted", "winners": [], "by": "Desk", "at": "2024-11-06T05:00:00Z"},
+                 "candidates": people}
+    assert call_text(runoff, people, winners_of(runoff)) == "Runoff: Jon Ossoff and David Perdue advance by AP"
+    assert call_text(retracted, people, winners_of(retracted)) == "Call retracted by Desk: no winner declared"
+    assert not any(line.called for line in race_card(runoff).candidates)  # no check mark for a runoff

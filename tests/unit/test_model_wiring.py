@@ -11,6 +11,7 @@ every interval is the point itself; Harris is projected at 60 / 110 = 54.5%.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,7 +19,8 @@ from typing import Any, NamedTuple
 from jsonschema import Draft202012Validator
 from prometheus_client import CollectorRegistry
 
-from streams.contract import Alert, TallyKey
+from streams.contract import Alert, RaceCall, TallyKey
+from streams.contract.calls import parse_race_call, race_call_value
 from streams.contract.messages import parse_expected_vote, parse_precinct_report, parse_race_definition
 from streams.counting.holds import Floor, Holds
 from streams.counting.projection import RaceModels
@@ -245,3 +247,26 @@ def test_the_worker_metrics_count_runs_time_them_and_keep_the_units_used() -> No
     assert registry.get_sample_value("votewire_model_seconds_count") == 1
     assert registry.get_sample_value("votewire_model_units_used", labels) == 20
 
+
+
+def called_for_harris(revision: int) -> RaceCall:
+    value = race_call_value("e/president/MN", "live", "called", ["harris"], "AP", "2024-11-06T04:00:00Z", 1)
+    return dataclasses.replace(parse_race_call(value), revision=revision)
+
+
+def test_the_version_counts_the_baseline_and_the_call_and_so_do_the_holds() -> None:
+    """A race with both a baseline and a race call: its version carries the two, and a rebuilt
+    tally is held against that version, then released once it reaches it."""
+    before = Watched()
+    before.take_call(called_for_harris(revision=9))
+    published = before.state()
+    # seq + 1 over 20 units at seq 0, the definition's revision 0, the baseline's seq 0 + 1, the call's offset 9
+    assert published["version"] == 20 + 0 + 1 + 9
+    assert (published["call"]["status"], published["model_expected_votes"]) == ("called", 2750)
+    room = Watched(reported=19)
+    room.take_call(called_for_harris(revision=9))
+    holds = Holds(room, lambda _race: 0)
+    holds.hold_back({0}, {LIVE.state_result_key: Floor(published["version"], published["total_votes"], 20)})
+    assert list(room.due_state_snapshots()) == []  # held: short of the published count
+    room.apply_record([report(REPORTED[19])], 1_730_862_000_000)
+    assert room.state() == published

@@ -48,6 +48,7 @@ DECODERS: dict[str, Callable[[bytes], object]] = {
     "state-poll": contract.decode_precinct_record,
     "expected-vote": contract.decode_expected_vote,
     "race-definition": contract.decode_race_definition,
+    "race-call": contract.decode_race_call,
     "baseline": decode_baseline,
 }
 REFUSED_ELEMENTS = "valid-with-refused-elements"  # see the module's docstring
@@ -58,6 +59,7 @@ SCHEMA_FIELD = {
     "state-poll": contract.STATE_POLL_SCHEMA,
     "expected-vote": contract.EXPECTED_VOTE_SCHEMA,
     "race-definition": contract.RACE_DEFINITION_SCHEMA,
+    "race-call": contract.RACE_CALL_SCHEMA,
     "baseline": BASELINE_SCHEMA,
     "state-result": "state-result/1",
     "county-result": "county-result/1",
@@ -244,9 +246,11 @@ def test_a_county_result_has_the_state_result_fields_plus_county_fips() -> None:
     state, county = schema_for("state-result"), schema_for("county-result")
     # The one field that differs: a state's precincts_total comes from the race definition, a
     # county's from its own units, which may not give one. The list of counties with the most
-    # vote still out belongs to the state, and so do the model's race-wide figures.
+    # vote still out belongs to the state, and so do the race's call and status and the model's
+    # race-wide figures.
     model = tuple(name for name in state["properties"] if name.startswith("model_"))
-    differ = ("schema", "county_fips", "precincts_total", "counties_outstanding", *model)
+    differ = ("schema", "county_fips", "precincts_total", "counties_outstanding", "call", "tabulation_status",
+              "win_threshold", "uncontested", *model)
 
     assert county["required"] == [*state["required"], "county_fips"]
     county_fields = {k: v for k, v in county["properties"].items() if k not in differ}

@@ -86,10 +86,12 @@ def test_roles_grant_only_their_topics() -> None:
     gateway = acls.role_acls("gateway", settings)
     assert {a.operation for a in feed + desk} == {"WRITE"}
     assert {a.name for a in feed} == {"p.precinct-results"}  # a feed cannot touch the race book
-    assert {a.name for a in desk} == {"p.race-definitions", "p.expected-votes", "p.baselines"}
+    assert {a.name for a in desk} == {"p.race-definitions", "p.expected-votes", "p.baselines", "p.race-calls"}
     worker_reads = {a.name for a in acls.role_acls("worker", settings) if a.operation == "READ"}
     assert {"p.baselines", "p.precinct-results"} <= worker_reads  # the worker reads what the desk and feeds write
     assert {a.operation for a in gateway} == {"READ"}
+    worker = acls.role_acls("worker", settings)
+    assert {a.operation for a in worker if a.name == "p.race-calls"} == {"READ", "DESCRIBE_CONFIGS"}
     assert "p.dead-letters" not in {a.name for a in gateway}
     with pytest.raises(ValueError, match="unknown role"):
         acls.role_acls("producer", settings)

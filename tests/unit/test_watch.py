@@ -166,3 +166,18 @@ def test_watch_help_describes_the_second_readout_line() -> None:
     assert "--counties N" in out
     assert "needs" in out
     assert "still out" in out
+
+
+def test_a_called_race_says_so_under_its_readout_and_a_retraction_without_a_mark() -> None:
+    from streams.gateway.watch import format_line
+
+    base = {"election_id": "2024-11-05", "race_id": "senate", "state": "MN", "mode": "live", "version": 3,
+            "as_of": "2024-11-06T04:00:00Z", "readout": "Klobuchar 58.1% · White 40.5% · 80% of expected vote counted",
+            "candidates": [{"candidate_id": "klobuchar", "name": "Amy Klobuchar"}]}
+    called = format_line({**base, "call": {"status": "called", "winners": ["klobuchar"], "by": "AP",
+                                           "at": "2024-11-06T02:00:05Z"}})
+    assert called.splitlines()[1].strip() == "✓ Called for Amy Klobuchar by AP"
+    retracted = format_line({**base, "call": {"status": "retracted", "winners": [], "by": "AP",
+                                              "at": "2024-11-06T02:30:00Z"}})
+    assert retracted.splitlines()[1].strip() == "Call retracted by AP: no winner declared"
+    assert "✓" not in format_line(base)

@@ -22,7 +22,6 @@ from prometheus_client import CollectorRegistry
 from streams.contract import PrecinctReport, TallyKey, decode_precinct_record, decode_race_definition
 from streams.counting.holds import Floor, Holds, home_of
 from streams.counting.room import CountingRoom, Snapshot
-from streams.counting.tally import RaceTally
 from streams.kafka.topics import home_partition
 from streams.metrics import worker_metrics
 from streams.settings import Settings
@@ -194,7 +193,7 @@ class FailingProducer:
 
 
 def _one_due_snapshot(room: CountingRoom, key: TallyKey) -> None:
-    room.tallies[key] = RaceTally(key)
+    room.tally_for(key)
     room.dirty.add(key)
 
     def due() -> Iterator[Snapshot]:
@@ -224,7 +223,7 @@ def test_a_failed_partition_leaves_no_other_partitions_transaction_open() -> Non
     room = CountingRoom()
     failing_key, good_key = _key_in(0), _key_in(1)
     for key in (failing_key, good_key):
-        room.tallies[key] = RaceTally(key)
+        room.tally_for(key)
 
     def due() -> Iterator[Snapshot]:
         for key in (failing_key, good_key):

@@ -7,6 +7,8 @@
 // States by name and times in the race's own zone (from /v1/states), never the browser's: a
 // reader anywhere sees "as of Nov 5, 2024, 9:40 PM CST", as the embeds and the desk print it.
 // A check mark means a race call and nothing else: only beside a winner of a `called` call.
+// A call's other states are said in words (a retraction, a runoff, too close), and tags say
+// what a race is (runoff, uncontested, vote for N); "incumbent" marks who holds the seat.
 "use strict";
 
 const MAX_ALERTS = 12;
@@ -53,7 +55,7 @@ function timeIn(text, state, withYear) {
   return timeFormat(zone, withYear).format(at).replace(/\u202f/g, " "); // ICU puts a narrow space before PM
 }
 
-// The candidate ids a `called` call names; none without a call (calls are not in the contract yet).
+// The candidate ids a `called` call names; none without a call, or with any other status.
 function winnersOf(s) {
   const call = s.call;
   if (!call || call.status !== "called" || !Array.isArray(call.winners)) return new Set();
@@ -84,6 +86,7 @@ function bar(percent) {
 function candidateRow(c, winners) {
   const row = el("div", "candidate side-" + sideOf(c.party));
   const name = el("span", "name", c.name + (c.party ? " (" + c.party + ")" : ""));
+  if (c.incumbent === true) name.append(" ", el("span", "incumbent", "incumbent"));
   if (winners.has(c.candidate_id)) {
     const mark = el("span", "call-mark", "✓");
     mark.title = "winner: race called";
@@ -126,6 +129,19 @@ function title(s) {
   const office = s.office || s.race_id.replace(/[-_]/g, " ");
   h.append(name, el("span", "office", office + " · " + s.election_id));
   return h;
+}
+
+// What kind of race it is, as short tags under the title.
+function tags(s) {
+  const list = [];
+  const call = s.call || {};
+  if (call.status === "runoff" || /headed to a runoff$/.test(s.readout || "")) list.push(["runoff", "runoff"]);
+  if (s.uncontested === true) list.push(["uncontested", "uncontested"]);
+  if (s.seats > 1) list.push(["seats", "vote for " + s.seats]);
+  if (!list.length) return null;
+  const p = el("p", "tags");
+  for (const [kind, text] of list) p.append(el("span", "tag tag-" + kind, text));
+  return p;
 }
 
 // --- counties: shading, the map, the table -------------------------------------------------
@@ -306,8 +322,11 @@ function card(s) {
   const article = el("article", "race");
   article.dataset.key = keyOf(s);
   article.append(title(s));
+  const kinds = tags(s);
+  if (kinds) article.append(kinds);
   const winners = winnersOf(s);
-  for (const c of (s.candidates || []).slice(0, 4)) article.append(candidateRow(c, winners));
+  const shown = Math.max(4, (s.seats || 1) + 1); // every seat and the first one out
+  for (const c of (s.candidates || []).slice(0, shown)) article.append(candidateRow(c, winners));
   const readout = el("p", "readout", s.readout || "");
   readout.dataset.testid = "readout";
   article.append(countedBlock(s), readout);
@@ -316,7 +335,9 @@ function card(s) {
     needs.dataset.testid = "needs";
     article.append(needs);
   }
-  if (winners.size) article.append(callLine(s, winners));
+  const call = callLine(s, winners);
+  if (call) article.append(call);
+  if (s.call && s.call.status === "retracted") article.classList.add("retracted");
   const asOf = timeIn(s.as_of, s.state, true);
   if (asOf) article.append(el("p", "as-of", "as of " + asOf));
   const view = countyView(s);
@@ -324,11 +345,30 @@ function card(s) {
   return article;
 }
 
+// "Called for Amy Klobuchar by AP · Nov 5, 2024, 8:00 PM CST", and each other state of a call in
+// words: a retraction stands out (the card is marked too), a runoff names who advances.
 function callLine(s, winners) {
-  const names = (s.candidates || []).filter((c) => winners.has(c.candidate_id)).map((c) => c.name);
-  const at = timeIn(s.call.at, s.state, true);
-  return el("p", "call", "Called for " + (names.length ? names : [...winners]).join(" and ")
-    + (typeof s.call.by === "string" && s.call.by ? " by " + s.call.by : "") + (at ? " · " + at : ""));
+  const call = s.call;
+  if (!call || typeof call.status !== "string") return null;
+  const named = (ids) => {
+    const names = (s.candidates || []).filter((c) => ids.has(c.candidate_id)).map((c) => c.name);
+    return (names.length ? names : [...ids]).join(" and ");
+  };
+  const by = typeof call.by === "string" && call.by ? " by " + call.by : "";
+  const at = timeIn(call.at, s.state, true);
+  const when = by + (at ? " · " + at : "");
+  const advancing = new Set(Array.isArray(call.winners) ? call.winners.filter((w) => typeof w === "string") : []);
+  const words = {
+    called: winners.size ? "Called for " + named(winners) + when : "",
+    runoff: "Runoff: " + named(advancing) + " advance" + when,
+    retracted: "Call retracted" + when + ": no winner declared",
+    too_close: "Too close to call" + when,
+    too_early: "Too early to call" + when,
+  }[call.status];
+  if (!words) return null;
+  const line = el("p", "call call-" + call.status, words);
+  line.dataset.testid = "call";
+  return line;
 }
 
 function place(key, node) {
