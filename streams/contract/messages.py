@@ -369,7 +369,9 @@ def _check_element(item: object, envelope: dict[str, str]) -> None:
     if item.get("schema", PRECINCT_RESULT_SCHEMA) != PRECINCT_RESULT_SCHEMA:
         raise InvalidRecord(f"schema is {shown(item['schema'])}, want {PRECINCT_RESULT_SCHEMA!r} or none",
                             "unknown_schema")
-    if item.keys() & envelope.keys():  # rare: a feed that repeats the batch's fields in each element
+    # Rare: a feed that repeats the batch's fields in each element. `isdisjoint` looks the
+    # envelope's four names up; `&` built a set per element.
+    if not item.keys().isdisjoint(envelope):
         for name, value in envelope.items():
             if name in item and item[name] != value:
                 raise InvalidRecord(f"{name} is {shown(item[name])}, but the batch's is {value!r}",

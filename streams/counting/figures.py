@@ -106,19 +106,24 @@ def leader_and_trailer(votes: Mapping[str, int], candidate_ids: Iterable[str]) -
     `candidate_ids` (the definition's, 0 votes included) and any other candidate the reports
     name. O(candidates), no sort: alerts take a standing twice per record.
     """
-    first: tuple[int, str] | None = None  # (-votes, candidate_id): the smaller, the higher the place
-    second: tuple[int, str] | None = None
-    for place in [(-n, cid) for cid, n in votes.items()] + [(0, cid) for cid in candidate_ids if cid not in votes]:
-        if first is None or place < first:
-            first, second = place, first
-        elif second is None or place < second:
-            second = place
-    top = -first[0] if first is not None else 0
-    runner_up = -second[0] if second is not None else 0
-    if top == 0 or top == runner_up:
+    # Places go by votes, then candidate_id: (n, cid) beats (m, other) when n > m, or n == m
+    # and cid < other. -1: no candidate in that place yet.
+    top, top_id, runner, runner_id = -1, "", -1, ""
+    for candidate_id, n in votes.items():
+        if n > top or (n == top and candidate_id < top_id):
+            runner, runner_id, top, top_id = top, top_id, n, candidate_id
+        elif n > runner or (n == runner and candidate_id < runner_id):
+            runner, runner_id = n, candidate_id
+    for candidate_id in candidate_ids:
+        if candidate_id in votes:
+            continue
+        if top < 0 or (top == 0 and candidate_id < top_id):
+            runner, runner_id, top, top_id = top, top_id, 0, candidate_id
+        elif runner < 0 or (runner == 0 and candidate_id < runner_id):
+            runner, runner_id = 0, candidate_id
+    if top <= 0 or top == runner:
         return None, 0, None
-    assert first is not None  # top > 0
-    return first[1], top - runner_up, second[1] if second is not None else None
+    return top_id, top - max(runner, 0), runner_id if runner >= 0 else None
 
 
 def last_seat(votes: Mapping[str, int], candidate_ids: Iterable[str], seats: int) -> tuple[str | None, int, str | None]:

@@ -50,18 +50,22 @@ class Snapshot:
 
 @dataclass(slots=True)
 class _Observed:
-    """A race that a record touches: its figures before the record, and its last applied report."""
+    """A race that a record touches: its figures before the record, and its last applied report.
+
+    `silent`: embargoed whatever the record brings (`RaceTally.embargoed_whatever_comes`), so
+    every alert it could raise would be held back (`released`): none is worked out, nor the
+    figures they compare. Only countless alerts pass an embargo, and a report raises none."""
 
     tally: RaceTally
     definition: RaceDefinition | None
     expected: ExpectedVote | None
-    before: Standing
+    before: Standing | None  # None when silent
     kafka_time_rose: bool  # the record's Kafka time is the latest the tally has seen
     last: PrecinctReport | None = None
 
     def race_alerts(self) -> list[Alert]:
-        if self.last is None:
-            return []  # nothing applied: no new figures
+        if self.last is None or self.before is None:
+            return []  # nothing applied (no new figures), or silent
         after = standing(self.tally, self.definition, self.expected)
         alerts = race_alerts(self.tally.key, self.last, self.before, after, self.definition)
         alerts += runoff_alerts(self.tally.key, self.before, after, self.definition, self.last.reported_at,
@@ -125,8 +129,10 @@ class CountingRoom:
             results.append(applied)
             if applied.unit is not None:
                 race.last = report
-                found = unit_alerts(key, report, applied, race.tally.votes, race.definition)
-                alerts += released(found, race.tally, race.definition)
+                if race.before is not None:  # not silent
+                    found = unit_alerts(key, report, applied, race.tally.votes, race.definition)
+                    if found:
+                        alerts += released(found, race.tally, race.definition)
         for key, race in races.items():
             if race.last is not None:
                 self.dirty.add(key)
@@ -142,7 +148,9 @@ class CountingRoom:
         tally = self.tally_for(key)
         kafka_time_rose = tally.note_kafka_time(kafka_ms)
         definition, expected = self.book.definitions.get(tally.race), self.book.expected.get(tally.race)
-        return _Observed(tally, definition, expected, standing(tally, definition, expected), kafka_time_rose)
+        silent = tally.embargoed_whatever_comes(definition)
+        return _Observed(tally, definition, expected, None if silent else standing(tally, definition, expected),
+                         kafka_time_rose)
 
     def take_call(self, call: RaceCall) -> bool:
         """Hold a race call (`InvalidRecord` for one the race book refuses); whether it was newer.

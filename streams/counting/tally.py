@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from streams.contract import ExpectedVote, PrecinctReport, TallyKey
+from streams.contract import ExpectedVote, PrecinctReport, RaceDefinition, TallyKey
 from streams.counting.figures import expected_vote_for
 from streams.errors import VotewireError
 
@@ -155,11 +155,57 @@ class Totals:
         if unit.reported_ms == self.as_of_ms and unit.reported_at == self.as_of:
             self.as_of_lost = True
 
+    def swap(self, previous: StoredUnit, unit: StoredUnit, county: Totals) -> None:
+        """`remove(previous)` then `add(unit)`, here and in `county` (the unit's county, which it
+        has not left), in one pass over the votes: a unit's next report changes a few counts, and
+        each change is made once for both totals. The same figures as the two calls on each."""
+        votes, county_votes = self.votes, county.votes
+        old = previous.votes
+        change = 0
+        for candidate_id, n in unit.votes.items():
+            delta = n - old.get(candidate_id, 0)
+            if delta:
+                change += delta
+                _shift(votes, candidate_id, delta)
+                _shift(county_votes, candidate_id, delta)
+        for candidate_id, n in old.items():
+            if n and candidate_id not in unit.votes:
+                change -= n
+                _shift(votes, candidate_id, -n)
+                _shift(county_votes, candidate_id, -n)
+        for totals in (self, county):
+            totals.total_votes += change
+            totals._swap_figures(previous, unit)
+
+    def _swap_figures(self, previous: StoredUnit, unit: StoredUnit) -> None:
+        """Everything but the votes of `remove(previous)` then `add(unit)`."""
+        self.precincts_reporting += unit.reporting - previous.reporting
+        self.seq_sum += unit.seq - previous.seq
+        if previous.precincts_total is not None or unit.precincts_total is not None:
+            self._pt_sum += (unit.precincts_total or 0) - (previous.precincts_total or 0)
+            self._pt_given += (unit.precincts_total is not None) - (previous.precincts_total is not None)
+        ms, as_of_ms = unit.reported_ms, self.as_of_ms
+        if as_of_ms is None or ms > as_of_ms or (ms == as_of_ms and unit.reported_at >= (self.as_of or "")):
+            self.as_of_ms, self.as_of = ms, unit.reported_at
+            self.as_of_lost = False
+        elif previous.reported_ms == as_of_ms and previous.reported_at == self.as_of:
+            self.as_of_lost = True
+
     def recompute_as_of(self, units: Iterator[StoredUnit]) -> None:
         """Rare path (a unit's new report is older than the one it replaced): O(units)."""
         latest = max((u.time for u in units), default=None)
         self.as_of_ms, self.as_of = latest if latest is not None else (None, None)
         self.as_of_lost = False
+
+def _shift(votes: dict[str, int], candidate_id: str, delta: int) -> None:
+    """Add `delta` to a candidate's total, keeping only candidates with votes (as `Totals.add`
+    and `remove` do)."""
+    left = votes.get(candidate_id, 0) + delta
+    if left:
+        votes[candidate_id] = left
+    else:
+        del votes[candidate_id]
+
 
 class CountyTally(Totals):
     """The same running totals for one county of a race."""
@@ -247,6 +293,15 @@ class RaceTally:
             return None
         return min(self.as_of_ms, self.kafka_ms)
 
+    def embargoed_whatever_comes(self, definition: RaceDefinition | None) -> bool:
+        """Embargoed (`figures.embargoed`) now and after any report of a record Kafka timed no
+        later than `kafka_ms`: no definition, or a live race whose latest Kafka time is before
+        polls close (its embargo time is never later than that, whatever the units' clocks say).
+        Alerts from such a record would all be held back, so they need not be worked out."""
+        if definition is None:
+            return True
+        return self.key.mode == "live" and (self.kafka_ms is None or self.kafka_ms < definition.polls_close_ms)
+
     def restore(self, precinct_id: str, unit: StoredUnit) -> None:
         """Rebuild after a restart from one stored unit; the county is marked dirty for a re-send."""
         self._replace(precinct_id, self._units.get(precinct_id), unit)
@@ -275,16 +330,21 @@ class RaceTally:
         only change when the estimate or the number of counties does; this keeps the check of
         county coverage (O(counties)) off the per-record path.
         """
-        token = None if expected is None else (expected.seq, expected.expected_votes, len(expected.county_expected))
+        if expected is None or expected.expected_votes is not None:
+            return None if expected is None else expected.expected_votes  # statewide: no county to look at
+        token = (expected.seq, expected.expected_votes, len(expected.county_expected))
         memo = self._expected_memo
-        if memo is not None and token is not None and memo[0] == token and memo[1] == len(self._counties):
+        if memo is not None and memo[0] == token and memo[1] == len(self._counties):
             return memo[2]
         value = expected_vote_for(expected, self._counties)
-        if token is not None:
-            self._expected_memo = (token, len(self._counties), value)
+        self._expected_memo = (token, len(self._counties), value)
         return value
 
     def _replace(self, precinct_id: str, previous: StoredUnit | None, unit: StoredUnit) -> None:
+        if (previous is not None and previous.county_fips == unit.county_fips and not previous.former
+                and not unit.former):
+            self._update(precinct_id, previous, unit)  # the common case: a unit's next report
+            return
         county = self._county(unit.county_fips)
         old_county = county
         if previous is not None:
@@ -306,6 +366,17 @@ class RaceTally:
             # units) and is re-published, so its last snapshot does not keep the moved votes.
             self._settle_as_of(old_county)
             self._dirty_counties.add(old_county.county_fips)
+
+    def _update(self, precinct_id: str, previous: StoredUnit, unit: StoredUnit) -> None:
+        """`_replace` for a unit that stays in its county and never moved: one pass over its votes."""
+        county = self._counties[unit.county_fips]
+        self._units[precinct_id] = unit
+        self._all.swap(previous, unit, county)
+        if self._all.as_of_lost:
+            self._settle_as_of(self._all)
+        if county.as_of_lost:
+            self._settle_as_of(county)
+        self._dirty_counties.add(unit.county_fips)
 
     def _count_departures(self, previous: StoredUnit | None, unit: StoredUnit) -> None:
         """Rare path (a unit that moved): its seq + 1 in every county it left, for their versions."""

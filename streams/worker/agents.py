@@ -27,11 +27,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
 import faust
 from aiokafka import TopicPartition
+from faust.exceptions import ConsumerNotStarted
 from prometheus_client import CollectorRegistry
 
 from streams import contract
@@ -52,7 +54,7 @@ from streams.worker.estimates import EstimateAlerts
 from streams.worker.fence import FreezeFence
 from streams.worker.guard import restart_on_failure, survive_failures
 from streams.worker.outbox import InputAcks, Outbox, Receipt
-from streams.worker.publisher import SnapshotPublisher
+from streams.worker.publisher import CatchUp, SnapshotPublisher
 from streams.worker.rebuild import alerts_said, committed_offsets, latest_versions, rebuild_partitions
 
 log = logging.getLogger(__name__)
@@ -101,12 +103,13 @@ class TallyWorker:
         self.call_alerts = CallAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
         self.book_reader = BookReader(settings, self.room, self.outbox, self.book_ready, self.estimates.taken,
                                       self.call_alerts.taken, self.metrics, lambda p: p in self.owned)
+        self.records_taken = 0  # precinct records taken: the collector's tick and the publisher's pace ask
         self.publisher = SnapshotPublisher(settings, self.room, lambda: self.owned, self.may_publish, self.metrics,
-                                           on_fenced=self.reclaim)
+                                           on_fenced=self.reclaim,
+                                           catching_up=CatchUp(self.backlog, lambda: self.records_taken))
         self.checkpoints = PartitionCheckpoints(settings, self.room, self.positions, lambda: self.owned,
                                                 self.input_topics, self.may_write_checkpoints, self.metrics)
         self.collector = CollectorTending()
-        self.records_taken = 0  # precinct records taken: the collector's tick asks whether any came
         self.records_taken_last_tick = 0
         # Labelled children looked up once: `.labels()` on every record is measurable.
         self.outcome_counters = {o: self.metrics.reports.labels(outcome=o) for o in REPORT_OUTCOMES}
@@ -385,13 +388,25 @@ class TallyWorker:
     async def measure_lag(self) -> None:
         self.metrics.races_polls_closed.set(self.room.races_polls_closed())
         self.metrics.embargoed.set(len(self.room.embargoed))
+        for tp, behind in self.records_behind():
+            self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(behind)
+
+    def records_behind(self) -> Iterator[tuple[TopicPartition, int]]:
+        """Each assigned partition's records not taken yet, as far as the last fetch knows."""
         consumer = self.app.consumer
-        for tp in consumer.assignment():
+        try:
+            assignment = consumer.assignment()
+        except ConsumerNotStarted:  # its thread is not up yet (or this worker was never started): nothing fetched
+            return
+        for tp in assignment:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue  # just assigned (a rebalance): not fetched from yet, so no end known
             # faust keeps no public read position; _read_offset is what its own lag sensor uses.
             read = getattr(consumer, "_read_offset", {}).get(tp)
-            behind = highwater - (read + 1 if read is not None else 0)
-            self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(behind, 0))
+            yield tp, max(highwater - (read + 1 if read is not None else 0), 0)
+
+    def backlog(self) -> int:
+        """Precinct records waiting to be taken, on every input partition this worker reads."""
+        return sum(behind for tp, behind in self.records_behind() if tp.topic in self.input_topics)
 

@@ -140,6 +140,7 @@ class Outbox:
         self.receipt = Receipt()
         # Looked up once: `.labels()` on every record is measurable.
         self.dead_letter_outcome = metrics.reports.labels(outcome="dead_letter")
+        self.alert_counters: dict[str, Any] = {}  # alert type -> its labelled counter, looked up once
         self.retries = metrics.task_failures.labels(task="send")
         self.failing: set[int] = set()  # id() of the sends failed and not yet delivered
         self.outage: tuple[float, int] | None = None  # (since, failed attempts) while sends are failing
@@ -164,7 +165,10 @@ class Outbox:
     def send_alerts(self, alerts: list[Alert], receipt: Receipt | None = None) -> None:
         for alert in alerts:
             self.send(Send(self.topics.alerts, alert.key.encode(), orjson.dumps(alert_value(alert))), receipt)
-            self.metrics.alerts.labels(type=alert.type).inc()
+            counter = self.alert_counters.get(alert.type)
+            if counter is None:
+                counter = self.alert_counters[alert.type] = self.metrics.alerts.labels(type=alert.type)
+            counter.inc()
 
     def forward(self, key: bytes, value: bytes, partition: int, timestamp: float | None) -> None:
         """A stray to the re-keyed topic, onto its home partition (design rule 3), with the time

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
+
 from streams.contract import Alert, PrecinctReport, TallyKey
 from streams.contract.messages import parse_expected_vote, parse_precinct_report, parse_race_definition
+from streams.counting import room as room_module
 from streams.counting.holds import Floor, reached
 from streams.counting.room import CountingRoom, Snapshot
 from streams.counting.tally import Applied, unit_from_row, unit_row
@@ -83,6 +86,28 @@ def test_no_alert_is_raised_on_embargoed_counts_but_after_polls_close() -> None:
     assert [a.type for a in revised] == ["expected_vote_revised"]  # an estimate carries no count
     _, alerts = take(room, report("p1", 2, "2024-11-06T02:00:00Z", 40, 5))
     assert "lead_change" in [a.type for a in alerts]
+
+
+def test_a_race_embargoed_whatever_its_record_brings_works_out_no_alert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka timed the record before polls close: every alert would be held back, so neither the
+    alerts nor the figures they compare are worked out. The next record, past polls close, still
+    compares with the figures before it."""
+    room = room_with_race()
+    room.book.put_expected(parse_expected_vote({
+        "schema": "expected-vote/1", "election_id": "e", "race_id": "president", "state": "MN",
+        "expected_votes": 40, "seq": 1, "issued_at": "2024-11-06T01:00:00Z"}))
+    taken: list[object] = []
+    take_standing = room_module.standing
+    monkeypatch.setattr(room_module, "standing", lambda *args: taken.append(args) or take_standing(*args))
+    # The unit's clock says polls have closed; Kafka's does not (design rule 7).
+    assert take(room, report("p1", 0, "2024-11-06T03:00:00Z", 10, 5), kafka_ms=CLOSE_MS - 1)[1] == []
+    assert take(room, report("p1", 1, "2024-11-06T03:01:00Z", 12, 5), kafka_ms=CLOSE_MS - 1)[1] == []
+    assert taken == []
+    _, alerts = take(room, report("p1", 2, "2024-11-06T03:02:00Z", 5, 30), kafka_ms=CLOSE_MS + 1)
+    assert "lead_change" in [a.type for a in alerts]
+    # 17 of the 40 expected votes before it (25% passed then), 35 after: 50% and 75% are new.
+    assert [a.details["threshold"] for a in alerts if a.type == "counted_milestone"] == [50, 75]
+    assert taken, "past the embargo the race's figures are compared again"
 
 
 def senate(unit: str, seq: int, at: str, harris: int, trump: int) -> Any:

@@ -173,6 +173,9 @@ class FailingProducer:
     async def begin_transaction(self) -> None:
         pass
 
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(PARTITIONS))
+
     async def send(self, *args: Any, **kwargs: Any) -> Any:
         if self.send_error is not None:
             raise self.send_error
