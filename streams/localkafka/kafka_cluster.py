@@ -55,6 +55,10 @@ auto.leader.rebalance.enable=true
 leader.imbalance.check.interval.seconds=30
 group.initial.rebalance.delay.ms=0
 log.cleaner.enable=true
+# The cleaner takes its dedupe buffer (128 MiB by default) from the heap at start: on a small
+# heap a node restarted after a SIGKILL, busy recovering its logs, failed with it in
+# LogCleaner.startup. The compacted topics here are small; 16 MiB dedupes ~500,000 keys.
+log.cleaner.dedupe.buffer.size=16777216
 auto.create.topics.enable=true
 delete.topic.enable=true
 """

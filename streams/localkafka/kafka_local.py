@@ -53,6 +53,10 @@ min.insync.replicas=1
 # Tests and demos start consumer groups constantly; don't wait 3 s for more members.
 group.initial.rebalance.delay.ms=0
 log.cleaner.enable=true
+# The cleaner takes its dedupe buffer (128 MiB by default) from the heap at start: on a small
+# heap a node restarted after a SIGKILL, busy recovering its logs, failed with it in
+# LogCleaner.startup. The compacted topics here are small; 16 MiB dedupes ~500,000 keys.
+log.cleaner.dedupe.buffer.size=16777216
 auto.create.topics.enable=true
 delete.topic.enable=true
 """
@@ -341,8 +345,12 @@ def _probe(broker: LocalBroker) -> bool:
 
 
 def _log_tail(broker: LocalBroker, lines: int = 15) -> str:
+    """The log's last lines, after its last ERROR line when that is further up: a Java stack
+    trace is longer than the tail, and the line that says what went wrong is above it."""
     with contextlib.suppress(OSError):
-        return "\n".join(broker.log_file.read_text(errors="replace").splitlines()[-lines:])
+        text = broker.log_file.read_text(errors="replace").splitlines()
+        errors = [line for line in text[:-lines] if " ERROR " in line or " FATAL " in line]
+        return "\n".join(errors[-1:] + ["..."] * bool(errors) + text[-lines:])
     return "(no log)"
 
 
