@@ -144,6 +144,16 @@ def latest_by_key(records: list[TopicRecord]) -> dict[str, Any]:
     return latest
 
 
+def ca_president(precincts_total: int) -> dict[str, Any]:
+    """A race definition of election `e1`'s CA president race, Harris against Trump, polls closing
+    at 04:00 UTC: the small race the worker's embargo tests replay reports against."""
+    candidates = [{"candidate_id": "harris", "name": "Kamala Harris", "party": "DEM"},
+                  {"candidate_id": "trump", "name": "Donald Trump", "party": "REP"}]
+    return {"schema": "race-definition/1", "election_id": "e1", "race_id": "president", "state": "CA",
+            "office": "U.S. President", "precincts_total": precincts_total, "polls_close": "2024-11-06T04:00:00Z",
+            "certified": False, "candidates": candidates}
+
+
 def source_ms(at: str) -> int:
     """An RFC 3339 time in ms: the `ts` a recording gives a report made then (replay sends it as
     the record's Kafka time, and a live race is released only when that says polls closed too)."""

@@ -27,7 +27,7 @@ from streams.contract import race_key
 from streams.contract.batching import batch_records, record_reports
 from streams.kafka.replay import replay_files
 from streams.settings import Settings
-from tests.integration.harness import latest_by_key, read_topic, run, running_worker, source_ms, wait_for
+from tests.integration.harness import ca_president, latest_by_key, read_topic, run, running_worker, source_ms, wait_for
 from tests.integration.test_worker_mn import MN_PRESIDENT, mn_recording, state_results, wait_for_official
 from tests.integration.test_worker_robustness import load_lines, write_lines
 
@@ -193,11 +193,7 @@ def _at_least(records: list[Any], count: int) -> list[Any] | None:
 
 
 def test_a_batch_before_polls_close_is_tallied_not_published(settings: Settings, tmp_path: Path) -> None:
-    candidates = [{"candidate_id": "harris", "name": "Kamala Harris", "party": "DEM"},
-                  {"candidate_id": "trump", "name": "Donald Trump", "party": "REP"}]
-    definition = {"schema": "race-definition/1", "election_id": "e1", "race_id": "president", "state": "CA",
-                  "office": "U.S. President", "precincts_total": 3, "polls_close": "2024-11-06T04:00:00Z",
-                  "certified": False, "candidates": candidates}
+    definition = ca_president(precincts_total=3)
 
     def batch(at: str, *units: tuple[str, int, int]) -> dict[str, Any]:
         reports = [{"county_fips": "06001", "precinct_id": p, "seq": 1, "reported_at": at,
@@ -232,15 +228,10 @@ def test_a_batch_before_polls_close_is_tallied_not_published(settings: Settings,
 def test_a_poll_before_one_races_polls_close_releases_only_the_others(settings: Settings, tmp_path: Path) -> None:
     """One record, two races: the senate's polls closed at 03:00, the president's close at 04:00.
     A poll at 03:59:59 is tallied for both and published for the senate only (design rule 7)."""
-    candidates = [{"candidate_id": "harris", "name": "Kamala Harris", "party": "DEM"},
-                  {"candidate_id": "trump", "name": "Donald Trump", "party": "REP"}]
-
     def definition(race_id: str, polls_close: str) -> dict[str, Any]:
         return {"ts": source_ms("2024-11-06T00:00:00Z"), "topic": "race-definitions", "key": f"e1/{race_id}/CA",
-                "value": {
-            "schema": "race-definition/1", "election_id": "e1", "race_id": race_id, "state": "CA",
-            "office": race_id, "precincts_total": 3, "polls_close": polls_close, "certified": False,
-            "candidates": candidates}}
+                "value": {**ca_president(precincts_total=3), "race_id": race_id, "office": race_id,
+                          "polls_close": polls_close}}
 
     def poll(at: str, *races: tuple[str, list[tuple[str, int, int]]]) -> dict[str, Any]:
         entries = [{"race_id": race_id, "reports": [

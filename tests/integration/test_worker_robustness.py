@@ -18,7 +18,7 @@ import orjson
 
 from streams.kafka.replay import replay_files
 from streams.settings import Settings
-from tests.integration.harness import latest_by_key, read_topic, run, running_worker, source_ms, wait_for
+from tests.integration.harness import ca_president, latest_by_key, read_topic, run, running_worker, source_ms, wait_for
 from tests.integration.test_worker_mn import MN_PRESIDENT, OFFICIAL, final_figures, mn_recording, state_results
 
 __all__ = ["mn_recording"]  # the module fixture, shared with test_worker_mn
@@ -156,11 +156,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def test_embargo_and_test_mode_never_leak(settings: Settings, tmp_path: Path) -> None:
-    candidates = [{"candidate_id": "harris", "name": "Kamala Harris", "party": "DEM"},
-                  {"candidate_id": "trump", "name": "Donald Trump", "party": "REP"}]
-    definition = {"schema": "race-definition/1", "election_id": "e1", "race_id": "president", "state": "CA",
-                  "office": "U.S. President", "precincts_total": 2, "polls_close": "2024-11-06T04:00:00Z",
-                  "certified": False, "candidates": candidates}
+    definition = ca_president(precincts_total=2)
 
     def report(unit: str, at: str, votes: dict[str, int], mode: str) -> dict[str, Any]:
         return {"ts": source_ms(at), "topic": "precinct-results", "key": "e1/president/CA", "value": {
