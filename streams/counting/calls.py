@@ -9,7 +9,9 @@ lifts an embargo (design rule 7), and the alerts of a call that comes while its 
 embargoed are owed until the count is released (`owed`). Only a race's owner asks
 (streams.worker.call_alerts): every worker holds every call.
 `runoff_alerts` raise `runoff_likely` when a race with a `win_threshold` can no longer see its
-leader pass it, even with every expected vote still out.
+leader pass it, even with every expected vote still out: once, when it first becomes true of
+what is released, whichever record makes it so (a report, an estimate, or the definition that
+brings the threshold, read after the count).
 
 Every alert id is deterministic: the call's alerts hash the type, the tally and the call's
 `seq`; `runoff_likely` the record that made it true, as the other standing alerts do.
@@ -150,27 +152,29 @@ def _alert(type_: AlertType, severity: Severity, key: TallyKey, at: str, message
 # --- runoff_likely ---------------------------------------------------------------------------
 
 
-def runoff_alerts(key: TallyKey, before: Standing, after: Standing, definition: RaceDefinition | None, at: str,
+def runoff_alerts(key: TallyKey, was_likely: bool, after: Standing, definition: RaceDefinition | None, at: str,
                   ident: tuple[str, ...]) -> list[Alert]:
     """`runoff_likely` when, with this record, the leader can no longer pass the race's threshold
-    even by winning every expected vote still out (or the count is over below it)."""
-    threshold = definition.rules.win_threshold if definition is not None else None
-    if threshold is None or not _runoff_likely(after, threshold) or _runoff_likely(before, threshold):
+    even by winning every expected vote still out (or the count is over below it), and it was not
+    so (`was_likely`) of what had been released before it."""
+    if was_likely or not runoff_likely(after, definition):
         return []
-    assert definition is not None  # it has a threshold
-    return [_runoff_likely_alert(key, after, definition, threshold, at, ident)]
+    assert definition is not None  # runoff_likely says it has a threshold
+    return [_runoff_likely_alert(key, after, definition, at, ident)]
 
 
-def _runoff_likely(standing: Standing, threshold: float) -> bool:
+def runoff_likely(standing: Standing, definition: RaceDefinition | None) -> bool:
+    threshold = definition.rules.win_threshold if definition is not None else None
     left = standing.outstanding  # None: no estimate, or the count passed it (what is out is unknown)
-    if left is None or standing.total_votes == 0:
+    if threshold is None or left is None or standing.total_votes == 0:
         return False
     best = max(standing.votes.values(), default=0) + left
     return 100 * best <= threshold * (standing.total_votes + left)
 
 
-def _runoff_likely_alert(key: TallyKey, after: Standing, definition: RaceDefinition, threshold: float, at: str,
+def _runoff_likely_alert(key: TallyKey, after: Standing, definition: RaceDefinition, at: str,
                          ident: tuple[str, ...]) -> Alert:
+    threshold = definition.rules.win_threshold or 0.0
     top, votes = max(after.votes.items(), key=lambda item: (item[1], item[0]))
     name = next((c.display for c in definition.candidates if c.candidate_id == top), top)
     left, total = after.outstanding or 0, after.total_votes

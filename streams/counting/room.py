@@ -19,7 +19,7 @@ from typing import Any
 from streams.contract import Alert, ExpectedVote, PrecinctReport, RaceCall, RaceDefinition, TallyKey
 from streams.counting import figures
 from streams.counting.alerts import Standing, expected_alerts, race_alerts, standing, unit_alerts
-from streams.counting.calls import CallBook, runoff_alerts
+from streams.counting.calls import CallBook, runoff_alerts, runoff_likely
 from streams.counting.holds import Floor, reached
 from streams.counting.projection import RaceModels
 from streams.counting.race_book import RaceBook
@@ -61,6 +61,7 @@ class _Observed:
     expected: ExpectedVote | None
     before: Standing | None  # None when silent
     kafka_time_rose: bool  # the record's Kafka time is the latest the tally has seen
+    was_released: bool  # the figures before the record were out of the embargo (their alerts said)
     last: PrecinctReport | None = None
 
     def race_alerts(self) -> list[Alert]:
@@ -68,7 +69,8 @@ class _Observed:
             return []  # nothing applied (no new figures), or silent
         after = standing(self.tally, self.definition, self.expected)
         alerts = race_alerts(self.tally.key, self.last, self.before, after, self.definition)
-        alerts += runoff_alerts(self.tally.key, self.before, after, self.definition, self.last.reported_at,
+        was_likely = self.was_released and runoff_likely(self.before, self.definition)
+        alerts += runoff_alerts(self.tally.key, was_likely, after, self.definition, self.last.reported_at,
                                 ("precinct", self.last.precinct_id, str(self.last.seq)))
         return released(alerts, self.tally, self.definition)
 
@@ -146,11 +148,12 @@ class CountingRoom:
     def _observe(self, key: TallyKey, kafka_ms: int | None) -> _Observed:
         """A race the record touches, its Kafka time noted before its standing is taken."""
         tally = self.tally_for(key)
-        kafka_time_rose = tally.note_kafka_time(kafka_ms)
         definition, expected = self.book.definitions.get(tally.race), self.book.expected.get(tally.race)
+        was_released = not figures.embargoed(tally.embargo_ms, definition)  # before this record's Kafka time
+        kafka_time_rose = tally.note_kafka_time(kafka_ms)
         silent = tally.embargoed_whatever_comes(definition)
         return _Observed(tally, definition, expected, None if silent else standing(tally, definition, expected),
-                         kafka_time_rose)
+                         kafka_time_rose, was_released)
 
     def take_call(self, call: RaceCall) -> bool:
         """Hold a race call (`InvalidRecord` for one the race book refuses); whether it was newer.
@@ -198,6 +201,20 @@ class CountingRoom:
     def definition_changed(self, definition: RaceDefinition) -> None:
         self._mark_race(definition.key)
 
+    def definition_alerts(self, old: RaceDefinition | None, new: RaceDefinition) -> list[Alert]:
+        """What going from the definition `old` to `new` makes true of the race's count: a
+        `runoff_likely` when the definition that brings the threshold is read after the count
+        that cannot pass it (a live night's race book and reports are read side by side)."""
+        expected = self.book.expected.get(new.key)
+        alerts: list[Alert] = []
+        for tally in self.race_tallies(new.key):
+            was_likely = not figures.embargoed(tally.embargo_ms, old) and runoff_likely(
+                standing(tally, old, expected), old)
+            alerts += released(runoff_alerts(tally.key, was_likely, standing(tally, new, expected), new,
+                                             tally.as_of or new.polls_close, ("definition", str(new.revision))),
+                               tally, new)
+        return alerts
+
     def estimate_changed(self, race: str) -> None:
         """A new estimate for `race`: its snapshots are due again."""
         self._mark_race(race)
@@ -212,8 +229,9 @@ class CountingRoom:
         definition = self.book.definitions.get(new.key)
         alerts = expected_alerts(old, new, tallies, definition)
         for tally in tallies:
-            alerts += runoff_alerts(tally.key, standing(tally, definition, old), standing(tally, definition, new),
-                                    definition, new.issued_at, ("expected", str(new.seq)))
+            was_likely = runoff_likely(standing(tally, definition, old), definition)
+            alerts += runoff_alerts(tally.key, was_likely, standing(tally, definition, new), definition,
+                                    new.issued_at, ("expected", str(new.seq)))
         return [a for a in alerts if not figures.embargoed(self._embargo_ms(a), definition)
                 or a.type in COUNTLESS_ALERTS]
 

@@ -102,7 +102,8 @@ class TallyWorker:
         self.estimates = EstimateAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
         self.call_alerts = CallAlerts(self.room, self.outbox, owns=self.owns, whole=self.tallies_ready.is_set)
         self.book_reader = BookReader(settings, self.room, self.outbox, self.book_ready, self.estimates.taken,
-                                      self.call_alerts.taken, self.metrics, lambda p: p in self.owned)
+                                      self.call_alerts.taken, self.call_alerts.definition_taken, self.metrics,
+                                      lambda p: p in self.owned)
         self.records_taken = 0  # precinct records taken: the collector's tick and the publisher's pace ask
         self.publisher = SnapshotPublisher(settings, self.room, lambda: self.owned, self.may_publish, self.metrics,
                                            on_fenced=self.reclaim,

@@ -19,7 +19,8 @@ A call is checked against the book (a call for a candidate the race does not hav
 letter): so calls are taken after the definitions of the same fetch, and a call read before its
 race's definition waits for it (streams.worker.waiting_calls says until when). Alerts about a
 call are not the reader's either: it tells `on_call`, and the race's owner speaks
-(streams.worker.call_alerts).
+(streams.worker.call_alerts); nor of a definition read live (`on_definition`,
+streams.worker.call_alerts).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class BookReader:
     def __init__(self, settings: Settings, room: CountingRoom, outbox: Outbox, ready: asyncio.Event,
                  on_estimate: Callable[[str], None] = lambda _: None,
                  on_call: Callable[[contract.TallyKey], None] = lambda _: None,
+                 on_definition: Callable[[contract.RaceDefinition | None, contract.RaceDefinition], None] = (
+                     lambda _old, _new: None),
                  metrics: WorkerMetrics | None = None, owns_partition: Callable[[int], bool] = lambda _: True) -> None:
         self.settings = settings
         self.room = room
@@ -70,6 +73,7 @@ class BookReader:
         # one is committed only once its own and every earlier receipt are delivered.
         self.to_commit: deque[tuple[Receipt, dict[TopicPartition, OffsetAndMetadata]]] = deque()
         self.on_call = on_call  # a race's new call taken (CallAlerts.taken)
+        self.on_definition = on_definition  # a race's changed definition read live (CallAlerts.definition_taken)
         self.waiting = WaitingCalls(settings.partitions)
         self.metrics = metrics
         self.clock: Callable[[], float] = time.monotonic  # when calls start waiting, and for how long
@@ -199,8 +203,11 @@ class BookReader:
         # The offset in the compacted topic orders a race's definitions: it becomes the
         # definition's revision, so a changed definition raises the snapshot version.
         definition = dataclasses.replace(definition, revision=offset)
+        old = self.room.book.definitions.get(definition.key)
         if self.room.book.put_definition(definition):
             self.room.definition_changed(definition)
+            if self.ready.is_set():  # read live, not the book rebuilt at start
+                self.on_definition(old, definition)
 
     def take_waiting_calls(self, race: str, message: Any) -> None:
         """`race`'s definition was just read (`message`): the calls that waited for it are taken,

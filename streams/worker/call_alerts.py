@@ -1,4 +1,6 @@
-"""Alerts about a race's call: `race_called`, `call_changed`, `call_retracted`.
+"""Alerts about a race's call: `race_called`, `call_changed`, `call_retracted`; and the
+`runoff_likely` a race's definition raises when it brings a threshold the count read before it
+can no longer pass (`definition_taken`).
 
 Every worker reads every call (the race book's reader), but only the race's owner (the worker
 whose home partition holds its tallies) says what a call means, as with estimates
@@ -9,6 +11,13 @@ embargo: the alerts are owed, and go out with the first record that releases the
 results-alerts (`said_calls`, read at every rebuild), so after a restart a call held by the
 embargo, or taken while the tallies were being rebuilt, is said once (a repeat would carry the
 same deterministic id; a miss is the failure to avoid).
+
+On a live night the race book and the reports are read side by side, so a race's first reports
+may be counted before its definition is read; while the definition is missing the count is
+embargoed and raises nothing (design rule 7). The owner says what the definition makes true once
+it comes, from whole tallies, and only of definitions read after the book caught up at start (the
+reader's `ready`): those read before are the book being rebuilt, said by an earlier run. One
+taken during a rebuild of its race's partition is not said.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.contract import RaceCall, TallyKey
+from streams.contract import RaceCall, RaceDefinition, TallyKey
 from streams.counting import CountingRoom
 from streams.worker.outbox import Outbox, Receipt
 
@@ -35,6 +44,12 @@ class CallAlerts:
         if self.owns(key.race) and self.whole():
             self.say(key)
         # Else its owner says it, or this worker once its tallies are whole (`tallies_whole`).
+
+    def definition_taken(self, old: RaceDefinition | None, new: RaceDefinition) -> None:
+        """The race book took `new` in place of `old`, read live (BookReader's `on_definition`)."""
+        if self.owns(new.key) and self.whole():
+            # No input record to ack: the alert's id is the definition revision's.
+            self.outbox.send_alerts(self.room.definition_alerts(old, new), Receipt())
 
     def tallies_whole(self) -> None:
         """The tallies are whole again: say what every owned race's call still owes (calls taken

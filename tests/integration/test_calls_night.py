@@ -77,9 +77,11 @@ def test_a_night_with_calls_a_retraction_and_a_runoff_ends_with_the_right_calls(
 def check_the_nights_alerts(settings: Settings, truth: dict[str, Any]) -> None:
     def enough() -> list[dict[str, Any]] | None:
         got = alerts(settings)
-        return got if sum(a["type"] == "race_called" for a in got) >= len(truth) + 1 else None
+        called = sum(a["type"] == "race_called" for a in got) >= len(truth) + 1
+        return got if called and any(a["type"] == "runoff_likely" for a in got) else None
 
-    got = wait_for(enough, 60, what="a race_called alert per race (and one more after the retraction)")
+    got = wait_for(enough, 60, what="a race_called alert per race (and one more after the retraction), "
+                                    "and runoff_likely")
     by_type: dict[str, list[dict[str, Any]]] = {}
     for a in got:
         by_type.setdefault(a["type"], []).append(a)

@@ -195,6 +195,48 @@ def test_a_runoff_race_says_so_once_counting_is_done_and_alerts_when_it_is_likel
     assert done["readout"].endswith(" · headed to a runoff")
 
 
+def expect_1000(room: CountingRoom) -> None:
+    room.book.put_expected(parse_expected_vote({
+        "schema": "expected-vote/1", "election_id": "e", "race_id": "senate", "state": "GA",
+        "expected_votes": 1_000, "seq": 0, "issued_at": AFTER_CLOSE}))
+
+
+def test_a_runoff_count_read_before_its_definition_alerts_when_the_definition_comes() -> None:
+    """A live night reads the race book beside the reports: a race's count may come first, under
+    embargo until its definition is read (the calls night on CI: no runoff_likely at all)."""
+    room = CountingRoom()
+    expect_1000(room)
+    assert apply(room, "p1", 0, {"ossoff": 400, "perdue": 450, "hazel": 130}) == []  # no definition yet
+    definition = dataclasses.replace(parse_race_definition({**RACE, "win_threshold": 50}), revision=7)
+    room.book.put_definition(definition)
+    [likely] = room.definition_alerts(None, definition)
+    assert (likely.type, likely.details["leader"], likely.details["best_pct"]) == ("runoff_likely", "perdue", 47.0)
+    assert likely.at == AFTER_CLOSE  # the count's source time
+    assert room.definition_alerts(None, definition)[0].alert_id == likely.alert_id  # replays the same
+    certified = dataclasses.replace(definition, certified=True, revision=8)
+    assert room.definition_alerts(definition, certified) == [], "already likely under the old definition"
+    assert apply(room, "p2", 0, {"hazel": 20}) == []  # nor again with the next report
+    plurality = parse_race_definition(RACE)
+    assert room.definition_alerts(None, plurality) == [], "no threshold: a plurality wins"
+
+
+def test_a_runoff_that_became_likely_under_embargo_is_alerted_when_the_count_is_released() -> None:
+    room = room_with(win_threshold=50)
+    expect_1000(room)
+    early = apply(room, "p1", 0, {"ossoff": 400, "perdue": 450, "hazel": 130}, at="2024-11-05T23:00:00Z")
+    assert early == [], "nothing before polls close"
+    [likely] = [a.type for a in apply(room, "p2", 0, {"hazel": 5})]
+    assert likely == "runoff_likely"
+    assert apply(room, "p3", 0, {"hazel": 5}) == []  # once
+
+
+def test_a_definition_under_embargo_alerts_nothing() -> None:
+    room = CountingRoom()
+    expect_1000(room)
+    apply(room, "p1", 0, {"ossoff": 400, "perdue": 450, "hazel": 130}, at="2024-11-05T23:00:00Z")
+    assert room.definition_alerts(None, parse_race_definition({**RACE, "win_threshold": 50})) == []
+
+
 def test_tabulation_status_from_the_definition_or_the_count() -> None:
     room = room_with()
     apply(room, "p1", 0, {}, complete=False)
