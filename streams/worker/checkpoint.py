@@ -89,17 +89,34 @@ def checkpoint_path(directory: Path, partition: int) -> Path:
 
 
 def encode_checkpoint(identity: LogIdentity, offsets: dict[str, int], tallies: Iterable[RaceTally]) -> bytes:
-    """The file's bytes: the tallies as they are now (the worker calls this between records)."""
+    """The file's bytes: the tallies as they are now (the worker calls this between records).
+
+    Each tally's entry is encoded once per change and kept on the tally (`_entry`), so a write
+    costs the units of the tallies that changed since the last one, plus copying the others'
+    bytes, rather than every unit of the night each time."""
     # Hundreds of thousands of short-lived rows: with the cyclic collector on, their allocation
     # set off full collections over the whole national state (measured: 2.1 s of CPU for 310,000
     # units against 0.4 s without). The rows hold no cycles; reference counting frees them.
     gc.disable()
     try:
         doc = {"format": FORMAT, "identity": _identity_fields(identity), "offsets": offsets,
-               "tallies": [[list(t.key), [unit_row(p, u) for p, u in t.units()], t.kafka_ms] for t in tallies]}
+               "tallies": [_entry(t) for t in tallies]}
         return orjson.dumps(doc)
     finally:
         gc.enable()
+
+
+def _entry(tally: RaceTally) -> orjson.Fragment:
+    """The tally's `[key, unit rows, kafka_ms]` as JSON: the one kept on it unless it changed since
+    (`RaceTally.changes`, raised by every change of a unit or of its Kafka time)."""
+    kept = tally.encoded
+    if kept is not None and kept[0] == tally.changes:
+        entry: orjson.Fragment = kept[1]
+        return entry
+    entry = orjson.Fragment(orjson.dumps([list(tally.key), [unit_row(p, u) for p, u in tally.units()],
+                                          tally.kafka_ms]))
+    tally.encoded = (tally.changes, entry)
+    return entry
 
 
 def store_checkpoint(path: Path, data: bytes) -> None:
