@@ -37,6 +37,7 @@ import asyncio
 import gc
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from streams.kafka.topics import home_partition
 from streams.metrics import WorkerMetrics
 from streams.settings import Settings
 from streams.worker.app import app_id
+from streams.worker.checkpoint_pace import CheckpointPace
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +271,13 @@ class PartitionCheckpoints:
     metrics: WorkerMetrics
     checkpointed: dict[int, dict[str, int]] = field(default_factory=dict)  # partition -> offsets of its last one
     positions_last_tick: dict[tuple[str, int], int] = field(default_factory=dict)
-    checkpoint_at: float = 0.0  # loop time of the last round of checkpoints
     checkpoint_failures: int = 0  # in a row: logged on the first and when they stop
     identity: LogIdentity | None = None  # the log the offsets count in: none written or restored before it is read
+    clock: Callable[[], float] = time.monotonic  # the rounds' pace is judged by it (tests give their own)
+    pace: CheckpointPace = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pace = CheckpointPace(self.settings.checkpoint_interval_s)
 
     @property
     def checkpoints(self) -> Path:
@@ -304,9 +310,9 @@ class PartitionCheckpoints:
         return starts
 
     async def write_checkpoints(self) -> None:
-        """Every `checkpoint_interval_s`, and as soon as input goes quiet (no record since the
-        last tick: the end of a burst, a night caught up), write the checkpoint of every owned
-        partition whose tallies moved since its last one.
+        """When a round is due (`CheckpointPace`: as soon as input goes quiet, else every
+        `checkpoint_interval_s` and no more often than a bounded share of the time allows), write
+        the checkpoint of every owned partition whose tallies moved since its last one.
 
         Synchronous from the first tally read to the last file's bytes: no record is applied in
         between, so a file holds exactly the records before its offsets. The writes that follow
@@ -316,12 +322,9 @@ class PartitionCheckpoints:
             return
         quiet = self.positions == self.positions_last_tick
         self.positions_last_tick = dict(self.positions)
-        now = asyncio.get_running_loop().time()
-        if not self.checkpoint_at:
-            self.checkpoint_at = now  # the interval counts from the first tick with whole tallies
-        if not quiet and now - self.checkpoint_at < self.settings.checkpoint_interval_s:
+        began = self.clock()
+        if not self.pace.due(began, quiet):
             return
-        self.checkpoint_at = now
         by_partition: dict[int, list[RaceTally]] = {}
         for key, tally in self.room.tallies.items():
             by_partition.setdefault(home_partition(key.home, self.settings.partitions), []).append(tally)
@@ -331,6 +334,7 @@ class PartitionCheckpoints:
             if offsets != self.checkpointed.get(partition):
                 encoded.append((partition, offsets,
                                 encode_checkpoint(identity, offsets, by_partition.get(partition, []))))
+        self.pace.encoded(began, self.clock())
         # The bytes are fixed: disk writes and fsyncs need not hold up the records meanwhile.
         try:
             for partition, offsets, data in encoded:
