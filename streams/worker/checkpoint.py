@@ -1,11 +1,12 @@
 """Checkpoints: a partition's tallies on local disk, so that a restart need not re-read the night.
 
 The input log is the source of truth (streams.worker.rebuild); a checkpoint only shortens the
-read. Every `checkpoint_interval_s`, and whenever input goes quiet, the worker writes, per
-owned partition, every unit of the tallies that live there together with the input offsets
-they include (the next offset to read of `precinct-results[p]` and of the re-keyed topic's
-`[p]`). One file per partition, written whole to a temporary name and renamed over the old
-one: one atomic write for all of its reports (design rule 1), never a file half old, half new.
+read. Every `checkpoint_interval_s` (later while catching up: streams.worker.checkpoint_pace),
+and whenever input goes quiet, the worker writes, per owned partition, every unit of the
+tallies that live there together with the input offsets they include (the next offset to
+read of `precinct-results[p]` and of the re-keyed topic's `[p]`). One file per partition,
+written whole to a temporary name and renamed over the old one: one atomic write for all of its
+reports (design rule 1), never a file half old, half new.
 
 The file before the newest is kept too (`.prev`): a worker killed mid-burst has often just
 written a checkpoint past faust's last commit (both happen every second or so), and the one
@@ -95,7 +96,8 @@ def encode_checkpoint(identity: LogIdentity, offsets: dict[str, int], tallies: I
 
     Each tally's entry is encoded once per change and kept on the tally (`_entry`), so a write
     costs the units of the tallies that changed since the last one, plus copying the others'
-    bytes, rather than every unit of the night each time."""
+    bytes, rather than every unit of the night each time. The kept entries hold about as many
+    bytes as the owned partitions' files (5 MB for `full-small`, 38 MB for `us`)."""
     # Hundreds of thousands of short-lived rows: with the cyclic collector on, their allocation
     # set off full collections over the whole national state (measured: 2.1 s of CPU for 310,000
     # units against 0.4 s without). The rows hold no cycles; reference counting frees them.
