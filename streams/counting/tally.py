@@ -254,6 +254,12 @@ class RaceTally:
         # The latest time Kafka gave a record carrying a report of this tally (whatever the
         # report's outcome: a maximum over the records read, so a rebuild finds the same one).
         self.kafka_ms: int | None = None
+        # Raised by every change of what a checkpoint holds of this tally (a unit, `kafka_ms`), so
+        # that whatever keeps something made of them (streams.worker.checkpoint's encoded entry, in
+        # `encoded`) knows whether it is still true. No other figure is exact: a report before a
+        # unit's move changes its `former` and no sum.
+        self.changes = 0
+        self.encoded: Any = None  # streams.worker.checkpoint's business, and dropped with the tally
         # The last figures streams.counting.alerts took of this tally, kept here for it to reuse (its own
         # business; a tally dropped after a rebalance takes its memo with it).
         self.memo: Any = None
@@ -279,6 +285,7 @@ class RaceTally:
         if kafka_ms is None or (self.kafka_ms is not None and kafka_ms <= self.kafka_ms):
             return False
         self.kafka_ms = kafka_ms
+        self.changes += 1
         return True
 
     @property
@@ -345,6 +352,7 @@ class RaceTally:
                 and not unit.former):
             self._update(precinct_id, previous, unit)  # the common case: a unit's next report
             return
+        self.changes += 1
         county = self._county(unit.county_fips)
         old_county = county
         if previous is not None:
@@ -371,6 +379,7 @@ class RaceTally:
         """`_replace` for a unit that stays in its county and never moved: one pass over its votes."""
         county = self._counties[unit.county_fips]
         self._units[precinct_id] = unit
+        self.changes += 1
         self._all.swap(previous, unit, county)
         if self._all.as_of_lost:
             self._settle_as_of(self._all)
