@@ -39,6 +39,11 @@ def released(alerts: list[Alert], tally: RaceTally, definition: RaceDefinition |
     return [a for a in alerts if a.type in COUNTLESS_ALERTS]
 
 
+def _runoff_said(tally: RaceTally, definition: RaceDefinition | None, before: Standing) -> bool:
+    """Whether `runoff_likely` held of the tally's released figures `before` (then it was said)."""
+    return not figures.embargoed(tally.embargo_ms, definition) and runoff_likely(before, definition)
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     kind: str  # "state" | "county"
@@ -208,8 +213,7 @@ class CountingRoom:
         expected = self.book.expected.get(new.key)
         alerts: list[Alert] = []
         for tally in self.race_tallies(new.key):
-            was_likely = not figures.embargoed(tally.embargo_ms, old) and runoff_likely(
-                standing(tally, old, expected), old)
+            was_likely = _runoff_said(tally, old, standing(tally, old, expected))
             alerts += released(runoff_alerts(tally.key, was_likely, standing(tally, new, expected), new,
                                              tally.as_of or new.polls_close, ("definition", str(new.revision))),
                                tally, new)
@@ -229,7 +233,7 @@ class CountingRoom:
         definition = self.book.definitions.get(new.key)
         alerts = expected_alerts(old, new, tallies, definition)
         for tally in tallies:
-            was_likely = runoff_likely(standing(tally, definition, old), definition)
+            was_likely = _runoff_said(tally, definition, standing(tally, definition, old))
             alerts += runoff_alerts(tally.key, was_likely, standing(tally, definition, new), definition,
                                     new.issued_at, ("expected", str(new.seq)))
         return [a for a in alerts if not figures.embargoed(self._embargo_ms(a), definition)
